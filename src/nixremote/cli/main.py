@@ -1,0 +1,133 @@
+"""The ``nixremote`` command: a root group whose subcommands load on first use.
+
+Each command group lives in its own module and is imported only when called, so that
+``nixremote --version`` imports neither fabric, paramiko, hcloud nor rich. Plugins add commands
+through the ``register_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..core.errors import NixremoteError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module, attribute, help shown in the command list)
+    "completion": ("nixremote.cli.completion:completion_cmd", "Print a shell completion script."),
+    "disk": ("nixremote.cli.disk:disk_group", "Plan and apply disk layouts."),
+    "fleet": ("nixremote.cli.fleet:fleet_group", "Manage a flake of many hosts."),
+    "info": ("nixremote.cli.info:info_cmd", "Collect a host's runtime info over SSH."),
+    "install": ("nixremote.cli.install:install_cmd", "Install NixOS onto a host over SSH."),
+    "installer": ("nixremote.cli.installer:installer_group", "Commands run inside the installer."),
+    "kexec": ("nixremote.cli.kexec:kexec_group", "Inspect kexec bundles."),
+    "plugins": ("nixremote.cli.plugins:plugins_cmd", "List the loaded plugins and their hooks."),
+    "runtime-info": ("nixremote.cli.runtime_info:runtime_info_group", "Check runtime-info.json."),
+    "vm": ("nixremote.testing.vm.cli:vm_group", "Run a local test VM to install onto."),
+}
+
+
+def _load(spec: str) -> click.Command:
+    module, _, attr = spec.partition(":")
+    command = getattr(importlib.import_module(module), attr)
+    assert isinstance(command, click.Command)
+    return command
+
+
+class LazyGroup(click.Group):
+    """A group that imports built-in commands on use and asks plugins for theirs."""
+
+    _plugin_commands: dict[str, click.Command] | None = None
+
+    def _from_plugins(self) -> dict[str, click.Command]:
+        if self._plugin_commands is None:
+            from ..core.plugins import get_plugin_manager
+
+            group = click.Group("plugins")
+            get_plugin_manager().hook.register_commands(cli=group)
+            self._plugin_commands = dict(group.commands)
+        return self._plugin_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(COMMANDS) | set(self.commands)
+        try:
+            names |= set(self._from_plugins())
+        except NixremoteError:
+            pass  # a broken plugin is reported when a command needs it
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name in COMMANDS:
+            try:
+                return _load(COMMANDS[cmd_name][0])
+            except ModuleNotFoundError as exc:
+                if exc.name and exc.name.startswith("nixremote"):
+                    return None  # not built yet
+                raise
+        return self._from_plugins().get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in COMMANDS:
+                rows.append((name, COMMANDS[name][1]))
+            else:
+                cmd = self.get_command(ctx, name)
+                if cmd is not None and not cmd.hidden:
+                    rows.append((name, cmd.get_short_help_str(60)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _setup_logging(verbose: int, quiet: int) -> None:
+    level = logging.WARNING + 10 * (quiet - verbose)
+    logging.basicConfig(
+        level=max(logging.DEBUG, min(level, logging.CRITICAL)),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="nixremote")
+@click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
+@click.option("-q", "--quiet", count=True, help="Less output: no progress, warnings only.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
+    """Install NixOS with encrypted ZFS onto a remote Linux host over SSH."""
+    _setup_logging(verbose, quiet)
+    ctx.ensure_object(dict)
+    ctx.obj["quiet"] = quiet > 0
+    ctx.obj["verbose"] = verbose
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the console script: project errors become one line and an exit code."""
+    try:
+        return cli.main(args=argv, prog_name="nixremote", standalone_mode=False)
+    except NixremoteError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,331 @@
+"""The one converter between nixremote's models and JSON (``runtime-info.json`` and friends).
+
+Keys are camelCase. ``runtime-info.json`` also carries, derived from the primary interface and the
+disk to format, the flat field set of the original installer (``networkInterface``,
+``networkInterfaceModule``, ``ipv4{address,prefixLength,gateway,netmask}``,
+``ipv6{address,prefixLength,gateway}``), so tools written for it keep working; a file that has only
+those fields is read too. Faults are raised as :class:`~nixremote.core.errors.RuntimeInfoError`
+naming the JSON path of the fault (``$.interfaces[0].mac``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from .errors import RuntimeInfoError
+from .models import (
+    SCHEMA_VERSION,
+    BootMode,
+    Disk,
+    Interface,
+    IPAddress,
+    Route,
+    RuntimeInfo,
+)
+
+T = TypeVar("T")
+
+LEGACY_KEYS = (
+    "networkInterface",
+    "networkInterfaceModule",
+    "ipv4",
+    "ipv6",
+)
+"""Top-level keys of the original installer that are derived, not stored, in the rich model."""
+
+
+def camel(name: str) -> str:
+    """``prefix_length`` -> ``prefixLength``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _pairs_to_object(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return dict(pairs)
+
+
+def _object_to_pairs(value: Any, _type: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object of strings, got {type(value).__name__}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise TypeError(f"value of {key!r} must be a string")
+    return tuple(sorted((str(k), v) for k, v in value.items()))
+
+
+def _strict(kind: type) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _type: Any) -> Any:
+        # bool is an int in Python; JSON true is not a number.
+        if type(value) is not kind and not (kind is float and type(value) is int):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return structure
+
+
+def make_converter() -> cattrs.Converter:
+    """Build the converter (camelCase keys, unknown keys rejected, strict scalar types)."""
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    for kind in (str, int, bool, float):
+        conv.register_structure_hook(kind, _strict(kind))
+    conv.register_structure_hook(BootMode, lambda v, t: BootMode(_strict(str)(v, t)))
+    conv.register_unstructure_hook(BootMode, lambda v: v.value)
+
+    for cls in (IPAddress, Interface, Route, Disk):
+        _register_camel(conv, cls)
+    _register_camel(
+        conv,
+        RuntimeInfo,
+        hoster_details=override(
+            rename="hosterDetails",
+            struct_hook=_object_to_pairs,
+            unstruct_hook=_pairs_to_object,
+        ),
+    )
+    return conv
+
+
+def _register_camel(conv: cattrs.Converter, cls: type, **extra: Any) -> None:
+    overrides = {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls)}
+    overrides.update(extra)
+    conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv, **overrides))
+    conv.register_structure_hook(
+        cls,
+        make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **overrides),
+    )
+
+
+converter = make_converter()
+"""The converter. Use :func:`structure` and :func:`unstructure` rather than calling it directly."""
+
+
+# --- errors with JSON paths -------------------------------------------------------------------
+
+
+def _format_exception(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return "unknown key " + ", ".join(repr(k) for k in sorted(exc.extra_fields))
+    if isinstance(exc, ValueError) and len(exc.args) >= 2 and isinstance(
+        exc.args[1], attrs.Attribute
+    ):
+        # An attrs validator: (message, attribute, expected, value).
+        attr = exc.args[1]
+        value = exc.args[-1]
+        return f"invalid {camel(attr.name)} {value!r}"
+    if isinstance(exc, TypeError) and type_ is not None:
+        name = getattr(type_, "__name__", None) or str(type_).replace("typing.", "")
+        return f"invalid value for type, expected {name}"
+    return f"invalid value ({exc})"
+
+
+def _json_path(exc: BaseException, path: str = "$") -> list[str]:
+    """Flatten a cattrs validation error into ``"<message> @ <json path>"`` lines, with camelCase."""
+    lines = cattrs.transform_error(exc, path=path, format_exception=_format_exception)
+    return [re.sub(r"\.([a-z]+(?:_[a-z0-9]+)+)", lambda m: "." + camel(m.group(1)), line)
+            for line in lines]
+
+
+def structure(data: Any, cls: type[T], *, source: str = "input") -> T:
+    """Build ``cls`` from JSON data, raising :class:`RuntimeInfoError` with the JSON path."""
+    try:
+        return converter.structure(data, cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        if isinstance(exc, cattrs.BaseValidationError):
+            lines = _json_path(exc)
+        else:
+            lines = [f"{exc} @ $"]
+        first = lines[0]
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        raise RuntimeInfoError(
+            f"{source}: {first}{more}",
+            hint="fix the field at that JSON path",
+        ) from None
+
+
+def unstructure(obj: Any) -> Any:
+    """JSON data for a model."""
+    return converter.unstructure(obj)
+
+
+# --- runtime-info.json --------------------------------------------------------------------------
+
+
+def _netmask(prefix_length: int) -> str:
+    return str(ipaddress.IPv4Network(f"0.0.0.0/{prefix_length}").netmask)
+
+
+def legacy_fields(info: RuntimeInfo) -> dict[str, Any]:
+    """The original installer's flat fields, derived from the primary interface."""
+    out: dict[str, Any] = {}
+    iface = info.primary
+    if iface is None:
+        return out
+    out["networkInterface"] = iface.stable_name
+    if iface.driver:
+        out["networkInterfaceModule"] = iface.driver
+    if iface.ipv4:
+        addr = iface.ipv4[0]
+        out["ipv4"] = {
+            "address": addr.address,
+            "prefixLength": addr.prefix_length,
+            "gateway": info.default_gateway(4, iface.name),
+            "netmask": _netmask(addr.prefix_length),
+        }
+    globals6 = iface.global_ipv6
+    if globals6:
+        addr6 = globals6[0]
+        out["ipv6"] = {
+            "address": addr6.address,
+            "prefixLength": addr6.prefix_length,
+            "gateway": info.default_gateway(6, iface.name),
+        }
+    return out
+
+
+def runtime_info_to_json_data(info: RuntimeInfo) -> dict[str, Any]:
+    data: dict[str, Any] = {"schemaVersion": info.schema_version}
+    body = unstructure(info)
+    body.pop("schemaVersion", None)
+    data.update(body)
+    data.update(legacy_fields(info))
+    return data
+
+
+def _from_legacy(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Rich fields built from the original installer's flat ones (only where absent)."""
+    out = dict(data)
+    name = data.get("networkInterface")
+    if name is None:
+        return out
+    if not isinstance(name, str):
+        raise RuntimeInfoError(
+            f"runtime info: expected str, got {type(name).__name__} @ $.networkInterface",
+            hint="fix the field at that JSON path",
+        )
+    iface: dict[str, Any] = {"name": name, "predictableName": name}
+    if "networkInterfaceModule" in data:
+        iface["driver"] = data["networkInterfaceModule"]
+    routes: list[dict[str, Any]] = []
+    for family, key in ((4, "ipv4"), (6, "ipv6")):
+        block = data.get(key)
+        if block is None:
+            continue
+        if not isinstance(block, Mapping):
+            raise RuntimeInfoError(
+                f"runtime info: expected an object @ $.{key}",
+                hint="fix the field at that JSON path",
+            )
+        extra = set(block) - {"address", "prefixLength", "gateway", "netmask"}
+        if extra:
+            raise RuntimeInfoError(
+                f"runtime info: unknown key {sorted(extra)[0]!r} @ $.{key}",
+                hint="remove it or check its spelling",
+            )
+        prefix = block.get("prefixLength")
+        iface[key] = [{"address": block.get("address"), "prefixLength": prefix}]
+        gateway = block.get("gateway")
+        if gateway:
+            routes.append(
+                {
+                    "family": family,
+                    "destination": "default",
+                    "gateway": gateway,
+                    "device": name,
+                    "onLink": _on_link(block.get("address"), prefix, gateway),
+                }
+            )
+    out.setdefault("interfaces", [iface])
+    out.setdefault("primaryInterface", name)
+    out.setdefault("routes", routes)
+    return out
+
+
+def _on_link(address: Any, prefix: Any, gateway: Any) -> bool:
+    """A gateway outside the address's own prefix can only be reached on-link (Hetzner's /32)."""
+    try:
+        net = ipaddress.ip_interface(f"{address}/{prefix}").network
+        gw = ipaddress.ip_address(gateway)
+    except (ValueError, TypeError):
+        return False
+    if gw.is_link_local:
+        return False
+    return gw not in net
+
+
+def runtime_info_from_json_data(data: Any, *, source: str = "runtime info") -> RuntimeInfo:
+    """Read runtime info in the current shape or the original installer's."""
+    if not isinstance(data, Mapping):
+        raise RuntimeInfoError(
+            f"{source}: expected a JSON object @ $", hint="the file must hold one JSON object"
+        )
+    version = data.get("schemaVersion", SCHEMA_VERSION)
+    if type(version) is not int:
+        raise RuntimeInfoError(
+            f"{source}: expected int, got {type(version).__name__} @ $.schemaVersion",
+            hint="fix the field at that JSON path",
+        )
+    if version > SCHEMA_VERSION:
+        raise RuntimeInfoError(
+            f"{source}: schemaVersion {version} is newer than this nixremote reads "
+            f"({SCHEMA_VERSION}) @ $.schemaVersion",
+            hint="upgrade nixremote",
+        )
+    if version < 1:
+        raise RuntimeInfoError(
+            f"{source}: schemaVersion {version} is not valid @ $.schemaVersion",
+            hint="use schemaVersion 1",
+        )
+    if "interfaces" not in data:
+        data = _from_legacy(data)
+    body = {k: v for k, v in data.items() if k not in LEGACY_KEYS}
+    body["schemaVersion"] = version
+    return structure(body, RuntimeInfo, source=source)
+
+
+def dumps_runtime_info(info: RuntimeInfo, *, indent: int | None = 2) -> str:
+    """``runtime-info.json`` text (sorted keys, trailing newline when indented)."""
+    separators = (",", ":") if indent is None else None
+    text = json.dumps(
+        runtime_info_to_json_data(info), indent=indent, sort_keys=True, separators=separators
+    )
+    return text + "\n" if indent is not None else text
+
+
+def loads_runtime_info(text: str | bytes, *, source: str = "runtime info") -> RuntimeInfo:
+    """Parse ``runtime-info.json`` text; malformed JSON is a :class:`RuntimeInfoError` too."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RuntimeInfoError(
+            f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            hint="fix the JSON syntax",
+        ) from None
+    return runtime_info_from_json_data(data, source=source)
+
+
+def load_runtime_info(path: str | Path) -> RuntimeInfo:
+    """Read a ``runtime-info.json`` file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuntimeInfoError(
+            f"cannot read {p}: {exc.strerror}", hint="check the path"
+        ) from None
+    return loads_runtime_info(text, source=str(p))
+
+
+def save_runtime_info(info: RuntimeInfo, path: str | Path) -> None:
+    """Write a ``runtime-info.json`` file."""
+    Path(path).write_text(dumps_runtime_info(info), encoding="utf-8")

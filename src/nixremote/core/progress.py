@@ -1,0 +1,86 @@
+"""Progress events: how the library tells its caller what it is doing.
+
+The library never prints. Long operations take a ``reporter`` (any callable that accepts an
+:class:`Event`) and call it as they go; the CLI renders events with rich, the installer prints
+them as plain lines (or one JSON object a line with ``--json``) for a serial console or for the
+controller, which parses them back with :func:`event_from_json` and renders them again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from attrs import field, frozen
+
+log = logging.getLogger("nixremote.progress")
+
+
+@frozen(kw_only=True)
+class Event:
+    """One progress event.
+
+    ``kind`` is one of ``"start"``, ``"step"``, ``"progress"``, ``"done"``, ``"skip"``,
+    ``"warning"``, ``"error"``. ``phase`` names the pipeline phase (``collect``, ``format``, ...);
+    ``current``/``total`` give a fraction (bytes, polls) when known; ``data`` holds string details.
+    """
+
+    kind: str
+    message: str
+    phase: str | None = None
+    current: int | None = None
+    total: int | None = None
+    data: tuple[tuple[str, str], ...] = field(default=(), converter=lambda d: tuple(
+        sorted((str(k), str(v)) for k, v in (d.items() if isinstance(d, dict) else d))
+    ))
+
+    def to_json(self) -> str:
+        out: dict[str, Any] = {"kind": self.kind, "message": self.message}
+        for key in ("phase", "current", "total"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.data:
+            out["data"] = dict(self.data)
+        return json.dumps(out, sort_keys=True)
+
+
+Reporter = Callable[[Event], None]
+"""Anything that takes an :class:`Event`."""
+
+
+def null_reporter(event: Event) -> None:
+    """Drop every event (the default)."""
+
+
+def logging_reporter(event: Event) -> None:
+    """Send events to the ``nixremote.progress`` logger."""
+    level = {"warning": logging.WARNING, "error": logging.ERROR}.get(event.kind, logging.INFO)
+    log.log(level, "%s%s", f"[{event.phase}] " if event.phase else "", event.message)
+
+
+def event_from_json(line: str) -> Event | None:
+    """Parse a line written by :meth:`Event.to_json`; ``None`` for a line that is not one."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or "kind" not in data or "message" not in data:
+        return None
+    return Event(
+        kind=str(data["kind"]),
+        message=str(data["message"]),
+        phase=data.get("phase"),
+        current=data.get("current"),
+        total=data.get("total"),
+        data=data.get("data") or {},
+    )
+
+
+def report(reporter: Reporter | None, kind: str, message: str, **kw: Any) -> None:
+    """Build an event and hand it to ``reporter`` (and the log)."""
+    event = Event(kind=kind, message=message, **kw)
+    logging_reporter(event)
+    if reporter is not None:
+        reporter(event)

@@ -1,0 +1,45 @@
+"""Hook implementations of the generic hoster (thin until the collect and disk stages land)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from ...core.facts import Facts
+from ...core.hookspecs import hookimpl
+from ...core.models import BootMode, HosterGuess, RuntimeInfo
+
+if TYPE_CHECKING:
+    from ...core.transport import Transport
+    from ...installers.layout import DiskLayout, LayoutOptions
+
+HOSTER = "generic"
+
+
+@hookimpl(trylast=True)
+def detect_hoster(facts: Facts) -> HosterGuess:
+    return HosterGuess(name=HOSTER, confidence=0, reason="any Linux reachable over SSH")
+
+
+@hookimpl(trylast=True)
+def collect_runtime_info(
+    facts: Facts, hoster: str, transport: Transport | None, settings: Mapping[str, str]
+) -> RuntimeInfo | None:
+    from ...core.collect import runtime_info_from_facts
+
+    return runtime_info_from_facts(facts, hoster=hoster, settings=settings)
+
+
+@hookimpl(trylast=True)
+def boot_mode(info: RuntimeInfo, facts: Facts) -> BootMode:
+    efi = facts.get("efi")
+    if efi is None:
+        return BootMode.UNKNOWN
+    return BootMode.UEFI if efi.strip() in ("1", "yes", "present") else BootMode.BIOS
+
+
+@hookimpl(trylast=True)
+def disk_layout(info: RuntimeInfo, options: LayoutOptions) -> DiskLayout | None:
+    from ...installers.layout import default_layout
+
+    return default_layout(info, options)
