@@ -72,6 +72,16 @@ def _strict(kind: type) -> Callable[[Any, Any], Any]:
     return structure
 
 
+@attrs.frozen(kw_only=True)
+class _LegacyAddress:
+    """The original installer's ``ipv4``/``ipv6`` block (``netmask`` only for IPv4)."""
+
+    address: str
+    prefix_length: int
+    gateway: str | None = None
+    netmask: str | None = None
+
+
 def make_converter() -> cattrs.Converter:
     """Build the converter (camelCase keys, unknown keys rejected, strict scalar types)."""
     conv = cattrs.Converter(forbid_extra_keys=True)
@@ -80,7 +90,7 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(BootMode, lambda v, t: BootMode(_strict(str)(v, t)))
     conv.register_unstructure_hook(BootMode, lambda v: v.value)
 
-    for cls in (IPAddress, Interface, Route, Disk):
+    for cls in (IPAddress, Interface, Route, Disk, _LegacyAddress):
         _register_camel(conv, cls)
     _register_camel(
         conv,
@@ -202,7 +212,7 @@ def runtime_info_to_json_data(info: RuntimeInfo) -> dict[str, Any]:
     return data
 
 
-def _from_legacy(data: Mapping[str, Any]) -> dict[str, Any]:
+def _from_legacy(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     """Rich fields built from the original installer's flat ones (only where absent)."""
     out = dict(data)
     name = data.get("networkInterface")
@@ -210,7 +220,7 @@ def _from_legacy(data: Mapping[str, Any]) -> dict[str, Any]:
         return out
     if not isinstance(name, str):
         raise RuntimeInfoError(
-            f"runtime info: expected str, got {type(name).__name__} @ $.networkInterface",
+            f"{source}: invalid value for type, expected str @ $.networkInterface",
             hint="fix the field at that JSON path",
         )
     iface: dict[str, Any] = {"name": name, "predictableName": name}
@@ -218,37 +228,39 @@ def _from_legacy(data: Mapping[str, Any]) -> dict[str, Any]:
         iface["driver"] = data["networkInterfaceModule"]
     routes: list[dict[str, Any]] = []
     for family, key in ((4, "ipv4"), (6, "ipv6")):
-        block = data.get(key)
-        if block is None:
+        if data.get(key) is None:
             continue
-        if not isinstance(block, Mapping):
+        block = _structure_at(data[key], _LegacyAddress, source, f"$.{key}")
+        try:
+            IPAddress(address=block.address, prefix_length=block.prefix_length)
+        except ValueError as exc:
             raise RuntimeInfoError(
-                f"runtime info: expected an object @ $.{key}",
-                hint="fix the field at that JSON path",
-            )
-        extra = set(block) - {"address", "prefixLength", "gateway", "netmask"}
-        if extra:
-            raise RuntimeInfoError(
-                f"runtime info: unknown key {sorted(extra)[0]!r} @ $.{key}",
-                hint="remove it or check its spelling",
-            )
-        prefix = block.get("prefixLength")
-        iface[key] = [{"address": block.get("address"), "prefixLength": prefix}]
-        gateway = block.get("gateway")
-        if gateway:
+                f"{source}: invalid value ({exc}) @ $.{key}", hint="fix the field at that JSON path"
+            ) from None
+        iface[key] = [{"address": block.address, "prefixLength": block.prefix_length}]
+        if block.gateway:
             routes.append(
                 {
                     "family": family,
                     "destination": "default",
-                    "gateway": gateway,
+                    "gateway": block.gateway,
                     "device": name,
-                    "onLink": _on_link(block.get("address"), prefix, gateway),
+                    "onLink": _on_link(block.address, block.prefix_length, block.gateway),
                 }
             )
     out.setdefault("interfaces", [iface])
     out.setdefault("primaryInterface", name)
     out.setdefault("routes", routes)
     return out
+
+
+def _structure_at(data: Any, cls: type[T], source: str, path: str) -> T:
+    try:
+        return converter.structure(data, cls)
+    except cattrs.BaseValidationError as exc:
+        raise RuntimeInfoError(
+            f"{source}: {_json_path(exc, path)[0]}", hint="fix the field at that JSON path"
+        ) from None
 
 
 def _on_link(address: Any, prefix: Any, gateway: Any) -> bool:
@@ -287,7 +299,7 @@ def runtime_info_from_json_data(data: Any, *, source: str = "runtime info") -> R
             hint="use schemaVersion 1",
         )
     if "interfaces" not in data:
-        data = _from_legacy(data)
+        data = _from_legacy(data, source)
     body = {k: v for k, v in data.items() if k not in LEGACY_KEYS}
     body["schemaVersion"] = version
     return structure(body, RuntimeInfo, source=source)
