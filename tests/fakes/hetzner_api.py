@@ -66,7 +66,7 @@ _SPEC_LOCK = threading.Lock()
 
 
 def spec_path() -> Path:
-    """Where the OpenAPI spec is: ``$NIXREMOTE_HETZNER_SPEC`` or ``../shared/hetzner`` of the repo."""
+    """The OpenAPI spec: ``$NIXREMOTE_HETZNER_SPEC``, else ``../shared/hetzner`` of the repo."""
     env = os.environ.get("NIXREMOTE_HETZNER_SPEC")
     if env:
         return Path(env)
@@ -92,18 +92,33 @@ def load_spec() -> dict[str, Any]:
 
 _LOCATIONS = (
     {
-        "id": 1, "name": "fsn1", "description": "Falkenstein DC Park 1", "country": "DE",
-        "city": "Falkenstein", "latitude": 50.47612, "longitude": 12.370071,
+        "id": 1,
+        "name": "fsn1",
+        "description": "Falkenstein DC Park 1",
+        "country": "DE",
+        "city": "Falkenstein",
+        "latitude": 50.47612,
+        "longitude": 12.370071,
         "network_zone": "eu-central",
     },
     {
-        "id": 2, "name": "nbg1", "description": "Nuremberg DC Park 1", "country": "DE",
-        "city": "Nuremberg", "latitude": 49.452102, "longitude": 11.076665,
+        "id": 2,
+        "name": "nbg1",
+        "description": "Nuremberg DC Park 1",
+        "country": "DE",
+        "city": "Nuremberg",
+        "latitude": 49.452102,
+        "longitude": 11.076665,
         "network_zone": "eu-central",
     },
     {
-        "id": 3, "name": "hel1", "description": "Helsinki DC Park 1", "country": "FI",
-        "city": "Helsinki", "latitude": 60.169855, "longitude": 24.938379,
+        "id": 3,
+        "name": "hel1",
+        "description": "Helsinki DC Park 1",
+        "country": "FI",
+        "city": "Helsinki",
+        "latitude": 60.169855,
+        "longitude": 24.938379,
         "network_zone": "eu-central",
     },
 )
@@ -538,7 +553,9 @@ class FakeHetznerCloud:
             if code not in responses:
                 code_key = f"{code[0]}xx"
                 if code_key not in responses:
-                    raise SchemaMismatchError(f"{method.upper()} {path}: no response {code} in spec")
+                    raise SchemaMismatchError(
+                        f"{method.upper()} {path}: no response {code} in spec"
+                    )
             else:
                 code_key = code
             schema = responses[code_key]["content"]["application/json"]["schema"]
@@ -578,7 +595,9 @@ class FakeHetznerCloud:
             if ident in (row[0], row[1]) or str(ident) == str(row[0]):
                 return _server_type_json(row)
         raise _ApiFault(
-            400, "invalid_input", "invalid input in field 'server_type'",
+            400,
+            "invalid_input",
+            "invalid input in field 'server_type'",
             {"fields": [{"name": "server_type", "messages": [f"server type {ident} not found"]}]},
         )
 
@@ -587,16 +606,22 @@ class FakeHetznerCloud:
             if ident in (loc["id"], loc["name"]) or str(ident) == str(loc["id"]):
                 return _location_json(loc)
         raise _ApiFault(
-            400, "invalid_input", "invalid input in field 'location'",
+            400,
+            "invalid_input",
+            "invalid input in field 'location'",
             {"fields": [{"name": "location", "messages": [f"location {ident} not found"]}]},
         )
 
     def _find_image(self, ident: str | int, arch: str) -> dict[str, Any]:
         for row in _IMAGES:
-            if (ident == row[0] or str(ident) == str(row[0])) or (ident == row[1] and arch == row[4]):
+            if (ident == row[0] or str(ident) == str(row[0])) or (
+                ident == row[1] and arch == row[4]
+            ):
                 return _image_json(row)
         raise _ApiFault(
-            400, "invalid_input", "invalid input in field 'image'",
+            400,
+            "invalid_input",
+            "invalid input in field 'image'",
             {"fields": [{"name": "image", "messages": [f"image {ident} not found for {arch}"]}]},
         )
 
@@ -605,7 +630,9 @@ class FakeHetznerCloud:
             if ident in (key["id"], key["name"]) or str(ident) == str(key["id"]):
                 return key
         raise _ApiFault(
-            400, "invalid_input", "invalid input in field 'ssh_keys'",
+            400,
+            "invalid_input",
+            "invalid input in field 'ssh_keys'",
             {"fields": [{"name": "ssh_keys", "messages": [f"SSH key {ident} not found"]}]},
         )
 
@@ -707,21 +734,29 @@ class FakeHetznerCloud:
         else:
             self.boots[server_id].append("disk")
 
-    def _create_ssh_key(
-        self, name: str, public_key: str, labels: dict[str, str]
-    ) -> dict[str, Any]:
+    def _create_ssh_key(self, name: str, public_key: str, labels: dict[str, str]) -> dict[str, Any]:
         for key in self.ssh_keys.values():
             if key["name"] == name:
-                raise _ApiFault(409, "uniqueness_error", "SSH key with the same name already exists",
-                                {"fields": [{"name": "name"}]})
+                raise _ApiFault(
+                    409,
+                    "uniqueness_error",
+                    "SSH key with the same name already exists",
+                    {"fields": [{"name": "name"}]},
+                )
             if key["public_key"].split()[:2] == public_key.split()[:2]:
-                raise _ApiFault(409, "uniqueness_error", "SSH key not unique",
-                                {"fields": [{"name": "public_key"}]})
+                raise _ApiFault(
+                    409,
+                    "uniqueness_error",
+                    "SSH key not unique",
+                    {"fields": [{"name": "public_key"}]},
+                )
         try:
             fingerprint = ssh_fingerprint(public_key)
         except ValueError as exc:
             raise _ApiFault(
-                400, "invalid_input", "invalid input in field 'public_key'",
+                400,
+                "invalid_input",
+                "invalid input in field 'public_key'",
                 {"fields": [{"name": "public_key", "messages": [str(exc)]}]},
             ) from exc
         key = {
@@ -758,8 +793,10 @@ class FakeHetznerCloud:
                 return 404, _error_body("not_found", f"no route {path}"), {}
             sub = path[3:]
             for fault in self._faults:
-                if fault.method == method and fault.path.fullmatch(sub) and (
-                    fault.times is None or fault.times > 0
+                if (
+                    fault.method == method
+                    and fault.path.fullmatch(sub)
+                    and (fault.times is None or fault.times > 0)
                 ):
                     if fault.times is not None:
                         fault.times -= 1
@@ -777,8 +814,10 @@ class FakeHetznerCloud:
             try:
                 status, out = handler(self, query, body or {}, *args)
             except _ApiFault as fault:
-                return fault.status, _error_body(fault.code, fault.message, fault.details), dict(
-                    fault.headers
+                return (
+                    fault.status,
+                    _error_body(fault.code, fault.message, fault.details),
+                    dict(fault.headers),
                 )
             return status, out, {"_spec_path": spec_path_}
 
@@ -825,11 +864,19 @@ class FakeHetznerCloud:
     def create_server(self, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
         name = body["name"]
         if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?", name):
-            raise _ApiFault(400, "invalid_input", "invalid input in field 'name'",
-                            {"fields": [{"name": "name", "messages": ["invalid hostname"]}]})
+            raise _ApiFault(
+                400,
+                "invalid_input",
+                "invalid input in field 'name'",
+                {"fields": [{"name": "name", "messages": ["invalid hostname"]}]},
+            )
         if any(s["name"] == name for s in self.servers.values()):
-            raise _ApiFault(409, "uniqueness_error", "server name is already used",
-                            {"fields": [{"name": "name"}]})
+            raise _ApiFault(
+                409,
+                "uniqueness_error",
+                "server name is already used",
+                {"fields": [{"name": "name"}]},
+            )
         st = self._find_server_type(body["server_type"])
         img = self._find_image(body["image"], st["architecture"])
         loc = self._find_location(body.get("location", "fsn1"))
@@ -1032,15 +1079,26 @@ class FakeHetznerCloud:
 
 
 _SERVER_STATUSES = (
-    "running", "initializing", "starting", "stopping", "off", "deleting", "migrating",
-    "rebuilding", "unknown",
+    "running",
+    "initializing",
+    "starting",
+    "stopping",
+    "off",
+    "deleting",
+    "migrating",
+    "rebuilding",
+    "unknown",
 )
 
 
 def _one_page(total: int) -> dict[str, Any]:
     return {
-        "page": 1, "per_page": max(total, 1), "previous_page": None, "next_page": None,
-        "last_page": 1, "total_entries": total,
+        "page": 1,
+        "per_page": max(total, 1),
+        "previous_page": None,
+        "next_page": None,
+        "last_page": 1,
+        "total_entries": total,
     }
 
 
@@ -1054,10 +1112,18 @@ _ROUTES: tuple[tuple[str, str, str, Callable[..., tuple[int, Any]]], ...] = (
     ("POST", r"/servers", "/servers", FakeHetznerCloud.create_server),
     ("GET", rf"/servers/{_ID}", "/servers/{id}", FakeHetznerCloud.get_server),
     ("DELETE", rf"/servers/{_ID}", "/servers/{id}", FakeHetznerCloud.delete_server),
-    ("GET", rf"/servers/{_ID}/actions", "/servers/{id}/actions",
-     FakeHetznerCloud.list_server_actions),
-    ("GET", rf"/servers/{_ID}/actions/{_ID}", "/servers/{id}/actions/{action_id}",
-     FakeHetznerCloud.get_server_action),
+    (
+        "GET",
+        rf"/servers/{_ID}/actions",
+        "/servers/{id}/actions",
+        FakeHetznerCloud.list_server_actions,
+    ),
+    (
+        "GET",
+        rf"/servers/{_ID}/actions/{_ID}",
+        "/servers/{id}/actions/{action_id}",
+        FakeHetznerCloud.get_server_action,
+    ),
     ("GET", rf"/servers/actions/{_ID}", "/servers/actions/{id}", FakeHetznerCloud.get_action),
     ("GET", r"/actions", "/actions", FakeHetznerCloud.list_actions),
     ("GET", rf"/actions/{_ID}", "/actions/{id}", FakeHetznerCloud.get_action),
@@ -1071,14 +1137,15 @@ _ROUTES: tuple[tuple[str, str, str, Callable[..., tuple[int, Any]]], ...] = (
     ("GET", rf"/images/{_ID}", "/images/{id}", FakeHetznerCloud.get_image),
     ("GET", r"/locations", "/locations", FakeHetznerCloud.list_locations),
     ("GET", rf"/locations/{_ID}", "/locations/{id}", FakeHetznerCloud.get_location),
-) + tuple(
-    (
-        "POST",
-        rf"/servers/{_ID}/actions/({verb})",
-        f"/servers/{{id}}/actions/{verb}",
-        FakeHetznerCloud.server_action,
-    )
-    for verb in _SERVER_ACTION_COMMANDS
+    *(
+        (
+            "POST",
+            rf"/servers/{_ID}/actions/({verb})",
+            f"/servers/{{id}}/actions/{verb}",
+            FakeHetznerCloud.server_action,
+        )
+        for verb in _SERVER_ACTION_COMMANDS
+    ),
 )
 
 
@@ -1118,7 +1185,7 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = 1 << 16
     disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _serve(self) -> None:
@@ -1159,7 +1226,7 @@ _PHRASES = {s.value for s in HTTPStatus}
 
 
 def fake_hetzner_cloud(**kwargs: Any) -> Iterator[FakeHetznerCloud]:
-    """Generator for a pytest fixture: start the fake, yield it, stop it, then assert it is clean."""
+    """Body of a pytest fixture: start the fake, yield it, stop it, then assert it is clean."""
     fake = FakeHetznerCloud(**kwargs).start()
     try:
         yield fake
