@@ -130,7 +130,7 @@ def test_a_tie_is_an_error_not_a_coin_toss() -> None:
     pm = get_plugin_manager(
         autoload=False, extra=[("a", _Claim("alpha", 70)), ("b", _Claim("beta", 70))]
     )
-    with pytest.raises(NixremoteError, match="alpha, beta.*--hoster"):
+    with pytest.raises(NixremoteError, match=r"alpha, beta.*--hoster"):
         detect_hoster(pm, Facts(sections={}))
     assert detect_hoster(pm, Facts(sections={}), name="beta").name == "beta"
     with pytest.raises(NixremoteError, match="unknown hoster 'gamma'"):

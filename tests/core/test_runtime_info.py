@@ -113,7 +113,7 @@ def test_legacy_block_faults_name_the_legacy_path() -> None:
 
 
 def test_malformed_json_is_a_clear_error() -> None:
-    with pytest.raises(RuntimeInfoError, match="not valid JSON.*line 1"):
+    with pytest.raises(RuntimeInfoError, match=r"not valid JSON.*line 1"):
         loads_runtime_info('{"hostName": ')
 
 

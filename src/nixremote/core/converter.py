@@ -107,11 +107,12 @@ def make_converter() -> cattrs.Converter:
 def _register_camel(conv: cattrs.Converter, cls: type, **extra: Any) -> None:
     overrides = {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls)}
     overrides.update(extra)
-    conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv, **overrides))
-    conv.register_structure_hook(
-        cls,
-        make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **overrides),
+    unstructure_fn: Any = make_dict_unstructure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
+    structure_fn: Any = make_dict_structure_fn(
+        cls, conv, _cattrs_forbid_extra_keys=True, **overrides  # type: ignore[arg-type]
     )
+    conv.register_unstructure_hook(cls, unstructure_fn)
+    conv.register_structure_hook(cls, structure_fn)
 
 
 converter = make_converter()
@@ -140,7 +141,7 @@ def _format_exception(exc: BaseException, type_: Any) -> str:
 
 
 def _json_path(exc: BaseException, path: str = "$") -> list[str]:
-    """Flatten a cattrs validation error into ``"<message> @ <json path>"`` lines, with camelCase."""
+    """Flatten a cattrs error into ``"<message> @ <json path>"`` lines with camelCase keys."""
     lines = cattrs.transform_error(exc, path=path, format_exception=_format_exception)
     return [re.sub(r"\.([a-z]+(?:_[a-z0-9]+)+)", lambda m: "." + camel(m.group(1)), line)
             for line in lines]
@@ -151,10 +152,8 @@ def structure(data: Any, cls: type[T], *, source: str = "input") -> T:
     try:
         return converter.structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
-        if isinstance(exc, cattrs.BaseValidationError):
-            lines = _json_path(exc)
-        else:
-            lines = [f"{exc} @ $"]
+        is_cattrs = isinstance(exc, cattrs.BaseValidationError)
+        lines = _json_path(exc) if is_cattrs else [f"{exc} @ $"]
         first = lines[0]
         more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
         raise RuntimeInfoError(

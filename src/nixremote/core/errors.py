@@ -32,7 +32,7 @@ class InvalidInputError(NixremoteError):
 
 
 class RuntimeInfoError(InvalidInputError):
-    """A runtime-info.json (or a model built from it) is invalid; the message names the JSON path."""
+    """A runtime-info.json is invalid; the message names the JSON path of the fault."""
 
 
 class PluginError(NixremoteError):

@@ -18,6 +18,11 @@ from attrs import field, frozen
 log = logging.getLogger("nixremote.progress")
 
 
+def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    items = value.items() if isinstance(value, dict) else value
+    return tuple(sorted((str(k), str(v)) for k, v in items))
+
+
 @frozen(kw_only=True)
 class Event:
     """One progress event.
@@ -32,9 +37,7 @@ class Event:
     phase: str | None = None
     current: int | None = None
     total: int | None = None
-    data: tuple[tuple[str, str], ...] = field(default=(), converter=lambda d: tuple(
-        sorted((str(k), str(v)) for k, v in (d.items() if isinstance(d, dict) else d))
-    ))
+    data: tuple[tuple[str, str], ...] = field(default=(), converter=_pairs)
 
     def to_json(self) -> str:
         out: dict[str, Any] = {"kind": self.kind, "message": self.message}
