@@ -7,6 +7,7 @@ through the ``register_commands`` hook.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import sys
@@ -55,10 +56,8 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(COMMANDS) | set(self.commands)
-        try:
+        with contextlib.suppress(NixremoteError):  # a broken plugin is reported when used
             names |= set(self._from_plugins())
-        except NixremoteError:
-            pass  # a broken plugin is reported when a command needs it
         return sorted(names)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
