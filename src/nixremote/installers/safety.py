@@ -1,0 +1,253 @@
+"""Checks before a disk is erased: the right disk, not in use, big enough, and confirmed.
+
+:func:`check_layout` asks the host (read-only commands through the transport: ``readlink -e``,
+``lsblk -J -b``, ``findmnt``) about every disk of a layout and refuses, with a
+:class:`~nixremote.core.errors.SafetyError`, a disk that
+
+- is not in the runtime info, or whose by-id path now resolves to another device than the one
+  collected (disks are renumbered between boots; by-id paths are what the user confirmed);
+- is not a whole disk, or is smaller than the layout needs, or changed size since collection;
+- is mounted (it, a partition, or a device stacked on it), or holds the running system
+  (the source of ``/``);
+
+:func:`confirm` requires ``--yes`` or the host name typed back. Parsing is pure
+(:func:`parse_lsblk`), so the rules are testable from captured output.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from attrs import frozen
+
+from ..core.errors import SafetyError, TransportError
+from ..core.models import RuntimeInfo
+from ..core.progress import Reporter, report
+from ..core.transport import Transport
+from .layout import DiskLayout
+
+log = logging.getLogger(__name__)
+
+PHASE = "format"
+
+
+@frozen(kw_only=True)
+class DiskState:
+    """What the host says about a disk now: its kernel name, type, size, the kernel names of its
+    partitions and of devices stacked on it, and every mountpoint among them (``[SWAP]`` too)."""
+
+    name: str
+    type: str
+    size_bytes: int
+    devices: tuple[str, ...]
+    mountpoints: tuple[tuple[str, str], ...]  # (kernel name, mountpoint)
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("size is not a number")
+    return int(value)
+
+
+def parse_lsblk(text: str) -> DiskState:
+    """The :class:`DiskState` of the first device in ``lsblk -J -b -o NAME,KNAME,TYPE,SIZE,
+    MOUNTPOINT`` output (old and new util-linux: ``mountpoint`` or ``mountpoints``, sizes as
+    numbers or strings)."""
+    data = json.loads(text)
+    devices = data.get("blockdevices") or []
+    if not devices:
+        raise ValueError("lsblk listed no device")
+    top = devices[0]
+    names: list[str] = []
+    mounts: list[tuple[str, str]] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        kname = str(node.get("kname") or node.get("name"))
+        if kname not in names:
+            names.append(kname)
+        points = node.get("mountpoints")
+        if points is None:
+            points = [node.get("mountpoint")]
+        for point in points:
+            if point:
+                mounts.append((kname, str(point)))
+        for child in node.get("children") or ():
+            walk(child)
+
+    walk(top)
+    return DiskState(
+        name=str(top.get("kname") or top.get("name")),
+        type=str(top.get("type")),
+        size_bytes=_size(top.get("size")),
+        devices=tuple(names),
+        mountpoints=tuple(mounts),
+    )
+
+
+def _kname(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def resolve(transport: Transport, path: str) -> str | None:
+    """``readlink -e path`` on the host: the device a (by-id) path points to, or ``None``."""
+    result = transport.run(["readlink", "-e", path], check=False)
+    if not result.ok:
+        return None
+    return result.text.strip() or None
+
+
+def inspect_disk(transport: Transport, device: str) -> DiskState:
+    """Ask the host about ``device`` (a resolved kernel path)."""
+    result = transport.run(
+        ["lsblk", "-J", "-b", "-o", "NAME,KNAME,TYPE,SIZE,MOUNTPOINT", device], check=False
+    )
+    if not result.ok:
+        raise SafetyError(
+            f"refusing {device}: lsblk cannot read it ({result.tail(1)})",
+            hint="check that the disk exists on the host",
+        )
+    try:
+        return parse_lsblk(result.text)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise SafetyError(
+            f"refusing {device}: cannot understand lsblk's answer ({exc})",
+            hint="check util-linux on the host",
+        ) from None
+
+
+def system_sources(transport: Transport, paths: Sequence[str] = ("/",)) -> tuple[str, ...]:
+    """Kernel names of the devices that hold ``paths`` of the running system (``/``)."""
+    out: list[str] = []
+    for path in paths:
+        result = transport.run(["findmnt", "-n", "-o", "SOURCE", "-T", path], check=False)
+        source = result.text.strip().split("[", 1)[0] if result.ok else ""
+        if not source.startswith("/dev/"):
+            continue  # tmpfs, overlay, a ZFS dataset: not a block device we could erase
+        real = resolve(transport, source) or source
+        out.append(_kname(real))
+    return tuple(out)
+
+
+def check_disk(
+    info: RuntimeInfo,
+    path: str,
+    resolved: str | None,
+    expected: str | None,
+    state: DiskState | None,
+    min_bytes: int,
+    system: Sequence[str],
+) -> None:
+    """The rules, on collected answers (pure). Raises :class:`SafetyError` on the first one
+    that fails."""
+    disk = info.disk(path)
+    if disk is None:
+        raise SafetyError(
+            f"refusing {path}: it is not one of the disks in the runtime info",
+            hint="collect the runtime info again or pick a listed disk",
+        )
+    if resolved is None:
+        raise SafetyError(
+            f"refusing {path}: it does not exist on {info.host_name}",
+            hint="collect the runtime info again; disk names may have changed",
+        )
+    if expected is None or resolved != expected:
+        raise SafetyError(
+            f"refusing {path}: it resolves to {resolved}, but the runtime info has "
+            f"{disk.path}{f' (now {expected})' if expected and expected != disk.path else ''}",
+            hint="collect the runtime info again and check which disk to erase",
+        )
+    assert state is not None
+    if state.type not in ("disk", "loop"):
+        raise SafetyError(
+            f"refusing {path}: {resolved} is a {state.type}, not a whole disk",
+            hint="name a whole disk",
+        )
+    held = [d for d in state.devices if d in system]
+    if held:
+        raise SafetyError(
+            f"refusing {path}: it holds the running system (/dev/{held[0]})",
+            hint="boot a rescue or installer system first",
+        )
+    if state.mountpoints:
+        dev, point = state.mountpoints[0]
+        raise SafetyError(
+            f"refusing {path}: /dev/{dev} is mounted at {point}",
+            hint="unmount it (and swapoff) first",
+        )
+    if disk.size_bytes is not None and disk.size_bytes != state.size_bytes:
+        raise SafetyError(
+            f"refusing {path}: it has {state.size_bytes} bytes, the runtime info "
+            f"{disk.size_bytes}",
+            hint="collect the runtime info again and check which disk to erase",
+        )
+    if state.size_bytes < min_bytes:
+        raise SafetyError(
+            f"refusing {path}: {state.size_bytes} bytes is smaller than the layout needs "
+            f"({min_bytes})",
+            hint="use a bigger disk",
+        )
+
+
+def check_layout(
+    info: RuntimeInfo,
+    layout: DiskLayout,
+    transport: Transport,
+    *,
+    system_paths: Sequence[str] = ("/",),
+    reporter: Reporter | None = None,
+) -> tuple[DiskState, ...]:
+    """Check every disk of ``layout`` on the host (read-only); raise :class:`SafetyError` for
+    the first refused one."""
+    try:
+        system = system_sources(transport, system_paths)
+    except TransportError as exc:
+        raise SafetyError(f"cannot check the running system: {exc.message}",
+                          hint=exc.hint) from None
+    states = []
+    for spec in layout.disks:
+        disk = info.disk(spec.path)
+        resolved = resolve(transport, spec.path)
+        expected = None
+        state = None
+        if disk is not None and resolved is not None:
+            expected = resolve(transport, disk.path)
+            if disk.by_id and disk.by_id != spec.path and expected is not None:
+                # Named by kernel path: its by-id link must still point here as well.
+                if resolve(transport, disk.by_id) != expected:
+                    expected = None
+            if expected == resolved:
+                state = inspect_disk(transport, resolved)
+        check_disk(info, spec.path, resolved, expected, state, layout.min_disk_bytes, system)
+        assert state is not None
+        report(reporter, "step", f"{spec.path} is {resolved} ({state.size_bytes} bytes), "
+               "not mounted, not the running system", phase=PHASE)
+        states.append(state)
+    return tuple(states)
+
+
+def confirm(
+    info: RuntimeInfo,
+    layout: DiskLayout,
+    *,
+    yes: bool,
+    ask: Callable[[str], str] | None = None,
+) -> None:
+    """Require an explicit yes before erasing: ``yes`` (``--yes``), or ``ask`` (a prompt) answered
+    with the host name. Raises :class:`SafetyError` otherwise."""
+    if yes:
+        return
+    disks = ", ".join(d.path for d in layout.disks)
+    if ask is None:
+        raise SafetyError(
+            f"refusing to erase {disks} on {info.host_name} without confirmation",
+            hint="pass --yes, or run it on a terminal and type the host name",
+        )
+    answer = ask(f"This erases {disks} on {info.host_name}. Type the host name to go on")
+    if answer.strip() != info.host_name:
+        raise SafetyError(
+            f"confirmation failed: typed {answer.strip()!r}, not {info.host_name!r}",
+            hint="type the host name exactly, or pass --yes",
+        )
