@@ -1,0 +1,627 @@
+"""Pure parsers: the probe's raw texts in, typed values out.
+
+Every function here takes text (or ``None`` for a fact the probe could not collect) and never
+raises on malformed input: what it cannot read it returns as unknown (``None``, an empty tuple or
+an empty mapping). No I/O happens here; :mod:`nixremote.core.collect` combines the results into
+a :class:`~nixremote.core.models.RuntimeInfo`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from attrs import frozen
+
+from .models import IPAddress, Route
+
+# --- small helpers --------------------------------------------------------------------------
+
+
+def _json(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if value in ("1", 1, "true"):
+        return True
+    if value in ("0", 0, "false"):
+        return False
+    return None
+
+
+def _dicts(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                yield item
+
+
+_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def normalize_mac(value: Any) -> str | None:
+    """A MAC address in lowercase ``aa:bb:cc:dd:ee:ff`` form; ``None`` for anything else,
+    including the all-zero address of loopback and tunnels."""
+    if not isinstance(value, str):
+        return None
+    mac = value.strip().lower()
+    if not _MAC_RE.match(mac) or mac == "00:00:00:00:00:00":
+        return None
+    return mac
+
+
+def _ip(value: Any) -> str | None:
+    """A normalized IP address text, or ``None``."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(ipaddress.ip_address(value.split("%", 1)[0].strip()))
+    except ValueError:
+        return None
+
+
+# --- simple facts ---------------------------------------------------------------------------
+
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+def parse_hostname(text: str | None) -> str | None:
+    """The short host name (first label) from ``hostname`` or ``hostname -f`` output."""
+    if not text:
+        return None
+    lines = text.strip().splitlines()
+    if not lines:
+        return None
+    label = lines[0].strip().split(".", 1)[0]
+    return label if _HOST_LABEL.match(label) else None
+
+
+def parse_fqdn(text: str | None) -> str | None:
+    """The fully qualified name from ``hostname -f``, when it has a domain part."""
+    if not text:
+        return None
+    lines = text.strip().splitlines()
+    if not lines:
+        return None
+    name = lines[0].strip().rstrip(".")
+    labels = name.split(".")
+    if len(labels) < 2 or not all(_HOST_LABEL.match(label) for label in labels):
+        return None
+    return name
+
+
+def parse_os_release(text: str | None) -> dict[str, str]:
+    """``/etc/os-release`` as a mapping (quotes and escapes removed)."""
+    out: dict[str, str] = {}
+    if not text:
+        return out
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip()
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+            value = re.sub(r"\\(.)", r"\1", value)
+        out[key] = value
+    return out
+
+
+def parse_meminfo(text: str | None) -> int | None:
+    """Bytes of ``MemTotal`` from ``/proc/meminfo``."""
+    if not text:
+        return None
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "MemTotal:" and parts[1].isdigit():
+            unit = parts[2].lower() if len(parts) > 2 else "b"
+            factor = {"kb": 1024, "b": 1, "mb": 1024 * 1024}.get(unit)
+            if factor is None:
+                return None
+            return int(parts[1]) * factor
+    return None
+
+
+def parse_arch(text: str | None) -> str | None:
+    """``uname -m`` (``x86_64``, ``aarch64``)."""
+    if not text:
+        return None
+    value = text.strip()
+    return value if re.fullmatch(r"[A-Za-z0-9_]{1,32}", value) else None
+
+
+def parse_efi(text: str | None) -> bool | None:
+    """Whether the host booted by UEFI, from the probe's ``efi`` section (``1``/``0``)."""
+    if text is None:
+        return None
+    value = text.strip()
+    return {"1": True, "0": False}.get(value)
+
+
+def parse_machine_id(text: str | None) -> str | None:
+    """``/etc/machine-id`` (32 lowercase hex digits), or ``None``."""
+    if not text:
+        return None
+    value = text.strip().lower()
+    if re.fullmatch(r"[0-9a-f]{32}", value) and value != "0" * 32:
+        return value
+    return None
+
+
+def parse_uid(text: str | None) -> int | None:
+    return _int(text.strip()) if text else None
+
+
+_KEY_TYPES = re.compile(
+    r"(^|\s)(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)\s+[A-Za-z0-9+/=]+"
+)
+
+
+def parse_authorized_keys(text: str | None) -> tuple[str, ...]:
+    """The keys of an ``authorized_keys`` file, one line each (options kept, comments and
+    blank lines dropped, anything without a recognised key type dropped)."""
+    if not text:
+        return ()
+    keys = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if _KEY_TYPES.search(line):
+            keys.append(line)
+    return tuple(keys)
+
+
+def parse_resolv_conf(text: str | None) -> tuple[str, ...]:
+    """The ``nameserver`` addresses of a ``resolv.conf``, in order, without duplicates."""
+    out: list[str] = []
+    if not text:
+        return ()
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver":
+            addr = _ip(parts[1])
+            if addr and addr not in out:
+                out.append(addr)
+    return tuple(out)
+
+
+def is_stub_resolver(address: str) -> bool:
+    """A local stub resolver (``127.0.0.53``, ``::1``) that is no use on the installed system."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_kexec(text: str | None) -> str | None:
+    """The path of the host's ``kexec`` binary, or ``None`` when it has none (or unknown)."""
+    if not text:
+        return None
+    value = text.strip().splitlines()[0].strip() if text.strip() else ""
+    return value if value.startswith("/") else None
+
+
+# --- network --------------------------------------------------------------------------------
+
+
+@frozen(kw_only=True)
+class Link:
+    """One link from ``ip -j -d addr``: name, MAC, kind (``veth``, ``bridge``; ``None`` for a
+    plain device), link type (``ether``, ``loopback``) and addresses."""
+
+    name: str
+    ifindex: int | None = None
+    mac: str | None = None
+    link_type: str | None = None
+    kind: str | None = None
+    up: bool = False
+    ipv4: tuple[IPAddress, ...] = ()
+    ipv6: tuple[IPAddress, ...] = ()
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.link_type == "loopback" or self.name == "lo"
+
+
+def _address(info: dict[str, Any]) -> IPAddress | None:
+    local = _ip(info.get("local"))
+    prefix = _int(info.get("prefixlen"))
+    if local is None or prefix is None:
+        return None
+    if info.get("scope") == "host":
+        return None
+    try:
+        return IPAddress(address=local, prefix_length=prefix, dynamic=info.get("dynamic") is True)
+    except (ValueError, TypeError):
+        return None
+
+
+def parse_ip_addr(text: str | None) -> tuple[Link, ...]:
+    """``ip -j [-d] addr show`` into links with their addresses (host-scope ones dropped)."""
+    links: list[Link] = []
+    for item in _dicts(_json(text)):
+        name = _str(item.get("ifname"))
+        if name is None:
+            continue
+        v4: list[IPAddress] = []
+        v6: list[IPAddress] = []
+        for info in _dicts(item.get("addr_info")):
+            addr = _address(info)
+            if addr is None:
+                continue
+            family = info.get("family")
+            if family == "inet" and addr.version == 4:
+                v4.append(addr)
+            elif family == "inet6" and addr.version == 6:
+                v6.append(addr)
+        linkinfo = item.get("linkinfo")
+        kind = _str(linkinfo.get("info_kind")) if isinstance(linkinfo, dict) else None
+        flags = item.get("flags")
+        links.append(
+            Link(
+                name=name,
+                ifindex=_int(item.get("ifindex")),
+                mac=normalize_mac(item.get("address")),
+                link_type=_str(item.get("link_type")),
+                kind=kind,
+                up=isinstance(flags, list) and "UP" in flags,
+                ipv4=tuple(v4),
+                ipv6=tuple(v6),
+            )
+        )
+    return tuple(links)
+
+
+def _destination(dst: Any, family: int) -> str | None:
+    if dst == "default":
+        return "default"
+    if not isinstance(dst, str):
+        return None
+    try:
+        net = ipaddress.ip_network(dst, strict=False)
+    except ValueError:
+        return None
+    if net.version != family:
+        return None
+    if net.prefixlen == 0:
+        return "default"
+    return str(net)
+
+
+def parse_routes(
+    text: str | None, family: int, *, include_kernel: bool = False
+) -> tuple[Route, ...]:
+    """``ip -j -4 route`` / ``ip -j -6 route`` into unicast routes of ``family``.
+
+    A host route printed without a prefix (``172.31.1.1``) becomes ``172.31.1.1/32``; ``onlink``
+    in the flags sets ``on_link`` (see :func:`mark_on_link` for gateways that are on-link
+    without the flag). Unreachable, blackhole, local and multicast routes are dropped, and so
+    are the prefix routes the kernel derives from addresses (``proto kernel``) unless
+    ``include_kernel``: the installed system derives them again from the same addresses.
+    """
+    if family not in (4, 6):
+        return ()
+    routes: list[Route] = []
+    for item in _dicts(_json(text)):
+        kind = item.get("type", "unicast")
+        if kind not in ("unicast", None):
+            continue
+        if item.get("protocol") == "kernel" and not include_kernel:
+            continue
+        dest = _destination(item.get("dst"), family)
+        if dest is None:
+            continue
+        gateway = None
+        if "gateway" in item:
+            gateway = _ip(item.get("gateway"))
+            if gateway is None or ipaddress.ip_address(gateway).version != family:
+                continue  # a route via another family (RFC 5549) or garbage
+        flags = item.get("flags")
+        metric = _int(item.get("metric"))
+        try:
+            routes.append(
+                Route(
+                    family=family,
+                    destination=dest,
+                    gateway=gateway,
+                    device=_str(item.get("dev")),
+                    on_link=isinstance(flags, list) and "onlink" in flags,
+                    metric=metric,
+                )
+            )
+        except (ValueError, TypeError):
+            continue
+    return tuple(routes)
+
+
+def mark_on_link(routes: tuple[Route, ...], links: tuple[Link, ...]) -> tuple[Route, ...]:
+    """Mark IPv4 routes whose gateway lies outside every prefix of their device as on-link.
+
+    That is the hoster case: an address ``/32`` and a gateway such as ``172.31.1.1`` reached
+    through a host route; the installed system must configure the gateway as on-link.
+    IPv6 link-local gateways (``fe80::1``) are on-link by nature and stay unmarked.
+    """
+    from attrs import evolve
+
+    nets: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {}
+    for link in links:
+        nets[link.name] = [a.interface.network for a in (*link.ipv4, *link.ipv6)]
+    out = []
+    for route in routes:
+        if route.gateway and not route.on_link and route.device in nets:
+            gw = ipaddress.ip_address(route.gateway)
+            if not gw.is_link_local and not any(gw in net for net in nets[route.device or ""]):
+                route = evolve(route, on_link=True)
+        out.append(route)
+    return tuple(out)
+
+
+@frozen(kw_only=True)
+class Nic:
+    """What /sys and udev say about one network interface."""
+
+    name: str
+    mac: str | None = None
+    ifindex: int | None = None
+    arp_type: int | None = None
+    driver: str | None = None
+    virtual: bool = False
+    udev: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def predictable_name(self) -> str | None:
+        return predictable_name(dict(self.udev))
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,15}$")
+
+
+def parse_nics(text: str | None) -> dict[str, Nic]:
+    """The probe's ``nics`` section: one ``iface NAME`` line, then ``key value`` lines."""
+    out: dict[str, Nic] = {}
+    if not text:
+        return out
+    current: dict[str, Any] | None = None
+
+    def flush() -> None:
+        if current is not None:
+            out[current["name"]] = Nic(**current)
+
+    for line in text.splitlines():
+        key, _, value = line.strip().partition(" ")
+        value = value.strip()
+        if key == "iface":
+            flush()
+            current = {"name": value, "udev": ()} if _NAME_RE.match(value) else None
+            continue
+        if current is None:
+            continue
+        if key == "address":
+            current["mac"] = normalize_mac(value)
+        elif key == "ifindex":
+            current["ifindex"] = _int(value)
+        elif key == "type":
+            current["arp_type"] = _int(value)
+        elif key == "driver" and re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+            current["driver"] = value
+        elif key == "virtual":
+            current["virtual"] = value == "1"
+        elif key == "udev" and "=" in value:
+            prop, _, name = value.partition("=")
+            if prop.startswith("ID_NET_NAME") and _NAME_RE.match(name):
+                current["udev"] = (*current["udev"], (prop, name))
+    flush()
+    return out
+
+
+UDEV_NAME_ORDER = (
+    "ID_NET_NAME",
+    "ID_NET_NAME_FROM_DATABASE",
+    "ID_NET_NAME_ONBOARD",
+    "ID_NET_NAME_SLOT",
+    "ID_NET_NAME_PATH",
+)
+"""udev properties in the order systemd's default naming policy prefers them."""
+
+
+def predictable_name(udev: Mapping[str, str]) -> str | None:
+    """The name udev's predictable naming gives an interface (``enp1s0``), or ``None``."""
+    for key in UDEV_NAME_ORDER:
+        if udev.get(key):
+            return udev[key]
+    return None
+
+
+# --- disks ----------------------------------------------------------------------------------
+
+
+@frozen(kw_only=True)
+class BlockDevice:
+    """One node of ``lsblk -J -b`` (children flattened into ``parent``)."""
+
+    name: str
+    path: str
+    type: str | None = None
+    devno: str | None = None
+    size: int | None = None
+    model: str | None = None
+    serial: str | None = None
+    rotational: bool | None = None
+    removable: bool = False
+    read_only: bool = False
+    mountpoint: str | None = None
+    parent: str | None = None
+
+
+def parse_lsblk(text: str | None) -> tuple[BlockDevice, ...]:
+    """``lsblk -J -b -o ...`` into a flat list (tree children carry ``parent``)."""
+    data = _json(text)
+    if not isinstance(data, dict):
+        return ()
+    out: list[BlockDevice] = []
+
+    def walk(items: Any, parent: str | None, depth: int) -> None:
+        if depth > 16:
+            return
+        for item in _dicts(items):
+            name = _str(item.get("kname")) or _str(item.get("name"))
+            if name is None or not re.fullmatch(r"[^\s/]{1,64}", name):
+                continue
+            path = _str(item.get("path")) or f"/dev/{name}"
+            model = _str(item.get("model"))
+            serial = _str(item.get("serial"))
+            out.append(
+                BlockDevice(
+                    name=name,
+                    path=path,
+                    type=_str(item.get("type")),
+                    devno=_str(item.get("maj:min")),
+                    size=_int(item.get("size")),
+                    model=model.strip() if model else None,
+                    serial=serial.strip() if serial else None,
+                    rotational=_bool(item.get("rota")),
+                    removable=_bool(item.get("rm")) is True,
+                    read_only=_bool(item.get("ro")) is True,
+                    mountpoint=_str(item.get("mountpoint")),
+                    parent=_str(item.get("pkname")) or parent,
+                )
+            )
+            walk(item.get("children"), name, depth + 1)
+
+    walk(data.get("blockdevices"), None, 0)
+    return tuple(out)
+
+
+def parse_sys_block(text: str | None) -> tuple[BlockDevice, ...]:
+    """The probe's ``sys-block`` section (used when lsblk is missing): whole disks only."""
+    out: list[BlockDevice] = []
+    if not text:
+        return ()
+    for line in text.splitlines():
+        parts = line.split(None, 5)
+        if len(parts) < 5:
+            continue
+        name, devno, sectors, removable, rotational = parts[:5]
+        if not _NAME_RE.match(name) or not re.fullmatch(r"\d+:\d+", devno):
+            continue
+        size = _int(sectors)
+        kind = "loop" if name.startswith("loop") else "rom" if name.startswith("sr") else "disk"
+        out.append(
+            BlockDevice(
+                name=name,
+                path=f"/dev/{name}",
+                type=kind,
+                devno=devno,
+                size=size * 512 if size is not None else None,
+                model=(parts[5].strip() or None) if len(parts) > 5 else None,
+                rotational=_bool(rotational),
+                removable=removable == "1",
+            )
+        )
+    return tuple(out)
+
+
+def parse_disk_by_id(text: str | None) -> dict[str, tuple[str, ...]]:
+    """``/dev/disk/by-id`` links by the device they point to (``/dev/sda`` -> links, sorted)."""
+    out: dict[str, list[str]] = {}
+    if not text:
+        return {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 2:
+            continue
+        link, target = parts
+        if not link.startswith("/dev/disk/by-id/") or not target.startswith("/dev/"):
+            continue
+        out.setdefault(target, []).append(link)
+    return {target: tuple(sorted(links)) for target, links in out.items()}
+
+
+_BY_ID_PREFERENCE = ("nvme-", "ata-", "scsi-0", "scsi-", "virtio-", "usb-", "mmc-")
+
+
+def best_by_id(links: tuple[str, ...]) -> str | None:
+    """The by-id link nixremote names a disk by: the most readable, stable one.
+
+    Partition links are ignored; ``nvme-``, ``ata-``, ``scsi-`` and ``virtio-`` names come
+    before ``wwn-`` and ``nvme-eui.`` ones; ties go to the alphabetically first.
+    """
+
+    def rank(link: str) -> tuple[int, str]:
+        base = link.rsplit("/", 1)[-1]
+        if base.startswith(("nvme-eui.", "nvme-nvme.")):
+            return (len(_BY_ID_PREFERENCE) + 1, base)
+        for index, prefix in enumerate(_BY_ID_PREFERENCE):
+            if base.startswith(prefix):
+                return (index, base)
+        return (len(_BY_ID_PREFERENCE) + 2, base)
+
+    candidates = [
+        link for link in links if not re.search(r"-part\d+$", link) and link.count("/") == 4
+    ]
+    if not candidates:
+        return None
+    return min(candidates, key=rank)
+
+
+@frozen(kw_only=True)
+class RootMount:
+    """The mount at ``/``: its device number, file system type and source."""
+
+    devno: str | None
+    fstype: str | None
+    source: str | None
+
+
+def parse_root_mount(text: str | None) -> RootMount | None:
+    """The probe's ``root-mount`` section (``/proc/self/mountinfo`` lines of ``/``): the last,
+    i.e. topmost, mount wins."""
+    if not text:
+        return None
+    found = None
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 7 or fields[4] != "/" or "-" not in fields[6:]:
+            continue
+        sep = fields.index("-", 6)
+        rest = fields[sep + 1:]
+        devno = fields[2] if re.fullmatch(r"\d+:\d+", fields[2]) else None
+        found = RootMount(
+            devno=devno,
+            fstype=rest[0] if rest else None,
+            source=rest[1] if len(rest) > 1 else None,
+        )
+    return found
