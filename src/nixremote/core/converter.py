@@ -101,6 +101,15 @@ def make_converter() -> cattrs.Converter:
             unstruct_hook=_pairs_to_object,
         ),
     )
+    from ..installers import layout  # disk layouts (installers/layout.py); no import cycle
+
+    conv.register_structure_hook(
+        layout.PartitionRole, lambda v, t: layout.PartitionRole(_strict(str)(v, t))
+    )
+    conv.register_unstructure_hook(layout.PartitionRole, lambda v: v.value)
+    for cls in (layout.Partition, layout.DiskSpec, layout.Pool, layout.Dataset,
+                layout.DiskLayout, layout.LayoutOptions):
+        _register_camel(conv, cls)
     return conv
 
 

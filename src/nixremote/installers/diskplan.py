@@ -164,11 +164,6 @@ def _clear_steps(disk: DiskSpec, pool_name: str) -> list[Step]:
     steps = []
     for part in sorted(disk.partitions, key=lambda p: p.number):
         path = partition_path(disk.path, part.number)
-        steps.append(Step(
-            stage="clear",
-            description=f"erase stale signatures in {path}",
-            argv=["wipefs", "-a", path],
-        ))
         if part.role is PartitionRole.ZFS:
             steps.append(Step(
                 stage="clear",
@@ -176,6 +171,11 @@ def _clear_steps(disk: DiskSpec, pool_name: str) -> list[Step]:
                 argv=["zpool", "labelclear", "-f", path],
                 may_fail=True,
             ))
+        steps.append(Step(
+            stage="clear",
+            description=f"erase stale signatures in {path}",
+            argv=["wipefs", "-a", path],
+        ))
     return steps
 
 
