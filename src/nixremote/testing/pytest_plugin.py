@@ -98,11 +98,9 @@ def nixremote_pm() -> Callable[..., PluginManager]:
 
 def _split_probe_output(text: str, source: str) -> Facts:
     """Raw probe output (what ``nixremote.core.probe`` prints) split into sections."""
-    from ..core import probe  # written by the collect stage
+    from ..core.probe import split_probe_output
 
-    split = getattr(probe, "facts_from_output", None) or getattr(probe, "parse_probe_output")
-    facts: Facts = split(text, source=source)
-    return facts
+    return split_probe_output(text, source=source)
 
 
 def load_captured_facts(path: str | Path) -> Facts:

@@ -1,0 +1,490 @@
+"""MkDocs hook: generate the hook reference and the runtime-info schema page from the code.
+
+``mkdocs.yml`` lists this file under ``hooks:``. At build time it adds two pages that are not in
+git, so they cannot drift from the code:
+
+* ``reference/hooks.md`` from the hook specs in :mod:`nixremote.core.hookspecs`;
+* ``reference/runtime-info.md`` from the attrs models in :mod:`nixremote.core.models`, with the
+  fields of the original installer's ``runtime-info.json`` marked, and an example file written by
+  the real converter.
+
+The functions :func:`hook_reference` and :func:`runtime_info_reference` return the Markdown and
+are used by ``tests/docs`` too. ``python docs/hooks.py OUTDIR`` writes both pages to a directory.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+import textwrap
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+HOOKS_PAGE = "reference/hooks.md"
+SCHEMA_PAGE = "reference/runtime-info.md"
+
+# The original installer's runtime-info.json (write-runtime-info.sh) had exactly these keys.
+ORIGINAL_TOP_LEVEL = (
+    "hostName",
+    "hostId",
+    "rootAuthorizedKeys",
+    "diskToFormat",
+    "networkInterface",
+    "networkInterfaceModule",
+    "ipv4",
+    "ipv6",
+)
+
+
+# -- docstrings: reST roles to Markdown --------------------------------------------------------
+
+
+def rst_to_md(text: str) -> str:
+    """The reST of nixremote's docstrings (``code``, :func:`x`, :class:`~a.B`) as Markdown."""
+
+    def role(match: re.Match[str]) -> str:
+        kind, target = match.group(1), match.group(2)
+        short = target.lstrip("~")
+        if target.startswith("~"):
+            short = short.rsplit(".", 1)[-1]
+        return f"`{short}()`" if kind in ("func", "meth") else f"`{short}`"
+
+    text = re.sub(r":(?:py:)?(\w+):`([^`]+)`", role, text)
+    text = re.sub(r"``([^`]+)``", r"`\1`", text)
+    # reST "::" literal blocks to fenced code.
+    out: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.rstrip().endswith("::"):
+            out.append(line.rstrip()[:-1])
+            i += 1
+            block: list[str] = []
+            while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
+                block.append(lines[i])
+                i += 1
+            out += ["", "```python", *textwrap.dedent("\n".join(block)).strip().splitlines(),
+                    "```", ""]
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+# -- the hook reference ------------------------------------------------------------------------
+
+
+def hook_specs() -> list[tuple[str, Any, dict[str, Any]]]:
+    """(name, function, spec options) of every hook spec, in source order."""
+    from nixremote.core import hookspecs
+
+    specs = []
+    for name, func in vars(hookspecs).items():
+        opts = getattr(func, f"{hookspecs.PROJECT}_spec", None)
+        if opts is not None and inspect.isfunction(func):
+            specs.append((name, func, dict(opts)))
+    specs.sort(key=lambda s: s[1].__code__.co_firstlineno)
+    return specs
+
+
+def _signature(name: str, func: Any) -> str:
+    sig = inspect.signature(func)
+    params = ",\n    ".join(
+        f"{p.name}: {p.annotation}" if p.annotation is not inspect.Parameter.empty else p.name
+        for p in sig.parameters.values()
+    )
+    ret = f" -> {sig.return_annotation}" if sig.return_annotation is not inspect.Signature.empty \
+        else ""
+    return f"def {name}(\n    {params},\n){ret}: ..."
+
+
+def hook_reference() -> str:
+    """Markdown of every hook spec: signature, how results combine, documentation."""
+    from nixremote.core import hookspecs
+
+    parts = [
+        "# Hook reference",
+        "",
+        "!!! note \"Generated\"",
+        "    This page is generated from `src/nixremote/core/hookspecs.py` at build time "
+        "(`docs/hooks.py`); edit the docstrings there.",
+        "",
+        rst_to_md(inspect.cleandoc(hookspecs.__doc__ or "")),
+        "",
+        "| Hook | Results | Arguments |",
+        "| --- | --- | --- |",
+    ]
+    specs = hook_specs()
+    for name, func, opts in specs:
+        combine = "first non-`None` result" if opts.get("firstresult") else "list of results"
+        args = ", ".join(f"`{p}`" for p in inspect.signature(func).parameters)
+        parts.append(f"| [`{name}`](#{name.replace('_', '-')}) | {combine} | {args} |")
+    for name, func, opts in specs:
+        flags = []
+        if opts.get("firstresult"):
+            flags.append("`firstresult`")
+        if opts.get("historic"):
+            flags.append("`historic`")
+        parts += [
+            "",
+            f"## {name}",
+            "",
+            "```python",
+            "@hookimpl",
+            _signature(name, func),
+            "```",
+            "",
+        ]
+        if flags:
+            parts += ["Spec options: " + ", ".join(flags) + ".", ""]
+        parts.append(rst_to_md(inspect.cleandoc(func.__doc__ or "")))
+    return "\n".join(parts) + "\n"
+
+
+# -- the runtime-info schema -------------------------------------------------------------------
+
+FIELD_NOTES: dict[tuple[str, str], str] = {
+    ("RuntimeInfo", "host_name"): "Host name of the installed system (`networking.hostName`).",
+    ("RuntimeInfo", "host_id"): "8 lower-case hex digits; `networking.hostId`, which ZFS needs "
+    "stable.",
+    ("RuntimeInfo", "disk_to_format"): "The disk the installer wipes: a `/dev/disk/by-id/...` "
+    "path, or a kernel path when the disk has none.",
+    ("RuntimeInfo", "root_authorized_keys"): "root's `authorized_keys` lines, carried to the "
+    "installed system (and the initrd's unlock SSH).",
+    ("RuntimeInfo", "interfaces"): "Every network interface (loopback excluded).",
+    ("RuntimeInfo", "primary_interface"): "Current name of the interface with the default route; "
+    "the original installer's flat fields describe it.",
+    ("RuntimeInfo", "routes"): "Every IPv4 and IPv6 route of the main table.",
+    ("RuntimeInfo", "nameservers"): "DNS resolvers, in order.",
+    ("RuntimeInfo", "disks"): "Every whole disk the host has.",
+    ("RuntimeInfo", "arch"): "`uname -m`: `x86_64` or `aarch64`.",
+    ("RuntimeInfo", "memory_bytes"): "MemTotal in bytes (the preflight checks the bundle fits).",
+    ("RuntimeInfo", "boot_mode"): "`bios`, `uefi` or `unknown`, decided by the `boot_mode` hook.",
+    ("RuntimeInfo", "hoster"): "The hoster plugin that claimed the host (`generic`, `hetzner`, "
+    "...).",
+    ("RuntimeInfo", "hoster_details"): "String pairs a hoster plugin learned (server id, "
+    "location), written as a JSON object.",
+    ("RuntimeInfo", "schema_version"): "Version of this format; a newer one than nixremote "
+    "knows is refused.",
+    ("Interface", "name"): "Kernel name now (`eth0` on a rescue system).",
+    ("Interface", "mac"): "MAC address; the installed system matches the interface by it.",
+    ("Interface", "driver"): "Kernel driver (`virtio_net`), loaded in the initrd for remote "
+    "unlock.",
+    ("Interface", "predictable_name"): "udev's predictable name (`enp1s0`), which NixOS uses.",
+    ("Interface", "ipv4"): "IPv4 addresses.",
+    ("Interface", "ipv6"): "IPv6 addresses, link-local ones included.",
+    ("IPAddress", "address"): "The address, without prefix.",
+    ("IPAddress", "prefix_length"): "Prefix length (0-32 or 0-128).",
+    ("IPAddress", "dynamic"): "Leased by DHCP/SLAAC rather than configured statically.",
+    ("Route", "family"): "4 or 6.",
+    ("Route", "destination"): "`default` or a CIDR prefix.",
+    ("Route", "gateway"): "Next hop, if any.",
+    ("Route", "device"): "Outgoing interface (current name).",
+    ("Route", "on_link"): "Gateway reachable on the link although outside the prefix "
+    "(Hetzner's `172.31.1.1`).",
+    ("Route", "metric"): "Route metric, if set.",
+    ("Disk", "path"): "Kernel path (`/dev/sda`).",
+    ("Disk", "by_id"): "Stable `/dev/disk/by-id/...` path.",
+    ("Disk", "size_bytes"): "Size in bytes.",
+    ("Disk", "model"): "Model string.",
+    ("Disk", "serial"): "Serial number.",
+    ("Disk", "rotational"): "Spinning disk.",
+    ("Disk", "removable"): "Removable medium.",
+}
+"""One line per model field for the schema page; ``tests/docs`` fails when one is missing."""
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, str):
+        return tp
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return " or ".join(_type_name(a) for a in inner) + (
+            " or null" if len(inner) < len(args) else ""
+        )
+    if origin is tuple:
+        if args == (tuple[str, str], Ellipsis):
+            return "object of string"  # string pairs, written as a JSON object
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"array of {_type_name(args[0])}"
+        return "array"
+    if attrs.has(tp):
+        return f"[{tp.__name__}](#{tp.__name__.lower()})"
+    if isinstance(tp, type) and issubclass(tp, __import__("enum").Enum):
+        return " / ".join(f'`"{m.value}"`' for m in tp)
+    return {str: "string", int: "integer", bool: "boolean", float: "number"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _default(field: attrs.Attribute[Any], tp: Any = None) -> str:
+    if field.default == () and tp is not None and _type_name(tp) == "object of string":
+        return "`{}`"
+    if field.default is attrs.NOTHING:
+        return "required"
+    value = field.default
+    if isinstance(value, attrs.Factory):  # type: ignore[arg-type]
+        value = value.factory()
+    if hasattr(value, "value") and not isinstance(value, (int, str)):
+        value = value.value
+    if value is None:
+        return "`null`"
+    if value == ():
+        return "`[]`"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    return f"`{value}`"
+
+
+def model_classes() -> list[type]:
+    from nixremote.core.models import Disk, Interface, IPAddress, Route, RuntimeInfo
+
+    return [RuntimeInfo, Interface, IPAddress, Route, Disk]
+
+
+def _example() -> str:
+    from nixremote.core.converter import dumps_runtime_info
+    from nixremote.core.models import (
+        BootMode,
+        Disk,
+        Interface,
+        IPAddress,
+        Route,
+        RuntimeInfo,
+    )
+
+    info = RuntimeInfo(
+        host_name="web1",
+        host_id="8425e349",
+        disk_to_format="/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_12345678",
+        root_authorized_keys=("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly alice@laptop",),
+        interfaces=(
+            Interface(
+                name="eth0",
+                mac="96:00:01:23:45:67",
+                driver="virtio_net",
+                predictable_name="enp1s0",
+                ipv4=(IPAddress(address="203.0.113.7", prefix_length=32),),
+                ipv6=(
+                    IPAddress(address="2001:db8:1:2::1", prefix_length=64),
+                    IPAddress(address="fe80::9400:1ff:fe23:4567", prefix_length=64),
+                ),
+            ),
+        ),
+        primary_interface="eth0",
+        routes=(
+            Route(family=4, destination="default", gateway="172.31.1.1", device="eth0",
+                  on_link=True),
+            Route(family=6, destination="default", gateway="fe80::1", device="eth0"),
+        ),
+        nameservers=("185.12.64.1", "185.12.64.2"),
+        disks=(
+            Disk(path="/dev/sda", by_id="/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_12345678",
+                 size_bytes=40 * 2**30, model="QEMU HARDDISK", rotational=False),
+        ),
+        arch="x86_64",
+        memory_bytes=4 * 2**30,
+        boot_mode=BootMode.BIOS,
+        hoster="hetzner",
+        hoster_details=(("serverId", "12345678"), ("location", "nbg1")),
+    )
+    return dumps_runtime_info(info)
+
+
+def runtime_info_reference() -> str:
+    """Markdown of the runtime-info.json format, generated from the models."""
+    from nixremote.core.converter import LEGACY_KEYS, camel
+    from nixremote.core.models import SCHEMA_VERSION
+
+    original = set(ORIGINAL_TOP_LEVEL)
+    parts = [
+        "# runtime-info.json",
+        "",
+        "!!! note \"Generated\"",
+        "    This page is generated from the attrs models in `src/nixremote/core/models.py` and "
+        "the converter in `src/nixremote/core/converter.py` at build time (`docs/hooks.py`).",
+        "",
+        "`runtime-info.json` is everything nixremote learned about a host before changing it: "
+        "`nixremote info` writes it, `nixremote install` encodes it onto the installer's kernel "
+        "command line, and the host flake reads it to configure the network of the installed "
+        "system. Keys are camelCase; unknown keys, wrong types and a newer `schemaVersion` are "
+        "errors that name the JSON path of the fault (exit code 2).",
+        "",
+        f"The current schema version is **{SCHEMA_VERSION}**.",
+        "",
+        "## The original installer's fields",
+        "",
+        "Fields marked **original** below, and the flat fields in this section, are the ones the "
+        "original installer's `write-runtime-info.sh` wrote. nixremote still writes them, "
+        "derived from the primary interface, so tools and host flakes written for that format "
+        "keep working; and it reads a file that has only them.",
+        "",
+        "| Key | Derived from |",
+        "| --- | --- |",
+    ]
+    derived = {
+        "networkInterface": "the primary interface's predictable name (or its name)",
+        "networkInterfaceModule": "the primary interface's driver",
+        "ipv4": "`{address, prefixLength, gateway, netmask}`: the primary interface's first "
+        "IPv4 address and the default IPv4 gateway on it",
+        "ipv6": "`{address, prefixLength, gateway}`: the primary interface's first global IPv6 "
+        "address and the default IPv6 gateway on it",
+    }
+    for key in LEGACY_KEYS:
+        parts.append(f"| `{key}` | {derived.get(key, 'derived from the rich model')} |")
+    parts.append("")
+    for cls in model_classes():
+        parts += [
+            f"## {cls.__name__}",
+            "",
+            rst_to_md(inspect.cleandoc(cls.__doc__ or "")),
+            "",
+            "| Key | Type | Default | Description |",
+            "| --- | --- | --- | --- |",
+        ]
+        hints = typing.get_type_hints(cls)
+        for field in attrs.fields(cls):
+            key = camel(field.name)
+            mark = " **original**" if cls.__name__ == "RuntimeInfo" and key in original else ""
+            note = FIELD_NOTES.get((cls.__name__, field.name), "")
+            parts.append(
+                f"| `{key}`{mark} | {_type_name(hints.get(field.name, field.type))} "
+                f"| {_default(field, hints.get(field.name))} | {note} |"
+            )
+        parts.append("")
+    parts += [
+        "## Example",
+        "",
+        "A Hetzner Cloud host as `nixremote info -o runtime-info.json` writes it (written by the "
+        "real converter when these docs were built):",
+        "",
+        "```json",
+        _example().rstrip(),
+        "```",
+        "",
+        "Check a file with `nixremote runtime-info check FILE`.",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+# -- the command reference -------------------------------------------------------------------
+
+
+def _walk(cmd: Any, path: list[str], ctx: Any, out: list[tuple[list[str], Any, Any]]) -> None:
+    import click
+
+    out.append((path, cmd, ctx))
+    if isinstance(cmd, click.Group):
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            if sub is None or sub.hidden:
+                continue
+            _walk(sub, [*path, name], click.Context(sub, info_name=name, parent=ctx), out)
+
+
+def commands() -> list[tuple[list[str], Any, Any]]:
+    """Every command of ``nixremote`` that can be loaded now: (path, command, context)."""
+    import click
+
+    from nixremote.cli.main import cli
+
+    out: list[tuple[list[str], Any, Any]] = []
+    _walk(cli, [], click.Context(cli, info_name="nixremote", **cli.context_settings), out)
+    return out
+
+
+def _help_markdown(text: str) -> str:
+    """click help text as Markdown: ``\\b`` paragraphs (kept verbatim by click) as text blocks."""
+    out = []
+    for para in re.split(r"\n\s*\n", inspect.cleandoc(text)):
+        if para.startswith("\b"):
+            out.append("```text\n" + para[1:].strip("\n") + "\n```")
+        else:
+            out.append(para)
+    return "\n\n".join(out)
+
+
+def cli_reference() -> str:
+    """Markdown of every command's usage, arguments and options, from the click objects."""
+    import click
+
+    parts = [
+        "# Command reference",
+        "",
+        "!!! note \"Generated\"",
+        "    This page is generated from the click commands at build time (`docs/hooks.py`); it "
+        "lists exactly the commands and options of this version, including commands that the "
+        "installed plugins add. The [commands guide](../commands.md) has examples.",
+        "",
+    ]
+    for path, cmd, ctx in commands():
+        title = " ".join(["nixremote", *path])
+        level = "#" * min(2 + max(len(path) - 1, 0), 4)
+        parts += [f"{level} `{title}`" if path else "## `nixremote`", ""]
+        usage = " ".join(cmd.collect_usage_pieces(ctx))
+        parts += ["```text", f"{title} {usage}".rstrip(), "```", ""]
+        if cmd.help:
+            parts += [_help_markdown(cmd.help), ""]
+        rows = []
+        for param in cmd.get_params(ctx):
+            if isinstance(param, click.Argument):
+                rows.append((f"`{param.human_readable_name}`", "argument", ""))
+                continue
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            names, help_text = record
+            rows.append((f"`{names}`", "option", help_text.replace("|", "\\|")))
+        if rows:
+            parts += ["| Parameter | Kind | Help |", "| --- | --- | --- |"]
+            parts += [f"| {n.replace('|', chr(92) + '|')} | {k} | {h} |" for n, k, h in rows]
+            parts.append("")
+    return "\n".join(parts) + "\n"
+
+
+# -- MkDocs --------------------------------------------------------------------------------------
+
+CLI_PAGE = "reference/cli.md"
+
+GENERATED = {
+    HOOKS_PAGE: hook_reference,
+    SCHEMA_PAGE: runtime_info_reference,
+    CLI_PAGE: cli_reference,
+}
+
+
+def on_files(files: Any, config: Any) -> Any:
+    """Add the generated pages to the site."""
+    from mkdocs.structure.files import File
+
+    for uri, make in GENERATED.items():
+        existing = files.get_file_from_path(uri)
+        if existing is not None:
+            files.remove(existing)
+        files.append(File.generated(config, uri, content=make()))
+    return files
+
+
+def write_pages(outdir: Path) -> list[Path]:
+    written = []
+    for uri, make in GENERATED.items():
+        target = outdir / uri
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(make(), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_pages(Path(sys.argv[1] if len(sys.argv) > 1 else "generated-docs")):
+        print(path)
