@@ -1,0 +1,321 @@
+"""The kexec handoff, controller side: the appended archive, ``kexec -l`` + ``kexec -e``, reconnect.
+
+For each kexec the controller
+
+1. generates the installer's ed25519 host key (:func:`nixremote.core.hostkeys.generate_host_key`),
+2. builds a gzip'd ``newc`` cpio archive (:func:`build_archive`, written here in pure Python,
+   deterministic: mtime 0, uid/gid 0, sorted) with that key, the authorized keys, the runtime
+   info, the old system's ``ip --json`` dumps and the installer zipapp,
+3. uploads it, concatenates it after the bundle's initrd on the target, loads kernel and combined
+   initrd with ``kexec -l`` and starts ``kexec -e`` detached (so the SSH channel closes cleanly
+   before the old system goes away),
+4. waits for the installer's SSH with a deadline and reconnects with strict host key checking
+   against the generated key (a known_hosts file of its own; no trust on first use).
+
+The paths and modes of the archive are the contract in ``docs/kexec-bundle.md``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import shlex
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from attrs import frozen
+
+from ..core.converter import dumps_runtime_info
+from ..core.errors import HostKeyError, PreflightError, TransportError
+from ..core.hostkeys import HostKey, known_hosts_host
+from ..core.models import RuntimeInfo
+from ..core.progress import Reporter, report
+from ..core.transport import Transport
+
+log = logging.getLogger(__name__)
+
+# --- newc cpio ---------------------------------------------------------------------------------
+
+S_IFREG = 0o100000
+S_IFDIR = 0o040000
+
+
+@frozen(kw_only=True)
+class CpioEntry:
+    """One member of a cpio archive: a regular file (``data`` bytes) or a directory (``None``)."""
+
+    path: str
+    mode: int
+    data: bytes | None = None
+
+    @property
+    def is_dir(self) -> bool:
+        return self.data is None
+
+
+def _pad4(n: int) -> bytes:
+    return b"\x00" * (-n % 4)
+
+
+def _newc_header(ino: int, mode: int, nlink: int, size: int, namesize: int) -> bytes:
+    fields = (ino, mode, 0, 0, nlink, 0, size, 0, 0, 0, 0, namesize, 0)
+    return b"070701" + b"".join(b"%08X" % f for f in fields)
+
+
+def write_newc(entries: Iterable[CpioEntry]) -> bytes:
+    """A ``newc`` (SVR4 without CRC) cpio archive, as ``cpio -o -H newc`` writes it.
+
+    Parent directories are added when missing (mode 0755); members are sorted by path so the
+    same input gives the same bytes; owner root, mtime 0.
+    """
+    by_path: dict[str, CpioEntry] = {}
+    for entry in entries:
+        path = entry.path.strip("/")
+        if not path or ".." in path.split("/"):
+            raise ValueError(f"bad archive path {entry.path!r}")
+        by_path[path] = CpioEntry(path=path, mode=entry.mode, data=entry.data)
+    for path in list(by_path):
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            by_path.setdefault(parent, CpioEntry(path=parent, mode=0o755))
+    out = io.BytesIO()
+    for ino, path in enumerate(sorted(by_path), start=1):
+        entry = by_path[path]
+        data = entry.data or b""
+        kind = S_IFDIR if entry.is_dir else S_IFREG
+        name = path.encode() + b"\x00"
+        header = _newc_header(ino, kind | (entry.mode & 0o7777), 2 if entry.is_dir else 1,
+                              len(data), len(name))
+        out.write(header + name + _pad4(len(header) + len(name)))
+        out.write(data + _pad4(len(data)))
+    name = b"TRAILER!!!\x00"
+    header = _newc_header(0, 0, 1, 0, len(name))
+    out.write(header + name + _pad4(len(header) + len(name)))
+    return out.getvalue()
+
+
+# --- the handoff archive -----------------------------------------------------------------------
+
+ZIPAPP_PATH = "nixremote/nixremote.pyz"
+
+
+@frozen(kw_only=True)
+class NetworkDump:
+    """The old system's ``ip --json addr``, ``ip -4 --json route``, ``ip -6 --json route``."""
+
+    addrs: str = "[]"
+    routes_v4: str = "[]"
+    routes_v6: str = "[]"
+
+
+def archive_entries(
+    *,
+    host_key: HostKey,
+    authorized_keys: Sequence[str],
+    info: RuntimeInfo,
+    network: NetworkDump,
+    zipapp: bytes | None,
+) -> list[CpioEntry]:
+    """The members of the handoff archive with the contract's modes."""
+    keys = "".join(k.strip() + "\n" for k in dict.fromkeys(authorized_keys) if k.strip())
+    entries = [
+        CpioEntry(path="ssh", mode=0o755),
+        CpioEntry(path="ssh/ssh_host_ed25519_key", mode=0o600,
+                  data=host_key.private_openssh.encode()),
+        CpioEntry(path="ssh/ssh_host_ed25519_key.pub", mode=0o644,
+                  data=(host_key.public_openssh.strip() + "\n").encode()),
+        CpioEntry(path="ssh/authorized_keys", mode=0o600, data=keys.encode()),
+        CpioEntry(path="runtime-info.json", mode=0o644, data=dumps_runtime_info(info).encode()),
+    ]
+    for name, text in (
+        ("addrs.json", network.addrs),
+        ("routes-v4.json", network.routes_v4),
+        ("routes-v6.json", network.routes_v6),
+    ):
+        data = (text.strip() or "[]").encode() + b"\n"
+        entries.append(CpioEntry(path=name, mode=0o644, data=data))
+        # newer nixos-images read the dumps from iproute2/ (kexec-run.sh since 2025)
+        entries.append(CpioEntry(path=f"iproute2/{name}", mode=0o644, data=data))
+    if zipapp is not None:
+        entries.append(CpioEntry(path="nixremote", mode=0o755))
+        entries.append(CpioEntry(path=ZIPAPP_PATH, mode=0o644, data=zipapp))
+    return entries
+
+
+def build_archive(entries: Iterable[CpioEntry]) -> bytes:
+    """The gzip'd newc archive (deterministic: gzip mtime 0)."""
+    return gzip.compress(write_newc(entries), compresslevel=9, mtime=0)
+
+
+# --- on the target -----------------------------------------------------------------------------
+
+KEXEC_PACKAGES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    # (package manager, refresh argv or (), install argv)
+    ("apt-get", ("apt-get", "update", "-q"),
+     ("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "kexec-tools")),
+    ("dnf", (), ("dnf", "install", "-y", "kexec-tools")),
+    ("zypper", (), ("zypper", "--non-interactive", "install", "kexec-tools")),
+    ("apk", (), ("apk", "add", "kexec-tools")),
+)
+
+_FIND = "for c in \"$@\"; do command -v \"$c\" 2>/dev/null && exit 0; done; exit 1"
+
+
+def which(transport: Transport, *names: str) -> str | None:
+    """The path of the first of ``names`` found on the target's PATH, or ``None``."""
+    result = transport.run(["sh", "-c", _FIND, "which", *names], check=False)
+    path = result.text.strip().splitlines()
+    return path[0] if result.ok and path else None
+
+
+def ensure_kexec(transport: Transport, reporter: Reporter | None = None) -> str:
+    """The path of ``kexec`` on the target, installing ``kexec-tools`` when it is missing."""
+    found = which(transport, "kexec")
+    if found:
+        return found
+    manager = which(transport, *(name for name, _, _ in KEXEC_PACKAGES))
+    if manager is None:
+        raise PreflightError(
+            f"kexec is not installed on {transport.host} and no known package manager "
+            "(apt-get, dnf, zypper, apk) was found",
+            hint="install kexec-tools on the target by hand",
+        )
+    name = Path(manager).name
+    for pm, refresh, install in KEXEC_PACKAGES:
+        if pm != name:
+            continue
+        report(reporter, "step", f"installing kexec-tools with {pm}", phase="kexec")
+        if refresh:
+            transport.run(list(refresh), timeout=600)
+        transport.run(list(install), timeout=900)
+    found = which(transport, "kexec")
+    if not found:
+        raise PreflightError(
+            f"kexec is still missing on {transport.host} after installing kexec-tools",
+            hint="install kexec-tools on the target by hand",
+        )
+    return found
+
+
+def load_and_exec(
+    transport: Transport,
+    *,
+    kexec: str,
+    kernel: str,
+    initrd: str,
+    archive: str,
+    combined: str,
+    cmdline: str,
+    delay: float = 2.0,
+    reporter: Reporter | None = None,
+) -> None:
+    """Concatenate ``archive`` after ``initrd``, ``kexec -l`` it and start ``kexec -e`` detached.
+
+    The combined initrd is removed once loaded (kexec copied it into kernel memory). After this
+    returns the target goes down within ``delay`` seconds; the caller closes ``transport``.
+    """
+    report(reporter, "step", "loading the installer kernel (kexec -l)", phase="kexec")
+    transport.run(["sh", "-c", 'cat "$1" "$2" > "$3"', "concat", initrd, archive, combined])
+    try:
+        transport.run([kexec, "-l", kernel, f"--initrd={combined}", f"--append={cmdline}"],
+                      timeout=300)
+    finally:
+        transport.run(["rm", "-f", combined], check=False)
+    report(reporter, "step", "starting the installer (kexec -e)", phase="kexec")
+    # Detached from the SSH session (setsid, output to /dev/null) so the channel closes before
+    # the old kernel goes away; the short sleep lets this command return first.
+    detached = f"sleep {delay:g}; exec {shlex.quote(kexec)} -e"
+    transport.run(
+        ["sh", "-c", 'setsid sh -c "$1" </dev/null >/dev/null 2>&1 &', "kexec-e", detached],
+        timeout=30,
+    )
+
+
+def write_known_hosts(path: Path, host: str, port: int, key: HostKey) -> Path:
+    """A known_hosts file that pins ``key`` for ``host:port`` (and nothing else)."""
+    path.write_text(f"{known_hosts_host(host, port)} {key.known_hosts_key}\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def wait_for_installer(
+    connect: Callable[[], Transport],
+    *,
+    deadline: float,
+    host: str,
+    interval: float = 3.0,
+    reporter: Reporter | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Transport:
+    """Call ``connect`` until it returns a transport whose ``true`` runs, or ``deadline`` passes.
+
+    ``connect`` checks the host key strictly against the generated one: until the old system is
+    gone its sshd answers with the old key, which is a :class:`HostKeyError` and means "not yet".
+    On timeout the error says where to look (the hoster's console).
+    """
+    start = clock()
+    last = "no answer"
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            transport = connect()
+            transport.run(["true"], timeout=30)
+            report(reporter, "done", f"installer is up ({clock() - start:.0f} s after kexec)",
+                   phase="kexec")
+            return transport
+        except HostKeyError as exc:
+            last = f"host key is not the installer's yet ({exc.message})"
+        except TransportError as exc:
+            last = exc.message
+        except OSError as exc:
+            last = str(exc)
+        if clock() >= deadline:
+            break
+        report(reporter, "progress", f"waiting for the installer's SSH ({last})",
+               phase="kexec", current=int(clock() - start), total=int(deadline - start))
+        time.sleep(max(0.0, min(interval, deadline - clock())))
+    raise TransportError(
+        f"the installer on {host} did not answer over SSH within {deadline - start:.0f} s "
+        f"after kexec (last: {last})",
+        hint="look at the host's console (the hoster's web/serial console) for the kexec'd "
+        "kernel's output; a host with too little RAM or an unsupported NIC often hangs there",
+    )
+
+
+PYTHON_CANDIDATES = (
+    "python3",
+    "/run/current-system/sw/bin/python3",
+)
+_FIND_PYTHON = r"""
+for c in "$@"; do
+  command -v "$c" >/dev/null 2>&1 || continue
+  "$c" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v "$c"; exit 0; }
+done
+for c in /nix/store/*-python3-*/bin/python3 /nix/store/*-python3-minimal-*/bin/python3; do
+  [ -x "$c" ] || continue
+  "$c" -c 'import sys, zipimport, zlib; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo "$c"; exit 0; }
+done
+exit 1
+"""
+
+
+def find_python(transport: Transport, preferred: str | None = None) -> str:
+    """A Python >= 3.11 in the booted installer: the bundle's, else PATH, else the Nix store.
+
+    A stock nixos-images installer has no ``python3`` on PATH but ``python3Minimal`` in its
+    store (its network-restore service is a Python script), which this finds.
+    """
+    names = ([preferred] if preferred else []) + list(PYTHON_CANDIDATES)
+    result = transport.run(["sh", "-c", _FIND_PYTHON, "find-python", *names], check=False)
+    found = result.text.strip().splitlines()
+    if not result.ok or not found:
+        raise PreflightError(
+            f"no Python >= 3.11 in the installer on {transport.host}",
+            hint="use a kexec image with python3 (this project's bundle, or nixos-images, whose "
+            "store has python3Minimal)",
+        )
+    return found[0]
