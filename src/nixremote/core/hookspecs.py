@@ -79,6 +79,9 @@ def collect_runtime_info(
 def boot_mode(info: RuntimeInfo, facts: Facts) -> BootMode | None:
     """Decide how the installed system will boot: BIOS (GRUB on the BIOS-boot partition) or UEFI.
 
+    ``info`` is the runtime info collected so far (its ``hoster`` and ``arch`` are set);
+    ``facts`` are the host's raw facts (the ``efi`` section tells whether it booted by UEFI).
+
     Combination: first result, so a hoster plugin that knows better (Arm servers boot UEFI
     only) answers before the generic plugin, which answers last from ``/sys/firmware/efi``.
     Return ``None`` to leave the decision to others.
@@ -111,6 +114,8 @@ def host_flake_modules(info: RuntimeInfo) -> list[str] | None:
 @hookspec
 def register_commands(cli: click.Group) -> None:
     """Add commands or command groups to the ``nixremote`` command line.
+
+    ``cli`` is a :class:`click.Group`; add to it with ``@cli.command()`` or ``@cli.group()``.
 
     Combination: every plugin is called once with the root group. Import heavy libraries inside
     the commands, not at module level, so that ``nixremote --version`` stays fast.
