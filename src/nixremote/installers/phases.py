@@ -1,0 +1,820 @@
+"""The install phases inside the kexec'd installer, with a state file so a failed run resumes.
+
+The phases, in order (:data:`PHASES`):
+
+``format``
+    The disk plan of :mod:`.diskplan` (safety checks, wipe, GPT, ESP, encrypted pool, datasets,
+    mounts under the layout's ``mount_root``, ``/mnt``), run through a
+    :class:`~nixremote.core.transport.LocalTransport` with the disk key on stdin.
+``keys``
+    The installed system's SSH host keys (ed25519 and rsa 4096, the two NixOS generates by
+    default) in ``/persist/etc/ssh/`` and the initrd's host key for the remote unlock on port
+    2222 in ``/persist/etc/secrets/initrd/ssh_host_ed25519_key`` (private keys 0600, public 0644,
+    directories of secrets 0700), made with ``ssh-keygen``. A complete, matching pair from an
+    earlier attempt is kept, so a resumed run reports the same fingerprints.
+``flake``
+    The host flake (:mod:`.hostflake`) in ``/persist/etc/nixos`` (it survives the root rollback).
+``install``
+    ``nixos-install --no-root-passwd --root /mnt --flake /mnt/persist/etc/nixos#installed``; the
+    command is looked up on ``PATH``, its output streamed as ``step`` events.
+``reboot``
+    Unmount ``/mnt`` recursively, ``zpool export``, then (after the final event) ``reboot``
+    unless disabled.
+
+Every finished phase is recorded in a state file on tmpfs (:data:`STATE_FILE`); a rerun skips
+what is finished and resumes with the first unfinished phase. Before ``keys``, ``flake`` and
+``install`` the pool is imported (``zpool import -d /dev/disk/by-id -N -R /mnt rpool``), its key
+loaded (``zfs load-key`` with the passphrase on stdin) and the datasets and boot partitions
+mounted, each only when needed. Before a repeated ``format`` whatever an earlier attempt left
+mounted or imported is released.
+
+The disk key: read from the key file into memory (the file lives on tmpfs; a key file on a disk
+is refused), fed on stdin only, never in argv, a log, an event or the state file, and the key file
+shredded (``shred -u``) once ``install`` has finished. The disk plan itself shreds its own copy
+(:data:`~.layout.KEY_FILE`, the same path the controller writes to) right after creating the pool,
+so a rerun in a new process that must import and unlock the pool needs the key file written again.
+
+The final event is ``kind="done"`` with no phase and the host keys in ``data`` (see
+:func:`host_keys_data` and :func:`host_keys_from_data`), so the controller can write
+``known_hosts`` entries for the installed system (port 22) and its initrd (port 2222).
+
+This module runs inside the installer: it imports neither fabric, paramiko, hcloud nor rich.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import subprocess
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+from attrs import frozen
+
+from ..core.errors import (
+    CommandFailedError,
+    InvalidInputError,
+    NixremoteError,
+    PlanError,
+    SafetyError,
+    TransportError,
+)
+from ..core.models import RuntimeInfo
+from ..core.progress import Event, Reporter, report
+from ..core.transport import LocalTransport, Transport
+from .layout import DiskLayout, PartitionRole
+
+log = logging.getLogger(__name__)
+
+PHASES: tuple[str, ...] = ("format", "keys", "flake", "install", "reboot")
+"""The installer phases, in the order they run."""
+
+STATE_FILE = Path("/run/nixremote/state.json")
+"""Where the finished phases are recorded (tmpfs: a reboot forgets them, as it should)."""
+
+STATE_FORMAT = 1
+
+SSH_DIR = "/persist/etc/ssh"
+"""The installed system's SSH host keys (a path of the installed system)."""
+INITRD_KEY = "/persist/etc/secrets/initrd/ssh_host_ed25519_key"
+"""The initrd's SSH host key for the remote unlock (a path of the installed system)."""
+INITRD_PORT = 2222
+FLAKE_DIR = "/persist/etc/nixos"
+"""Where the host flake is written (a path of the installed system)."""
+FLAKE_ATTR = "installed"
+
+HOST_KEY_TYPES: tuple[tuple[str, int | None], ...] = (("ed25519", None), ("rsa", 4096))
+"""(type, bits) of the installed system's host keys; NixOS's defaults."""
+
+TMPFS_TYPES = frozenset({"tmpfs", "ramfs"})
+
+KeyProvider = Callable[[str], bytes]
+"""Returns the disk key; its argument says what the key is needed for (for a prompt)."""
+
+
+# --- the disk key ------------------------------------------------------------------------------
+
+
+class DiskKey:
+    """The disk passphrase, read once and kept in memory; ``repr`` and ``str`` never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes) -> None:
+        self._value = value
+
+    @property
+    def value(self) -> bytes:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"<DiskKey: {len(self._value)} bytes>"
+
+    __str__ = __repr__
+
+
+def read_key_file(path: Path, *, mountinfo: Path = Path("/proc/self/mountinfo")) -> DiskKey:
+    """Read the disk key from ``path``, which must be on tmpfs (never a disk)."""
+    fstype = filesystem_type(path, mountinfo.read_text(encoding="utf-8"))
+    if fstype not in TMPFS_TYPES:
+        raise SafetyError(
+            f"the disk key file {path} is on {fstype or 'an unknown filesystem'}, not on tmpfs",
+            hint="write it under /run (tmpfs in the installer) or /dev/shm",
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot read the disk key file {path}: {exc.strerror}",
+            hint="the controller writes it before each run; pass --key-file",
+        ) from None
+    if not data.strip():
+        raise InvalidInputError(f"the disk key file {path} is empty", hint="write the key into it")
+    return DiskKey(data)
+
+
+def shred_key_file(path: Path, transport: Transport, reporter: Reporter | None) -> bool:
+    """``shred -u`` the key file when it still exists; ``True`` when it did."""
+    if not path.exists():
+        return False
+    transport.run(["shred", "-u", str(path)])
+    report(reporter, "step", f"shredded the disk key file {path}", phase="cleanup")
+    return True
+
+
+# --- mounts ------------------------------------------------------------------------------------
+
+
+def _unescape_mountinfo(field_text: str) -> str:
+    # /proc/self/mountinfo escapes space, tab, newline and backslash as \ooo.
+    out = []
+    i = 0
+    while i < len(field_text):
+        if field_text[i] == "\\" and field_text[i + 1 : i + 4].isdigit():
+            out.append(chr(int(field_text[i + 1 : i + 4], 8)))
+            i += 4
+        else:
+            out.append(field_text[i])
+            i += 1
+    return "".join(out)
+
+
+@frozen(kw_only=True)
+class Mount:
+    """One line of ``/proc/self/mountinfo``: where, what and which filesystem type."""
+
+    target: str
+    source: str
+    fstype: str
+
+
+def parse_mountinfo(text: str) -> tuple[Mount, ...]:
+    """The mounts of a ``/proc/self/mountinfo`` text, in order."""
+    mounts = []
+    for line in text.splitlines():
+        left, sep, right = line.partition(" - ")
+        if not sep:
+            continue
+        fields = left.split()
+        rest = right.split()
+        if len(fields) < 5 or len(rest) < 2:
+            continue
+        mounts.append(
+            Mount(
+                target=_unescape_mountinfo(fields[4]),
+                source=_unescape_mountinfo(rest[1]),
+                fstype=rest[0],
+            )
+        )
+    return tuple(mounts)
+
+
+def filesystem_type(path: Path, mountinfo_text: str) -> str | None:
+    """The type of the filesystem that holds ``path`` (the longest mount prefix wins)."""
+    resolved = os.path.realpath(path)
+    best: Mount | None = None
+    for mount in parse_mountinfo(mountinfo_text):
+        target = mount.target
+        inside = resolved == target or resolved.startswith(target.rstrip("/") + "/")
+        if inside and (best is None or len(target) >= len(best.target)):
+            best = mount
+    return best.fstype if best else None
+
+
+def mounts_under(root: str, mountinfo_text: str) -> tuple[Mount, ...]:
+    """The mounts at or below ``root``."""
+    root = root.rstrip("/") or "/"
+    return tuple(
+        m for m in parse_mountinfo(mountinfo_text)
+        if m.target == root or m.target.startswith(root + "/")
+    )
+
+
+def layout_mounts(layout: DiskLayout) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(target, mount argv) of every mount of the layout, parents first, as the disk plan does."""
+    from .diskplan import partition_path
+
+    pool = layout.pool.name
+    mounts: list[tuple[str, tuple[str, ...]]] = []
+    for ds in layout.datasets:
+        if ds.mountpoint:
+            mounts.append((ds.mountpoint, ("mount", "-t", "zfs", f"{pool}/{ds.name}")))
+    by_path = {d.path: d for d in layout.disks}
+    for disk_path, mountpoint in layout.boot_mounts:
+        disk = by_path[disk_path]
+        part = disk.partition(PartitionRole.ESP) or disk.partition(PartitionRole.BOOT)
+        if part is None or not part.filesystem:
+            continue
+        mounts.append(
+            (mountpoint, ("mount", "-t", part.filesystem, partition_path(disk.path, part.number)))
+        )
+    mounts.sort(key=lambda m: (m[0] != "/", m[0].count("/"), m[0]))
+    return tuple(
+        (layout.mount_path(mp), (*argv, layout.mount_path(mp))) for mp, argv in mounts
+    )
+
+
+# --- host keys ---------------------------------------------------------------------------------
+
+
+@frozen(kw_only=True)
+class HostKey:
+    """A public SSH host key of the installed system (``role="host"``, port 22) or of its
+    initrd (``role="initrd"``, port 2222), with its SHA256 fingerprint."""
+
+    role: str
+    type: str
+    public: str
+    fingerprint: str
+    port: int
+
+
+def parse_fingerprint(text: str) -> str:
+    """The ``SHA256:...`` field of ``ssh-keygen -l`` output."""
+    for word in text.split():
+        if word.startswith("SHA256:"):
+            return word
+    raise InvalidInputError(f"no SHA256 fingerprint in {text.strip()!r}", hint="check ssh-keygen")
+
+
+def _public_key_text(pub: Path) -> str:
+    words = pub.read_text(encoding="utf-8").split()
+    if len(words) < 2:
+        raise InvalidInputError(f"{pub} is not an SSH public key", hint="remove it and rerun")
+    return f"{words[0]} {words[1]}"
+
+
+def host_key_paths(root: str) -> tuple[tuple[str, str, Path, int], ...]:
+    """(role, type, private key path, port) of every host key, under the install ``root``."""
+    base = Path(root.rstrip("/") or "/")
+    out = [
+        ("host", kind, base / SSH_DIR.lstrip("/") / f"ssh_host_{kind}_key", 22)
+        for kind, _bits in HOST_KEY_TYPES
+    ]
+    out.append(("initrd", "ed25519", base / INITRD_KEY.lstrip("/"), INITRD_PORT))
+    return tuple(out)
+
+
+def read_host_keys(root: str, transport: Transport) -> tuple[HostKey, ...]:
+    """The host keys present under ``root`` with their fingerprints (missing ones left out)."""
+    keys = []
+    for role, kind, private, port in host_key_paths(root):
+        pub = Path(f"{private}.pub")
+        if not pub.is_file():
+            continue
+        out = transport.run(["ssh-keygen", "-l", "-E", "sha256", "-f", str(pub)])
+        keys.append(
+            HostKey(
+                role=role,
+                type=kind,
+                public=_public_key_text(pub),
+                fingerprint=parse_fingerprint(out.text),
+                port=port,
+            )
+        )
+    return tuple(keys)
+
+
+def host_keys_data(keys: Iterable[HostKey]) -> dict[str, str]:
+    """Event data for ``keys``: ``<role>.<type>`` the public key (``ssh-ed25519 AAAA...``),
+    ``<role>.<type>.sha256`` its fingerprint, ``<role>.port`` the SSH port."""
+    data: dict[str, str] = {}
+    for key in keys:
+        data[f"{key.role}.{key.type}"] = key.public
+        data[f"{key.role}.{key.type}.sha256"] = key.fingerprint
+        data[f"{key.role}.port"] = str(key.port)
+    return data
+
+
+def host_keys_from_data(data: Iterable[tuple[str, str]] | dict[str, str]) -> tuple[HostKey, ...]:
+    """The host keys in an event's ``data`` (the inverse of :func:`host_keys_data`)."""
+    items = dict(data.items() if isinstance(data, dict) else data)
+    keys = []
+    for name, value in sorted(items.items()):
+        role, dot, kind = name.partition(".")
+        if not dot or role not in ("host", "initrd") or "." in kind or kind == "port":
+            continue
+        keys.append(
+            HostKey(
+                role=role,
+                type=kind,
+                public=value,
+                fingerprint=items.get(f"{name}.sha256", ""),
+                port=int(items.get(f"{role}.port", "22" if role == "host" else str(INITRD_PORT))),
+            )
+        )
+    return tuple(keys)
+
+
+# --- the state file ----------------------------------------------------------------------------
+
+
+@frozen(kw_only=True)
+class InstallState:
+    """What the state file records: for which host and disk, which phases finished, and the
+    last failure."""
+
+    host_name: str
+    disk: str
+    pool: str
+    root: str
+    finished: tuple[str, ...] = ()
+    failed_phase: str | None = None
+    failed_message: str | None = None
+    updated: str = ""
+
+    @property
+    def next_phase(self) -> str | None:
+        for phase in PHASES:
+            if phase not in self.finished:
+                return phase
+        return None
+
+    def to_json_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "format": STATE_FORMAT,
+            "hostName": self.host_name,
+            "disk": self.disk,
+            "pool": self.pool,
+            "root": self.root,
+            "finished": list(self.finished),
+            "updated": self.updated,
+        }
+        if self.failed_phase:
+            data["failed"] = {"phase": self.failed_phase, "message": self.failed_message or ""}
+        return data
+
+    @classmethod
+    def from_json_data(cls, data: Any, source: str) -> InstallState:
+        def fail(what: str) -> InvalidInputError:
+            return InvalidInputError(
+                f"{source}: {what}", hint="remove the state file (or pass --restart) to start over"
+            )
+
+        if not isinstance(data, dict):
+            raise fail("expected a JSON object @ $")
+        if data.get("format") != STATE_FORMAT:
+            raise fail(f"unknown format {data.get('format')!r} @ $.format")
+        strings = {}
+        for key in ("hostName", "disk", "pool", "root"):
+            if not isinstance(data.get(key), str):
+                raise fail(f"expected a string @ $.{key}")
+            strings[key] = data[key]
+        finished = data.get("finished", [])
+        if not isinstance(finished, list) or any(p not in PHASES for p in finished):
+            raise fail("expected a list of phase names @ $.finished")
+        failed = data.get("failed") or {}
+        if not isinstance(failed, dict):
+            raise fail("expected an object @ $.failed")
+        return cls(
+            host_name=strings["hostName"],
+            disk=strings["disk"],
+            pool=strings["pool"],
+            root=strings["root"],
+            finished=tuple(p for p in PHASES if p in finished),
+            failed_phase=failed.get("phase"),
+            failed_message=failed.get("message"),
+            updated=str(data.get("updated", "")),
+        )
+
+
+def load_state(path: Path) -> InstallState | None:
+    """The state recorded at ``path``, or ``None`` when there is none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror}", hint="check it") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise InvalidInputError(
+            f"{path}: not valid JSON", hint="remove the state file (or pass --restart)"
+        ) from None
+    return InstallState.from_json_data(data, str(path))
+
+
+def save_state(path: Path, state: InstallState) -> InstallState:
+    """Write ``state`` atomically (0600, directory 0700); returns it with ``updated`` set."""
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    state = attrs.evolve(state, updated=now)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(state.to_json_data(), out, indent=2, sort_keys=True)
+        out.write("\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    return state
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+@frozen(kw_only=True)
+class InstallerConfig:
+    """How the installer runs.
+
+    ``key_file``: the disk key (tmpfs); ``state_file``: the phase record; ``reboot``: run
+    ``reboot`` at the end of the ``reboot`` phase; ``import_dir``: where ``zpool import`` looks
+    for the pool's devices; ``nixos_install``/``reboot_command``: the commands (looked up on
+    ``PATH``); ``mountinfo``: the mount table to read (tests).
+    """
+
+    key_file: Path | None = None
+    state_file: Path = STATE_FILE
+    reboot: bool = True
+    import_dir: str = "/dev/disk/by-id"
+    nixos_install: str = "nixos-install"
+    reboot_command: tuple[str, ...] = ("reboot",)
+    flake_attr: str = FLAKE_ATTR
+    nixremote_flake: str | None = None
+    system_paths: tuple[str, ...] = ("/",)
+    mountinfo: Path = Path("/proc/self/mountinfo")
+
+
+@frozen(kw_only=True)
+class InstallResult:
+    """What a run did: the phases it ran now, all finished phases, and the host keys."""
+
+    ran: tuple[str, ...]
+    finished: tuple[str, ...]
+    host_keys: tuple[HostKey, ...] = ()
+    rebooting: bool = False
+
+
+def select_phases(requested: Sequence[str] | None) -> tuple[str, ...]:
+    """The phases to consider, in pipeline order; unknown names are an error."""
+    if not requested:
+        return PHASES
+    unknown = [p for p in requested if p not in PHASES]
+    if unknown:
+        raise InvalidInputError(
+            f"unknown phase {unknown[0]!r}", hint="use some of " + ",".join(PHASES)
+        )
+    return tuple(p for p in PHASES if p in requested)
+
+
+def parse_phases(text: str | None) -> tuple[str, ...]:
+    """``"format,keys"`` -> the phases (all when empty or ``None``)."""
+    if not text:
+        return PHASES
+    return select_phases([p.strip() for p in text.split(",") if p.strip()])
+
+
+class Installer:
+    """Runs the phases for one host (see the module documentation).
+
+    ``key`` is asked for only when needed (formatting an encrypted pool, or unlocking it on a
+    resume) and then kept in memory for the rest of the run.
+    """
+
+    def __init__(
+        self,
+        info: RuntimeInfo,
+        layout: DiskLayout,
+        *,
+        config: InstallerConfig,
+        key_provider: KeyProvider | None = None,
+        reporter: Reporter | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.info = info
+        self.layout = layout
+        self.config = config
+        self.reporter = reporter
+        self.transport: Transport = transport or LocalTransport()
+        self._key_provider = key_provider
+        self._key: DiskKey | None = None
+        self._keys: tuple[HostKey, ...] | None = None
+
+    # -- helpers --
+
+    @property
+    def root(self) -> str:
+        return self.layout.mount_root
+
+    @property
+    def pool(self) -> str:
+        return self.layout.pool.name
+
+    def path(self, installed: str) -> Path:
+        """Where a path of the installed system is during the install (``/persist`` ->
+        ``/mnt/persist``)."""
+        return Path(self.layout.mount_path(installed))
+
+    def _report(self, kind: str, message: str, phase: str | None = None, **kw: Any) -> None:
+        report(self.reporter, kind, message, phase=phase, **kw)
+
+    def _run(self, argv: Sequence[str], *, stdin: bytes | None = None, what: str | None = None,
+             check: bool = True) -> Any:
+        result = self.transport.run(list(argv), stdin=stdin, check=False)
+        if check and not result.ok:
+            tail = result.tail(5).replace("\n", " | ")
+            raise CommandFailedError(
+                f"{what or argv[0]} failed with exit code {result.returncode}: {tail}",
+                argv=result.argv,
+                returncode=result.returncode,
+                output=result.tail(),
+            )
+        return result
+
+    def key(self, why: str) -> DiskKey:
+        """The disk key (asked for once)."""
+        if self._key is None:
+            if self._key_provider is None:
+                raise PlanError(
+                    f"the disk key is needed to {why} but none was given",
+                    hint="pass --key-file (the controller writes it to /run/nixremote/disk.key)",
+                )
+            self._key = DiskKey(self._key_provider(why))
+        return self._key
+
+    def _mountinfo(self) -> str:
+        return self.config.mountinfo.read_text(encoding="utf-8")
+
+    # -- state --
+
+    def _new_state(self) -> InstallState:
+        return InstallState(
+            host_name=self.info.host_name, disk=self.info.disk_to_format,
+            pool=self.pool, root=self.root,
+        )
+
+    def load_state(self) -> InstallState:
+        """The state for this host, fresh when there is none; another host's state is refused."""
+        state = load_state(self.config.state_file)
+        if state is None:
+            return self._new_state()
+        mine = (self.info.host_name, self.info.disk_to_format, self.pool, self.root)
+        theirs = (state.host_name, state.disk, state.pool, state.root)
+        if mine != theirs:
+            raise SafetyError(
+                f"{self.config.state_file} records an install of host {state.host_name} on "
+                f"{state.disk} (pool {state.pool} at {state.root}); this run is for "
+                f"{self.info.host_name} on {self.info.disk_to_format}",
+                hint="remove the state file, or pass --restart, to start over",
+            )
+        return state
+
+    # -- pool and mounts --
+
+    def pool_imported(self) -> bool:
+        return bool(self._run(["zpool", "list", "-H", "-o", "name", self.pool], check=False).ok)
+
+    def key_loaded(self) -> bool:
+        out = self._run(["zfs", "get", "-H", "-o", "value", "keystatus", self.pool], check=False)
+        return bool(out.ok) and out.text.strip() == "available"
+
+    def ensure_mounted(self, phase: str) -> None:
+        """Import the pool, load its key and mount what the layout mounts, where not done."""
+        wanted = layout_mounts(self.layout)
+        present = {m.target for m in mounts_under(self.root, self._mountinfo())}
+        missing = [(target, argv) for target, argv in wanted if target not in present]
+        if not missing:
+            return
+        if not self.pool_imported():
+            self._report("step", f"import the pool {self.pool} (resume)", phase)
+            self._run(
+                ["zpool", "import", "-d", self.config.import_dir, "-N", "-R", self.root,
+                 self.pool],
+                what=f"zpool import {self.pool}",
+            )
+        if self.layout.pool.encrypted and not self.key_loaded():
+            self._report("step", f"load the key of {self.pool} (resume)", phase)
+            from .diskplan import normalize_key
+
+            key = normalize_key(self.key(f"unlock the pool {self.pool}").value)
+            self._run(["zfs", "load-key", "-L", "prompt", self.pool], stdin=key,
+                      what=f"zfs load-key {self.pool}")
+        for target, argv in missing:
+            self._report("step", f"mount {argv[-2]} at {target} (resume)", phase)
+            Path(target).mkdir(parents=True, exist_ok=True)
+            self._run(argv, what=f"mount {target}")
+
+    def release(self, phase: str) -> None:
+        """Unmount everything under the root (recursively) and export the pool, where needed."""
+        if mounts_under(self.root, self._mountinfo()):
+            self._report("step", f"unmount {self.root} recursively", phase)
+            self._run(["umount", "-R", self.root], what=f"umount {self.root}")
+        if self.pool_imported():
+            self._report("step", f"export the pool {self.pool}", phase)
+            self._run(["zpool", "export", self.pool], what=f"zpool export {self.pool}")
+
+    # -- the phases --
+
+    def phase_format(self) -> None:
+        from .diskplan import nuke_disks
+
+        self.release("format")
+        key = self.key("create the encrypted pool").value if self.layout.pool.encrypted else None
+        nuke_disks(
+            self.info, self.layout, self.transport, key, self.reporter,
+            system_paths=self.config.system_paths,
+        )
+
+    def phase_keys(self) -> None:
+        host = self.info.host_name
+        ssh_dir = self.path(SSH_DIR)
+        ssh_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        os.chmod(ssh_dir, 0o755)
+        for kind, bits in HOST_KEY_TYPES:
+            self._make_key(ssh_dir / f"ssh_host_{kind}_key", kind, bits, f"root@{host}")
+        initrd = self.path(INITRD_KEY)
+        for directory in (initrd.parent.parent, initrd.parent):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(directory, 0o700)
+        self._make_key(initrd, "ed25519", None, f"initrd@{host}")
+        keys = self._keys = read_host_keys(self.root, self.transport)
+        self._report("step", f"host keys of {host}: "
+                     + ", ".join(f"{k.role} {k.type} {k.fingerprint}" for k in keys),
+                     "keys", data=host_keys_data(keys))
+
+    def _make_key(self, private: Path, kind: str, bits: int | None, comment: str) -> None:
+        public = Path(f"{private}.pub")
+        if self._pair_matches(private, public):
+            self._report("skip", f"keep the existing {kind} key {private}", "keys")
+        else:
+            for stale in (private, public):
+                stale.unlink(missing_ok=True)
+            argv = ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", comment, "-f", str(private)]
+            if bits:
+                argv[4:4] = ["-b", str(bits)]
+            self._report("step", f"generate the {kind} key {private}", "keys")
+            self._run(argv, what=f"ssh-keygen {kind}")
+        os.chmod(private, 0o600)
+        os.chmod(public, 0o644)
+
+    def _pair_matches(self, private: Path, public: Path) -> bool:
+        if not (private.is_file() and public.is_file()):
+            return False
+        out = self._run(["ssh-keygen", "-y", "-P", "", "-f", str(private)], check=False)
+        if not out.ok:
+            return False
+        try:
+            return bool(out.text.split()[:2] == _public_key_text(public).split())
+        except InvalidInputError:
+            return False
+
+    def phase_flake(self) -> None:
+        from . import hostflake
+
+        directory = self.path(FLAKE_DIR)
+        directory.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        write_host_flake(hostflake, self.info, directory, self.config.nixremote_flake)
+        self._report("step", f"host flake written to {directory}", "flake",
+                     data={"directory": str(directory)})
+
+    def phase_install(self) -> None:
+        flake = f"{self.path(FLAKE_DIR)}#{self.config.flake_attr}"
+        argv = [self.config.nixos_install, "--no-root-passwd", "--root", self.root,
+                "--flake", flake]
+        self._report("step", "run " + " ".join(argv), "install", data={"argv": " ".join(argv)})
+        returncode, tail = self._stream(argv, "install")
+        if returncode != 0:
+            raise CommandFailedError(
+                f"nixos-install failed with exit code {returncode}: "
+                + " | ".join(tail[-5:]),
+                argv=tuple(argv), returncode=returncode, output="\n".join(tail),
+                hint="read the output above; run `nixremote installer run` again to resume",
+            )
+
+    def _stream(self, argv: Sequence[str], phase: str) -> tuple[int, list[str]]:
+        """Run ``argv`` with stdout and stderr merged, each line a ``step`` event."""
+        tail: list[str] = []
+        try:
+            proc = subprocess.Popen(
+                list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        except FileNotFoundError:
+            raise TransportError(
+                f"{argv[0]}: command not found",
+                hint="the installer image must provide nixos-install (nixos-install-tools)",
+            ) from None
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            tail = [*tail[-19:], line]
+            self._report("step", line, phase, data={"output": argv[0]})
+        return proc.wait(), tail
+
+    def phase_reboot(self) -> None:
+        self._final_keys()  # read them while /persist is still mounted
+        self.release("reboot")
+
+    # -- the driver --
+
+    def run(self, phases: Sequence[str] | None = None, *, restart: bool = False) -> InstallResult:
+        """Run ``phases`` (all by default) that are not finished yet, in order."""
+        wanted = select_phases(phases)
+        state = self._new_state() if restart else self.load_state()
+        if restart and self.config.state_file.exists():
+            self.config.state_file.unlink()
+        ran: list[str] = []
+        actions: dict[str, Callable[[], None]] = {
+            "format": self.phase_format,
+            "keys": self.phase_keys,
+            "flake": self.phase_flake,
+            "install": self.phase_install,
+            "reboot": self.phase_reboot,
+        }
+        for phase in wanted:
+            if phase in state.finished:
+                self._report("skip", f"{phase}: finished in an earlier run", phase)
+                continue
+            missing = [p for p in PHASES[: PHASES.index(phase)] if p not in state.finished]
+            if missing:
+                raise PlanError(
+                    f"phase {phase} needs {', '.join(missing)} first, which did not finish",
+                    hint="add " + ",".join(missing) + " to --phases",
+                )
+            self._report("start", f"{phase}", phase)
+            try:
+                if phase in ("keys", "flake", "install"):
+                    self.ensure_mounted(phase)
+                actions[phase]()
+            except NixremoteError as exc:
+                state = save_state(self.config.state_file, attrs.evolve(
+                    state, failed_phase=phase, failed_message=exc.message))
+                self._report("error", f"{phase} failed: {exc.message}", phase,
+                             data={"hint": exc.hint} if exc.hint else {})
+                raise
+            state = save_state(self.config.state_file, attrs.evolve(
+                state, finished=tuple(p for p in PHASES if p in {*state.finished, phase}),
+                failed_phase=None, failed_message=None))
+            ran.append(phase)
+            self._report("done", f"{phase} finished", phase)
+        if "install" in state.finished and self.config.key_file is not None:
+            shred_key_file(self.config.key_file, self.transport, self.reporter)
+        keys = self._final_keys()
+        rebooting = "reboot" in ran and self.config.reboot
+        data = host_keys_data(keys)
+        data["host"] = self.info.host_name
+        data["finished"] = ",".join(state.finished)
+        data["ran"] = ",".join(ran)
+        if state.next_phase:
+            data["next"] = state.next_phase
+        message = (
+            f"installed {self.info.host_name}" if "install" in state.finished
+            else f"{self.info.host_name}: finished {', '.join(state.finished) or 'nothing'}"
+        )
+        self._report("done", message + ("; rebooting" if rebooting else ""), data=data)
+        if rebooting:
+            self._run(self.config.reboot_command, what="reboot")
+        return InstallResult(ran=tuple(ran), finished=state.finished, host_keys=keys,
+                             rebooting=rebooting)
+
+    def _final_keys(self) -> tuple[HostKey, ...]:
+        """The host keys, read once while the root is mounted (none when it never was)."""
+        if self._keys is None:
+            if not mounts_under(self.root, self._mountinfo()):
+                return ()
+            try:
+                self._keys = read_host_keys(self.root, self.transport)
+            except (NixremoteError, OSError) as exc:
+                log.warning("cannot read the host keys: %s", exc)
+                return ()
+        return self._keys
+
+
+def write_host_flake(
+    module: Any, info: RuntimeInfo, directory: Path, nixremote_flake: str | None
+) -> None:
+    """Call the host flake writer of :mod:`.hostflake`."""
+    kwargs: dict[str, Any] = {}
+    if nixremote_flake:
+        kwargs["nixremote_flake"] = nixremote_flake
+    module.write_host_flake(info, directory, **kwargs)
+
+
+def event_is_final(event: Event) -> bool:
+    """Whether ``event`` is the installer's last event (the one with the host keys)."""
+    return event.kind == "done" and event.phase is None
