@@ -1,0 +1,133 @@
+"""``nixremote kexec``: inspect kexec bundles (the contract of ``docs/kexec-bundle.md``)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+from attrs import frozen
+
+from ..core.errors import InvalidInputError
+
+
+@frozen(kw_only=True)
+class BundleBoot:
+    """What booting a bundle needs: kernel and initrd file names and the kernel parameters."""
+
+    kernel: str
+    initrd: str
+    kernel_params: str
+
+
+def _stock_run_params(run: Path) -> str:
+    """``init=... <kernelParams>`` from a stock nixos-images ``kexec/run`` script."""
+    text = run.read_text(encoding="utf-8", errors="replace")
+    values: dict[str, str] = {}
+    for key in ("init", "kernelParams"):
+        match = re.search(rf"^\s*{key}=(.*)$", text, re.MULTILINE)
+        if match:
+            try:
+                parts = shlex.split(match.group(1))
+            except ValueError:
+                parts = []
+            values[key] = parts[0] if parts else ""
+    if not values.get("init"):
+        raise InvalidInputError(f"{run} sets no init=", hint="is this a nixos-images kexec/run?")
+    return " ".join(p for p in (f"init={values['init']}", values.get("kernelParams", "")) if p)
+
+
+def read_bundle(path: str | Path) -> BundleBoot:
+    """Read a bundle directory (``bundle.json``) or an unpacked nixos-images tarball (``kexec/``)."""
+    root = Path(path)
+    meta_file = root / "bundle.json"
+    if meta_file.is_file():
+        try:
+            meta: Any = json.loads(meta_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidInputError(
+                f"cannot read {meta_file}: {exc}", hint="rebuild the bundle (nix build .#kexec)"
+            ) from None
+        if not isinstance(meta, dict):
+            raise InvalidInputError(f"{meta_file}: expected a JSON object @ $", hint="rebuild it")
+        for key in ("kernel", "initrd", "kernelParams"):
+            if not isinstance(meta.get(key), str) or not meta[key]:
+                raise InvalidInputError(
+                    f"{meta_file}: missing or empty string @ $.{key}",
+                    hint="rebuild the bundle (nix build .#kexec)",
+                )
+        if meta.get("format") != 1:
+            raise InvalidInputError(
+                f"{meta_file}: unsupported format {meta.get('format')!r} @ $.format",
+                hint="use a bundle of format 1 or upgrade nixremote",
+            )
+        return BundleBoot(
+            kernel=meta["kernel"], initrd=meta["initrd"], kernel_params=meta["kernelParams"]
+        )
+    for base in (root / "kexec", root):
+        if (base / "run").is_file() and (base / "bzImage").is_file():
+            prefix = "kexec/" if base != root else ""
+            return BundleBoot(
+                kernel=prefix + "bzImage",
+                initrd=prefix + "initrd",
+                kernel_params=_stock_run_params(base / "run"),
+            )
+    raise InvalidInputError(
+        f"{root} is not a kexec bundle (no bundle.json, no kexec/run)",
+        hint="pass the result of nix build .#kexec, or an unpacked nixos-images tarball",
+    )
+
+
+def grub_snippet(
+    boot: BundleBoot, *, root: str = "hd0,gpt1", directory: str = "/root", extra: str = ""
+) -> str:
+    """The GRUB console lines that boot the bundle from ``directory`` on partition ``root``."""
+    directory = "/" + directory.strip("/") if directory.strip("/") else ""
+    params = " ".join(p for p in (boot.kernel_params, extra) if p)
+    return "\n".join(
+        [
+            "insmod gzio",
+            "insmod part_gpt",
+            "insmod part_msdos",
+            "insmod ext2",
+            f"set root='{root}'",
+            f"linux {directory}/{boot.kernel} {params}",
+            f"initrd {directory}/{boot.initrd}",
+            "boot",
+        ]
+    ) + "\n"
+
+
+@click.group("kexec")
+def kexec_group() -> None:
+    """Inspect kexec bundles."""
+
+
+@kexec_group.command("grub-snippet")
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--root",
+    "grub_root",
+    default="hd0,gpt1",
+    show_default=True,
+    help="GRUB device of the partition that holds the bundle files.",
+)
+@click.option(
+    "--dir",
+    "directory",
+    default="/root",
+    show_default=True,
+    help="Directory of the bundle files on that partition.",
+)
+@click.option("--append", default="", help="More kernel parameters (e.g. console=ttyS0).")
+def grub_snippet_cmd(bundle: Path, grub_root: str, directory: str, append: str) -> None:
+    """Print GRUB console lines that boot BUNDLE by hand (debugging the installer image).
+
+    Copy the bundle's kernel and initrd to DIR on the old system, open the hoster's console,
+    press `c` in GRUB and paste the lines.
+    """
+    click.echo(grub_snippet(read_bundle(bundle), root=grub_root, directory=directory,
+                            extra=append), nl=False)
