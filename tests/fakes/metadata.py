@@ -294,7 +294,10 @@ class FakeMetadataService:
         self._httpd = ThreadingHTTPServer((self.host, 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="fake-hetzner-metadata", daemon=True
+            target=self._httpd.serve_forever,
+            args=(0.02,),
+            name="fake-hetzner-metadata",
+            daemon=True,
         )
         self._thread.start()
         return self

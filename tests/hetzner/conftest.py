@@ -20,7 +20,6 @@ if str(_TESTS) not in sys.path:
 
 from fakes.hetzner_api import DEFAULT_TOKEN, FakeHetznerCloud, fake_hetzner_cloud  # noqa: E402
 from fakes.metadata import FakeMetadataService  # noqa: E402
-
 from nixremote.core.progress import Event  # noqa: E402
 from nixremote.hosters.hetzner.api import HetznerCloud  # noqa: E402
 
