@@ -316,7 +316,15 @@ def collect_facts(
     """Run the probe on the host in one exec and split its output into :class:`Facts`."""
     report(reporter, "step", f"probing {transport.host}", phase="collect")
     started = time.monotonic()
-    result = transport.run(probe_argv(new_nonce()), timeout=timeout, check=False)
+    try:
+        result = transport.run(probe_argv(new_nonce()), timeout=timeout, check=False)
+    except TransportError as exc:
+        if "did not finish" not in exc.message:
+            raise
+        raise TransportError(
+            f"the probe on {transport.host} did not finish within {timeout:g} s",
+            hint="the host is slow or a command hangs there; raise --timeout",
+        ) from None
     text = result.stdout.decode("utf-8", "replace")
     try:
         facts = split_probe_output(text, source=transport.host)
