@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 import click
 
-from ..core.errors import NixremoteError, PlanError, SafetyError
+from ..core.errors import NixremoteError, PlanError
 from ..core.progress import Event, Reporter
 from ..installers.layout import LAYOUTS, DiskLayout, LayoutOptions
 
@@ -173,8 +173,8 @@ def _run(reporter: Reporter, *, runtime_info: Path | None, key_file: Path | None
     if dry_run:
         _dry_run(reporter, installer, wanted, state)
         return
-    if formats and not yes:
-        _confirm(info.host_name, info.disk_to_format)
+    if formats:
+        _confirm(info, layout, yes)
     installer.run(wanted, restart=restart)
 
 
@@ -194,15 +194,16 @@ def _key_provider(key_file: Path | None, config: Any) -> Any:
     return provide
 
 
-def _confirm(host: str, disk: str) -> None:
-    if not sys.stdin.isatty():
-        raise SafetyError(f"refusing to wipe {disk} without confirmation",
-                          hint="pass --yes, or run on a terminal and type the host name")
-    answer = click.prompt(f"This wipes {disk}. Type the host name ({host}) to go on",
-                          default="", show_default=False, err=True)
-    if answer.strip() != host:
-        raise SafetyError(f"confirmation did not match the host name {host}; nothing changed",
-                          hint="type the host name exactly, or pass --yes")
+def _confirm(info: Any, layout: DiskLayout, yes: bool) -> None:
+    from ..installers.safety import confirm
+
+    ask = None
+    if sys.stdin.isatty():
+        def ask(question: str) -> str:
+            answer: str = click.prompt(question, default="", show_default=False, err=True)
+            return answer
+
+    confirm(info, layout, yes=yes, ask=ask)
 
 
 def _dry_run(reporter: Reporter, installer: Any, wanted: tuple[str, ...], state: Any) -> None:

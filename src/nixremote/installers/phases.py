@@ -66,6 +66,7 @@ from ..core.errors import (
 from ..core.models import RuntimeInfo
 from ..core.progress import Event, Reporter, report
 from ..core.transport import LocalTransport, Transport
+from .hostflake import HOST_FLAKE_DIR, HOST_SSH_KEY_DIR, INITRD_SSH_HOST_KEY, INITRD_SSH_PORT
 from .layout import DiskLayout, PartitionRole
 
 log = logging.getLogger(__name__)
@@ -78,12 +79,12 @@ STATE_FILE = Path("/run/nixremote/state.json")
 
 STATE_FORMAT = 1
 
-SSH_DIR = "/persist/etc/ssh"
-"""The installed system's SSH host keys (a path of the installed system)."""
-INITRD_KEY = "/persist/etc/secrets/initrd/ssh_host_ed25519_key"
+SSH_DIR = HOST_SSH_KEY_DIR
+"""The installed system's SSH host keys (a path of the installed system, as the Nix modules use)."""
+INITRD_KEY = INITRD_SSH_HOST_KEY
 """The initrd's SSH host key for the remote unlock (a path of the installed system)."""
-INITRD_PORT = 2222
-FLAKE_DIR = "/persist/etc/nixos"
+INITRD_PORT = INITRD_SSH_PORT
+FLAKE_DIR = HOST_FLAKE_DIR
 """Where the host flake is written (a path of the installed system)."""
 FLAKE_ATTR = "installed"
 
@@ -687,10 +688,19 @@ class Installer:
         from . import hostflake
 
         directory = self.path(FLAKE_DIR)
-        directory.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        write_host_flake(hostflake, self.info, directory, self.config.nixremote_flake)
-        self._report("step", f"host flake written to {directory}", "flake",
-                     data={"directory": str(directory)})
+        kwargs: dict[str, Any] = {"extra_modules": self._extra_modules()}
+        if self.config.nixremote_flake:
+            kwargs["nixremote_url"] = hostflake.check_flake_url(self.config.nixremote_flake)
+        hostflake.write_host_flake(self.info, directory, reporter=self.reporter, **kwargs)
+
+    def _extra_modules(self) -> list[str]:
+        """The modules hoster plugins add (the ``host_flake_modules`` hook)."""
+        from ..core.plugins import get_plugin_manager
+
+        modules: list[str] = []
+        for result in get_plugin_manager().hook.host_flake_modules(info=self.info):
+            modules.extend(result or ())
+        return modules
 
     def phase_install(self) -> None:
         flake = f"{self.path(FLAKE_DIR)}#{self.config.flake_attr}"
@@ -803,16 +813,6 @@ class Installer:
                 log.warning("cannot read the host keys: %s", exc)
                 return ()
         return self._keys
-
-
-def write_host_flake(
-    module: Any, info: RuntimeInfo, directory: Path, nixremote_flake: str | None
-) -> None:
-    """Call the host flake writer of :mod:`.hostflake`."""
-    kwargs: dict[str, Any] = {}
-    if nixremote_flake:
-        kwargs["nixremote_flake"] = nixremote_flake
-    module.write_host_flake(info, directory, **kwargs)
 
 
 def event_is_final(event: Event) -> bool:
