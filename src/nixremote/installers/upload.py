@@ -1,10 +1,11 @@
 """Upload files to the target: skip what is already there, resume what broke off.
 
-One ``sha256sum`` exec on the target looks at every file at once (size and hash). A file whose
-hash matches is skipped, so a rerun uploads nothing; a file that is shorter than the local one
-and whose content is the local file's prefix (its hash equals the hash of the local file's first
-bytes) is resumed: only the rest is sent and appended; anything else is uploaded whole. The
-files that were sent are checked once more with one ``sha256sum`` exec at the end.
+One ``sha256sum`` exec on the target looks at every file at once (size and hash of the file and
+of its ``.part``, where :meth:`SshTransport.put <nixremote.core.ssh.SshTransport.put>` writes
+until a file is complete). A file whose hash matches is skipped, so a rerun uploads nothing. A
+``.part`` shorter than the local file whose content is the local file's prefix (its hash equals
+the hash of the local file's first bytes) is resumed: only the rest is sent. Anything else is
+uploaded whole. The files that were sent are checked with one more ``sha256sum`` exec.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
-import os
 import posixpath
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -73,12 +72,15 @@ def sha256_file(path: Path, limit: int | None = None) -> str:
 
 
 _STAT = r"""
-for f in "$@"; do
-  if [ -f "$f" ]; then
-    printf '%s %s %s\n' "$(wc -c < "$f" | tr -d ' ')" "$(sha256sum < "$f" | cut -d' ' -f1)" "$f"
-  else
-    mkdir -p "$(dirname "$f")" && printf -- '- - %s\n' "$f"
-  fi
+for p in "$@"; do
+  mkdir -p "$(dirname "$p")" || exit 1
+  for f in "$p" "$p.part"; do
+    if [ -f "$f" ]; then
+      printf '%s %s %s\n' "$(wc -c < "$f" | tr -d ' ')" "$(sha256sum < "$f" | cut -d' ' -f1)" "$f"
+    else
+      printf -- '- - %s\n' "$f"
+    fi
+  done
 done
 """
 
@@ -98,29 +100,37 @@ def parse_stat(text: str) -> dict[str, RemoteFile]:
 
 
 def remote_state(transport: Transport, paths: Sequence[str]) -> dict[str, RemoteFile]:
-    """Size and sha256 of each path on the target, in one exec (parent dirs are created)."""
+    """Size and sha256 of each path and its ``.part`` on the target, in one exec (parent
+    directories are created)."""
     result = transport.run(["sh", "-c", _STAT, "stat", *paths], timeout=1800)
     state = parse_stat(result.text)
-    missing = [p for p in paths if p not in state]
+    missing = [p for p in paths if p not in state or p + ".part" not in state]
     if missing:
         raise TransportError(f"cannot inspect {missing[0]} on {transport.host}",
                              hint="check that sha256sum and wc exist on the target")
     return state
 
 
+def _put_options(transport: Transport) -> set[str]:
+    try:
+        return set(inspect.signature(transport.put).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
 def _put(
     transport: Transport, local: Path, remote: str, mode: int,
-    on_progress: Callable[[int, int], None],
+    on_progress: Callable[[int, int], None], *, resume: bool = False,
 ) -> None:
-    """``transport.put`` with a progress callback when the transport takes one."""
-    try:
-        params = inspect.signature(transport.put).parameters
-    except (TypeError, ValueError):
-        params = {}  # type: ignore[assignment]
-    if "on_progress" in params:
-        transport.put(local, remote, mode=mode, on_progress=on_progress)  # type: ignore[call-arg]
-    else:
-        transport.put(local, remote, mode=mode)
+    """``transport.put``, with progress and resume when the transport offers them."""
+    options = _put_options(transport)
+    kwargs: dict[str, object] = {"mode": mode}
+    if "on_progress" in options:
+        kwargs["on_progress"] = on_progress
+    if resume:
+        kwargs["resume"] = True
+    transport.put(local, remote, **kwargs)  # type: ignore[arg-type]
+    if "on_progress" not in options:
         size = local.stat().st_size
         on_progress(size, size)
 
@@ -146,11 +156,15 @@ def upload(
             skipped.append(it.remote)
             report(reporter, "skip", f"{it.remote} is already on the target", phase=phase)
             continue
+        part = state[it.remote + ".part"]
         offset = 0
-        if have.size and have.size < local_size[it.remote] and have.sha256 == sha256_file(
-            it.local, have.size
+        if (
+            "resume" in _put_options(transport)
+            and part.size
+            and part.size < local_size[it.remote]
+            and part.sha256 == sha256_file(it.local, part.size)
         ):
-            offset = have.size
+            offset = part.size
         plan.append((it, offset))
     total = sum(local_size[it.remote] - offset for it, offset in plan)
     sent = 0
@@ -166,7 +180,13 @@ def upload(
 
         if offset:
             report(reporter, "step", f"resuming {name} at byte {offset}", phase=phase)
-            _append(transport, it, offset, progress)
+
+            def progress_rest(done: int, total_: int, base: int = base, offset: int = offset,
+                              name: str = name) -> None:
+                report(reporter, "progress", f"uploading {name}", phase=phase,
+                       current=base + max(0, done - offset), total=total)
+
+            _put(transport, it.local, it.remote, it.mode, progress_rest, resume=True)
             resumed.append(it.remote)
         else:
             report(reporter, "step", f"uploading {name} ({local_size[it.remote]} bytes)",
@@ -180,24 +200,6 @@ def upload(
                phase=phase)
     return UploadResult(transferred_bytes=sent, skipped=tuple(skipped), resumed=tuple(resumed),
                         uploaded=tuple(uploaded))
-
-
-def _append(
-    transport: Transport, item: UploadItem, offset: int, progress: Callable[[int, int], None]
-) -> None:
-    """Send the local file from ``offset`` to ``<remote>.tail`` and append it on the target."""
-    tail_remote = item.remote + ".tail"
-    fd, tmp = tempfile.mkstemp(prefix="nixremote-tail-")
-    try:
-        with os.fdopen(fd, "wb") as out, item.local.open("rb") as src:
-            src.seek(offset)
-            while chunk := src.read(_CHUNK):
-                out.write(chunk)
-        _put(transport, Path(tmp), tail_remote, 0o600, progress)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    transport.run(["sh", "-c", 'cat "$2" >> "$1" && rm -f "$2" && chmod "$3" "$1"', "append",
-                   item.remote, tail_remote, f"{item.mode:o}"])
 
 
 def _verify(transport: Transport, items: Sequence[UploadItem], local_hash: dict[str, str]) -> None:
