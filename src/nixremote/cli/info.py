@@ -1,0 +1,200 @@
+"""``nixremote info``: collect a host's runtime info over SSH (or of this machine)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..core.errors import InvalidInputError, NixremoteError
+
+if TYPE_CHECKING:
+    from ..core.facts import Facts
+    from ..core.models import RuntimeInfo
+    from ..core.progress import Event
+
+
+def _human_size(value: int | None) -> str:
+    if value is None:
+        return "?"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{value} B"
+
+
+def summary(info: RuntimeInfo, facts: Facts | None = None) -> str:
+    """The human summary ``nixremote info`` prints."""
+    from ..core.collect import kexec_available
+
+    lines = [
+        f"host:        {info.host_name} (host id {info.host_id})",
+        f"hoster:      {info.hoster}",
+        f"arch:        {info.arch or 'unknown'}",
+        f"memory:      {_human_size(info.memory_bytes)}",
+        f"boot mode:   {info.boot_mode.value}",
+        f"disk:        {info.disk_to_format or 'unknown (pass --disk)'}",
+    ]
+    if facts is not None:
+        kexec = kexec_available(facts)
+        lines.append(f"kexec:       {'unknown' if kexec is None else 'yes' if kexec else 'no'}")
+    lines.append("interfaces:")
+    for iface in info.interfaces:
+        mark = "*" if iface.name == info.primary_interface else " "
+        name = iface.name
+        if iface.predictable_name and iface.predictable_name != iface.name:
+            name += f" ({iface.predictable_name})"
+        lines.append(
+            f"  {mark} {name}  mac {iface.mac or '?'}  driver {iface.driver or '?'}"
+        )
+        for addr in (*iface.ipv4, *iface.ipv6):
+            dyn = " dynamic" if addr.dynamic else ""
+            lines.append(f"      {addr.address}/{addr.prefix_length}{dyn}")
+    lines.append("routes:")
+    for route in info.routes:
+        via = f" via {route.gateway}" if route.gateway else ""
+        dev = f" dev {route.device}" if route.device else ""
+        onlink = " onlink" if route.on_link else ""
+        metric = f" metric {route.metric}" if route.metric is not None else ""
+        lines.append(f"    {route.destination}{via}{dev}{onlink}{metric}")
+    lines.append(f"nameservers: {', '.join(info.nameservers) or 'none'}")
+    lines.append("disks:")
+    for disk in info.disks:
+        mark = "*" if disk.stable_path == info.disk_to_format else " "
+        model = f"  {disk.model}" if disk.model else ""
+        lines.append(f"  {mark} {disk.stable_path}  {_human_size(disk.size_bytes)}{model}")
+    lines.append(f"authorized keys: {len(info.root_authorized_keys)}")
+    return "\n".join(lines)
+
+
+def _stderr_reporter(quiet: bool) -> Any:
+    def reporter(event: Event) -> None:
+        if event.kind in ("warning", "error"):
+            click.echo(f"{event.kind}: {event.message}", err=True)
+        elif not quiet:
+            click.echo(event.message, err=True)
+
+    return reporter
+
+
+@click.command("info")
+@click.argument("target", required=False, metavar="[USER@]HOST")
+@click.option("--local", is_flag=True, help="Collect from this machine instead of over SSH.")
+@click.option("-p", "--port", type=click.IntRange(1, 65535), help="SSH port (default 22).")
+@click.option("-i", "--identity", type=click.Path(dir_okay=False), help="SSH private key file.")
+@click.option("-J", "--jump", metavar="[USER@]HOST[:PORT]", help="Connect through a jump host.")
+@click.option(
+    "--known-hosts",
+    type=click.Path(dir_okay=False),
+    help="known_hosts file to check the host key against (default ~/.ssh/known_hosts).",
+)
+@click.option(
+    "--accept-new",
+    is_flag=True,
+    help="Record an unknown host key in the known_hosts file (a changed key is still refused).",
+)
+@click.option("--sudo", is_flag=True, help=(
+    "Run the probe through sudo (a non-root USER); the password comes from "
+    "NIXREMOTE_SUDO_PASSWORD or a prompt."))
+@click.option("--connect-timeout", type=float, default=15.0, show_default=True,
+              help="Seconds to wait for the SSH connection.")
+@click.option("--timeout", type=float, default=60.0, show_default=True,
+              help="Seconds the probe may run on the host.")
+@click.option("--disk", metavar="DEV", help="The disk to format (default: the disk holding /).")
+@click.option("--hoster", metavar="NAME", help="The hoster (default: detected).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write runtime-info.json to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print runtime-info.json to stdout.")
+@click.option("--save-facts", type=click.Path(dir_okay=False),
+              help="Also write the probe's raw facts to this file.")
+@click.pass_context
+def info_cmd(
+    ctx: click.Context,
+    target: str | None,
+    local: bool,
+    port: int | None,
+    identity: str | None,
+    jump: str | None,
+    known_hosts: str | None,
+    accept_new: bool,
+    sudo: bool,
+    connect_timeout: float,
+    timeout: float,
+    disk: str | None,
+    hoster: str | None,
+    output: str | None,
+    as_json: bool,
+    save_facts: str | None,
+) -> None:
+    """Collect the runtime info of HOST over SSH (one exec), or of this machine with --local.
+
+    Prints a summary (interfaces, addresses, routes, disks, boot mode, memory, hoster), or
+    runtime-info.json with --json; -o writes runtime-info.json to a file.
+    """
+    from ..core.collect import collect
+    from ..core.converter import dumps_runtime_info
+    from ..core.probe import format_facts
+
+    if local == (target is not None):
+        raise InvalidInputError(
+            "give either a HOST or --local", hint="e.g. nixremote info root@203.0.113.7"
+        )
+    quiet = bool((ctx.obj or {}).get("quiet")) or as_json
+    reporter = _stderr_reporter(quiet)
+    settings = {"disk": disk} if disk else {}
+    transport: Any
+    if local:
+        from ..core.transport import LocalTransport
+
+        transport = LocalTransport()
+    else:
+        assert target is not None
+        from ..core.ssh import connect
+
+        def prompt() -> str:
+            if not sys.stdin.isatty():
+                raise InvalidInputError(
+                    "sudo needs a password and stdin is not a terminal",
+                    hint="set NIXREMOTE_SUDO_PASSWORD",
+                )
+            return str(click.prompt("sudo password", hide_input=True, err=True))
+
+        transport = connect(
+            target,
+            port=port,
+            identity_file=identity,
+            jump=jump,
+            connect_timeout=connect_timeout,
+            known_hosts=known_hosts,
+            host_key_policy="accept-new" if accept_new else "strict",
+            sudo=sudo,
+            sudo_prompt=prompt,
+            reporter=reporter,
+        )
+    try:
+        info, facts = collect(
+            transport, hoster=hoster, settings=settings, timeout=timeout, reporter=reporter
+        )
+    finally:
+        transport.close()
+    try:
+        if save_facts:
+            Path(save_facts).write_text(format_facts(facts), encoding="utf-8")
+        if output:
+            Path(output).write_text(dumps_runtime_info(info), encoding="utf-8")
+    except OSError as exc:
+        raise NixremoteError(
+            f"cannot write {exc.filename}: {exc.strerror}", hint="check the path"
+        ) from None
+    if as_json:
+        click.echo(dumps_runtime_info(info), nl=False)
+    elif output:
+        if not quiet:
+            click.echo(summary(info, facts))
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(summary(info, facts))
