@@ -124,7 +124,7 @@ def hook_reference() -> str:
     for name, func, opts in specs:
         combine = "first non-`None` result" if opts.get("firstresult") else "list of results"
         args = ", ".join(f"`{p}`" for p in inspect.signature(func).parameters)
-        parts.append(f"| [`{name}`](#{name.replace('_', '-')}) | {combine} | {args} |")
+        parts.append(f"| [`{name}`](#{name}) | {combine} | {args} |")
     for name, func, opts in specs:
         flags = []
         if opts.get("firstresult"):
