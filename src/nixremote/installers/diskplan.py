@@ -149,15 +149,14 @@ def _wipe_steps(disk: DiskSpec) -> list[Step]:
 
 
 def _reload_steps(disk: DiskSpec) -> list[Step]:
+    # partprobe, not ``partx -u``: partx stops at a gap in the numbering (the uefi layout has
+    # partitions 1 and 3 only) and leaves later partitions unknown to the kernel.
+    steps = [Step(stage="partition", description=f"make the kernel re-read {disk.path}",
+                  argv=["partprobe", disk.path])]
     if _uses_udev_links(disk.path):
-        return [
-            Step(stage="partition", description=f"make the kernel re-read {disk.path}",
-                 argv=["partprobe", disk.path]),
-            Step(stage="partition", description="wait for udev to create the partition links",
-                 argv=["udevadm", "settle"]),
-        ]
-    return [Step(stage="partition", description=f"make the kernel re-read {disk.path}",
-                 argv=["partx", "-u", disk.path])]
+        steps.append(Step(stage="partition", description="wait for udev to create the "
+                          "partition links", argv=["udevadm", "settle"]))
+    return steps
 
 
 def _clear_steps(disk: DiskSpec, pool_name: str) -> list[Step]:

@@ -1,0 +1,190 @@
+"""``nixremote disk``: show a host's disk plan, apply it here, or export it for disko.
+
+``plan`` and ``disko`` only read the runtime info. ``apply`` erases disks on *this* machine (it is
+what the installer runs) after the safety checks and an explicit confirmation (``--yes``, or the
+host name typed at the prompt). The disk key comes from ``--key-file``, from stdin when it is not
+a terminal, or from a hidden prompt; it never appears in argv.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..core.converter import load_runtime_info, unstructure
+from ..core.errors import InvalidInputError, PlanError
+from ..core.models import RuntimeInfo
+from ..installers.diskplan import STAGES, Plan, plan, plan_to_json_data, select
+from ..installers.layout import LAYOUTS, DiskLayout, LayoutOptions, PartitionRole
+from .output import emit_json, progress_reporter
+
+_ROLE_TEXT = {
+    PartitionRole.BIOS_BOOT: "BIOS boot",
+    PartitionRole.ESP: "EFI system",
+    PartitionRole.BOOT: "boot",
+    PartitionRole.ZFS: "ZFS pool",
+}
+
+
+def _layout_options(func: click.decorators.FC) -> click.decorators.FC:
+    func = click.option(
+        "--disk", "disks", multiple=True, metavar="PATH",
+        help="A further disk (by-id path), e.g. the second disk of --layout mirror.",
+    )(func)
+    func = click.option(
+        "--layout", "variant", type=click.Choice(LAYOUTS), default="default", show_default=True,
+        help="The layout: the original installer's (default), uefi, bios, mirror, unencrypted, "
+        "or auto (uefi/bios from the runtime info's boot mode).",
+    )(func)
+    return func
+
+
+def resolve_layout(info: RuntimeInfo, variant: str, disks: tuple[str, ...]) -> DiskLayout:
+    """The layout the plugins choose for ``info`` (first result of the ``disk_layout`` hook)."""
+    from ..core.plugins import get_plugin_manager
+
+    options = LayoutOptions(variant=variant, disks=disks)
+    layout = get_plugin_manager().hook.disk_layout(info=info, options=options)
+    if layout is None:
+        raise PlanError(f"no plugin chose a disk layout for {info.host_name}",
+                        hint="check the installed plugins with `nixremote plugins`")
+    assert isinstance(layout, DiskLayout)
+    return layout
+
+
+def layout_lines(layout: DiskLayout) -> list[str]:
+    """A person's summary of a layout."""
+    lines = [f"layout {layout.name}: {len(layout.disks)} disk(s), needs at least "
+             f"{layout.min_disk_bytes / 2**30:.1f} GiB each"]
+    for disk in layout.disks:
+        lines.append(f"  disk {disk.path}")
+        for part in sorted(disk.partitions, key=lambda p: p.number):
+            fs = f", {part.filesystem}" if part.filesystem else ""
+            lines.append(f"    partition {part.number}: {part.type_code} {_ROLE_TEXT[part.role]}"
+                         f", {part.start}..{part.end}{fs}")
+    pool = layout.pool
+    enc = "encrypted (passphrase prompted at boot)" if pool.encrypted else "not encrypted"
+    lines.append(f"  pool {pool.name}{' (' + pool.vdev + ')' if pool.vdev else ''}, {enc}")
+    for ds in layout.datasets:
+        snaps = "".join(f" @{s}" for s in ds.snapshots)
+        at = f" at {layout.mount_path(ds.mountpoint)}" if ds.mountpoint else ""
+        lines.append(f"    {pool.name}/{ds.name}{at}{snaps}")
+    return lines
+
+
+def plan_lines(steps: Plan) -> list[str]:
+    """The steps, numbered, each with its command."""
+    lines = []
+    width = len(str(len(steps)))
+    for i, step in enumerate(steps, start=1):
+        notes = []
+        if step.stdin_secret:
+            notes.append("key on stdin")
+        if step.may_fail:
+            notes.append("may fail")
+        if step.always:
+            notes.append("runs even after a failure")
+        extra = f"  ({', '.join(notes)})" if notes else ""
+        lines.append(f"{i:>{width}}. [{step.stage}] {step.description}{extra}")
+        lines.append(f"{' ' * width}    $ {step.command}")
+    return lines
+
+
+@click.group("disk")
+def disk_group() -> None:
+    """Plan, apply and export disk layouts."""
+
+
+@disk_group.command("plan")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_layout_options
+@click.option("--json", "as_json", is_flag=True, help="Print the layout and the steps as JSON.")
+def plan_cmd(file: Path, variant: str, disks: tuple[str, ...], as_json: bool) -> None:
+    """Print the disk plan for the host of FILE (a runtime-info.json), step by step."""
+    info = load_runtime_info(file)
+    layout = resolve_layout(info, variant, disks)
+    steps = plan(layout)
+    if as_json:
+        emit_json({"host": info.host_name, "layout": unstructure(layout),
+                   "steps": plan_to_json_data(steps)})
+        return
+    click.echo(f"disk plan for {info.host_name}: {len(steps)} steps")
+    for line in (*layout_lines(layout), "", *plan_lines(steps)):
+        click.echo(line)
+
+
+@disk_group.command("disko")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_layout_options
+def disko_cmd(file: Path, variant: str, disks: tuple[str, ...]) -> None:
+    """Print the layout for the host of FILE as a disko configuration (Nix)."""
+    from ..installers.disko import render
+
+    info = load_runtime_info(file)
+    click.echo(render(resolve_layout(info, variant, disks)), nl=False)
+
+
+def _read_key(key_file: Path | None) -> bytes:
+    if key_file is not None:
+        try:
+            return key_file.read_bytes()
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read the key file {key_file}: {exc.strerror}",
+                                    hint="check the path") from None
+    if not sys.stdin.isatty():
+        return sys.stdin.buffer.read()
+    key = click.prompt("Disk encryption passphrase", hide_input=True,
+                       confirmation_prompt=True, err=True)
+    return str(key).encode()
+
+
+@disk_group.command("apply")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_layout_options
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read the disk passphrase from this file (default: stdin, or a prompt).")
+@click.option("--yes", is_flag=True, help="Do not ask; erase the disks.")
+@click.option("--dry-run", is_flag=True, help="Check the disks and show the steps; change nothing.")
+@click.option("--stage", "stages", multiple=True, type=click.Choice(STAGES),
+              help="Run only these stages (repeatable; for recovery and tests).")
+@click.option("--json", "as_json", is_flag=True, help="Progress as JSON lines on stdout.")
+def apply_cmd(
+    file: Path,
+    variant: str,
+    disks: tuple[str, ...],
+    key_file: Path | None,
+    yes: bool,
+    dry_run: bool,
+    stages: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Erase the disks of FILE's layout on this machine and create the layout.
+
+    Refuses disks that are mounted, hold the running system, do not match the runtime info or
+    are too small; asks for the host name unless --yes.
+    """
+    from ..core.transport import LocalTransport
+    from ..installers.diskplan import nuke_disks
+    from ..installers.safety import check_layout, confirm
+
+    info = load_runtime_info(file)
+    layout = resolve_layout(info, variant, disks)
+    steps = select(plan(layout), stages or None)
+    needs_key = any(s.stdin_secret for s in steps)
+    with LocalTransport() as transport, progress_reporter(json_lines=as_json) as reporter:
+        check_layout(info, layout, transport, reporter=reporter)
+        key = None
+        if not dry_run:
+            ask = None
+            if sys.stdin.isatty() and not as_json:
+                def ask(prompt: str) -> str:
+                    return str(click.prompt(prompt, err=True))
+            if key_file is None and needs_key and not sys.stdin.isatty():
+                ask = None  # stdin carries the key: only --yes can confirm
+            confirm(info, layout, yes=yes, ask=ask)
+            if needs_key:
+                key = _read_key(key_file)
+        nuke_disks(info, layout, transport, key, reporter, dry_run=dry_run,
+                   stages=stages or None)

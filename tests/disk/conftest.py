@@ -1,0 +1,103 @@
+"""Fixtures for the disk tests: sparse image files attached as loop devices (``losetup -P``).
+
+Every loop device is detached after the test, also when it fails; a mount made by a test is
+unmounted first. Needs root and util-linux, gdisk (sgdisk), parted (partprobe), dosfstools.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from nixremote.core.converter import save_runtime_info
+from nixremote.core.models import Disk, RuntimeInfo
+
+MIB = 1024 * 1024
+
+
+@attrs.frozen(kw_only=True)
+class LoopDisk:
+    image: Path
+    device: str  # /dev/loopN
+    size_bytes: int
+
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        with self.image.open("rb") as f:
+            for block in iter(lambda: f.read(4 * MIB), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    @property
+    def sectors(self) -> int:
+        return self.size_bytes // 512
+
+
+def run(*argv: str, check: bool = True, stdin: bytes | None = None) -> str:
+    proc = subprocess.run(argv, capture_output=True, input=stdin, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{argv} failed ({proc.returncode}): {proc.stderr.decode()}")
+    return proc.stdout.decode()
+
+
+@pytest.fixture
+def loop_disk(tmp_path: Path) -> Iterator[Callable[..., LoopDisk]]:
+    """A factory: ``loop_disk(size_mib=2048, name="a")`` -> an attached sparse image."""
+    attached: list[str] = []
+
+    def make(size_mib: int = 2048, name: str = "disk") -> LoopDisk:
+        image = tmp_path / f"{name}.img"
+        with image.open("wb") as f:
+            f.truncate(size_mib * MIB)
+        device = run("losetup", "-P", "-f", "--show", str(image)).strip()
+        attached.append(device)
+        return LoopDisk(image=image, device=device, size_bytes=size_mib * MIB)
+
+    try:
+        yield make
+    finally:
+        for device in attached:
+            # Unmount anything a test left mounted on the device or its partitions.
+            tree = json.loads(run("lsblk", "-J", "-o", "PATH,MOUNTPOINT", device, check=False)
+                              or '{"blockdevices": []}')
+            stack = list(tree.get("blockdevices") or [])
+            while stack:
+                node = stack.pop()
+                stack.extend(node.get("children") or [])
+                if node.get("mountpoint"):
+                    run("umount", node["mountpoint"], check=False)
+            run("losetup", "-d", device, check=False)
+
+
+@pytest.fixture
+def runtime_info_for(tmp_path: Path) -> Callable[..., tuple[RuntimeInfo, Path]]:
+    """A factory: a runtime info (and its file) whose disks are the given loop disks."""
+
+    def make(*disks: LoopDisk, by_id: dict[str, str] | None = None,
+             disk_to_format: str | None = None,
+             sizes: dict[str, int] | None = None) -> tuple[RuntimeInfo, Path]:
+        by_id = by_id or {}
+        sizes = sizes or {}
+        models = tuple(
+            Disk(path=d.device, by_id=by_id.get(d.device),
+                 size_bytes=sizes.get(d.device, d.size_bytes), model="loop image")
+            for d in disks
+        )
+        first = models[0]
+        info = RuntimeInfo(
+            host_name="looptest",
+            host_id="1234abcd",
+            disk_to_format=disk_to_format or first.stable_path,
+            disks=models,
+        )
+        path = tmp_path / "runtime-info.json"
+        save_runtime_info(info, path)
+        return info, path
+
+    return make
