@@ -345,6 +345,8 @@ def parse_routes(
         if dest is None:
             continue
         gateway = None
+        if "via" in item and "gateway" not in item:
+            continue  # a nexthop of the other family (RFC 5549): not expressible here
         if "gateway" in item:
             gateway = _ip(item.get("gateway"))
             if gateway is None or ipaddress.ip_address(gateway).version != family:
