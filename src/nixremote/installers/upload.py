@@ -89,7 +89,7 @@ def parse_stat(text: str) -> dict[str, RemoteFile]:
     """Parse the lines of the stat script (``<size> <sha256> <path>`` or ``- - <path>``)."""
     out: dict[str, RemoteFile] = {}
     for line in text.splitlines():
-        size, digest, path = (line.split(" ", 2) + ["", ""])[:3]
+        size, digest, path = [*line.split(" ", 2), "", ""][:3]
         if not path:
             continue
         if size == "-":
@@ -156,15 +156,19 @@ def upload(
             skipped.append(it.remote)
             report(reporter, "skip", f"{it.remote} is already on the target", phase=phase)
             continue
-        part = state[it.remote + ".part"]
         offset = 0
-        if (
-            "resume" in _put_options(transport)
-            and part.size
-            and part.size < local_size[it.remote]
-            and part.sha256 == sha256_file(it.local, part.size)
-        ):
-            offset = part.size
+        if "resume" in _put_options(transport):
+            # the transport's .part, or a file that an interrupted copy left short
+            for candidate in (state[it.remote + ".part"], have):
+                if (
+                    candidate.size
+                    and candidate.size < local_size[it.remote]
+                    and candidate.sha256 == sha256_file(it.local, candidate.size)
+                ):
+                    offset = candidate.size
+                    if candidate is have:
+                        transport.run(["mv", "-f", it.remote, it.remote + ".part"])
+                    break
         plan.append((it, offset))
     total = sum(local_size[it.remote] - offset for it, offset in plan)
     sent = 0
