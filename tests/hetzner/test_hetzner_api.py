@@ -16,12 +16,11 @@ import pytest
 
 from fakes.hetzner_api import DEFAULT_TOKEN, FakeHetznerCloud, SchemaMismatchError
 from nixremote.core.errors import ApiError, InvalidInputError
+from nixremote.core.hostkeys import HostKey, generate_host_key
 from nixremote.core.progress import Event
 from nixremote.hosters.hetzner.api import (
     HetznerCloud,
-    HostKey,
     ServerInfo,
-    generate_host_key,
     host_key_user_data,
 )
 from nixremote.hosters.hetzner.metadata import load_yaml_subset

@@ -1,12 +1,28 @@
 """The Hetzner hoster plugin: Hetzner Cloud (and dedicated servers), loaded like any plugin.
 
 Detection from the DMI vendor, runtime info refined with Hetzner's network guarantees and its
-metadata service, the boot mode of Arm servers, and provisioning through the official ``hcloud``
-library (``nixremote hetzner ...``).
+metadata service, the boot mode of Arm servers, a mirrored pool on dedicated servers with two
+disks, and provisioning through the official ``hcloud`` library (``nixremote hetzner ...``).
 """
 
 from __future__ import annotations
 
-from .plugin import HOSTER, boot_mode, collect_runtime_info, detect_hoster
+from .plugin import (
+    HOSTER,
+    boot_mode,
+    collect_runtime_info,
+    detect_hoster,
+    disk_layout,
+    host_flake_modules,
+    register_commands,
+)
 
-__all__ = ["HOSTER", "boot_mode", "collect_runtime_info", "detect_hoster"]
+__all__ = [
+    "HOSTER",
+    "boot_mode",
+    "collect_runtime_info",
+    "detect_hoster",
+    "disk_layout",
+    "host_flake_modules",
+    "register_commands",
+]

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, cast
 from attrs import field, frozen
 
 from ...core.errors import ApiError, InvalidInputError
+from ...core.hostkeys import HostKey
 from ...core.progress import Reporter, report
 
 if TYPE_CHECKING:
@@ -107,36 +108,6 @@ class ServerInfo:
 
 
 @frozen(kw_only=True)
-class HostKey:
-    """An SSH host key pair in OpenSSH format (the private key never shows in a repr)."""
-
-    private_openssh: str = field(repr=False)
-    public_openssh: str
-
-    def __attrs_post_init__(self) -> None:
-        private = self.private_openssh.strip()
-        if not (
-            private.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
-            and private.endswith("-----END OPENSSH PRIVATE KEY-----")
-        ):
-            raise InvalidInputError(
-                "the host private key is not an OpenSSH private key",
-                hint="generate one with generate_host_key() or `ssh-keygen -t ed25519`",
-            )
-        parts = self.public_openssh.split()
-        if len(parts) < 2 or parts[0] != "ssh-ed25519":
-            raise InvalidInputError(
-                "the host public key is not an ssh-ed25519 key",
-                hint="pass the matching .pub line of an ed25519 key",
-            )
-
-    @property
-    def known_hosts_key(self) -> str:
-        """``ssh-ed25519 AAAA...`` without a comment, as known_hosts lists it."""
-        return " ".join(self.public_openssh.split()[:2])
-
-
-@frozen(kw_only=True)
 class Provisioned:
     """The result of create, recreate and rescue.
 
@@ -201,27 +172,6 @@ def token_from_env_or_file(
 
 # ---------------------------------------------------------------------------------------------
 # First contact with a known host key
-
-
-def generate_host_key(comment: str = "nixremote") -> HostKey:
-    """A new ed25519 host key pair, generated here on the controller."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-        .decode("ascii")
-    )
-    if comment:
-        public = f"{public} {comment}"
-    return HostKey(private_openssh=private, public_openssh=public)
 
 
 def host_key_user_data(host_key: HostKey) -> str:

@@ -1,0 +1,252 @@
+"""``nixremote hetzner ...``: provision Hetzner Cloud servers, registered by the Hetzner plugin.
+
+Every command waits for its API actions and then for SSH to answer. ``create`` and ``recreate``
+generate the server's SSH host key here and hand it over in cloud-init user data, so the key is
+in your known_hosts before the server first answers; a rescue system's key cannot be known in
+advance, so ``rescue`` accepts it once, for that host only, and says so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ...cli.output import console, emit_json, progress_reporter
+from ...core.progress import Reporter
+from .api import ENDPOINT_ENV, HetznerCloud, Provisioned, ServerInfo, token_from_env_or_file
+
+token_file_option = click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the API token (default: $HCLOUD_TOKEN; never pass the token itself).",
+)
+endpoint_option = click.option(
+    "--endpoint",
+    envvar=ENDPOINT_ENV,
+    help="API base URL (default: Hetzner's; $HCLOUD_ENDPOINT).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+known_hosts_option = click.option(
+    "--known-hosts",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=lambda: str(Path.home() / ".ssh" / "known_hosts"),
+    show_default="~/.ssh/known_hosts",
+    help="known_hosts file to record the server's host key in.",
+)
+wait_option = click.option(
+    "--ssh-timeout",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for SSH to answer (0: do not wait).",
+)
+identity_option = click.option(
+    "-i", "--identity", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Private key for the SSH check.",
+)
+port_option = click.option("--ssh-port", type=int, default=22, show_default=True,
+                           help="SSH port of the server.")
+
+
+def _cloud(token_file: Path | None, endpoint: str | None, reporter: Reporter) -> HetznerCloud:
+    token = token_from_env_or_file(token_file)
+    poll = float(os.environ.get("NIXREMOTE_HETZNER_POLL_INTERVAL", "1.0"))
+    timeout = float(os.environ.get("NIXREMOTE_HETZNER_ACTION_TIMEOUT", "600"))
+    return HetznerCloud(
+        token, endpoint=endpoint, poll_interval=poll, timeout=timeout, reporter=reporter
+    )
+
+
+def _server_row(s: ServerInfo) -> dict[str, object]:
+    return {
+        "id": s.id,
+        "name": s.name,
+        "status": s.status,
+        "ipv4": s.ipv4,
+        "ipv6": s.ipv6_network,
+        "serverType": s.server_type,
+        "architecture": s.architecture,
+        "location": s.location,
+        "image": s.image,
+        "rescue": s.rescue_enabled,
+    }
+
+
+def _finish(
+    result: Provisioned,
+    *,
+    as_json: bool,
+    known_hosts: Path,
+    ssh_port: int,
+    ssh_timeout: float,
+    identity: Path | None,
+    reporter: Reporter,
+) -> None:
+    from .provision import await_ssh
+
+    host_key = await_ssh(
+        result,
+        known_hosts=known_hosts,
+        port=ssh_port,
+        timeout=ssh_timeout,
+        identity=identity,
+        reporter=reporter,
+    )
+    row = _server_row(result.server) | {"hostKeyFingerprint": host_key}
+    if as_json:
+        emit_json(row)
+        return
+    out = console()
+    out.print(f"[green]{result.server.name}[/green] {result.server.status} at "
+              f"{result.server.ssh_host} (#{result.server.id})")
+    if host_key:
+        out.print(f"host key {host_key} recorded in {known_hosts}")
+
+
+@click.group("hetzner")
+def hetzner_group() -> None:
+    """Provision Hetzner Cloud servers (token from $HCLOUD_TOKEN or --token-file)."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _provision_options(f: F) -> F:
+    for option in reversed(
+        [
+            click.option("--type", "server_type", default="cx22", show_default=True,
+                         help="Server type."),
+            click.option("--image", default="debian-12", show_default=True, help="Image."),
+            click.option("--location", default=None, help="Location (nbg1, fsn1, hel1, ...)."),
+            click.option("--ssh-key", "ssh_keys", multiple=True,
+                         help="Name of an SSH key in the project, authorised for root "
+                              "(repeatable)."),
+            click.option("--no-host-key", is_flag=True,
+                         help="Do not pin a generated host key through cloud-init "
+                              "(accept the key once instead)."),
+            token_file_option, endpoint_option, known_hosts_option, wait_option,
+            identity_option, port_option, json_option,
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+@hetzner_group.command("create")
+@click.argument("name")
+@_provision_options
+def create_cmd(name: str, server_type: str, image: str, location: str | None,
+               ssh_keys: tuple[str, ...], no_host_key: bool, token_file: Path | None,
+               endpoint: str | None, known_hosts: Path, ssh_timeout: float,
+               identity: Path | None, ssh_port: int, as_json: bool) -> None:
+    """Create server NAME, wait until it runs and answers SSH with the pinned host key."""
+    _provision("create", **locals())
+
+
+@hetzner_group.command("recreate")
+@click.argument("name")
+@_provision_options
+def recreate_cmd(name: str, server_type: str, image: str, location: str | None,
+                 ssh_keys: tuple[str, ...], no_host_key: bool, token_file: Path | None,
+                 endpoint: str | None, known_hosts: Path, ssh_timeout: float,
+                 identity: Path | None, ssh_port: int, as_json: bool) -> None:
+    """Delete server NAME if it exists (exact name only), then create it anew."""
+    _provision("recreate", **locals())
+
+
+def _provision(op: str, *, name: str, server_type: str, image: str, location: str | None,
+               ssh_keys: tuple[str, ...], no_host_key: bool, token_file: Path | None,
+               endpoint: str | None, known_hosts: Path, ssh_timeout: float,
+               identity: Path | None, ssh_port: int, as_json: bool) -> None:
+    from ...core.hostkeys import generate_host_key
+
+    with progress_reporter() as reporter:
+        cloud = _cloud(token_file, endpoint, reporter)
+        host_key = None if no_host_key else generate_host_key(f"nixremote@{name}")
+        method = cloud.create if op == "create" else cloud.recreate
+        result = method(name, server_type=server_type, image=image, location=location,
+                        ssh_keys=list(ssh_keys), host_key=host_key)
+        _finish(result, as_json=as_json, known_hosts=known_hosts, ssh_port=ssh_port,
+                ssh_timeout=ssh_timeout, identity=identity, reporter=reporter)
+
+
+@hetzner_group.command("rescue")
+@click.argument("name")
+@click.option("--ssh-key", "ssh_keys", multiple=True,
+              help="Name of an SSH key in the project for the rescue system (repeatable).")
+@token_file_option
+@endpoint_option
+@known_hosts_option
+@wait_option
+@identity_option
+@port_option
+@json_option
+def rescue_cmd(name: str, ssh_keys: tuple[str, ...], token_file: Path | None,
+               endpoint: str | None, known_hosts: Path, ssh_timeout: float,
+               identity: Path | None, ssh_port: int, as_json: bool) -> None:
+    """Boot server NAME into the linux64 rescue system (enable rescue, reset, wait for SSH)."""
+    with progress_reporter() as reporter:
+        result = _cloud(token_file, endpoint, reporter).rescue(name, ssh_keys=list(ssh_keys))
+        _finish(result, as_json=as_json, known_hosts=known_hosts, ssh_port=ssh_port,
+                ssh_timeout=ssh_timeout, identity=identity, reporter=reporter)
+
+
+@hetzner_group.command("reset")
+@click.argument("name")
+@token_file_option
+@endpoint_option
+@json_option
+def reset_cmd(name: str, token_file: Path | None, endpoint: str | None, as_json: bool) -> None:
+    """Hard-reset server NAME (power cycle)."""
+    with progress_reporter() as reporter:
+        info = _cloud(token_file, endpoint, reporter).reset(name)
+    if as_json:
+        emit_json(_server_row(info))
+    else:
+        console().print(f"{info.name} reset, {info.status}")
+
+
+@hetzner_group.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@token_file_option
+@endpoint_option
+@json_option
+def delete_cmd(name: str, yes: bool, token_file: Path | None, endpoint: str | None,
+               as_json: bool) -> None:
+    """Delete server NAME (asks you to type the name unless --yes)."""
+    if not yes:
+        typed = click.prompt(f"Type the server name to delete {name!r}", default="",
+                             show_default=False)
+        if typed != name:
+            raise click.ClickException("not confirmed; nothing deleted")
+    with progress_reporter() as reporter:
+        info = _cloud(token_file, endpoint, reporter).delete(name)
+    if as_json:
+        emit_json(_server_row(info))
+    else:
+        console().print(f"{info.name} (#{info.id}) deleted")
+
+
+@hetzner_group.command("list")
+@token_file_option
+@endpoint_option
+@json_option
+def list_cmd(token_file: Path | None, endpoint: str | None, as_json: bool) -> None:
+    """List the project's servers."""
+    with progress_reporter() as reporter:
+        servers = _cloud(token_file, endpoint, reporter).list_servers()
+    if as_json:
+        emit_json([_server_row(s) for s in servers])
+        return
+    from rich.table import Table
+
+    table = Table("name", "id", "status", "ipv4", "ipv6", "type", "location", box=None)
+    for s in servers:
+        table.add_row(s.name, str(s.id), s.status, s.ipv4 or "-", s.ipv6_network or "-",
+                      s.server_type, s.location or "-")
+    console().print(table)
