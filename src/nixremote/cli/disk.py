@@ -62,8 +62,10 @@ def layout_lines(layout: DiskLayout) -> list[str]:
         lines.append(f"  disk {disk.path}")
         for part in sorted(disk.partitions, key=lambda p: p.number):
             fs = f", {part.filesystem}" if part.filesystem else ""
+            where = ("the rest of the disk" if (part.start, part.end) == ("0", "0")
+                     else f"{part.start}..{part.end}")
             lines.append(f"    partition {part.number}: {part.type_code} {_ROLE_TEXT[part.role]}"
-                         f", {part.start}..{part.end}{fs}")
+                         f", {where}{fs}")
     pool = layout.pool
     enc = "encrypted (passphrase prompted at boot)" if pool.encrypted else "not encrypted"
     lines.append(f"  pool {pool.name}{' (' + pool.vdev + ')' if pool.vdev else ''}, {enc}")

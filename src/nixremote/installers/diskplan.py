@@ -8,7 +8,8 @@ create the encrypted pool with its key read from a file on tmpfs, create the dat
 everything under ``/mnt``.
 
 The disk key never appears in argv: the one step that needs it (:attr:`Step.stdin_secret`)
-receives it on stdin and writes it with mode 0600 to :data:`~.layout.KEY_FILE`; ``zpool create``
+receives it on stdin and writes it with mode 0600 to the pool's ``keylocation`` file
+(:attr:`~.layout.Pool.key_file`, by default :data:`~.layout.KEY_FILE`); ``zpool create``
 reads it from there (``keylocation=file://``). Steps marked :attr:`Step.always` (shredding the
 key file) also run after a failure.
 
@@ -30,7 +31,7 @@ from ..core.errors import CommandFailedError, NixremoteError, PlanError, Transpo
 from ..core.models import RuntimeInfo
 from ..core.progress import Reporter, report
 from ..core.transport import CommandResult, Transport
-from .layout import KEY_DIR, KEY_FILE, DiskLayout, DiskSpec, Partition, PartitionRole
+from .layout import DiskLayout, DiskSpec, Partition, PartitionRole
 
 log = logging.getLogger(__name__)
 
@@ -196,13 +197,15 @@ def plan(layout: DiskLayout) -> Plan:
     """The commands that create ``layout``, in order (see the module documentation)."""
     pool = layout.pool
     steps: list[Step] = []
+    key_file = pool.key_file
+    key_dir = key_file.rsplit("/", 1)[0] or "/"
 
     if pool.encrypted:
         steps += [
-            Step(stage="preflight", description=f"create {KEY_DIR} for the disk key",
-                 argv=["mkdir", "-p", "-m", "0700", KEY_DIR]),
-            Step(stage="preflight", description=f"check that {KEY_DIR} is on tmpfs (the key must "
-                 "never reach a disk)", argv=["findmnt", "-n", "-o", "FSTYPE", "-T", KEY_DIR],
+            Step(stage="preflight", description=f"create {key_dir} for the disk key",
+                 argv=["mkdir", "-p", "-m", "0700", key_dir]),
+            Step(stage="preflight", description=f"check that {key_dir} is on tmpfs (the key must "
+                 "never reach a disk)", argv=["findmnt", "-n", "-o", "FSTYPE", "-T", key_dir],
                  expect_stdout="tmpfs"),
         ]
     steps.append(Step(stage="preflight", description="check that the ZFS tools and module work",
@@ -221,8 +224,8 @@ def plan(layout: DiskLayout) -> Plan:
     if pool.encrypted:
         steps.append(Step(
             stage="key",
-            description=f"write the disk key from stdin to {KEY_FILE} (mode 0600)",
-            argv=["install", "-m", "0600", "/dev/stdin", KEY_FILE],
+            description=f"write the disk key from stdin to {key_file} (mode 0600)",
+            argv=["install", "-m", "0600", "/dev/stdin", key_file],
             stdin_secret=True,
         ))
 
@@ -263,8 +266,8 @@ def plan(layout: DiskLayout) -> Plan:
             description=f"ask for the passphrase at boot (keylocation={pool.final_keylocation})",
             argv=["zfs", "set", f"keylocation={pool.final_keylocation}", pool.name],
         ))
-        steps.append(Step(stage="cleanup", description=f"shred the key file {KEY_FILE}",
-                          argv=["shred", "-u", KEY_FILE], always=True))
+        steps.append(Step(stage="cleanup", description=f"shred the key file {key_file}",
+                          argv=["shred", "-u", key_file], always=True))
 
     steps += _mount_steps(layout)
     return tuple(steps)

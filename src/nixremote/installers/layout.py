@@ -161,6 +161,17 @@ class Pool:
     def altroot(self) -> str | None:
         return dict(self.options).get("altroot")
 
+    @property
+    def key_file(self) -> str:
+        """The file the key is read from while the pool is created (``keylocation=file://``)."""
+        location = dict(self.root_options).get("keylocation", f"file://{KEY_FILE}")
+        if not location.startswith("file:///"):
+            raise PlanError(
+                f"pool {self.name}: keylocation {location} is not a file:// URL",
+                hint="create the pool with keylocation=file://<path on tmpfs>",
+            )
+        return location.removeprefix("file://")
+
 
 @frozen(kw_only=True)
 class Dataset:
