@@ -76,6 +76,15 @@ class SshServer:
         """Exec channels sshd started (``Starting session: command`` at LogLevel VERBOSE)."""
         return len(re.findall(r"Starting session: command ", self.log_text()))
 
+    def wait_for_sessions(self, count: int, timeout: float = 10.0) -> int:
+        """Wait until sshd logged ``count`` exec sessions (its log lags the client a little),
+        then return the number logged."""
+        deadline = time.monotonic() + timeout
+        while self.exec_sessions() < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # and a moment more, so that an extra session would show too
+        return self.exec_sessions()
+
     def wait_for_log(self, pattern: str, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -91,9 +100,13 @@ class SshServer:
         """
         self.stop()
         keygen(self.host_key)
+        started = self.log_text().count("Server listening on")
         self.process = _spawn(self.extra["argv"].split("\0"), self.log)
-        if not self.wait_for_log(r"Server listening on .* port", 10):
-            raise RuntimeError(f"sshd did not come back: {self.log_text()[-2000:]}")
+        deadline = time.monotonic() + 10
+        while self.log_text().count("Server listening on") <= started:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"sshd did not come back: {self.log_text()[-2000:]}")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         if self.process.poll() is None:
