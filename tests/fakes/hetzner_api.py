@@ -367,8 +367,13 @@ class FakeHetznerCloud:
         token: str = DEFAULT_TOKEN,
         action_polls: int = 2,
         host: str = "127.0.0.1",
+        ipv4_template: str = "203.0.113.{n}",
     ) -> None:
         self.token = token
+        self.ipv4_template = ipv4_template
+        # Called as on_create(server_json, user_data) when a server is created: tests use it to
+        # play cloud-init (start an sshd with the host key from the user data).
+        self.on_create: Callable[[dict[str, Any], str | None], None] | None = None
         self.action_polls = max(1, action_polls)
         self.host = host
         self.spec = load_spec()
@@ -664,7 +669,7 @@ class FakeHetznerCloud:
             "public_net": {
                 "ipv4": {
                     "id": 50_000_000 + n,
-                    "ip": f"203.0.113.{n}",
+                    "ip": self.ipv4_template.format(n=n),
                     "blocked": False,
                     "dns_ptr": f"static.{n}.113.0.203.clients.your-server.de",
                 },
@@ -885,6 +890,8 @@ class FakeHetznerCloud:
         server["labels"] = dict(body.get("labels", {}))
         sid = server["id"]
         self.user_data[sid] = body.get("user_data")
+        if self.on_create is not None:
+            self.on_create(copy.deepcopy(server), body.get("user_data"))
         start = body.get("start_after_create", True)
 
         def created() -> None:
