@@ -39,7 +39,7 @@ from ..core.progress import Event, Reporter, event_from_json, report
 from ..core.transport import Transport
 from . import handoff, preflight, upload
 from .bundle import Bundle, load_bundle
-from .layout import KEY_DIR, KEY_FILE
+from .layout import KEY_FILE
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,8 @@ class InstallOptions:
     installer_port: int | None = None
     kexec_deadline: float = 600.0
     remote_dir: str = REMOTE_DIR
+    installer_zipapp: str = REMOTE_ZIPAPP
+    key_file: str = KEY_FILE
     work_dir: Path | None = None
     authorized_keys: tuple[str, ...] = ()
     allow_kexec_install: bool = True
@@ -335,9 +337,11 @@ class _Run:
         if self.options.flake:
             argv_tail += ["--nixremote-flake", self.options.flake]
         if self.options.dry_run:
-            self.step(f"send the disk key on stdin into {KEY_FILE} (tmpfs, 0600)", "install")
-            self.step("run python3 " + shlex.join([REMOTE_ZIPAPP, *argv_tail[:2], "--key-file",
-                                                   KEY_FILE, *argv_tail[2:]]), "install")
+            key_file = self.options.key_file
+            self.step(f"send the disk key on stdin into {key_file} (tmpfs, 0600)", "install")
+            self.step("run python3 " + shlex.join([self.options.installer_zipapp, *argv_tail[:2],
+                                                   "--key-file", key_file, *argv_tail[2:]]),
+                      "install")
             return
         if installer is None:
             installer = self.connect_installer()
@@ -353,16 +357,19 @@ class _Run:
             from . import zipapp
 
             pyz.write_bytes(zipapp.build_bytes())
-        result = upload.upload(installer, [upload.UploadItem(local=pyz, remote=REMOTE_ZIPAPP)],
+        remote_pyz = self.options.installer_zipapp
+        result = upload.upload(installer, [upload.UploadItem(local=pyz, remote=remote_pyz)],
                                reporter=self.reporter, phase="install")
         self.uploaded += result.transferred_bytes
-        argv = [python, REMOTE_ZIPAPP, *argv_tail[:2]]
+        argv = [python, remote_pyz, *argv_tail[:2]]
         if self.options.disk_key is not None:
+            key_file = self.options.key_file
             installer.run(
-                ["sh", "-c", f"umask 077; mkdir -p {KEY_DIR} && cat > {KEY_FILE}"],
+                ["sh", "-c", 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1"', "key",
+                 key_file],
                 stdin=self.options.disk_key, timeout=60,
             )
-            argv += ["--key-file", KEY_FILE]
+            argv += ["--key-file", key_file]
         argv += argv_tail[2:]
         final: list[Event] = []
         errors: list[Event] = []

@@ -1,0 +1,121 @@
+"""Preflight against the loopback sshd (this machine is the target): each check's error."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import attrs
+import pytest
+from conftest import make_bundle
+
+from nixremote.core.collect import collect
+from nixremote.core.errors import PreflightError
+from nixremote.core.models import BootMode, RuntimeInfo
+from nixremote.core.ssh import SshTransport
+from nixremote.installers import preflight
+from nixremote.installers.bundle import load_bundle
+from nixremote.installers.cmdline import CMDLINE_MAX_CHARS, runtime_info_from_cmdline
+
+
+@pytest.fixture
+def info(ssh: SshTransport) -> RuntimeInfo:
+    collected, _facts = collect(ssh)
+    assert collected.disk_to_format, "this machine has a disk to check against"
+    # a rescue system knows its boot mode; this container's may be either
+    return attrs.evolve(collected, boot_mode=BootMode.BIOS)
+
+
+def run(ssh: SshTransport, info: RuntimeInfo, bundle_dir: Path, **kw: object) -> str:
+    _state, line = preflight.run_preflight(ssh, info, load_bundle(bundle_dir), **kw)  # type: ignore
+    return line
+
+
+def test_passes_and_returns_the_command_line(
+    ssh: SshTransport, info: RuntimeInfo, tmp_path: Path
+) -> None:
+    line = run(ssh, info, make_bundle(tmp_path / "b"))
+    assert line.startswith("init=/nix/store/")
+    assert len(line) <= CMDLINE_MAX_CHARS
+    assert runtime_info_from_cmdline(line) == info
+
+
+def test_wrong_architecture(ssh: SshTransport, info: RuntimeInfo, tmp_path: Path) -> None:
+    with pytest.raises(PreflightError, match=r"is x86_64, the bundle is for aarch64") as err:
+        run(ssh, info, make_bundle(tmp_path / "b", arch="aarch64"))
+    assert "x86_64" in (err.value.hint or "")
+
+
+def test_not_enough_memory(ssh: SshTransport, info: RuntimeInfo, tmp_path: Path) -> None:
+    with pytest.raises(PreflightError, match=r"RAM; the installer needs .*initrd unpacked"):
+        run(ssh, info, make_bundle(tmp_path / "b", unpacked=4 * 1024**4))
+
+
+PROBE_OUTPUT = (
+    "arch=x86_64\nmemtotal=8589934592\nmemavail={avail}\nkexec=/sbin/kexec\n"
+    "kexec_load_disabled={disabled}\nefi=0\ndisk={disk}\ndisk_block=1\n"
+)
+
+
+def test_not_enough_free_memory_to_load(info: RuntimeInfo, tmp_path: Path) -> None:
+    disk = info.disk(info.disk_to_format)
+    assert disk is not None
+    state = preflight.parse_probe(PROBE_OUTPUT.format(avail=1048576, disabled=0, disk=disk.path))
+    assert state.mem_available == 1048576 and state.kexec == "/sbin/kexec"
+    assert state.disk_is_block and state.efi is False
+    bundle = load_bundle(make_bundle(tmp_path / "b", unpacked=1024))
+    with pytest.raises(PreflightError, match=r"has 1 MiB free; loading the installer takes"):
+        preflight.check(state, info, bundle, host="h")
+    roomy = preflight.parse_probe(PROBE_OUTPUT.format(avail=2**31, disabled=0, disk=disk.path))
+    assert preflight.check(roomy, info, bundle, host="h").startswith("init=")
+
+
+def test_kexec_disabled_by_the_kernel(info: RuntimeInfo, tmp_path: Path) -> None:
+    disk = info.disk(info.disk_to_format)
+    assert disk is not None
+    state = preflight.parse_probe(PROBE_OUTPUT.format(avail=2**31, disabled=1, disk=disk.path))
+    with pytest.raises(PreflightError, match=r"kexec is disabled on h \(kernel.kexec_load_disab"):
+        preflight.check(state, info, load_bundle(make_bundle(tmp_path / "b", unpacked=1)),
+                        host="h")
+
+
+def test_kexec_missing_without_install(
+    ssh: SshTransport, info: RuntimeInfo, tmp_path: Path
+) -> None:
+    state = preflight.probe(ssh, info)
+    if state.kexec:  # pragma: no cover - CI's machine has no kexec-tools
+        pytest.fail("kexec is installed on this machine; the check cannot be exercised here")
+    with pytest.raises(PreflightError, match=r"kexec is not installed on") as err:
+        run(ssh, info, make_bundle(tmp_path / "b"), allow_kexec_install=False)
+    assert "kexec-tools" in (err.value.hint or "")
+
+
+def test_boot_mode_unknown(ssh: SshTransport, info: RuntimeInfo, tmp_path: Path) -> None:
+    with pytest.raises(PreflightError, match=r"boot mode \(BIOS or UEFI\) of .* is unknown"):
+        run(ssh, attrs.evolve(info, boot_mode=BootMode.UNKNOWN), make_bundle(tmp_path / "b"))
+
+
+def test_disk_does_not_resolve(ssh: SshTransport, info: RuntimeInfo, tmp_path: Path) -> None:
+    gone = "/dev/disk/by-id/virtio-nixremote-no-such-disk"
+    with pytest.raises(PreflightError, match=re.escape(gone) + " does not resolve"):
+        run(ssh, attrs.evolve(info, disk_to_format=gone), make_bundle(tmp_path / "b"))
+
+
+def test_disk_moved_since_collect(ssh: SshTransport, info: RuntimeInfo, tmp_path: Path) -> None:
+    # a by-id link that now points to another block device than the collected one
+    link = tmp_path / "by-id-link"
+    disk = info.disk(info.disk_to_format)
+    assert disk is not None
+    other = next(p for p in sorted(Path("/dev").glob("loop[0-9]*"))
+                 if p.is_block_device() and str(p) != disk.path)
+    link.symlink_to(other)
+    moved = attrs.evolve(info, disk_to_format=str(link),
+                         disks=(attrs.evolve(disk, by_id=str(link)),))
+    with pytest.raises(PreflightError, match=f"now points to {other}, it was {disk.path}"):
+        run(ssh, moved, make_bundle(tmp_path / "b"))
+
+
+def test_command_line_over_budget(ssh: SshTransport, info: RuntimeInfo, tmp_path: Path) -> None:
+    params = "init=/nix/store/x/init " + "quiet " * 400
+    with pytest.raises(PreflightError, match=r"\d+ over the budget of 2016"):
+        run(ssh, info, make_bundle(tmp_path / "b", params=params))
