@@ -78,10 +78,13 @@ def check(line: str, where: str) -> None:
         if token.startswith("-") and token != "-":
             name, eq, _ = token.partition("=")
             param = opts.get(name)
-            if param is None and re.fullmatch(r"-[A-Za-z]{2,}", token):
-                if all(f"-{c}" in opts and not _takes_value(opts[f"-{c}"]) for c in token[1:]):
-                    i += 1
-                    continue
+            if (
+                param is None
+                and re.fullmatch(r"-[A-Za-z]{2,}", token)
+                and all(f"-{c}" in opts and not _takes_value(opts[f"-{c}"]) for c in token[1:])
+            ):
+                i += 1  # bundled short flags such as -vv
+                continue
             if param is None:
                 pytest.fail(f"{where}: `{' '.join(path)}` has no option {name!r} ({line})")
             if _takes_value(param) and not eq:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from nixremote.core import hookspecs
+from nixremote.core.converter import camel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,10 +73,7 @@ def test_runtime_info_reference_describes_every_field() -> None:
             assert (cls.__name__, field.name) in docs.FIELD_NOTES, (
                 f"describe {cls.__name__}.{field.name} in docs/hooks.py FIELD_NOTES"
             )
-            key = docs.camel(field.name) if hasattr(docs, "camel") else None
-            from nixremote.core.converter import camel
-
-            assert f"| `{camel(field.name)}`" in page, key
+            assert f"| `{camel(field.name)}`" in page, field.name
     # The original installer's keys are marked.
     for key in ("hostName", "hostId", "rootAuthorizedKeys", "diskToFormat"):
         assert f"| `{key}` **original**" in page

@@ -12,12 +12,12 @@ from importlib.metadata import entry_points
 import click
 import pytest
 from click.testing import CliRunner
+from nixremote_examplecloud import plugin
 
 import nixremote
 from nixremote.core.errors import PluginError
 from nixremote.core.plugins import detect_hoster, list_plugins
 from nixremote.core.transport import LocalTransport
-from nixremote_examplecloud import plugin
 
 CAPTURE = "examplecloud-small"  # tests/data/captures/examplecloud-small.txt: raw probe output
 
