@@ -169,6 +169,7 @@ def create_host(spec: HostSpec, workdir: Path) -> NetnsHost:
             ],
             setup=setup,
             authorized_keys_file=".ssh/authorized_keys",
+            config_extra=["ListenAddress ::"],
             identity=client,
         )
         # The client's known_hosts names the host by the address the tests connect to.
