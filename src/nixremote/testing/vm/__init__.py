@@ -1,0 +1,28 @@
+"""The QEMU test machine: a Debian rescue VM and a small test installer bundle.
+
+``build()`` produces (and caches) the kernel, the rescue initramfs and the test installer bundle
+from Debian bookworm packages; ``RescueVm`` boots the rescue system under QEMU (TCG) with a host
+key generated on the controller side, reachable over SSH on a loopback port. See
+``tests/vm/README.md`` for the layout and ``nixremote vm`` for the command line.
+"""
+
+from __future__ import annotations
+
+from .builder import VmArtifacts, build, default_cache_dir, load_cached
+from .machine import KeyPair, RescueVm, generate_key, handoff_archive, known_hosts_line
+from .scripts import INSTALLER_READY_MARKER, NIXOS_INSTALL_RECORD, RESCUE_READY_MARKER
+
+__all__ = [
+    "INSTALLER_READY_MARKER",
+    "NIXOS_INSTALL_RECORD",
+    "RESCUE_READY_MARKER",
+    "KeyPair",
+    "RescueVm",
+    "VmArtifacts",
+    "build",
+    "default_cache_dir",
+    "generate_key",
+    "handoff_archive",
+    "known_hosts_line",
+    "load_cached",
+]

@@ -1,0 +1,474 @@
+"""Run the rescue VM under QEMU (TCG, user-mode networking on a loopback port).
+
+:class:`RescueVm` boots the Debian rescue system built by :mod:`.build` with a fresh SSH host key
+generated here, on the controller side, and handed in through an appended initrd archive, so the
+test can pin it (strict host key checking, no trust on first use). Root's ``authorized_keys`` in
+the VM holds the public half of :attr:`RescueVm.identity_file`. The VM's one disk is a sparse raw
+file on ``virtio-blk`` with a fixed serial, so it shows up as
+``/dev/disk/by-id/virtio-<serial>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from attrs import frozen
+
+from nixremote.core.errors import NixremoteError, PreflightError, TransportError
+from nixremote.core.progress import Event, Reporter, null_reporter
+
+from . import cpio, scripts
+from .builder import VmArtifacts, build
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DISK_SIZE = 8 * 1024**3
+DEFAULT_SERIAL = "nixremote-disk0"
+DEFAULT_MAC = "52:54:00:12:34:56"
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS.fd")
+
+
+@frozen(kw_only=True)
+class KeyPair:
+    """An ed25519 key made by ``ssh-keygen``: private key file and the public line."""
+
+    private: Path
+    public: str  # "ssh-ed25519 AAAA... comment"
+
+    @property
+    def public_file(self) -> Path:
+        return self.private.with_name(self.private.name + ".pub")
+
+
+def generate_key(path: Path, comment: str) -> KeyPair:
+    """Generate an ed25519 key at ``path`` (``path.pub`` for the public half)."""
+    if shutil.which("ssh-keygen") is None:
+        raise PreflightError("ssh-keygen not found", hint="apt-get install openssh-client")
+    for p in (path, path.with_name(path.name + ".pub")):
+        if p.exists():
+            p.unlink()
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        check=True, stdin=subprocess.DEVNULL, capture_output=True,
+    )
+    return KeyPair(private=path, public=path.with_name(path.name + ".pub").read_text().strip())
+
+
+def handoff_archive(*, host_key: KeyPair, authorized_keys: Sequence[str],
+                    extra: Sequence[cpio.Entry] = ()) -> bytes:
+    """The gzip'd newc archive appended as a second initrd (layout of docs/kexec-bundle.md)."""
+    entries = [
+        cpio.file_entry("ssh/ssh_host_ed25519_key", host_key.private.read_bytes(), 0o600),
+        cpio.file_entry("ssh/ssh_host_ed25519_key.pub", (host_key.public + "\n").encode(), 0o644),
+        cpio.file_entry("ssh/authorized_keys",
+                        "".join(k.strip() + "\n" for k in authorized_keys).encode(), 0o600),
+        *extra,
+    ]
+    return cpio.write_entries(entries)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the parent dies (PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def known_hosts_line(port: int, public_key: str, host: str = "127.0.0.1") -> str:
+    key_type, key_b64 = public_key.split()[:2]
+    return f"[{host}]:{port} {key_type} {key_b64}"
+
+
+class RescueVm:
+    """The rescue VM; use as a context manager or call :meth:`start` / :meth:`stop`.
+
+    ``workdir`` holds the keys, the disk (unless ``disk`` is given), the combined initrd, the
+    console log and QEMU's own log; a temporary one is made and removed at :meth:`stop` when not
+    given. ``detach=True`` leaves QEMU running when this object goes away (``nixremote vm up``).
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(
+        self,
+        artifacts: VmArtifacts | None = None,
+        *,
+        workdir: Path | None = None,
+        disk: Path | None = None,
+        disk_size: int = DEFAULT_DISK_SIZE,
+        disk_serial: str = DEFAULT_SERIAL,
+        memory_mib: int = 2048,
+        cpus: int = 2,
+        uefi: bool = False,
+        ssh_port: int | None = None,
+        mac: str = DEFAULT_MAC,
+        kernel_params: Sequence[str] = (),
+        boot_timeout: float = 300.0,
+        cache_dir: Path | None = None,
+        reporter: Reporter | None = None,
+        detach: bool = False,
+    ) -> None:
+        self._artifacts = artifacts
+        self._cache_dir = cache_dir
+        self.report = reporter or null_reporter
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="nixremote-vm-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.disk = Path(disk) if disk else self.workdir / "disk.raw"
+        self.disk_size = disk_size
+        self.disk_serial = disk_serial
+        self.memory_mib = memory_mib
+        self.cpus = cpus
+        self.uefi = uefi
+        self.ssh_port = ssh_port or 0
+        self.mac = mac
+        self.kernel_params = tuple(kernel_params)
+        self.boot_timeout = boot_timeout
+        self.detach = detach
+        self.console_log = self.workdir / "console.log"
+        self.qemu_log = self.workdir / "qemu.log"
+        self.pidfile = self.workdir / "qemu.pid"
+        self.identity_file = self.workdir / "id_ed25519"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.host_key: KeyPair | None = None
+        self.client_key: KeyPair | None = None
+        self.boot_seconds: float | None = None
+        self.ready_line: str | None = None
+
+    # -- properties -------------------------------------------------------------------------
+    @property
+    def artifacts(self) -> VmArtifacts:
+        if self._artifacts is None:
+            self._artifacts = build(self._cache_dir, self.report)
+        return self._artifacts
+
+    @property
+    def disk_by_id(self) -> str:
+        return f"/dev/disk/by-id/virtio-{self.disk_serial}"
+
+    @property
+    def host_public_key(self) -> str:
+        """The rescue system's host key, ``ssh-ed25519 AAAA...``."""
+        if self.host_key is None:
+            raise NixremoteError("the VM has not been started")
+        return " ".join(self.host_key.public.split()[:2])
+
+    @property
+    def known_hosts_line(self) -> str:
+        return known_hosts_line(self.ssh_port, self.host_public_key, self.host)
+
+    @property
+    def known_hosts_file(self) -> Path:
+        return self.workdir / "known_hosts"
+
+    @property
+    def pid(self) -> int | None:
+        if self._proc is not None:
+            return self._proc.pid
+        if self.pidfile.is_file():
+            return int(self.pidfile.read_text().strip() or 0) or None
+        return None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def __enter__(self) -> RescueVm:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _qemu_argv(self, initrd: Path) -> list[str]:
+        append = " ".join(("console=ttyS0", "panic=10", *self.kernel_params))
+        argv = [
+            "qemu-system-x86_64",
+            "-nodefaults", "-no-user-config", "-display", "none",
+            "-machine", "q35", "-accel", "tcg", "-cpu", "max",
+            "-smp", str(self.cpus), "-m", str(self.memory_mib),
+            "-kernel", str(self.artifacts.kernel), "-initrd", str(initrd), "-append", append,
+            "-chardev", f"file,id=console,path={self.console_log}",
+            "-serial", "chardev:console",
+            "-drive", f"if=none,id=disk0,format=raw,file={self.disk},cache=unsafe,discard=unmap",
+            "-device", f"virtio-blk-pci,drive=disk0,serial={self.disk_serial}",
+            "-netdev",
+            f"user,id=net0,restrict=on,hostfwd=tcp:{self.host}:{self.ssh_port}-:22",
+            "-device", f"virtio-net-pci,netdev=net0,mac={self.mac}",
+            "-device", "virtio-rng-pci",
+            "-pidfile", str(self.pidfile),
+        ]
+        if self.uefi:
+            vars_copy = self.workdir / "OVMF_VARS.fd"
+            if not vars_copy.exists():
+                shutil.copyfile(OVMF_VARS, vars_copy)
+            argv += [
+                "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+                "-drive", f"if=pflash,format=raw,file={vars_copy}",
+            ]
+        return argv
+
+    def start(self) -> RescueVm:
+        """Boot the VM and wait until sshd listens (the ready marker on the console)."""
+        if shutil.which("qemu-system-x86_64") is None:
+            raise PreflightError("qemu-system-x86_64 not found",
+                                 hint="apt-get install qemu-system-x86")
+        if self.uefi and not OVMF_CODE.is_file():
+            raise PreflightError(f"{OVMF_CODE} not found", hint="apt-get install ovmf")
+        art = self.artifacts
+        self.host_key = generate_key(self.workdir / "rescue_host_ed25519_key",
+                                     "nixremote-test-rescue-host")
+        self.client_key = generate_key(self.identity_file, "nixremote-test-client")
+        initrd = self.workdir / "rescue-initrd.img"
+        with open(initrd, "wb") as out:
+            with open(art.rescue_initrd, "rb") as base:
+                shutil.copyfileobj(base, out, 1 << 20)
+            out.write(handoff_archive(host_key=self.host_key,
+                                      authorized_keys=(self.client_key.public,)))
+        if not self.disk.exists():
+            with open(self.disk, "wb") as fh:
+                fh.truncate(self.disk_size)
+        for attempt in range(5):
+            if not self.ssh_port or attempt:
+                self.ssh_port = free_port()
+            self.known_hosts_file.write_text(self.known_hosts_line + "\n")
+            self.console_log.write_bytes(b"")
+            argv = self._qemu_argv(initrd)
+            log.info("starting %s", shlex.join(argv))
+            self.report(Event(kind="step", phase="vm", message="booting the rescue VM",
+                              data={"port": str(self.ssh_port)}))
+            started = time.monotonic()
+            with open(self.qemu_log, "wb") as qlog:
+                self._proc = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=qlog, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=None if self.detach else _die_with_parent,
+                )
+            time.sleep(0.5)
+            if self._proc.poll() is not None and "hostfwd" in self.qemu_log.read_text(
+                    errors="replace"):
+                continue  # the port was taken in between: pick another
+            break
+        line, _ = self.wait_for_console(scripts.RESCUE_READY_MARKER, start=0,
+                                        timeout=self.boot_timeout)
+        self.boot_seconds = time.monotonic() - started
+        self.ready_line = line
+        self.report(Event(kind="done", phase="vm",
+                          message=f"rescue VM up in {self.boot_seconds:.1f}s",
+                          data={"port": str(self.ssh_port)}))
+        return self
+
+    def alive(self) -> bool:
+        pid = self.pid
+        if self._proc is not None:
+            return self._proc.poll() is None
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+
+    def stop(self, *, timeout: float = 15.0) -> None:
+        """Stop QEMU (SIGTERM, then SIGKILL) and remove a temporary workdir."""
+        pid = self.pid
+        if pid is not None and self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while self.alive() and time.monotonic() < deadline:
+                if self._proc is not None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self._proc.wait(0.2)
+                else:
+                    time.sleep(0.2)
+            if self.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                if self._proc is not None:
+                    self._proc.wait(5)
+        self._proc = None
+        with contextlib.suppress(FileNotFoundError):
+            self.pidfile.unlink()
+        if self._own_workdir and not self.detach:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __del__(self) -> None:
+        if getattr(self, "_proc", None) is not None and not self.detach:
+            with contextlib.suppress(Exception):
+                self.stop()
+
+    # -- console --------------------------------------------------------------------------------
+    def console_text(self) -> str:
+        try:
+            return self.console_log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def console_offset(self) -> int:
+        try:
+            return self.console_log.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def wait_for_console(self, marker: str, *, start: int = 0,
+                         timeout: float = 300.0) -> tuple[str, int]:
+        """Wait until a console line after byte ``start`` contains ``marker``; returns the line
+        and the offset just after it. Raises :class:`TransportError` on timeout or QEMU exit."""
+        deadline = time.monotonic() + timeout
+        needle = marker.encode()
+        while True:
+            try:
+                with open(self.console_log, "rb") as fh:
+                    fh.seek(start)
+                    data = fh.read()
+            except FileNotFoundError:
+                data = b""
+            pos = data.find(needle)
+            failed = data.find(scripts.BOOT_FAILED_MARKER.encode())
+            if failed >= 0 and (pos < 0 or failed < pos):
+                end = data.find(b"\n", failed)
+                raise TransportError(
+                    "the VM reported a failed boot: "
+                    + data[failed:end if end >= 0 else None].decode(errors="replace"),
+                    hint=f"see {self.console_log}",
+                )
+            if pos >= 0:
+                end = data.find(b"\n", pos)
+                end = len(data) if end < 0 else end + 1
+                line_start = data.rfind(b"\n", 0, pos) + 1
+                return data[line_start:end].decode(errors="replace").strip(), start + end
+            if not self.alive():
+                raise TransportError(
+                    f"QEMU exited before {marker!r} appeared on the console: "
+                    f"{self._tail(self.qemu_log)}",
+                    hint=f"see {self.console_log} and {self.qemu_log}",
+                )
+            if time.monotonic() > deadline:
+                raise TransportError(
+                    f"{marker!r} did not appear on the VM console within {timeout:.0f}s; "
+                    f"last console line: {self._tail(self.console_log)}",
+                    hint=f"see {self.console_log}",
+                )
+            time.sleep(0.2)
+
+    @staticmethod
+    def _tail(path: Path) -> str:
+        try:
+            lines = path.read_text(errors="replace").strip().splitlines()
+        except FileNotFoundError:
+            return "(no log)"
+        return lines[-1] if lines else "(empty)"
+
+    # -- ssh ------------------------------------------------------------------------------------
+    def known_hosts_for(self, public_key: str, name: str) -> Path:
+        """Write a known_hosts file pinning ``public_key`` for this VM's port; return its path."""
+        path = self.workdir / f"known_hosts.{name}"
+        path.write_text(known_hosts_line(self.ssh_port, public_key, self.host) + "\n")
+        return path
+
+    def ssh_options(self, known_hosts: Path | None = None,
+                    identity: Path | None = None) -> list[str]:
+        return [
+            "-F", "/dev/null",
+            "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", f"UserKnownHostsFile={known_hosts or self.known_hosts_file}",
+            "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "IdentitiesOnly=yes",
+            "-o", "ConnectTimeout=20",
+            "-o", "ServerAliveInterval=10",
+            "-o", "LogLevel=ERROR",
+            "-i", str(identity or self.identity_file),
+        ]
+
+    def ssh_argv(self, remote: Sequence[str] | None = None, *, known_hosts: Path | None = None,
+                 identity: Path | None = None) -> list[str]:
+        """OpenSSH argv for ``remote`` (an argv, quoted for the remote shell) as root."""
+        argv = ["ssh", *self.ssh_options(known_hosts, identity), "-p", str(self.ssh_port),
+                f"root@{self.host}"]
+        if remote:
+            argv += ["--", shlex.join(remote)]
+        return argv
+
+    def ssh(self, remote: Sequence[str], *, input: bytes | str | None = None,
+            timeout: float = 300.0, check: bool = True, known_hosts: Path | None = None,
+            identity: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """Run ``remote`` (argv) over SSH; text output; raise on failure when ``check``."""
+        argv = self.ssh_argv(remote, known_hosts=known_hosts, identity=identity)
+        data = input.encode() if isinstance(input, str) else input
+        proc = subprocess.run(argv, input=data, capture_output=True, timeout=timeout)
+        result = subprocess.CompletedProcess(
+            argv, proc.returncode, proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"),
+        )
+        if check and proc.returncode != 0:
+            raise TransportError(
+                f"ssh {shlex.join(remote)} exited {proc.returncode}: "
+                f"{result.stderr.strip()[-400:]}",
+                hint=f"see {self.console_log}",
+            )
+        return result
+
+    def scp_to(self, local: Path, remote: str, *, known_hosts: Path | None = None,
+               timeout: float = 600.0) -> None:
+        """Copy ``local`` to ``remote`` path on the VM (scp over SFTP)."""
+        argv = ["scp", "-q", *self.ssh_options(known_hosts), "-P", str(self.ssh_port),
+                str(local), f"root@{self.host}:{remote}"]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            raise TransportError(f"scp {local} failed: {proc.stderr.strip()[-400:]}")
+
+    def wait_for_ssh(self, *, known_hosts: Path | None = None, timeout: float = 120.0) -> None:
+        """Retry a trivial command until SSH answers (after the ready marker it should at once)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.ssh(["true"], check=False, timeout=60, known_hosts=known_hosts)
+            if r.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TransportError(f"SSH to the VM did not answer: {r.stderr.strip()[-300:]}")
+            time.sleep(1)
+
+    # -- state (for ``nixremote vm``) ---------------------------------------------------------
+    def state(self) -> dict[str, object]:
+        return {
+            "pid": self.pid,
+            "host": self.host,
+            "port": self.ssh_port,
+            "workdir": str(self.workdir),
+            "identityFile": str(self.identity_file),
+            "knownHostsFile": str(self.known_hosts_file),
+            "knownHostsLine": self.known_hosts_line,
+            "hostPublicKey": self.host_public_key,
+            "consoleLog": str(self.console_log),
+            "disk": str(self.disk),
+            "diskById": self.disk_by_id,
+            "mac": self.mac,
+            "memoryMiB": self.memory_mib,
+            "uefi": self.uefi,
+            "artifacts": str(self.artifacts.root),
+        }
+
+    def write_state(self, path: Path) -> None:
+        path.write_text(json.dumps(self.state(), indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,294 @@
+"""The shell and Python scripts that go into the VM's two initramfs images.
+
+Kept as strings (not package data files) so the module works from a wheel as well as from the
+source tree; the builder hashes them into its cache key, so editing one rebuilds what uses it.
+
+Both images boot the same way: ``/init`` mounts the kernel filesystems, restores the handoff
+archive appended as a second initrd (layout of ``docs/kexec-bundle.md``), starts udev (for
+``/dev/disk/by-id`` and module autoloading), takes a DHCP lease from QEMU's user-mode network,
+starts OpenSSH's sshd with the handed-in host key, prints a ready marker on the serial console and
+then execs busybox ``init`` as PID 1.
+"""
+
+from __future__ import annotations
+
+RESCUE_READY_MARKER = "NIXREMOTE-RESCUE-READY"
+INSTALLER_READY_MARKER = "NIXREMOTE-INSTALLER-READY"
+BOOT_FAILED_MARKER = "NIXREMOTE-BOOT-FAILED"
+
+# Shared by both images; ``@MARKER@`` and ``@NAME@`` are filled in per image.
+INIT = r"""#!/bin/sh
+# @NAME@ /init: nixremote test machine (see nixremote.testing.vm.scripts)
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root
+BOOT_FAILED_MARKER=@FAILED@
+umask 022
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts /dev/shm /run /tmp /var/log /var/tmp
+mount -t devpts -o gid=5,mode=620 devpts /dev/pts
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm
+chmod 1777 /tmp /var/tmp
+if [ -d /sys/firmware/efi/efivars ]; then
+    mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+fi
+ln -sf /proc/self/fd /dev/fd 2>/dev/null
+ln -sf /proc/mounts /etc/mtab 2>/dev/null
+
+say() { echo "@NAME@: [$(cut -d' ' -f1 /proc/uptime)] $*" > /dev/console; }
+say "init started"
+hostname @NAME@
+
+# -- the archive appended as a second initrd (docs/kexec-bundle.md) --------------------------
+mkdir -p /etc/ssh /root/network
+chmod 0700 /root
+if [ -f /ssh/ssh_host_ed25519_key ]; then
+    install -m 0600 /ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key
+    install -m 0644 /ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ed25519_key.pub
+    say "host key restored from the appended archive"
+else
+    say "WARNING: no host key in the appended archive, generating one"
+    ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+fi
+if [ -f /ssh/authorized_keys ]; then
+    mkdir -p /root/.ssh
+    chmod 0700 /root/.ssh
+    install -m 0600 /ssh/authorized_keys /root/.ssh/authorized_keys
+fi
+for f in /*.json; do
+    [ -f "$f" ] && install -m 0644 "$f" /root/network/
+done
+if [ -f /nixremote/nixremote.pyz ]; then
+    install -m 0644 /nixremote/nixremote.pyz /root/nixremote.pyz
+fi
+
+# -- devices ----------------------------------------------------------------------------------
+for m in virtio_pci virtio_blk virtio_net virtio_rng; do modprobe -q "$m" 2>/dev/null; done
+UDEVD=/lib/systemd/systemd-udevd
+[ -x "$UDEVD" ] || UDEVD=/usr/lib/systemd/systemd-udevd
+if [ -x "$UDEVD" ]; then
+    "$UDEVD" --daemon --resolve-names=never
+    udevadm trigger --type=subsystems --action=add
+    udevadm trigger --type=devices --action=add
+    udevadm settle --timeout=30
+    say "udev settled"
+else
+    say "WARNING: no udevd"
+fi
+
+# -- network: DHCP from QEMU's user-mode network -----------------------------------------------
+ip link set lo up
+IFACE=
+for d in /sys/class/net/*; do
+    n=${d##*/}
+    [ "$n" = lo ] && continue
+    [ -e "$d/device" ] || continue
+    IFACE=$n
+    break
+done
+if [ -n "$IFACE" ]; then
+    ip link set "$IFACE" up
+    busybox udhcpc -i "$IFACE" -s /etc/nixremote/udhcpc.script -q -f -n -t 20 -T 1 \
+        >/var/log/udhcpc.log 2>&1 || say "WARNING: DHCP on $IFACE failed"
+    say "network: $IFACE $(ip -o -4 addr show dev "$IFACE" | awk '{print $4}')"
+else
+    say "WARNING: no network interface"
+fi
+
+# -- sshd -------------------------------------------------------------------------------------
+mkdir -p /run/sshd
+chmod 0755 /run/sshd
+if ! /usr/sbin/sshd -E /var/log/sshd.log; then
+    say "ERROR: sshd did not start: $(tail -n 3 /var/log/sshd.log)"
+    echo "$BOOT_FAILED_MARKER @NAME@: sshd" > /dev/console
+fi
+i=0
+while [ $i -lt 100 ]; do
+    # 0016 = port 22, 0A = LISTEN
+    if grep -q ':0016 00000000:0000 0A' /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+        break
+    fi
+    i=$((i + 1))
+    sleep 0.1
+done
+for hook in /etc/nixremote/ready.d/*; do
+    [ -x "$hook" ] && "$hook"
+done
+echo "@MARKER@ boot_id=$(cat /proc/sys/kernel/random/boot_id) uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/console
+exec /bin/busybox init
+"""
+
+INITTAB = """\
+# busybox init: nothing to spawn, only orderly reboot/poweroff
+::ctrlaltdel:/bin/busybox reboot -f
+::shutdown:/bin/busybox sh -c 'echo "init: shutting down" > /dev/console; /bin/busybox umount -a -r 2>/dev/null'
+"""
+
+UDHCPC_SCRIPT = r"""#!/bin/sh
+# busybox udhcpc hook: apply the lease with iproute2
+case "$1" in
+    deconfig)
+        ip -4 addr flush dev "$interface" 2>/dev/null
+        ip link set "$interface" up
+        ;;
+    bound|renew)
+        ip -4 addr flush dev "$interface"
+        ip addr add "$ip/${mask:-24}" dev "$interface"
+        if [ -n "$router" ]; then
+            for r in $router; do
+                ip route replace default via "$r" dev "$interface"
+                break
+            done
+        fi
+        : > /etc/resolv.conf
+        for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+        ;;
+esac
+exit 0
+"""
+
+SSHD_CONFIG = """\
+# nixremote test machine: root by key only
+Port 22
+AddressFamily any
+HostKey /etc/ssh/ssh_host_ed25519_key
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+UseDNS no
+PrintMotd no
+PidFile /run/sshd.pid
+AuthorizedKeysFile .ssh/authorized_keys
+AcceptEnv LANG LC_*
+"""
+# the rescue system's Debian sshd_config names the sftp subsystem itself; the installer's does not
+SSHD_SFTP = "Subsystem sftp /usr/lib/openssh/sftp-server\n"
+
+# The one stand-in of the test installer image: it cannot build NixOS here (no binary cache), so it
+# records what it was asked to do. See NIXOS_INSTALL_RECORD for where.
+NIXOS_INSTALL_RECORD = "/persist/nixos-install.log"
+
+NIXOS_INSTALL = r'''#!/usr/bin/python3
+"""nixos-install stand-in of the nixremote test installer (cannot build NixOS in the test VM).
+
+Records one JSON object per call (a line) in <root>/persist/nixos-install.log (root from --root,
+default /mnt) and in /run/nixos-install.log: argv, root, the --flake reference, the flake
+directory's files with their sha256, and whether `nix-instantiate --parse` accepted flake.nix (when
+nix-instantiate exists in the image; otherwise "skipped"). Exits 1, like the real one would, when
+--flake is missing or the flake directory holds no flake.nix; 0 otherwise.
+"""
+import hashlib, json, os, shutil, subprocess, sys, time
+
+argv = sys.argv[1:]
+root, flake = "/mnt", None
+i = 0
+while i < len(argv):
+    a = argv[i]
+    if a == "--root" and i + 1 < len(argv):
+        root = argv[i + 1]; i += 1
+    elif a == "--flake" and i + 1 < len(argv):
+        flake = argv[i + 1]; i += 1
+    elif a.startswith("--flake="):
+        flake = a.split("=", 1)[1]
+    elif a.startswith("--root="):
+        root = a.split("=", 1)[1]
+    i += 1
+
+record = {"argv": sys.argv, "root": root, "flake": flake, "time": time.time(), "ok": False}
+error = None
+if flake is None:
+    error = "no --flake given"
+else:
+    ref = flake.split("#", 1)[0]
+    if ref.startswith("path:"):
+        ref = ref[5:]
+    record["flakeDir"] = ref
+    candidates = [ref]
+    if not ref.startswith(root.rstrip("/") + "/"):
+        candidates.append(os.path.join(root, ref.lstrip("/")))
+    found = next((c for c in candidates if os.path.isfile(os.path.join(c, "flake.nix"))), None)
+    if found is None:
+        error = f"no flake.nix in {ref}"
+    else:
+        record["flakeDirResolved"] = found
+        files = {}
+        for dirpath, dirnames, filenames in os.walk(found):
+            dirnames[:] = sorted(d for d in dirnames if d != ".git")
+            for name in sorted(filenames):
+                p = os.path.join(dirpath, name)
+                with open(p, "rb") as fh:
+                    files[os.path.relpath(p, found)] = hashlib.sha256(fh.read()).hexdigest()
+        record["flakeFiles"] = files
+        nix = shutil.which("nix-instantiate")
+        if nix:
+            r = subprocess.run([nix, "--parse", os.path.join(found, "flake.nix")],
+                               capture_output=True, text=True)
+            record["parse"] = "ok" if r.returncode == 0 else "failed: " + r.stderr.strip()[-500:]
+            if r.returncode != 0:
+                error = "flake.nix does not parse"
+        else:
+            record["parse"] = "skipped"
+record["ok"] = error is None
+if error:
+    record["error"] = error
+line = json.dumps(record, sort_keys=True) + "\n"
+for target in (os.path.join(root, "persist", "nixos-install.log"), "/run/nixos-install.log"):
+    try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "a") as fh:
+            fh.write(line)
+    except OSError as e:
+        print(f"nixos-install (stand-in): cannot write {target}: {e}", file=sys.stderr)
+if error:
+    print(f"nixos-install (stand-in): error: {error}", file=sys.stderr)
+    sys.exit(1)
+print(f"nixos-install (stand-in): recorded install of {flake} into {root}")
+'''
+
+PASSWD = """\
+root:x:0:0:root:/root:/bin/sh
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+sshd:x:100:65534::/run/sshd:/usr/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+"""
+
+GROUP = """\
+root:x:0:
+daemon:x:1:
+tty:x:5:
+disk:x:6:
+kmem:x:15:
+dialout:x:20:
+cdrom:x:24:
+tape:x:26:
+audio:x:29:
+video:x:44:
+input:x:105:
+kvm:x:106:
+render:x:107:
+sgx:x:108:
+nogroup:x:65534:
+"""
+
+SHADOW = """\
+root:*:19000:0:99999:7:::
+daemon:*:19000:0:99999:7:::
+sshd:*:19000:0:99999:7:::
+nobody:*:19000:0:99999:7:::
+"""
+
+NSSWITCH = """\
+passwd: files
+group: files
+shadow: files
+hosts: files dns
+"""
+
+
+def init_script(*, name: str, marker: str) -> str:
+    return (INIT.replace("@NAME@", name).replace("@MARKER@", marker)
+            .replace("@FAILED@", BOOT_FAILED_MARKER))
