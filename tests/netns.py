@@ -212,7 +212,8 @@ HOSTER_LIKE = HostSpec(
     nameservers=("198.51.100.53", "2001:db8:53::1"),
     machine_id="a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
     extra_authorized_keys=(
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxB8r8Q0n3Y3m4o9M9d5k6N4cL2sG2q2z7bY1ZbHq1r operator@example",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxB8r8Q0n3Y3m4o9M9d5k6N4cL2sG2q2z7bY1ZbHq1r"
+        " operator@example",
     ),
 )
 """(a) A hoster-like host: one NIC with a fixed MAC, an IPv4 /32 with the default route via the

@@ -11,6 +11,7 @@ Requires Debian's ``openssh-server`` (and ``openssh-client`` for ``ssh-keygen``)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -110,10 +111,8 @@ class SshServer:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -184,10 +183,7 @@ def start_sshd(
         + "\n"
     )
     sshd = [SSHD, "-D", "-e", "-f", str(config)]
-    if setup:
-        argv = [*prefix, "sh", "-c", f"{setup}\nexec {shlex.join(sshd)}"]
-    else:
-        argv = [*prefix, *sshd]
+    argv = [*prefix, "sh", "-c", f"{setup}\nexec {shlex.join(sshd)}"] if setup else [*prefix, *sshd]
     known_hosts = workdir / "known_hosts"
     known_hosts.write_text(known_hosts_line(listen, port, Path(f"{host_key}.pub")) + "\n")
     process = _spawn(argv, log)

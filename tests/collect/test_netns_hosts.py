@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 from netns import NetnsHost, route_device
-
 from nixremote.core.collect import collect
 from nixremote.core.ssh import connect
 

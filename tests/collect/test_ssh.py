@@ -139,9 +139,8 @@ def test_connection_refused() -> None:
 
 def test_probe_timeout(sshd) -> None:  # type: ignore[no-untyped-def]
     server = sshd(config_extra=["ForceCommand sleep 30"])
-    with _connect(server) as t:
-        with pytest.raises(TransportError, match="did not finish within 1 s"):
-            collect(t, timeout=1)
+    with _connect(server) as t, pytest.raises(TransportError, match="did not finish within 1 s"):
+        collect(t, timeout=1)
 
 
 def test_jump_host(sshd) -> None:  # type: ignore[no-untyped-def]

@@ -79,7 +79,9 @@ nics() {
       [ -r "$d/$f" ] && printf '%s %s\n' "$f" "$(cat "$d/$f" 2>/dev/null)"
     done
     if [ -e "$d/device" ]; then
-      if [ -L "$d/device/driver" ]; then l=$(readlink "$d/device/driver"); echo "driver ${l##*/}"; fi
+      if [ -L "$d/device/driver" ]; then
+        l=$(readlink "$d/device/driver"); echo "driver ${l##*/}"
+      fi
     else
       echo "virtual 1"
     fi

@@ -146,7 +146,7 @@ class SshTransport:
         self.jump = jump
         self.connect_timeout = float(connect_timeout)
         self.known_hosts = (
-            Path(known_hosts).expanduser() if known_hosts else Path("~/.ssh/known_hosts").expanduser()
+            Path(known_hosts or "~/.ssh/known_hosts").expanduser()
         )
         self._system_known_hosts = None if known_hosts else Path("/etc/ssh/ssh_known_hosts")
         self.host_key_policy = host_key_policy
@@ -448,9 +448,8 @@ class SshTransport:
                     chan.exit_status_ready()
                     and not chan.recv_ready()
                     and not chan.recv_stderr_ready()
-                ):
-                    if chan.closed or chan.eof_received:
-                        break
+                ) and (chan.closed or chan.eof_received):
+                    break
                 if deadline is not None and time.monotonic() > deadline:
                     chan.close()
                     raise TransportError(
@@ -525,7 +524,9 @@ class SshTransport:
             total = local.stat().st_size
             handle = local.open("rb")
         except OSError as exc:
-            raise TransportError(f"cannot read {local}: {exc.strerror}", hint="check the path") from None
+            raise TransportError(
+                f"cannot read {local}: {exc.strerror}", hint="check the path"
+            ) from None
         offset = 0
         with handle:
             if resume:
@@ -566,7 +567,9 @@ class SshTransport:
         try:
             Path(local).write_bytes(result.stdout)
         except OSError as exc:
-            raise TransportError(f"cannot write {local}: {exc.strerror}", hint="check the path") from None
+            raise TransportError(
+                f"cannot write {local}: {exc.strerror}", hint="check the path"
+            ) from None
 
 
 def _split_known_name(name: str) -> tuple[str, int]:
