@@ -41,7 +41,7 @@ def _stock_run_params(run: Path) -> str:
 
 
 def read_bundle(path: str | Path) -> BundleBoot:
-    """Read a bundle directory (``bundle.json``) or an unpacked nixos-images tarball (``kexec/``)."""
+    """Read a bundle directory (``bundle.json``) or an unpacked nixos-images tarball."""
     root = Path(path)
     meta_file = root / "bundle.json"
     if meta_file.is_file():

@@ -117,15 +117,14 @@ def insert_modules(flake_text: str, modules: Iterable[str]) -> str:
     if not mods:
         return flake_text
     lines = flake_text.splitlines(keepends=True)
-    for index, line in enumerate(lines):
-        if line.strip().startswith(EXTRA_MODULES_MARKER):
-            indent = line[: len(line) - len(line.lstrip())]
-            break
-    else:
+    found = [i for i, line in enumerate(lines) if line.strip().startswith(EXTRA_MODULES_MARKER)]
+    if not found:
         raise InvalidInputError(
             f"the flake template has no '{EXTRA_MODULES_MARKER}' line",
             hint="restore the template shipped with nixremote",
         )
+    index = found[0]
+    indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
     added: list[str] = []
     for mod in mods:
         if EXTRA_MODULES_MARKER in mod:

@@ -1,0 +1,100 @@
+# The base of every host installed by nixremote: the runtime info, users without passwords, Nix
+# with flakes, the host flake in the registry as `installed`, and the boot loader.
+{ config, lib, ... }:
+let
+  inherit (lib) mkDefault mkIf mkOption types;
+  cfg = config.nixremote;
+  info = cfg.runtimeInfo;
+  hasInfo = info != null;
+  bootModeOf = mode:
+    if mode == "bios" then "bios"
+    else if mode == "uefi" then "uefi"
+    else "hybrid";
+in
+{
+  options.nixremote = {
+    runtimeInfo = mkOption {
+      type = types.nullOr types.attrs;
+      default = null;
+      description = ''
+        The parsed runtime-info.json of this host (set by `nixremote.lib.makeSystem`). Its network
+        facts, disk, boot mode and root keys configure the other nixremote modules.
+      '';
+    };
+
+    persistDir = mkOption {
+      type = types.str;
+      default = "/persist";
+      description = "Where state that survives the root reset lives (the `safe/persist` dataset).";
+    };
+
+    flake = {
+      source = mkOption {
+        type = types.nullOr types.raw;
+        default = null;
+        description = ''
+          The flake this system is built from (`self` of the host or fleet flake). It is
+          registered as `installed` in the Nix registry, so on the host
+          `nixos-rebuild switch --flake installed#<name>` rebuilds the installed configuration.
+        '';
+      };
+      configurationName = mkOption {
+        type = types.str;
+        default = "installed";
+        description = "The attribute of this system in the flake's nixosConfigurations.";
+      };
+    };
+
+    boot = {
+      mode = mkOption {
+        type = types.enum [ "bios" "uefi" "hybrid" ];
+        default = if hasInfo then bootModeOf (info.bootMode or "unknown") else "hybrid";
+        defaultText = "from runtimeInfo.bootMode: bios, uefi, or hybrid when unknown";
+        description = ''
+          How GRUB is installed: `bios` into the BIOS boot partition (EF02) of each disk,
+          `uefi` as the removable EFI loader on the ESP, `hybrid` both (the disk then boots
+          whichever way the firmware starts it).
+        '';
+      };
+      devices = mkOption {
+        type = types.listOf types.str;
+        default = if hasInfo then [ info.diskToFormat ] else [ ];
+        defaultText = "[ runtimeInfo.diskToFormat ]";
+        description = "The whole disks (by-id paths) that GRUB is installed on.";
+      };
+    };
+  };
+
+  config = mkIf hasInfo {
+    # No passwords anywhere: root logs in with the keys of the runtime info (over SSH only).
+    users.mutableUsers = mkDefault false;
+    users.users.root = {
+      hashedPassword = mkDefault "!";
+      openssh.authorizedKeys.keys = info.rootAuthorizedKeys or [ ];
+    };
+
+    nix.settings.experimental-features = [ "nix-command" "flakes" ];
+    nix.registry = mkIf (cfg.flake.source != null) {
+      installed.flake = cfg.flake.source;
+    };
+
+    # The editable host flake, written by the installer; it survives the root reset.
+    environment.etc."nixos".source = "${cfg.persistDir}/etc/nixos";
+
+    boot.loader = {
+      grub = {
+        enable = true;
+        zfsSupport = true;
+        efiSupport = cfg.boot.mode != "bios";
+        # No NVRAM writes: a kexec'd installer often cannot reach the EFI variables, and the
+        # removable path (\EFI\BOOT\BOOTX64.EFI) boots on any firmware.
+        efiInstallAsRemovable = cfg.boot.mode != "bios";
+        devices = if cfg.boot.mode == "uefi" then [ "nodev" ] else cfg.boot.devices;
+      };
+      efi = {
+        canTouchEfiVariables = false;
+        efiSysMountPoint = "/boot";
+      };
+    };
+  };
+}

@@ -1,0 +1,114 @@
+"""Host flake rendering (nixremote.installers.hostflake)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nixremote.core.converter import load_runtime_info, loads_runtime_info
+from nixremote.core.errors import InvalidInputError
+from nixremote.core.progress import Event
+from nixremote.installers import hostflake
+
+from .conftest import CASES, REPO, nix_parse
+
+
+@pytest.fixture
+def info():  # type: ignore[no-untyped-def]
+    return load_runtime_info(CASES / "hoster" / "runtime-info.json")
+
+
+def test_template_files_are_the_flake_templates() -> None:
+    # one copy: the root flake's templates.* point at the package data
+    flake = (REPO / "flake.nix").read_text()
+    assert "path = ./src/nixremote/data/templates/host;" in flake
+    assert "path = ./src/nixremote/data/templates/fleet;" in flake
+    files = hostflake.template_files("host")
+    assert set(files) == {"flake.nix", "configuration.nix"}
+    assert files["flake.nix"] == (
+        REPO / "src/nixremote/data/templates/host/flake.nix"
+    ).read_text()
+
+
+def test_render_host_flake(info) -> None:  # type: ignore[no-untyped-def]
+    files = hostflake.render_host_flake(
+        info, nixremote_url="github:me/nixremote/v0.1.0",
+        extra_modules=["nixremote.nixosModules.hetzner"],
+    )
+    assert set(files) == {"flake.nix", "runtime-info.json", "configuration.nix"}
+    flake = files["flake.nix"]
+    assert 'nixremote.url = "github:me/nixremote/v0.1.0";' in flake
+    assert "github:nixremote/nixremote" not in flake
+    assert "nixosConfigurations.installed = nixremote.lib.makeSystem" in flake
+    assert "flake = self;" in flake  # registered as `installed`
+    lines = flake.splitlines()
+    marker = next(i for i, line in enumerate(lines) if hostflake.EXTRA_MODULES_MARKER in line)
+    assert lines[marker + 1].strip() == "(nixremote.nixosModules.hetzner)"
+    assert lines[marker + 1].startswith(" " * 10)
+    # the runtime info round-trips and carries both shapes
+    data = json.loads(files["runtime-info.json"])
+    assert data["interfaces"][0]["mac"] == "96:00:00:AB:CD:EF"
+    assert data["networkInterface"] == "enp1s0"
+    assert loads_runtime_info(files["runtime-info.json"]) == info
+
+
+def test_no_extra_modules_leaves_template(info) -> None:  # type: ignore[no-untyped-def]
+    files = hostflake.render_host_flake(info)
+    assert files["flake.nix"] == hostflake.template_files("host")["flake.nix"]
+
+
+@pytest.mark.parametrize(
+    "url", ['github:a/b"; evil = "', "path:/x\\y", "", "a${b}", " github:a/b", "x\ny"]
+)
+def test_bad_flake_url_refused(info, url: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInputError, match="invalid flake reference"):
+        hostflake.render_host_flake(info, nixremote_url=url)
+
+
+def test_write_keeps_the_users_configuration(info, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    events: list[Event] = []
+    first = hostflake.write_host_flake(info, tmp_path / "h", reporter=events.append)
+    assert first.written == ("flake.nix", "runtime-info.json", "configuration.nix")
+    assert events and events[-1].kind == "done"
+    config = tmp_path / "h" / "configuration.nix"
+    config.write_text("{ ... }: { services.nginx.enable = true; }\n")
+    second = hostflake.write_host_flake(info, tmp_path / "h")
+    assert second.kept == ("configuration.nix",)
+    assert "nginx" in config.read_text()
+    assert not list((tmp_path / "h").glob("*.tmp"))
+    assert nix_parse(tmp_path / "h" / "flake.nix").returncode == 0
+
+
+def test_multiline_module_is_indented_and_parses(info, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    mod = "{ config, ... }:\n{\n  networking.firewall.allowedTCPPorts = [ 80 ];\n}"
+    flake = hostflake.write_host_flake(info, tmp_path / "h", extra_modules=[mod])
+    text = (flake.path / "flake.nix").read_text()
+    assert "            networking.firewall.allowedTCPPorts = [ 80 ];" in text
+    assert nix_parse(flake.path / "flake.nix").returncode == 0
+
+
+def test_unwritable_destination_is_a_clear_error(info, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InvalidInputError, match="cannot write the host flake"):
+        hostflake.write_host_flake(info, blocker / "sub")
+
+
+def test_paths_match_the_nix_modules() -> None:
+    # the installer writes where the NixOS modules read
+    zfs = (REPO / "nix/modules/zfs.nix").read_text()
+    ssh = (REPO / "nix/modules/ssh.nix").read_text()
+    core = (REPO / "nix/modules/core.nix").read_text()
+    imp = (REPO / "nix/modules/impermanence.nix").read_text()
+    assert hostflake.INITRD_SSH_HOST_KEY == "/persist/etc/secrets/initrd/ssh_host_ed25519_key"
+    assert '"${persist}/etc/secrets/initrd/ssh_host_ed25519_key"' in zfs
+    assert f"default = {hostflake.INITRD_SSH_PORT};" in zfs
+    assert hostflake.HOST_SSH_KEY_DIR == "/persist/etc/ssh"
+    assert 'default = "${persist}/etc/ssh";' in ssh
+    assert hostflake.HOST_FLAKE_DIR == "/persist/etc/nixos"
+    assert 'environment.etc."nixos".source = "${cfg.persistDir}/etc/nixos";' in core
+    assert hostflake.MACHINE_ID_FILE == "/persist/etc/machine-id"
+    assert '"${persist}/etc/machine-id"' in imp
+    assert 'default = "/persist";' in core
