@@ -12,14 +12,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "install"))
 
-from sample_hosts import KERNEL_PARAMS, ORIGINAL_ONE_NIC, big_host  # noqa: E402
+from sample_hosts import KERNEL_PARAMS, ORIGINAL_ONE_NIC, big_host
 
-from nixremote.core.converter import runtime_info_from_json_data  # noqa: E402
-from nixremote.installers import cmdline  # noqa: E402
+from nixremote.core.converter import runtime_info_from_json_data
+from nixremote.installers import cmdline
 
 
 def row(name: str, plain: int, compact: int, line: int | None) -> None:
-    fits = "" if line is None else f"{line:>6} {'yes' if line <= cmdline.CMDLINE_MAX_CHARS else 'NO'}"
+    ok = line is not None and line <= cmdline.CMDLINE_MAX_CHARS
+    fits = "" if line is None else f"{line:>6} {'yes' if ok else 'NO'}"
     print(f"{name:<34} {plain:>8} {compact:>8} {compact / plain:>6.0%} {fits}")
 
 

@@ -44,7 +44,7 @@ KERNEL_PARAMS = (
 
 
 def big_host(nics: int = 4, disks: int = 8) -> RuntimeInfo:
-    """A dedicated server: ``nics`` NICs dual stack (two v4 and two v6 each), ``disks`` NVMe/SATA."""
+    """A dedicated server: ``nics`` NICs dual stack (two v4 and two v6 each), ``disks`` disks."""
     interfaces = []
     routes = []
     for n in range(nics):

@@ -1,8 +1,9 @@
 """Kexec bundles: this project's bundle directory, or a stock nixos-images kexec tarball.
 
 A bundle directory has ``bundle.json`` (see ``docs/kexec-bundle.md``) beside the kernel and the
-initrd. A nixos-images tarball (``nixos-kexec-installer-*-<system>.tar.gz``) holds ``kexec/bzImage``,
-``kexec/initrd`` and ``kexec/run``; its ``init=`` and ``kernelParams=`` are read from ``run`` and its
+initrd. A nixos-images tarball (``nixos-kexec-installer-*-<system>.tar.gz``) holds
+``kexec/bzImage``, ``kexec/initrd`` and ``kexec/run``; its ``init=`` and ``kernelParams=`` are read
+from ``run`` and its
 kernel and initrd are extracted into a cache directory (once per tarball content) so they can be
 uploaded like a directory bundle's.
 

@@ -47,7 +47,8 @@ SETUP_CMDLINE_SIZE = COMMAND_LINE_SIZE - 1
 """The boot protocol's ``cmdline_size`` (2047), which kexec compares the length incl. NUL with."""
 
 KEXEC_FILE_RESERVED = 30
-"""Bytes ``kexec_file_load`` keeps free for ``elfcorehdr=0x<addr> `` (``MAX_ELFCOREHDR_STR_LEN``)."""
+"""Bytes ``kexec_file_load`` keeps free for ``elfcorehdr=0x<addr> ``
+(``MAX_ELFCOREHDR_STR_LEN`` in ``arch/x86/kernel/kexec-bzimage64.c``)."""
 
 CMDLINE_MAX_CHARS = SETUP_CMDLINE_SIZE - 1 - KEXEC_FILE_RESERVED
 """The longest command line (without NUL) that loads with both kexec syscalls: 2016."""

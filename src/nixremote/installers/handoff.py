@@ -28,7 +28,7 @@ from pathlib import Path
 from attrs import frozen
 
 from ..core.converter import dumps_runtime_info
-from ..core.errors import HostKeyError, PreflightError, TransportError
+from ..core.errors import CommandFailedError, HostKeyError, PreflightError, TransportError
 from ..core.hostkeys import HostKey, known_hosts_host
 from ..core.models import RuntimeInfo
 from ..core.progress import Reporter, report
@@ -219,9 +219,22 @@ def load_and_exec(
     """
     report(reporter, "step", "loading the installer kernel (kexec -l)", phase="kexec")
     transport.run(["sh", "-c", 'cat "$1" "$2" > "$3"', "concat", initrd, archive, combined])
+    load = [kexec, "-l", kernel, f"--initrd={combined}", f"--append={cmdline}"]
     try:
-        transport.run([kexec, "-l", kernel, f"--initrd={combined}", f"--append={cmdline}"],
-                      timeout=300)
+        result = transport.run(load, timeout=300, check=False)
+        if not result.ok and "not permitted" in result.tail().lower():
+            # a locked-down kernel (Secure Boot) refuses kexec_load but may take a signed
+            # kernel through kexec_file_load; the command line budget covers both
+            report(reporter, "warning", "kexec_load was refused; trying kexec_file_load (-s)",
+                   phase="kexec")
+            result = transport.run([kexec, "-s", *load[2:]], timeout=300, check=False)
+        if not result.ok:
+            raise CommandFailedError(
+                f"kexec could not load the installer: {result.tail(3)}",
+                argv=result.argv, returncode=result.returncode, output=result.tail(),
+                hint="see `dmesg | tail` on the host; Secure Boot (lockdown) or too little "
+                "memory are the usual causes",
+            )
     finally:
         transport.run(["rm", "-f", combined], check=False)
     report(reporter, "step", "starting the installer (kexec -e)", phase="kexec")
@@ -291,13 +304,13 @@ PYTHON_CANDIDATES = (
     "/run/current-system/sw/bin/python3",
 )
 _FIND_PYTHON = r"""
+ok() { "$1" -c 'import sys, zlib; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
 for c in "$@"; do
-  command -v "$c" >/dev/null 2>&1 || continue
-  "$c" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v "$c"; exit 0; }
+  p=$(command -v "$c" 2>/dev/null) || continue
+  ok "$p" && { echo "$p"; exit 0; }
 done
-for c in /nix/store/*-python3-*/bin/python3 /nix/store/*-python3-minimal-*/bin/python3; do
-  [ -x "$c" ] || continue
-  "$c" -c 'import sys, zipimport, zlib; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo "$c"; exit 0; }
+for p in /nix/store/*-python3-*/bin/python3 /nix/store/*-python3-minimal-*/bin/python3; do
+  [ -x "$p" ] && ok "$p" && { echo "$p"; exit 0; }
 done
 exit 1
 """

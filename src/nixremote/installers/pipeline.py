@@ -258,7 +258,6 @@ class _Run:
         state, self.cmdline = preflight.run_preflight(
             transport, info, bundle, archive_bytes=len(archive),
             allow_kexec_install=opts.allow_kexec_install, reporter=self.reporter)
-        self.plan_disk(info)
         remote = opts.remote_dir.rstrip("/")
         kernel = f"{remote}/{bundle.kernel.name}"
         initrd = f"{remote}/{bundle.initrd.name}"
@@ -337,6 +336,8 @@ class _Run:
         if self.options.flake:
             argv_tail += ["--nixremote-flake", self.options.flake]
         if self.options.dry_run:
+            if "format" in wanted and self.info is not None:
+                self.plan_disk(self.info)
             key_file = self.options.key_file
             self.step(f"send the disk key on stdin into {key_file} (tmpfs, 0600)", "install")
             self.step("run python3 " + shlex.join([self.options.installer_zipapp, *argv_tail[:2],

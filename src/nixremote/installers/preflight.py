@@ -32,7 +32,8 @@ LOAD_MARGIN = 64 * MIB
 PROBE = r"""
 disk=$1
 echo "arch=$(uname -m)"
-awk '/^MemTotal:/ {print "memtotal=" $2 * 1024} /^MemAvailable:/ {print "memavail=" $2 * 1024}' /proc/meminfo
+awk '/^MemTotal:/ {print "memtotal=" $2 * 1024}
+     /^MemAvailable:/ {print "memavail=" $2 * 1024}' /proc/meminfo
 echo "kexec=$(command -v kexec 2>/dev/null)"
 echo "kexec_load_disabled=$(cat /proc/sys/kernel/kexec_load_disabled 2>/dev/null)"
 [ -d /sys/firmware/efi ] && echo efi=1 || echo efi=0
