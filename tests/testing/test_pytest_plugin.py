@@ -90,3 +90,13 @@ def test_loopback_sshd_stops(tmp_path) -> None:
     assert not server.running
     refused = subprocess.run(server.ssh_argv("true"), capture_output=True, text=True, timeout=60)
     assert refused.returncode == 255
+
+
+def test_captured_facts_of_the_project(captured_facts) -> None:
+    # tests/data/captures/ (the collect stage's real captures) serves tests in sub-directories.
+    from pathlib import Path
+
+    names = sorted(p.name for p in (Path(__file__).parents[1] / "data" / "captures").iterdir())
+    assert names, "no captures committed under tests/data/captures"
+    facts = captured_facts(names[0])
+    assert facts.has("uname-m") or facts.has("ip-addr"), names[0]

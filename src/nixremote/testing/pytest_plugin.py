@@ -9,8 +9,8 @@ nothing to configure. The fixtures:
     test sees exactly the plugins it names.
 ``captured_facts``
     A factory: ``captured_facts("hetzner-cx22")`` loads :class:`~nixremote.core.facts.Facts`
-    from a capture (see :func:`load_captured_facts`), looked up relative to the test file's
-    ``data/captures/`` directory unless given as a path.
+    from a capture (see :func:`load_captured_facts`), looked up in ``data/captures/`` beside
+    the test file or above it, unless given as a path.
 ``loopback_sshd``
     A running OpenSSH ``sshd`` on ``127.0.0.1`` for the current user, with a fresh host key, a
     client key and a ``known_hosts`` that pins the host key
@@ -139,12 +139,18 @@ def load_captured_facts(path: str | Path) -> Facts:
 def captured_facts(request: pytest.FixtureRequest) -> Callable[[str | Path], Facts]:
     """Factory: ``captured_facts(name_or_path)`` -> :class:`~nixremote.core.facts.Facts`.
 
-    A relative name is looked up in ``data/captures/`` beside the test file, then in the
-    directories of the ``nixremote_captures`` ini option; the name may leave out a ``.json`` or
-    ``.txt`` suffix.
+    A relative name is looked up in ``captures/`` and ``data/captures/`` beside the test file,
+    then in ``data/captures/`` of each parent directory up to the rootdir (so
+    ``tests/data/captures`` serves every test under ``tests/``), then in the directories of the
+    ``nixremote_captures`` ini option; the name may leave out a ``.json`` or ``.txt`` suffix.
     """
     test_dir = Path(str(request.path)).parent
-    search = [test_dir / "data" / "captures", test_dir / "captures"]
+    root = Path(str(request.config.rootpath))
+    search = [test_dir / "captures"]
+    for directory in (test_dir, *test_dir.parents):
+        search.append(directory / "data" / "captures")
+        if directory == root or directory == directory.parent:
+            break
     search += [Path(d) for d in request.config.getini("nixremote_captures")]
 
     def load(name: str | Path) -> Facts:
