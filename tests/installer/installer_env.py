@@ -176,10 +176,16 @@ class InstallerEnv:
         return env
 
     def run(self, *extra: str, phases: str | None = None, faults: bool = False,
-            fail_once: str | None = None, reboot: bool = False,
-            runtime_info: bool = True) -> RunResult:
-        argv = [sys.executable, "-c", CLI, "installer", "run", "--key-file", str(KEY_FILE),
-                "--yes", "--json", "--root", str(self.root)]
+            fail_once: str | None = None, reboot: bool = False, yes: bool = True,
+            runtime_info: bool = True, json_lines: bool = True,
+            key_file: Path | None = KEY_FILE) -> RunResult:
+        argv = [sys.executable, "-c", CLI, "installer", "run", "--root", str(self.root)]
+        if key_file is not None:
+            argv += ["--key-file", str(key_file)]
+        if yes:
+            argv.append("--yes")
+        if json_lines:
+            argv.append("--json")
         if runtime_info:
             argv += ["--runtime-info", str(self.info_file)]
         if phases:
@@ -187,12 +193,12 @@ class InstallerEnv:
         if not reboot:
             argv.append("--no-reboot")
         argv += list(extra)
-        proc = subprocess.run(argv, capture_output=True,
+        proc = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL,
                               env=self.env(faults=faults, fail_once=fail_once), check=False,
                               timeout=600)
         stdout = proc.stdout.decode()
         events = []
-        for line in stdout.splitlines():
+        for line in stdout.splitlines() if json_lines else ():
             event = event_from_json(line)
             assert event is not None, f"not an event line on stdout: {line!r}"
             events.append(event)

@@ -661,7 +661,7 @@ class Installer:
     def _make_key(self, private: Path, kind: str, bits: int | None, comment: str) -> None:
         public = Path(f"{private}.pub")
         if self._pair_matches(private, public):
-            self._report("skip", f"keep the existing {kind} key {private}", "keys")
+            self._report("step", f"keep the existing {kind} key {private}", "keys")
         else:
             for stale in (private, public):
                 stale.unlink(missing_ok=True)
@@ -737,7 +737,15 @@ class Installer:
         return proc.wait(), tail
 
     def phase_reboot(self) -> None:
-        self._final_keys()  # read them while /persist is still mounted
+        if self._keys is None:
+            # Read the host keys for the final event while /persist is still mounted (a resumed
+            # run mounts it again if it can; the keys phase already reported them anyway).
+            try:
+                self.ensure_mounted("reboot")
+            except NixremoteError as exc:
+                self._report("warning", f"cannot mount {self.root} to read the host keys: "
+                             f"{exc.message}", "reboot")
+            self._final_keys()
         self.release("reboot")
 
     # -- the driver --
