@@ -1,8 +1,9 @@
 """A non-root login with sudo: the password travels on stdin, never in argv.
 
 The sshd runs in a private mount namespace whose /etc/passwd, /etc/shadow, /etc/group and
-/etc/sudoers are bind-mounted copies that add the user ``nxsudo`` (password ``pw 4 test``), and a
-tmpfs ``/home`` holds its home, so nothing on this machine changes. Needs Debian's ``sudo`` and ``openssl``.
+/etc/sudoers are bind-mounted copies that add the user ``nxsudo`` (password ``pw 4 test``),
+and tmpfs mounts hold its home and sudo's time stamps, so nothing on this machine changes.
+Needs Debian's ``sudo`` and ``openssl``.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def test_sudo_with_prompt_and_wrong_password(sudo_sshd, monkeypatch: pytest.Monk
         return "wrong"
 
     with _connect(sudo_sshd, sudo_prompt=prompt) as t:
-        with pytest.raises(TransportError, match="sudo on .* refused the password"):
+        with pytest.raises(TransportError, match=r"sudo on .* refused the password"):
             t.run(["id", "-u"])
         assert asked == [1]
 
