@@ -193,3 +193,48 @@ def test_sudo_password_never_in_argv() -> None:
     os.environ.pop("NIXREMOTE_SUDO_PASSWORD", None)
     assert nopw.command_line(["id"])[0] == "sudo -n -- id"
     assert SshTransport("h", user="root", sudo=True).command_line(["id"])[0] == "id"
+
+
+def test_silent_server_is_a_handshake_error() -> None:
+    """A port that accepts but never speaks SSH: a one-line error after the timeout."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    accepted: list[socket.socket] = []
+    thread = threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(TransportError, match=r"SSH handshake with 127\.0\.0\.1") as err:
+            connect("root@127.0.0.1", port=port, connect_timeout=1)
+        assert "\n" not in str(err.value)
+    finally:
+        for sock in accepted:
+            sock.close()
+        server.close()
+
+
+def test_not_an_ssh_server() -> None:
+    """A server that answers with something else (an HTTP banner)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        with pytest.raises(TransportError, match=r"SSH handshake with 127\.0\.0\.1"):
+            connect("root@127.0.0.1", port=port, connect_timeout=3)
+    finally:
+        server.close()
