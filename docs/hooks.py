@@ -452,6 +452,24 @@ def cli_reference() -> str:
     return "\n".join(parts) + "\n"
 
 
+# -- docstrings in the API pages ----------------------------------------------------------------
+
+try:
+    import griffe
+except ImportError:  # only the API pages need it
+    griffe = None
+
+if griffe is not None:
+
+    class RstRoles(griffe.Extension):  # type: ignore[misc]
+        """A griffe extension (``mkdocs.yml``: ``extensions``) that turns the reST roles of
+        nixremote's docstrings into Markdown for the API pages."""
+
+        def on_instance(self, *, obj: Any, **kwargs: Any) -> None:
+            if obj.docstring is not None:
+                obj.docstring.value = rst_to_md(obj.docstring.value)
+
+
 # -- MkDocs --------------------------------------------------------------------------------------
 
 CLI_PAGE = "reference/cli.md"

@@ -77,3 +77,14 @@ def test_python_api_is_rendered_from_docstrings(site: Path) -> None:
     for ident in ("nixremote.load_runtime_info", "nixremote.RuntimeInfo",
                   "nixremote.core.errors.TransportError", "nixremote.core.collect.collect"):
         assert f'id="{ident}"' in page, ident
+
+
+def test_no_raw_rest_roles_on_any_page(site: Path) -> None:
+    import html
+    import re
+
+    for page in site.rglob("index.html"):
+        raw = re.sub(r"<script.*?</script>", "", page.read_text(encoding="utf-8"), flags=re.S)
+        text = html.unescape(re.sub(r"<[^>]+>", "", raw))
+        for role in (":class:`", ":func:`", ":meth:`", ":mod:`", ":data:`", "--8<--"):
+            assert role not in text, f"{page.relative_to(site)} shows {role!r} raw"
