@@ -390,20 +390,20 @@ class _Run:
 
         try:
             installer.run(argv, on_line=on_line, timeout=None)
-        except CommandFailedError as exc:
-            last = errors[-1] if errors else None
-            if last is not None:
+        except TransportError as exc:  # CommandFailedError included
+            if final and not errors and "reboot" in wanted:
+                # the reboot took the connection (or the command) down after the last event
+                log.info("the installer is rebooting the host: %s", exc.message)
+            elif errors and isinstance(exc, CommandFailedError):
+                last = errors[-1]
                 raise CommandFailedError(
                     f"the installer failed: {last.message}", argv=exc.argv,
                     returncode=exc.returncode, output=exc.output,
                     hint=dict(last.data).get("hint") or "rerun with the failed phase in --phases "
                     "(finished phases are skipped)",
                 ) from None
-            raise
-        except TransportError:
-            if not (final and "reboot" in wanted):
+            else:
                 raise
-            log.info("the connection dropped while the installer reboots the host")
         if final:
             self.record_host_keys(dict(final[-1].data))
 
