@@ -117,3 +117,20 @@ def test_add_stages_with_git(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     staged = subprocess.run(["git", "-C", str(tmp_path), "diff", "--cached", "--name-only"],
                             capture_output=True, text=True, check=True).stdout.split()
     assert sorted(staged) == ["hosts/web1/configuration.nix", "hosts/web1/runtime-info.json"]
+
+
+def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["fleet", "init", str(tmp_path), "--json"], capsys)
+    assert code == 0
+    assert json.loads(out)["written"] == ["common.nix", "flake.nix", "hosts/README.md"]
+    source = str(CASES / "two-nics" / "runtime-info.json")
+    code, out, _ = run(["fleet", "add", str(tmp_path), source, "--no-git-add", "--json"], capsys)
+    assert code == 0
+    assert json.loads(out) == {
+        "name": "db1",
+        "hostName": "db1",
+        "path": str(tmp_path / "hosts" / "db1"),
+        "written": ["runtime-info.json", "configuration.nix"],
+        "kept": [],
+        "staged": False,
+    }

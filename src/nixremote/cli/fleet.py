@@ -9,6 +9,7 @@ import click
 
 from ..installers import fleet as fleet_lib
 from ..installers.hostflake import DEFAULT_NIXREMOTE_URL
+from .output import emit_json
 
 _DIR = click.Path(file_okay=False, path_type=Path)
 
@@ -27,9 +28,13 @@ def fleet_group() -> None:
     help="Flake reference of nixremote for the fleet's input.",
 )
 @click.option("--force", is_flag=True, help="Replace an existing flake.nix.")
-def init_cmd(directory: Path, nixremote_url: str, force: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+def init_cmd(directory: Path, nixremote_url: str, force: bool, as_json: bool) -> None:
     """Create a fleet flake in DIRECTORY."""
     written = fleet_lib.init_fleet(directory, nixremote_url=nixremote_url, force=force)
+    if as_json:
+        emit_json({"path": str(directory), "written": list(written)})
+        return
     for name in written:
         click.echo(f"wrote {directory / name}")
     click.echo(f"next: nixremote fleet add {directory} runtime-info.json")
@@ -45,19 +50,36 @@ def init_cmd(directory: Path, nixremote_url: str, force: bool) -> None:
     default=None,
     help="Stage the host's files with git (default: when DIRECTORY is a git work tree).",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the added host as JSON.")
 def add_cmd(
-    directory: Path, source: Path, name: str | None, force: bool, git_add: bool | None
+    directory: Path,
+    source: Path,
+    name: str | None,
+    force: bool,
+    git_add: bool | None,
+    as_json: bool,
 ) -> None:
     """Add the host of SOURCE (a runtime-info.json or a host flake directory) to the fleet."""
     host = fleet_lib.add_host(directory, source, name=name, force=force)
-    for file in host.written:
-        click.echo(f"wrote {host.path / file}")
-    for file in host.kept:
-        click.echo(f"kept {host.path / file}")
     stage = fleet_lib.is_git_worktree(directory) if git_add is None else git_add
     rel = Path(fleet_lib.HOSTS_DIR) / host.name
     if stage:
         fleet_lib.git_add(directory, [rel])
+    if as_json:
+        emit_json({
+            "name": host.name,
+            "hostName": host.info.host_name,
+            "path": str(host.path),
+            "written": list(host.written),
+            "kept": list(host.kept),
+            "staged": stage,
+        })
+        return
+    for file in host.written:
+        click.echo(f"wrote {host.path / file}")
+    for file in host.kept:
+        click.echo(f"kept {host.path / file}")
+    if stage:
         click.echo(f"staged {rel} with git")
     elif fleet_lib.is_git_worktree(directory):
         click.echo(f"note: git add {rel} (a flake only sees files git tracks)")
