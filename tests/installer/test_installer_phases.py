@@ -121,6 +121,27 @@ def test_full_run_installs_and_never_shows_the_key(installer_env: InstallerEnv) 
     assert "reboot" not in [c[0] for c in env.calls()]  # --no-reboot
 
 
+@pytest.fixture(scope="module")
+def zipapp_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nixremote.installers.zipapp import build_zipapp
+
+    path = tmp_path_factory.mktemp("pyz") / "nixremote.pyz"
+    build_zipapp(path)
+    return path
+
+
+def test_full_run_from_the_zipapp(installer_env: InstallerEnv, zipapp_file: Path) -> None:
+    """What the controller runs in the installer: ``python3 nixremote.pyz installer run``, with
+    nothing but the standard library besides the zipapp."""
+    env = installer_env
+    result = env.run(pyz=zipapp_file)
+    assert result.returncode == 0, result.stderr
+    assert [e.phase for e in result.events if e.kind == "start"] == list(PHASES)
+    assert len(host_keys_from_data(result.final.data)) == 3
+    assert (persist(env, "/persist/etc/nixos") / "flake.nix").is_file()
+    assert env.state()["finished"] == list(PHASES)
+
+
 def test_reboot_command_runs_after_the_final_event(installer_env: InstallerEnv) -> None:
     result = installer_env.run(reboot=True)
     assert result.returncode == 0, result.stderr

@@ -785,6 +785,13 @@ class Installer:
                 self._report("error", f"{phase} failed: {exc.message}", phase,
                              data={"hint": exc.hint} if exc.hint else {})
                 raise
+            except Exception as exc:  # a bug: still recorded, and told to the controller
+                message = f"{type(exc).__name__}: {exc}"
+                state = save_state(self.config.state_file, attrs.evolve(
+                    state, failed_phase=phase, failed_message=message))
+                self._report("error", f"{phase} failed unexpectedly: {message}", phase,
+                             data={"hint": "this is a bug in nixremote; please report it"})
+                raise
             state = save_state(self.config.state_file, attrs.evolve(
                 state, finished=tuple(p for p in PHASES if p in {*state.finished, phase}),
                 failed_phase=None, failed_message=None))
