@@ -103,7 +103,8 @@ def _files(top: str) -> Iterable[tuple[Path, str]]:
         if f.suffix in (".so", ".pyd"):
             raise ZipappError(f"{top} has a compiled extension ({rel})",
                               hint="the installer zipapp takes pure-Python libraries only")
-        if f.suffix in (".py", ".typed") or f.name.endswith(".json"):
+        if f.suffix in (".py", ".typed") or f.name.endswith(".json") \
+                or rel.startswith("nixremote/data/"):  # the host flake template (flake phase)
             yield f, rel
 
 
