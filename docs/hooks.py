@@ -14,6 +14,7 @@ are used by ``tests/docs`` too. ``python docs/hooks.py OUTDIR`` writes both page
 
 from __future__ import annotations
 
+import html
 import inspect
 import re
 import sys
@@ -414,6 +415,16 @@ def _help_markdown(text: str) -> str:
     return "\n\n".join(out)
 
 
+def _cell_text(text: str) -> str:
+    """Text for a Markdown table cell: HTML-escaped, pipes as entities (they split cells)."""
+    return html.escape(text, quote=False).replace("|", "&#124;")
+
+
+def _cell_code(text: str) -> str:
+    # Backticks would show an escaped pipe literally; inline HTML keeps the entity.
+    return f"<code>{_cell_text(text)}</code>"
+
+
 def cli_reference() -> str:
     """Markdown of every command's usage, arguments and options, from the click objects."""
     import click
@@ -438,16 +449,16 @@ def cli_reference() -> str:
         rows = []
         for param in cmd.get_params(ctx):
             if isinstance(param, click.Argument):
-                rows.append((f"`{param.human_readable_name}`", "argument", ""))
+                rows.append((_cell_code(param.human_readable_name), "argument", ""))
                 continue
             record = param.get_help_record(ctx)
             if record is None:
                 continue
             names, help_text = record
-            rows.append((f"`{names}`", "option", help_text.replace("|", "\\|")))
+            rows.append((_cell_code(names), "option", _cell_text(help_text)))
         if rows:
             parts += ["| Parameter | Kind | Help |", "| --- | --- | --- |"]
-            parts += [f"| {n.replace('|', chr(92) + '|')} | {k} | {h} |" for n, k, h in rows]
+            parts += [f"| {n} | {k} | {h} |" for n, k, h in rows]
             parts.append("")
     return "\n".join(parts) + "\n"
 

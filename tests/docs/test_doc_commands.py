@@ -131,3 +131,24 @@ def test_the_checker_catches_a_made_up_flag() -> None:
         check("nixremote teleport", "test")
     with pytest.raises(pytest.fail.Exception, match="not one of"):
         check("nixremote completion tcsh", "test")
+
+
+def test_cli_reference_lists_every_command_and_option() -> None:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("nixremote_docs_hooks", DOCS / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    docs = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = docs
+    spec.loader.exec_module(docs)
+    page = docs.cli_reference()
+    commands = docs.commands()
+    assert len(commands) >= 10
+    for path, cmd, ctx in commands:
+        title = " ".join(["nixremote", *path])
+        assert f"`{title}`" in page, title
+        for param in cmd.get_params(ctx):
+            if isinstance(param, click.Option) and not param.hidden:
+                for opt in param.opts:
+                    assert opt in page, f"{title} {opt}"
