@@ -19,6 +19,7 @@ Requires ``iproute2`` and ``util-linux`` (``unshare``), root, and ``openssh-serv
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -27,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sshd import SshServer, keygen, start_sshd
+
+_COUNTER = itertools.count()
 
 
 def ip(*args: str, ns: str | None = None) -> str:
@@ -93,7 +96,7 @@ class NetnsHost:
 def create_host(spec: HostSpec, workdir: Path) -> NetnsHost:
     """Build the host of ``spec`` and start its sshd; :meth:`NetnsHost.destroy` removes it."""
     workdir.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid() % 100000:05d}"
+    tag = f"{os.getpid() % 100000:05d}{next(_COUNTER)}"[-9:]
     ns = f"nxr-{spec.key}-{tag}"
     peers: dict[str, str] = {}
     subprocess.run(["ip", "netns", "del", ns], capture_output=True)
