@@ -30,9 +30,15 @@ HETZNER_NAMESERVERS_V6 = ("2a01:4ff:ff00::add:2", "2a01:4ff:ff00::add:1")
 DEFAULT_BASE_PATH = "/hetzner/v1/metadata"
 WIDTH = 80
 
-_PLAIN_SAFE = re.compile(r"[A-Za-z0-9_./+=@%()-][^\n]*")
+_PLAIN_SAFE = re.compile(r"(?!- |-$)[A-Za-z0-9_./+=()-][^\n\t]*")
+# Plain scalars that YAML 1.1 (PyYAML) or 1.2 would read as something other than a string.
 _RESOLVES = re.compile(
-    r"(~|null|Null|NULL|true|True|TRUE|false|False|FALSE|[-+]?[0-9]+(\.[0-9]*)?)"
+    r"~|null|Null|NULL|yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+    r"|[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
+    r"|[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|<<|=|[-+]?[0-9]+"
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*"
 )
 
 
@@ -46,7 +52,7 @@ def _scalar(value: Any) -> str:
     text = str(value)
     if text == "":
         return "''"
-    if "\n" in text or "\\" in text or '"' in text:
+    if any(c in text for c in '\n\t\\"') or not text.isprintable():
         return json.dumps(text)
     if (
         not _PLAIN_SAFE.fullmatch(text)
@@ -61,7 +67,7 @@ def _scalar(value: Any) -> str:
 
 def _wrap_plain(text: str, first_width: int, indent: int) -> list[str]:
     """Wrap a plain scalar at spaces like PyYAML does (continuations indented by ``indent``)."""
-    if len(text) <= first_width or " " not in text or text.startswith(("'", '"')):
+    if len(text) <= first_width or " " not in text or "  " in text or text[0] in "'\"":
         return [text]
     words = text.split(" ")
     lines = [words[0]]
@@ -75,23 +81,29 @@ def _wrap_plain(text: str, first_width: int, indent: int) -> list[str]:
     return [lines[0]] + [" " * indent + line for line in lines[1:]]
 
 
+_ESCAPE_TOKEN = re.compile(r"\\(?:u[0-9a-fA-F]{4}|.)|.", re.DOTALL)
+
+
 def _wrap_double(text: str, first_width: int, indent: int) -> list[str]:
-    """Split a long double-quoted scalar with escaped line breaks (``\\``) like PyYAML."""
+    """Split a long double-quoted scalar after ``\\n`` escapes, with escaped line breaks.
+
+    Like PyYAML, never inside an escape, and not where the next line would start with a space
+    (a continuation line's leading spaces are not part of the value).
+    """
     if len(text) <= first_width:
         return [text]
-    lines = []
-    rest = text
+    tokens = _ESCAPE_TOKEN.findall(text)
+    lines: list[str] = []
+    current = ""
     width = first_width
-    while len(rest) > width:
-        cut = rest.rfind("\\n", 0, width)
-        if cut <= 0:
-            cut = width
-        else:
-            cut += 2
-        lines.append(rest[:cut] + "\\")
-        rest = rest[cut:]
-        width = WIDTH - indent
-    lines.append(rest)
+    for index, token in enumerate(tokens):
+        current += token
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if token == "\\n" and len(current) >= width // 2 and following not in ("", " ", '"'):
+            lines.append(current + "\\")
+            current = ""
+            width = WIDTH - indent
+    lines.append(current)
     return [lines[0]] + [" " * indent + line for line in lines[1:]]
 
 
@@ -139,6 +151,10 @@ def _emit(data: Any, indent: int) -> list[str]:
                 inner = _emit(item, indent + 2)
                 lines.append(f"{pad}- " + inner[0][indent + 2 :])
                 lines.extend(inner[1:])
+            elif isinstance(item, list):
+                lines.append(f"{pad}- []")
+            elif isinstance(item, dict):
+                lines.append(f"{pad}- {{}}")
             else:
                 lines.extend(_emit_value(f"{pad}- ", _scalar(item), indent))
         return lines
