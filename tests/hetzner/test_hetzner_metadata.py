@@ -295,7 +295,7 @@ _values = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.dictionaries(_keys, _values, min_size=1, max_size=5) | st.lists(_values, min_size=1))
 def test_the_parser_reads_back_what_the_service_emits(data: object) -> None:
     assert load_yaml_subset(to_yaml(data)) == data
