@@ -28,7 +28,10 @@ TESTS = Path(__file__).resolve().parents[1]
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "nixremote.cli.main", *args],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 
@@ -41,9 +44,13 @@ def _rescue_like() -> RuntimeInfo:
         host_id="12345678",
         disk_to_format="/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_1",
         interfaces=(
-            Interface(name="eth0", mac="96:00:00:12:34:56", driver="virtio_net",
-                      predictable_name="enp1s0",
-                      ipv4=(IPAddress(address="203.0.113.10", prefix_length=32, dynamic=True),)),
+            Interface(
+                name="eth0",
+                mac="96:00:00:12:34:56",
+                driver="virtio_net",
+                predictable_name="enp1s0",
+                ipv4=(IPAddress(address="203.0.113.10", prefix_length=32, dynamic=True),),
+            ),
         ),
         routes=(Route(family=4, destination="default", gateway="172.31.1.1", device="eth0"),),
         nameservers=("198.51.100.53",),
@@ -56,9 +63,14 @@ def test_refine_applies_hetzner_guarantees() -> None:
         hostname="web1.example.org",
         instance_id=4711,
         public_ipv4="203.0.113.10",
-        interface=PublicInterface(name="eth0", mac_address="96:00:00:12:34:56", ipv4_dhcp=True,
-                                  ipv6_address="2001:db8:a::1", ipv6_prefix_length=64,
-                                  ipv6_gateway="fe80::1"),
+        interface=PublicInterface(
+            name="eth0",
+            mac_address="96:00:00:12:34:56",
+            ipv4_dhcp=True,
+            ipv6_address="2001:db8:a::1",
+            ipv6_prefix_length=64,
+            ipv6_gateway="fe80::1",
+        ),
         region="eu-central",
     )
     info = refine(_rescue_like(), metadata)
@@ -68,7 +80,9 @@ def test_refine_applies_hetzner_guarantees() -> None:
     iface = info.interfaces[0]
     assert [(a.address, a.prefix_length) for a in iface.ipv6] == [("2001:db8:a::1", 64)]
     assert {(r.family, r.gateway, r.on_link) for r in info.routes} == {
-        (4, "172.31.1.1", True), (6, "fe80::1", False)}
+        (4, "172.31.1.1", True),
+        (6, "fe80::1", False),
+    }
     # Legacy fields follow: the original installer's consumers see Hetzner's gateways.
     from nixremote.core.converter import legacy_fields
 
@@ -79,10 +93,17 @@ def test_refine_applies_hetzner_guarantees() -> None:
 
 def test_refine_without_metadata_on_a_dedicated_server_only_sets_resolvers() -> None:
     base = _rescue_like()
-    dedicated = base.__class__(**{**{a: getattr(base, a) for a in (
-        "host_name", "host_id", "disk_to_format", "interfaces", "hoster")},
-        "routes": (Route(family=4, destination="default", gateway="203.0.113.1",
-                         device="eth0"),)})
+    dedicated = base.__class__(
+        **{
+            **{
+                a: getattr(base, a)
+                for a in ("host_name", "host_id", "disk_to_format", "interfaces", "hoster")
+            },
+            "routes": (
+                Route(family=4, destination="default", gateway="203.0.113.1", device="eth0"),
+            ),
+        }
+    )
     info = refine(dedicated, None)
     assert info.nameservers == RESOLVERS
     assert info.detail("network") == "dedicated"
@@ -114,9 +135,19 @@ def metadata_in_netns(hoster_like_host: NetnsHost, tmp_path: Path):
     """The fake metadata service on the test host's own loopback (inside its namespace)."""
     log = tmp_path / "requests.json"
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", hoster_like_host.ns, sys.executable, "-c", _RUNNER,
-         str(TESTS), str(log)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            "ip",
+            "netns",
+            "exec",
+            hoster_like_host.ns,
+            sys.executable,
+            "-c",
+            _RUNNER,
+            str(TESTS),
+            str(log),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
@@ -132,8 +163,15 @@ def _requests(log: Path) -> list[str]:
 
 
 def _info_args(host: NetnsHost) -> list[str]:
-    return ["info", host.sshd.target, "-i", str(host.sshd.identity),
-            "--known-hosts", str(host.sshd.known_hosts), "--json"]
+    return [
+        "info",
+        host.sshd.target,
+        "-i",
+        str(host.sshd.identity),
+        "--known-hosts",
+        str(host.sshd.known_hosts),
+        "--json",
+    ]
 
 
 def test_info_on_a_hetzner_like_host_yields_hetzner_network(
@@ -149,8 +187,11 @@ def test_info_on_a_hetzner_like_host_yields_hetzner_network(
     assert data["hostName"] == "web1"
     assert data["hosterDetails"]["serverId"] == "4711"
     assert data["hosterDetails"]["network"] == "cloud"
-    defaults = {(r["family"], r["gateway"], r["onLink"], r["device"])
-                for r in data["routes"] if r["destination"] == "default"}
+    defaults = {
+        (r["family"], r["gateway"], r["onLink"], r["device"])
+        for r in data["routes"]
+        if r["destination"] == "default"
+    }
     assert defaults == {(4, "172.31.1.1", True, "eth0"), (6, "fe80::1", False, "eth0")}
     assert data["ipv4"]["gateway"] == "172.31.1.1" and data["networkInterface"] == "enp1s0"
     assert any(r.startswith("/hetzner/v1/metadata") for r in _requests(log))
@@ -179,19 +220,38 @@ def test_recreate_runs_the_whole_loop(tmp_path: Path) -> None:
         neighbour = fake.add_server("web10")
         known_hosts = tmp_path / "known_hosts"
         identity = tmp_path / "id"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(identity)],
-                       check=True)
-        env = {**os.environ, "HCLOUD_TOKEN": DEFAULT_TOKEN,
-               "NIXREMOTE_HETZNER_POLL_INTERVAL": "0.02"}
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(identity)], check=True
+        )
+        env = {
+            **os.environ,
+            "HCLOUD_TOKEN": DEFAULT_TOKEN,
+            "NIXREMOTE_HETZNER_POLL_INTERVAL": "0.02",
+        }
         try:
             # cloud-init's part: when the server is created, an sshd starts on the port chosen
             # here, presenting the host key from the user data.
             port = free_port()
             fake.on_create = lambda s, ud: started.append(
-                _cloud_init_sshd_on(tmp_path / f"srv{s['id']}", ud, port, identity))
-            proc = _cli("hetzner", "recreate", "web1", "--endpoint", fake.endpoint,
-                        "--known-hosts", str(known_hosts), "-i", str(identity),
-                        "--ssh-port", str(port), "--ssh-timeout", "60", "--json", env=env)
+                _cloud_init_sshd_on(tmp_path / f"srv{s['id']}", ud, port, identity)
+            )
+            proc = _cli(
+                "hetzner",
+                "recreate",
+                "web1",
+                "--endpoint",
+                fake.endpoint,
+                "--known-hosts",
+                str(known_hosts),
+                "-i",
+                str(identity),
+                "--ssh-port",
+                str(port),
+                "--ssh-timeout",
+                "60",
+                "--json",
+                env=env,
+            )
             assert proc.returncode == 0, proc.stderr
             result = json.loads(proc.stdout)
             assert fake.server_by_name("web10")["id"] == neighbour["id"]
@@ -209,8 +269,9 @@ def test_recreate_runs_the_whole_loop(tmp_path: Path) -> None:
         fake.assert_clean()
 
 
-def _cloud_init_sshd_on(workdir: Path, user_data: str | None, port: int,
-                        identity: Path) -> SshServer:
+def _cloud_init_sshd_on(
+    workdir: Path, user_data: str | None, port: int, identity: Path
+) -> SshServer:
     """Play cloud-init: an sshd on the server's address presenting the user data's host key."""
     server = start_sshd(workdir, listen="127.0.0.1", port=port, identity=identity)
     assert user_data is not None and user_data.startswith("#cloud-config")
@@ -218,8 +279,7 @@ def _cloud_init_sshd_on(workdir: Path, user_data: str | None, port: int,
     public = re.search(r'ed25519_public: "(.*)"', user_data)
     assert private and public
     server.stop()
-    server.host_key.write_text("".join(line[4:] + "\n" for line in
-                                       private.group(1).splitlines()))
+    server.host_key.write_text("".join(line[4:] + "\n" for line in private.group(1).splitlines()))
     server.host_key.chmod(0o600)
     Path(f"{server.host_key}.pub").write_text(public.group(1) + "\n")
     server.process = _spawn(server.extra["argv"].split("\0"), server.log)
