@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -49,20 +50,20 @@ def run(*argv: str, check: bool = True, stdin: bytes | None = None) -> str:
 @pytest.fixture
 def loop_disk(tmp_path: Path) -> Iterator[Callable[..., LoopDisk]]:
     """A factory: ``loop_disk(size_mib=2048, name="a")`` -> an attached sparse image."""
-    attached: list[str] = []
+    attached: list[tuple[str, Path]] = []
 
     def make(size_mib: int = 2048, name: str = "disk") -> LoopDisk:
         image = tmp_path / f"{name}.img"
         with image.open("wb") as f:
             f.truncate(size_mib * MIB)
         device = run("losetup", "-P", "-f", "--show", str(image)).strip()
-        attached.append(device)
+        attached.append((device, image))
         return LoopDisk(image=image, device=device, size_bytes=size_mib * MIB)
 
     try:
         yield make
     finally:
-        for device in attached:
+        for device, image in attached:
             # Unmount anything a test left mounted on the device or its partitions.
             tree = json.loads(run("lsblk", "-J", "-o", "PATH,MOUNTPOINT", device, check=False)
                               or '{"blockdevices": []}')
@@ -72,7 +73,13 @@ def loop_disk(tmp_path: Path) -> Iterator[Callable[..., LoopDisk]]:
                 stack.extend(node.get("children") or [])
                 if node.get("mountpoint"):
                     run("umount", node["mountpoint"], check=False)
-            run("losetup", "-d", device, check=False)
+            for _ in range(50):  # a device still being probed is busy for a moment
+                if not run("losetup", "-j", str(image), check=False).strip():
+                    break
+                run("losetup", "-d", device, check=False)
+                time.sleep(0.1)
+            else:
+                raise AssertionError(f"{device} ({image}) could not be detached")
 
 
 @pytest.fixture

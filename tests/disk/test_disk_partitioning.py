@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import LoopDisk, run
 
+from conftest import LoopDisk, run
 from nixremote.core.errors import CommandFailedError
 from nixremote.core.progress import Event
 from nixremote.core.transport import LocalTransport
@@ -153,7 +153,7 @@ def test_mirror_partitions_both_disks(loop_disk, runtime_info_for):
     for disk in (first, second):
         assert read_table(disk.device) == original_table(disk.sectors)
         assert fs_type(f"{disk.device}p3") == "vfat"
-    pool = [s for s in plan(layout) if s.stage == "pool"][0]
+    pool = next(s for s in plan(layout) if s.stage == "pool")
     assert pool.argv[-4:] == ("rpool", "mirror", f"{first.device}p1", f"{second.device}p1")
 
 

@@ -223,7 +223,7 @@ def test_layout_round_trips_through_the_converter():
 def test_plan_json_marks_the_secret_step():
     items = plan_to_json_data(plan(default_layout(INFO)))
     assert [i["index"] for i in items] == list(range(1, len(ORIGINAL_ARGV) + 1))
-    assert [i for i in items if i.get("stdinSecret")][0]["argv"][0] == "install"
+    assert next(i for i in items if i.get("stdinSecret"))["argv"][0] == "install"
     assert items[1]["expectStdout"] == "tmpfs"
 
 

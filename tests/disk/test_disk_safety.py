@@ -6,8 +6,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import LoopDisk, run
 
+from conftest import LoopDisk, run
 from nixremote.core.errors import SafetyError
 from nixremote.core.models import Disk
 from nixremote.core.transport import LocalTransport

@@ -142,6 +142,10 @@ def _read_key(key_file: Path | None) -> bytes:
     return str(key).encode()
 
 
+def _ask(prompt: str) -> str:
+    return str(click.prompt(prompt, err=True))
+
+
 @disk_group.command("apply")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_layout_options
@@ -179,12 +183,8 @@ def apply_cmd(
         check_layout(info, layout, transport, reporter=reporter)
         key = None
         if not dry_run:
-            ask = None
-            if sys.stdin.isatty() and not as_json:
-                def ask(prompt: str) -> str:
-                    return str(click.prompt(prompt, err=True))
-            if key_file is None and needs_key and not sys.stdin.isatty():
-                ask = None  # stdin carries the key: only --yes can confirm
+            # Ask on a terminal only; when stdin carries the key, only --yes can confirm.
+            ask = _ask if sys.stdin.isatty() and not as_json else None
             confirm(info, layout, yes=yes, ask=ask)
             if needs_key:
                 key = _read_key(key_file)

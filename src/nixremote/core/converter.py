@@ -107,9 +107,9 @@ def make_converter() -> cattrs.Converter:
         layout.PartitionRole, lambda v, t: layout.PartitionRole(_strict(str)(v, t))
     )
     conv.register_unstructure_hook(layout.PartitionRole, lambda v: v.value)
-    for cls in (layout.Partition, layout.DiskSpec, layout.Pool, layout.Dataset,
-                layout.DiskLayout, layout.LayoutOptions):
-        _register_camel(conv, cls)
+    for model in (layout.Partition, layout.DiskSpec, layout.Pool, layout.Dataset,
+                  layout.DiskLayout, layout.LayoutOptions):
+        _register_camel(conv, model)
     return conv
 
 

@@ -1,4 +1,4 @@
-"""The disk plan: a :class:`~.layout.DiskLayout` as an ordered list of commands, and their execution.
+"""The disk plan: a :class:`~.layout.DiskLayout` as ordered commands, and their execution.
 
 :func:`plan` is pure: it turns a layout into :class:`Step` s (a description and an argv tuple),
 the same on the controller (to show what will happen) and in the installer (to do it). The steps
@@ -55,6 +55,10 @@ STAGES = (
 DESTRUCTIVE_STAGES = frozenset(STAGES) - {"preflight", "mount"}
 
 
+def _argv(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(str(item) for item in value)
+
+
 @frozen(kw_only=True)
 class Step:
     """One command of a disk plan.
@@ -68,7 +72,7 @@ class Step:
 
     stage: str = field(validator=attrs.validators.in_(STAGES))
     description: str
-    argv: tuple[str, ...] = field(converter=tuple)
+    argv: tuple[str, ...] = field(converter=_argv)
     stdin_secret: bool = False
     expect_stdout: str | None = None
     may_fail: bool = False

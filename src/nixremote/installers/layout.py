@@ -242,7 +242,7 @@ class DiskLayout:
         return fixed + 1024 * MIB + 34 * SECTOR
 
     def mount_path(self, mountpoint: str) -> str:
-        """Where an installed-system path is mounted during the install (``/nix`` -> ``/mnt/nix``)."""
+        """Where an installed-system path is mounted for the install (``/nix`` -> ``/mnt/nix``)."""
         if mountpoint == "/":
             return self.mount_root
         return self.mount_root.rstrip("/") + mountpoint

@@ -214,10 +214,10 @@ def check_layout(
         state = None
         if disk is not None and resolved is not None:
             expected = resolve(transport, disk.path)
-            if disk.by_id and disk.by_id != spec.path and expected is not None:
-                # Named by kernel path: its by-id link must still point here as well.
-                if resolve(transport, disk.by_id) != expected:
-                    expected = None
+            # Named by kernel path: its by-id link must still point here as well.
+            if (disk.by_id and disk.by_id != spec.path and expected is not None
+                    and resolve(transport, disk.by_id) != expected):
+                expected = None
             if expected == resolved:
                 state = inspect_disk(transport, resolved)
         check_disk(info, spec.path, resolved, expected, state, layout.min_disk_bytes, system)
