@@ -433,3 +433,20 @@ def test_importing_the_api_module_does_not_import_hcloud() -> None:
         "assert 'requests' not in sys.modules, 'requests imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_rebuild_keeps_the_server_and_installs_a_new_host_key(
+    hetzner_api: FakeHetznerCloud, cloud: HetznerCloud
+) -> None:
+    old = hetzner_api.add_server("web1", image="ubuntu-24.04")
+    host_key = generate_host_key("web1")
+
+    result = cloud.rebuild("web1", image="debian-12", host_key=host_key)
+
+    assert result.server.id == old["id"]
+    assert result.server.ipv4 == old["public_net"]["ipv4"]["ip"]
+    assert result.server.image == "debian-12" and result.server.status == "running"
+    assert result.host_key == host_key
+    assert hetzner_api.commands() == ["rebuild_server"]
+    assert hetzner_api.user_data[old["id"]] == host_key_user_data(host_key)
+    assert hetzner_api.boots[old["id"]] == ["disk", "disk"]

@@ -608,6 +608,38 @@ class HetznerCloud:
         self._report("done", f"server {name!r} reset")
         return info
 
+    def rebuild(
+        self,
+        name: str,
+        *,
+        image: str,
+        user_data: str | None = None,
+        host_key: HostKey | None = None,
+    ) -> Provisioned:
+        """Reinstall the server from ``image`` in place (same ID and addresses); all data is lost.
+
+        ``host_key`` works as for :meth:`create`. The SSH keys the server was created with stay
+        authorised.
+        """
+        what = f"rebuilding server {name!r}"
+        if host_key is not None:
+            if user_data is not None:
+                raise InvalidInputError(
+                    "user_data and host_key cannot both be given",
+                    hint="build one #cloud-config that also carries the ssh_keys entry",
+                )
+            user_data = host_key_user_data(host_key)
+        from hcloud.images import Image
+
+        server = self._require(name, what)
+        self._report("step", f"rebuilding server {name!r} from {image}")
+        with self._calling(what):
+            response = self._client.servers.rebuild(server, Image(name=image), user_data=user_data)
+        self._wait(response.action, what)
+        info = self._reload(_server_id(server), what)
+        self._report("done", f"server {name!r} rebuilt from {image} at {info.ssh_host}")
+        return Provisioned(server=info, root_password=response.root_password, host_key=host_key)
+
     def rescue(self, name: str, *, ssh_keys: Sequence[str | int] = ()) -> Provisioned:
         """Boot the server into Hetzner's ``linux64`` rescue system with ``ssh_keys``.
 
