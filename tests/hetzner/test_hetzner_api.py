@@ -450,3 +450,46 @@ def test_rebuild_keeps_the_server_and_installs_a_new_host_key(
     assert hetzner_api.commands() == ["rebuild_server"]
     assert hetzner_api.user_data[old["id"]] == host_key_user_data(host_key)
     assert hetzner_api.boots[old["id"]] == ["disk", "disk"]
+
+
+def test_the_fake_sends_rate_limit_headers_with_429(hetzner_api: FakeHetznerCloud) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    hetzner_api.inject("GET", r"/servers", status=429, code="rate_limit_exceeded")
+    request = urllib.request.Request(
+        f"{hetzner_api.endpoint}/servers", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=5)
+    response = caught.value
+    assert response.code == 429
+    assert response.headers["RateLimit-Limit"] == "3600"
+    assert response.headers["RateLimit-Remaining"] == "0"
+    assert int(response.headers["RateLimit-Reset"]) >= int(time.time())
+    assert json.loads(response.read())["error"]["code"] == "rate_limit_exceeded"
+
+
+@pytest.mark.parametrize(
+    ("code", "summary", "hint"),
+    [
+        ("rate_limit_exceeded", "rate-limited", "wait a few minutes"),
+        (429, "rate-limited", "wait a few minutes"),  # a 429 without a JSON body
+        (401, "rejected the token", "HCLOUD_TOKEN"),
+        (423, "locked", "retry"),
+        ("forbidden", "may not do this", "Read & Write"),
+        ("service_error", "answered with an error", "retry later"),
+    ],
+)
+def test_api_exceptions_map_to_one_line_errors(code: str | int, summary: str, hint: str) -> None:
+    from hcloud import APIException
+
+    from nixremote.hosters.hetzner.api import api_error_from
+
+    err = api_error_from(
+        APIException(code=code, message="first line\nsecond line", details=None), "listing servers"
+    )
+    assert err.message.startswith("listing servers: ")
+    assert summary in err.message and hint in (err.hint or "")
+    assert "first line second line" in err.message and "\n" not in str(err)
