@@ -284,3 +284,74 @@ def test_host_id_rule() -> None:
     assert runtime_info_from_facts(facts, settings={"host_id": "DEADBEEF"}).host_id == "deadbeef"
     with pytest.raises(InvalidInputError):
         runtime_info_from_facts(facts, settings={"host_id": "xyz"})
+
+
+# --- ip's text output (busybox, old iproute2) -----------------------------------------------
+
+BUSYBOX_ADDR = """\
+1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue qlen 1000
+    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
+    inet 127.0.0.1/8 scope host lo
+       valid_lft forever preferred_lft forever
+2: eth0@if7: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 qdisc noqueue qlen 1000
+    link/ether 96:00:00:12:34:56 brd ff:ff:ff:ff:ff:ff
+    inet 203.0.113.10/32 scope global eth0
+       valid_lft forever preferred_lft forever
+    inet 10.0.0.2/24 brd 10.0.0.255 scope global dynamic eth0
+       valid_lft 85000sec preferred_lft 85000sec
+    inet6 2001:db8:a::2/64 scope global flags 02
+    inet6 fe80::9400:ff:fe12:3456/64 scope link
+3: tun0: <POINTOPOINT,UP> mtu 1420
+    link/none
+    inet 10.8.0.1 peer 10.8.0.2/32 scope global tun0
+"""
+
+BUSYBOX_ROUTES4 = """\
+default via 172.31.1.1 dev eth0
+172.31.1.1 dev eth0 scope link
+10.0.0.0/24 dev eth0 scope link  src 10.0.0.2
+10.1.0.0/16 via 10.0.0.1 dev eth0 onlink metric 5
+unreachable 192.0.2.99
+default via inet6 fe80::1 dev eth1
+10.9.0.0/16 proto bird
+\tnexthop via 10.0.0.7 dev eth0 weight 1
+"""
+
+
+def test_ip_addr_text() -> None:
+    links = parsers.parse_ip_addr(BUSYBOX_ADDR)
+    assert [link.name for link in links] == ["lo", "eth0", "tun0"]
+    eth0 = links[1]
+    assert (eth0.mac, eth0.link_type, eth0.up, eth0.ifindex) == (
+        "96:00:00:12:34:56", "ether", True, 2
+    )
+    assert [(a.address, a.prefix_length, a.dynamic) for a in eth0.ipv4] == [
+        ("203.0.113.10", 32, False),
+        ("10.0.0.2", 24, True),
+    ]
+    assert [a.address for a in eth0.ipv6] == ["2001:db8:a::2", "fe80::9400:ff:fe12:3456"]
+    assert links[0].ipv4 == ()  # host scope
+    assert links[2].mac is None and links[2].ipv4 == ()
+
+
+def test_ip_route_text() -> None:
+    routes = parsers.parse_routes(BUSYBOX_ROUTES4, 4)
+    assert [(r.destination, r.gateway, r.device, r.on_link, r.metric) for r in routes] == [
+        ("default", "172.31.1.1", "eth0", False, None),
+        ("172.31.1.1/32", None, "eth0", False, None),
+        ("10.0.0.0/24", None, "eth0", False, None),
+        ("10.1.0.0/16", "10.0.0.1", "eth0", True, 5),
+        ("10.9.0.0/16", None, None, False, None),
+    ]
+    links = parsers.parse_ip_addr(BUSYBOX_ADDR)
+    kept = parsers.mark_on_link(parsers.drop_connected(routes, links), links)
+    assert [(r.destination, r.on_link) for r in kept] == [
+        ("default", True),  # 172.31.1.1 is outside every prefix of eth0
+        ("172.31.1.1/32", False),
+        ("10.1.0.0/16", True),
+        ("10.9.0.0/16", False),
+    ]
+    v6 = "fe80::/64 dev eth0  metric 256\ndefault via fe80::1 dev eth0  metric 1024\n"
+    assert [(r.destination, r.gateway) for r in parsers.parse_routes(v6, 6)] == [
+        ("fe80::/64", None), ("default", "fe80::1")
+    ]

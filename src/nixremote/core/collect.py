@@ -13,7 +13,9 @@ Rules the builder follows:
 - **primary interface**: the device of the IPv4 default route with the lowest metric, else of
   the IPv6 default route, else the first interface with a global address.
 - **routes**: the main table's unicast routes of both families, without the prefix routes the
-  kernel derives from addresses; a gateway outside every prefix of its device is marked on-link.
+  kernel derives from addresses (``proto kernel``, or, where ip prints no protocol, a route
+  without gateway to exactly an address's prefix on its device, and ``fe80::/64``); a gateway
+  outside every prefix of its device is marked on-link.
 - **nameservers**: ``/etc/resolv.conf``; when that names only a local stub (127.0.0.53),
   systemd-resolved's upstream servers.
 - **disk to format**: ``settings["disk"]`` when given (a kernel name, ``/dev`` path or by-id
@@ -100,7 +102,7 @@ def _routes(facts: Facts, links: tuple[parsers.Link, ...]) -> tuple[Route, ...]:
     routes = parsers.parse_routes(facts.get("ip-route4"), 4) + parsers.parse_routes(
         facts.get("ip-route6"), 6
     )
-    return parsers.mark_on_link(routes, links)
+    return parsers.mark_on_link(parsers.drop_connected(routes, links), links)
 
 
 def _primary(interfaces: tuple[Interface, ...], routes: tuple[Route, ...]) -> str | None:

@@ -269,10 +269,93 @@ def _address(info: dict[str, Any]) -> IPAddress | None:
         return None
 
 
+_LINK_RE = re.compile(r"^(\d+):\s+([^:@\s]+)(?:@\S*)?:\s+<([^>]*)>")
+
+
+def ip_addr_text_to_json(text: str) -> list[dict[str, Any]]:
+    """``ip addr show`` text (busybox, or an iproute2 without ``-j``) in ``ip -j addr``'s shape."""
+    out: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for line in text.splitlines():
+        match = _LINK_RE.match(line)
+        if match:
+            current = {
+                "ifindex": int(match.group(1)),
+                "ifname": match.group(2),
+                "flags": match.group(3).split(","),
+                "addr_info": [],
+            }
+            out.append(current)
+            continue
+        tokens = line.split()
+        if current is None or not tokens:
+            continue
+        if tokens[0].startswith("link/"):
+            current["link_type"] = tokens[0][5:]
+            if len(tokens) > 1:
+                current["address"] = tokens[1]
+        elif tokens[0] in ("inet", "inet6") and len(tokens) > 1 and "/" in tokens[1]:
+            local, _, prefix = tokens[1].partition("/")
+            info: dict[str, Any] = {"family": tokens[0], "local": local, "prefixlen": prefix}
+            if "scope" in tokens[2:-1]:
+                info["scope"] = tokens[tokens.index("scope", 2) + 1]
+            if "dynamic" in tokens[2:]:
+                info["dynamic"] = True
+            current["addr_info"].append(info)
+    return out
+
+
+_ROUTE_TYPES = frozenset(
+    ("unicast", "unreachable", "blackhole", "prohibit", "local", "broadcast", "throw", "nat",
+     "anycast", "multicast")
+)
+_ROUTE_FLAGS = frozenset(("onlink", "pervasive", "linkdown", "dead", "offload", "trap"))
+_ROUTE_KEYS = {"via": "gateway", "dev": "dev", "proto": "protocol", "metric": "metric",
+               "scope": "scope", "src": "prefsrc", "table": "table", "pref": "pref"}
+
+
+def ip_route_text_to_json(text: str) -> list[dict[str, Any]]:
+    """``ip route show`` text (busybox, or an iproute2 without ``-j``) in ``ip -j route``'s
+    shape. Multipath next hops (indented lines) are ignored."""
+    out: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        tokens = line.split()
+        if not tokens or line[0].isspace():
+            continue
+        item: dict[str, Any] = {"flags": []}
+        if tokens[0] in _ROUTE_TYPES:
+            item["type"] = tokens.pop(0)
+        if not tokens:
+            continue
+        item["dst"] = tokens.pop(0)
+        index = 0
+        while index < len(tokens):
+            key = tokens[index]
+            if key in _ROUTE_FLAGS:
+                item["flags"].append(key)
+                index += 1
+                continue
+            if key in _ROUTE_KEYS and index + 1 < len(tokens):
+                item[_ROUTE_KEYS[key]] = tokens[index + 1]
+                index += 2
+                continue
+            index += 1
+        out.append(item)
+    return out
+
+
+def _json_or_text(text: str | None, fallback: Any) -> Any:
+    data = _json(text)
+    if data is None and text and not text.lstrip().startswith(("[", "{")):
+        return fallback(text)
+    return data
+
+
 def parse_ip_addr(text: str | None) -> tuple[Link, ...]:
-    """``ip -j [-d] addr show`` into links with their addresses (host-scope ones dropped)."""
+    """``ip -j [-d] addr show`` (or its text form) into links with their addresses (host-scope
+    ones dropped)."""
     links: list[Link] = []
-    for item in _dicts(_json(text)):
+    for item in _dicts(_json_or_text(text, ip_addr_text_to_json)):
         name = _str(item.get("ifname"))
         if name is None:
             continue
@@ -324,7 +407,8 @@ def _destination(dst: Any, family: int) -> str | None:
 def parse_routes(
     text: str | None, family: int, *, include_kernel: bool = False
 ) -> tuple[Route, ...]:
-    """``ip -j -4 route`` / ``ip -j -6 route`` into unicast routes of ``family``.
+    """``ip -j -4 route`` / ``ip -j -6 route`` (or their text form) into unicast routes of
+    ``family``.
 
     A host route printed without a prefix (``172.31.1.1``) becomes ``172.31.1.1/32``; ``onlink``
     in the flags sets ``on_link`` (see :func:`mark_on_link` for gateways that are on-link
@@ -335,7 +419,7 @@ def parse_routes(
     if family not in (4, 6):
         return ()
     routes: list[Route] = []
-    for item in _dicts(_json(text)):
+    for item in _dicts(_json_or_text(text, ip_route_text_to_json)):
         kind = item.get("type", "unicast")
         if kind not in ("unicast", None):
             continue
@@ -367,6 +451,22 @@ def parse_routes(
         except (ValueError, TypeError):
             continue
     return tuple(routes)
+
+
+def drop_connected(routes: tuple[Route, ...], links: tuple[Link, ...]) -> tuple[Route, ...]:
+    """Drop the routes the kernel derives from addresses, for ip output without ``proto``
+    (busybox): a gateway-less route to exactly the prefix of an address on its device, and
+    the link-local ``fe80::/64``."""
+    connected: set[tuple[str | None, str]] = set()
+    for link in links:
+        for addr in (*link.ipv4, *link.ipv6):
+            connected.add((link.name, str(addr.interface.network)))
+    return tuple(
+        r
+        for r in routes
+        if r.gateway is not None
+        or ((r.device, r.destination) not in connected and r.destination != "fe80::/64")
+    )
 
 
 def mark_on_link(routes: tuple[Route, ...], links: tuple[Link, ...]) -> tuple[Route, ...]:

@@ -38,9 +38,9 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("dmi-product-name", "/sys/class/dmi/id/product_name"),
     ("machine-id", "/etc/machine-id"),
     ("authorized-keys", "root's ~/.ssh/authorized_keys"),
-    ("ip-addr", "``ip -j -d addr show``: links and addresses as JSON"),
-    ("ip-route4", "``ip -j -4 route show``"),
-    ("ip-route6", "``ip -j -6 route show``"),
+    ("ip-addr", "``ip -j -d addr show``: links and addresses as JSON (text without -j)"),
+    ("ip-route4", "``ip -j -4 route show`` (text where ip has no -j, as busybox's)"),
+    ("ip-route6", "``ip -j -6 route show`` (text where ip has no -j)"),
     ("nics", "per /sys/class/net entry: MAC, ifindex, type, driver, udev ID_NET_NAME_* names"),
     ("lsblk", "``lsblk -J -b`` with the columns nixremote reads"),
     ("sys-block", "per /sys/block entry: name, maj:min, size in sectors, removable, rotational"),
@@ -69,7 +69,7 @@ hostname_f() {
   if have timeout; then timeout 5 hostname -f; else hostname -f; fi
 }
 efi() { if [ -d /sys/firmware/efi ]; then echo 1; else echo 0; fi; }
-ipj() { have ip || return 127; ip -j "$@"; }
+ipj() { have ip || return 127; ip -j "$@" 2>/dev/null || { [ "$1" = -d ] && shift; ip "$@"; }; }
 nics() {
   for d in /sys/class/net/*; do
     [ -e "$d" ] || continue
