@@ -7,8 +7,8 @@ from pathlib import Path
 
 import attrs
 import pytest
-from conftest import make_bundle
 
+from conftest import make_bundle
 from nixremote.core.collect import collect
 from nixremote.core.errors import PreflightError
 from nixremote.core.models import BootMode, RuntimeInfo
@@ -34,6 +34,11 @@ def run(ssh: SshTransport, info: RuntimeInfo, bundle_dir: Path, **kw: object) ->
 def test_passes_and_returns_the_command_line(
     ssh: SshTransport, info: RuntimeInfo, tmp_path: Path
 ) -> None:
+    state = preflight.probe(ssh, info, str(tmp_path / "upload" / "dir"))
+    # every number the checks need was read (mawk prints big numbers as 1e+10 unless told)
+    assert state.mem_total and state.mem_available and state.upload_free
+    assert state.mem_total >= state.mem_available > 0
+    assert state.arch == "x86_64" and state.disk_is_block and state.upload_fs
     line = run(ssh, info, make_bundle(tmp_path / "b"))
     assert line.startswith("init=/nix/store/")
     assert len(line) <= CMDLINE_MAX_CHARS
@@ -54,26 +59,51 @@ def test_not_enough_memory(ssh: SshTransport, info: RuntimeInfo, tmp_path: Path)
 PROBE_OUTPUT = (
     "arch=x86_64\nmemtotal=8589934592\nmemavail={avail}\nkexec=/sbin/kexec\n"
     "kexec_load_disabled={disabled}\nefi=0\ndisk={disk}\ndisk_block=1\n"
+    "upload_fs={fs}\nupload_free={free}\n"
 )
+MIB = 1024 * 1024
+
+
+def probe_output(*, disk: str, avail: int = 2**31, disabled: int = 0, fs: str = "ext2/ext3",
+                 free: int = 2**34) -> str:
+    return PROBE_OUTPUT.format(avail=avail, disabled=disabled, disk=disk, fs=fs, free=free)
+
+
+def test_upload_space_and_ram(info: RuntimeInfo, tmp_path: Path) -> None:
+    disk = info.disk(info.disk_to_format)
+    assert disk is not None
+    bundle = load_bundle(make_bundle(tmp_path / "b", unpacked=1024, initrd_bytes=8 * MIB))
+    files = bundle.kernel.stat().st_size + bundle.initrd.stat().st_size
+    with pytest.raises(PreflightError, match=r"/root/k on h has 1 MiB free; the bundle and"):
+        preflight.check(preflight.parse_probe(probe_output(disk=disk.path, free=MIB)), info,
+                        bundle, host="h", upload_dir="/root/k")
+    # in RAM (tmpfs) the uploaded files and the combined initrd count against free memory
+    avail = files + preflight.LOAD_MARGIN + 1
+    on_disk = preflight.parse_probe(probe_output(disk=disk.path, avail=avail))
+    assert preflight.check(on_disk, info, bundle, host="h").startswith("init=")
+    in_ram = preflight.parse_probe(probe_output(disk=disk.path, avail=avail, fs="tmpfs"))
+    assert in_ram.upload_in_ram
+    with pytest.raises(PreflightError, match=r"\(the upload directory is in RAM\)"):
+        preflight.check(in_ram, info, bundle, host="h")
 
 
 def test_not_enough_free_memory_to_load(info: RuntimeInfo, tmp_path: Path) -> None:
     disk = info.disk(info.disk_to_format)
     assert disk is not None
-    state = preflight.parse_probe(PROBE_OUTPUT.format(avail=1048576, disabled=0, disk=disk.path))
+    state = preflight.parse_probe(probe_output(disk=disk.path, avail=1048576))
     assert state.mem_available == 1048576 and state.kexec == "/sbin/kexec"
     assert state.disk_is_block and state.efi is False
     bundle = load_bundle(make_bundle(tmp_path / "b", unpacked=1024))
     with pytest.raises(PreflightError, match=r"has 1 MiB free; loading the installer takes"):
         preflight.check(state, info, bundle, host="h")
-    roomy = preflight.parse_probe(PROBE_OUTPUT.format(avail=2**31, disabled=0, disk=disk.path))
+    roomy = preflight.parse_probe(probe_output(disk=disk.path))
     assert preflight.check(roomy, info, bundle, host="h").startswith("init=")
 
 
 def test_kexec_disabled_by_the_kernel(info: RuntimeInfo, tmp_path: Path) -> None:
     disk = info.disk(info.disk_to_format)
     assert disk is not None
-    state = preflight.parse_probe(PROBE_OUTPUT.format(avail=2**31, disabled=1, disk=disk.path))
+    state = preflight.parse_probe(probe_output(disk=disk.path, disabled=1))
     with pytest.raises(PreflightError, match=r"kexec is disabled on h \(kernel.kexec_load_disab"):
         preflight.check(state, info, load_bundle(make_bundle(tmp_path / "b", unpacked=1)),
                         host="h")

@@ -257,7 +257,8 @@ class _Run:
         archive_path.write_bytes(archive)
         state, self.cmdline = preflight.run_preflight(
             transport, info, bundle, archive_bytes=len(archive),
-            allow_kexec_install=opts.allow_kexec_install, reporter=self.reporter)
+            allow_kexec_install=opts.allow_kexec_install, upload_dir=opts.remote_dir,
+            reporter=self.reporter)
         remote = opts.remote_dir.rstrip("/")
         kernel = f"{remote}/{bundle.kernel.name}"
         initrd = f"{remote}/{bundle.initrd.name}"

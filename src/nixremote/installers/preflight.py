@@ -32,8 +32,8 @@ LOAD_MARGIN = 64 * MIB
 PROBE = r"""
 disk=$1
 echo "arch=$(uname -m)"
-awk '/^MemTotal:/ {print "memtotal=" $2 * 1024}
-     /^MemAvailable:/ {print "memavail=" $2 * 1024}' /proc/meminfo
+awk '/^MemTotal:/ {printf "memtotal=%.0f\n", $2 * 1024}
+     /^MemAvailable:/ {printf "memavail=%.0f\n", $2 * 1024}' /proc/meminfo
 echo "kexec=$(command -v kexec 2>/dev/null)"
 echo "kexec_load_disabled=$(cat /proc/sys/kernel/kexec_load_disabled 2>/dev/null)"
 [ -d /sys/firmware/efi ] && echo efi=1 || echo efi=0
@@ -42,9 +42,17 @@ if [ -n "$disk" ]; then
   echo "disk=$real"
   [ -b "$real" ] && echo disk_block=1 || echo disk_block=0
 fi
+if [ -n "$2" ]; then
+  d=$2
+  while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done
+  echo "upload_fs=$(stat -f -c %T -- "$d" 2>/dev/null)"
+  df -Pk -- "$d" 2>/dev/null | awk 'NR == 2 {printf "upload_free=%.0f\n", $4 * 1024}'
+  [ -d "$2" ] && du -sk -- "$2" 2>/dev/null | awk '{printf "upload_present=%.0f\n", $1 * 1024}'
+fi
 for pm in apt-get dnf zypper apk; do
   command -v "$pm" >/dev/null 2>&1 && { echo "package_manager=$pm"; break; }
 done
+exit 0
 """
 
 
@@ -61,6 +69,14 @@ class TargetState:
     disk: str | None = None
     disk_is_block: bool = False
     package_manager: str | None = None
+    upload_fs: str | None = None
+    upload_free: int | None = None
+    upload_present: int = 0
+
+    @property
+    def upload_in_ram(self) -> bool:
+        """Whether the upload directory is on tmpfs/ramfs (a rescue system's usual root)."""
+        return self.upload_fs in ("tmpfs", "ramfs", "rootfs")
 
 
 def parse_probe(text: str) -> TargetState:
@@ -86,6 +102,9 @@ def parse_probe(text: str) -> TargetState:
         disk=values.get("disk") or None,
         disk_is_block=values.get("disk_block") == "1",
         package_manager=values.get("package_manager") or None,
+        upload_fs=values.get("upload_fs") or None,
+        upload_free=num("upload_free"),
+        upload_present=num("upload_present") or 0,
     )
 
 
@@ -101,12 +120,14 @@ def check(
     host: str,
     archive_bytes: int = 0,
     allow_kexec_install: bool = True,
+    upload_dir: str | None = None,
 ) -> str:
     """Raise :class:`PreflightError` for the first failed check; return the kernel command line.
 
-    The checks, in order: architecture, memory for the installer, free memory for the load,
-    kexec present (or installable), kexec allowed, boot mode known, disk by-id resolves to the
-    collected disk, kernel command line within budget.
+    The checks, in order: architecture, memory for the installer, space in the upload
+    directory, free memory for the upload (when in RAM) and the load, kexec present (or
+    installable), kexec allowed, boot mode known, disk by-id resolves to the collected disk,
+    kernel command line within budget.
     """
     arch = normalize_arch(state.arch or info.arch or "")
     if arch != bundle.arch:
@@ -124,10 +145,22 @@ def check(
             f"{_gib(files)} + {_gib(INSTALLER_MARGIN)})",
             hint="use a host with more memory (or a smaller bundle)",
         )
-    if state.mem_available is not None and state.mem_available < files + LOAD_MARGIN:
+    # on the old system: the uploaded files (what is not there yet), the combined initrd made
+    # for the load (initrd + archive, removed after it), and kexec's copy of kernel + initrd
+    combined = files - bundle.kernel.stat().st_size
+    missing = max(0, files - state.upload_present)
+    if state.upload_free is not None and state.upload_free < missing + combined:
+        raise PreflightError(
+            f"{upload_dir or 'the upload directory'} on {host} has {_gib(state.upload_free)} "
+            f"free; the bundle and the combined initrd take {_gib(missing + combined)}",
+            hint="free space there, or pick another directory",
+        )
+    load = files + LOAD_MARGIN + ((missing + combined) if state.upload_in_ram else 0)
+    if state.mem_available is not None and state.mem_available < load:
+        where = " (the upload directory is in RAM)" if state.upload_in_ram else ""
         raise PreflightError(
             f"{host} has {_gib(state.mem_available)} free; loading the installer takes "
-            f"{_gib(files + LOAD_MARGIN)}",
+            f"{_gib(load)}{where}",
             hint="stop what uses memory on the host (or reboot its rescue system) and retry",
         )
     if not state.kexec and not (allow_kexec_install and state.package_manager):
@@ -162,9 +195,10 @@ def check(
     return kernel_command_line(bundle.kernel_params, info)
 
 
-def probe(transport: Transport, info: RuntimeInfo) -> TargetState:
+def probe(transport: Transport, info: RuntimeInfo, upload_dir: str = "") -> TargetState:
     """Run the preflight probe on the target (one exec)."""
-    result = transport.run(["sh", "-c", PROBE, "preflight", info.disk_to_format], timeout=60)
+    result = transport.run(["sh", "-c", PROBE, "preflight", info.disk_to_format, upload_dir],
+                           timeout=60)
     return parse_probe(result.text)
 
 
@@ -175,13 +209,14 @@ def run_preflight(
     *,
     archive_bytes: int = 0,
     allow_kexec_install: bool = True,
+    upload_dir: str = "",
     reporter: Reporter | None = None,
 ) -> tuple[TargetState, str]:
     """Probe the target and run every check; returns the state and the kernel command line."""
     report(reporter, "start", "preflight checks", phase="preflight")
-    state = probe(transport, info)
+    state = probe(transport, info, upload_dir)
     line = check(state, info, bundle, host=transport.host, archive_bytes=archive_bytes,
-                 allow_kexec_install=allow_kexec_install)
+                 allow_kexec_install=allow_kexec_install, upload_dir=upload_dir or None)
     report(reporter, "done", "preflight passed", phase="preflight",
            data={"arch": state.arch or "", "memory": str(state.mem_total or ""),
                  "kexec": state.kexec or f"(will install with {state.package_manager})",
