@@ -661,6 +661,7 @@ class FakeHetznerCloud:
     ) -> dict[str, Any]:
         server_id = next(self._ids)
         n = next(self._ip_counter)
+        ipv4 = self.ipv4_template.format(n=n)
         server = {
             "id": server_id,
             "name": name,
@@ -669,9 +670,11 @@ class FakeHetznerCloud:
             "public_net": {
                 "ipv4": {
                     "id": 50_000_000 + n,
-                    "ip": self.ipv4_template.format(n=n),
+                    "ip": ipv4,
                     "blocked": False,
-                    "dns_ptr": f"static.{n}.113.0.203.clients.your-server.de",
+                    "dns_ptr": "static."
+                    + ".".join(reversed(ipv4.split(".")))
+                    + ".clients.example.net",
                 },
                 "ipv6": {
                     "id": 60_000_000 + n,
@@ -1083,19 +1086,6 @@ class FakeHetznerCloud:
             if loc["id"] == int(lid):
                 return 200, {"location": _location_json(loc)}
         raise _not_found("location", lid)
-
-
-_SERVER_STATUSES = (
-    "running",
-    "initializing",
-    "starting",
-    "stopping",
-    "off",
-    "deleting",
-    "migrating",
-    "rebuilding",
-    "unknown",
-)
 
 
 def _one_page(total: int) -> dict[str, Any]:
