@@ -203,3 +203,29 @@ def test_cli_apply_partitions_a_loop_disk(loop_disk, runtime_info_for):
     assert any(e["kind"] == "step" and e["message"].startswith("create partition 2")
                for e in events)
     assert read_table(disk.device) == original_table(disk.sectors)
+
+
+def test_the_full_plan_stops_in_preflight_here_and_never_touches_the_disk(
+        loop_disk, runtime_info_for):
+    """This machine has neither ZFS nor (as CI may) /run on tmpfs: the complete plan, key on
+    stdin, stops at a preflight check, before the first destructive step, and says which."""
+    disk: LoopDisk = loop_disk(1600)
+    run("sgdisk", "-n1:2048:+64M", "-t1:8300", disk.device)
+    before = disk.sha256()
+    _, path = runtime_info_for(disk)
+    key = b"preflight passphrase 42"
+    proc = subprocess.run(["nixremote", "disk", "apply", str(path), "--yes", "--json"],
+                          capture_output=True, input=key + b"\n", check=False)
+    assert proc.returncode == 3, proc.stderr.decode()
+    err = proc.stderr.decode()
+    match = re.search(r"error: disk step (\d)/32 \(([^)]*)\) failed", err)
+    assert match is not None, err
+    assert match.group(2).startswith("check that ")
+    events = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    stages = {e["data"]["stage"] for e in events if e["kind"] == "step" and "data" in e
+              and "stage" in e["data"]}
+    assert stages <= {"preflight", "cleanup"}
+    assert b"preflight passphrase" not in proc.stdout + proc.stderr
+    assert "failed too" not in err  # the key was never written: no shredding
+    assert disk.sha256() == before
+    assert not Path("/run/nixremote/disk.key").exists()

@@ -36,6 +36,7 @@ from nixremote.installers.layout import (
     KEY_FILE,
     DiskLayout,
     LayoutOptions,
+    choose_layout,
     default_layout,
 )
 
@@ -262,8 +263,8 @@ def test_a_wrong_answer_fails_an_expect_step():
                                       b"ext4\n"})
     with pytest.raises(CommandFailedError, match="expected output 'tmpfs', got 'ext4'"):
         execute(plan(default_layout(INFO)), host, KEY)
-    assert [argv for argv, _ in host.calls] == [*ORIGINAL_ARGV[:2],
-                                                ("shred", "-u", KEY_FILE)]
+    # The key was never written, so there is nothing to shred.
+    assert [argv for argv, _ in host.calls] == ORIGINAL_ARGV[:2]
 
 
 def test_dry_run_runs_nothing_and_reports_every_step():
@@ -306,3 +307,35 @@ def test_key_file_steps_run_for_real(tmp_path):
     assert not key_file.exists()
     with pytest.raises(PlanError, match="unknown stage"):
         select(steps, ["partition", "nuke"])
+
+
+class AcmePlugin:
+    """A hoster plugin that mirrors its own hosts' disks and declines everyone else's."""
+
+    from nixremote import hookimpl
+
+    @hookimpl
+    def disk_layout(self, info: RuntimeInfo, options: LayoutOptions) -> DiskLayout | None:
+        if info.hoster != "acme":
+            return None
+        return default_layout(info, attrs.evolve(options, variant="mirror",
+                                                 disks=("/dev/disk/by-id/acme-2",)))
+
+
+class BrokenPlugin:
+    from nixremote import hookimpl
+
+    @hookimpl
+    def disk_layout(self, info: RuntimeInfo, options: LayoutOptions) -> object:
+        return {"not": "a layout"}
+
+
+def test_a_hoster_plugin_chooses_its_own_layout(nixremote_pm):
+    pm = nixremote_pm(AcmePlugin())
+    acme = attrs.evolve(INFO, hoster="acme")
+    layout = choose_layout(acme, pm=pm)
+    assert layout.pool.vdev == "mirror"
+    assert [d.path for d in layout.disks] == [DISK, "/dev/disk/by-id/acme-2"]
+    assert choose_layout(INFO, pm=pm) == default_layout(INFO)  # declined: the generic answer
+    with pytest.raises(PlanError, match="returned dict, not a DiskLayout"):
+        choose_layout(INFO, pm=nixremote_pm(BrokenPlugin()))

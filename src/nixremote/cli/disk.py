@@ -14,10 +14,16 @@ from pathlib import Path
 import click
 
 from ..core.converter import load_runtime_info, unstructure
-from ..core.errors import InvalidInputError, PlanError
+from ..core.errors import InvalidInputError
 from ..core.models import RuntimeInfo
 from ..installers.diskplan import STAGES, Plan, plan, plan_to_json_data, select
-from ..installers.layout import LAYOUTS, DiskLayout, LayoutOptions, PartitionRole
+from ..installers.layout import (
+    LAYOUTS,
+    DiskLayout,
+    LayoutOptions,
+    PartitionRole,
+    choose_layout,
+)
 from .output import emit_json, progress_reporter
 
 _ROLE_TEXT = {
@@ -43,15 +49,7 @@ def _layout_options(func: click.decorators.FC) -> click.decorators.FC:
 
 def resolve_layout(info: RuntimeInfo, variant: str, disks: tuple[str, ...]) -> DiskLayout:
     """The layout the plugins choose for ``info`` (first result of the ``disk_layout`` hook)."""
-    from ..core.plugins import get_plugin_manager
-
-    options = LayoutOptions(variant=variant, disks=disks)
-    layout = get_plugin_manager().hook.disk_layout(info=info, options=options)
-    if layout is None:
-        raise PlanError(f"no plugin chose a disk layout for {info.host_name}",
-                        hint="check the installed plugins with `nixremote plugins`")
-    assert isinstance(layout, DiskLayout)
-    return layout
+    return choose_layout(info, LayoutOptions(variant=variant, disks=disks))
 
 
 def layout_lines(layout: DiskLayout) -> list[str]:

@@ -11,7 +11,7 @@ The disk key never appears in argv: the one step that needs it (:attr:`Step.stdi
 receives it on stdin and writes it with mode 0600 to the pool's ``keylocation`` file
 (:attr:`~.layout.Pool.key_file`, by default :data:`~.layout.KEY_FILE`); ``zpool create``
 reads it from there (``keylocation=file://``). Steps marked :attr:`Step.always` (shredding the
-key file) also run after a failure.
+key file) also run after a failure, once the key has been written.
 
 :func:`execute` runs steps through a :class:`~nixremote.core.transport.Transport`, stopping at
 the first failure with the step and its output; :func:`nuke_disks` is what the installer calls:
@@ -66,8 +66,8 @@ class Step:
     ``argv`` is the command (never a shell string). ``stdin_secret`` means the executor feeds the
     disk key on stdin (the key is never part of ``argv``). ``expect_stdout`` makes the step fail
     unless the command prints exactly that (stripped). ``may_fail`` tolerates a non-zero exit
-    (reported as a warning); ``always`` runs the step even after an earlier step failed
-    (cleanup of the key file).
+    (reported as a warning); ``always`` runs the step even after a later step failed, once a
+    ``stdin_secret`` step has run (shredding the key file).
     """
 
     stage: str = field(validator=attrs.validators.in_(STAGES))
@@ -208,8 +208,9 @@ def plan(layout: DiskLayout) -> Plan:
         steps += [
             Step(stage="preflight", description=f"create {key_dir} for the disk key",
                  argv=["mkdir", "-p", "-m", "0700", key_dir]),
-            Step(stage="preflight", description=f"check that {key_dir} is on tmpfs (the key must "
-                 "never reach a disk)", argv=["findmnt", "-n", "-o", "FSTYPE", "-T", key_dir],
+            Step(stage="preflight", description=f"check that {key_dir} is on tmpfs, so that "
+                 "the key never reaches a disk",
+                 argv=["findmnt", "-n", "-o", "FSTYPE", "-T", key_dir],
                  expect_stdout="tmpfs"),
         ]
     steps.append(Step(stage="preflight", description="check that the ZFS tools and module work",
@@ -376,8 +377,8 @@ def execute(
 ) -> tuple[StepResult, ...]:
     """Run ``steps`` in order through ``transport``.
 
-    The first step that fails stops the run: steps marked ``always`` still run (the key file is
-    shredded), then :class:`CommandFailedError` is raised naming the step, with its exit code and
+    The first step that fails stops the run: steps marked ``always`` still run if the key was
+    written (the key file is shredded), then :class:`CommandFailedError` is raised naming the step, with its exit code and
     output. ``key`` (the passphrase) is fed on stdin to the steps that need it; it is required
     when any step does. With ``dry_run`` nothing runs and every step is reported.
     """
@@ -389,9 +390,11 @@ def execute(
         key = normalize_key(key)
     results: list[StepResult] = []
     failure: StepResult | None = None
+    secret_used = False
     for index, step in enumerate(steps, start=1):
-        if failure is not None and not step.always:
+        if failure is not None and not (step.always and secret_used):
             continue
+        secret_used = secret_used or step.stdin_secret
         data = {"stage": step.stage, "argv": step.command}
         if dry_run:
             report(reporter, "step", step.description, phase=PHASE, current=index, total=total,
@@ -430,9 +433,9 @@ def execute(
                    phase=PHASE, current=index, total=total, data=data)
     if failure is not None:
         tail = failure.output.replace("\n", " | ")
+        how = "" if failure.returncode == 0 else f" with exit code {failure.returncode}"
         raise CommandFailedError(
-            f"disk step {failure.index}/{total} ({failure.step.description}) failed with exit "
-            f"code {failure.returncode}: {tail}",
+            f"disk step {failure.index}/{total} ({failure.step.description}) failed{how}: {tail}",
             argv=failure.step.argv,
             returncode=failure.returncode,
             output=failure.output,

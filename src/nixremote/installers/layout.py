@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import re
+from typing import Any
 
 import attrs
 from attrs import field, frozen
@@ -392,3 +393,27 @@ def default_layout(info: RuntimeInfo, options: LayoutOptions | None = None) -> D
     if variant == "mirror" and len(disks) < 2:
         disks = (first, _second_disk(info, first))
     return build_layout(name=variant, disks=disks, boot=boot, encrypted=encrypted)
+
+
+def choose_layout(
+    info: RuntimeInfo, options: LayoutOptions | None = None, *, pm: Any = None
+) -> DiskLayout:
+    """The layout the plugins choose for ``info``: the first answer to the ``disk_layout`` hook
+    (a hoster plugin's, else the generic plugin's :func:`default_layout`). ``pm`` is a plugin
+    manager (default: :func:`nixremote.core.plugins.get_plugin_manager`)."""
+    if pm is None:
+        from ..core.plugins import get_plugin_manager
+
+        pm = get_plugin_manager()
+    layout = pm.hook.disk_layout(info=info, options=options or LayoutOptions())
+    if layout is None:
+        raise PlanError(
+            f"no plugin chose a disk layout for {info.host_name}",
+            hint="check the installed plugins with `nixremote plugins`",
+        )
+    if not isinstance(layout, DiskLayout):
+        raise PlanError(
+            f"a disk_layout hook returned {type(layout).__name__}, not a DiskLayout",
+            hint="fix the plugin's disk_layout hook",
+        )
+    return layout
