@@ -493,3 +493,46 @@ def test_api_exceptions_map_to_one_line_errors(code: str | int, summary: str, hi
     assert err.message.startswith("listing servers: ")
     assert summary in err.message and hint in (err.hint or "")
     assert "first line second line" in err.message and "\n" not in str(err)
+
+
+def test_the_fake_serves_the_other_endpoints_hcloud_uses(hetzner_api: FakeHetznerCloud) -> None:
+    """ssh_keys, power and rescue actions, action lists and the catalogues, via hcloud itself."""
+    from hcloud import APIException, Client
+
+    client = Client(DEFAULT_TOKEN, api_endpoint=hetzner_api.endpoint, poll_interval=0.01)
+    key = client.ssh_keys.create(name="operator", public_key=OPERATOR_KEY)
+    assert key.fingerprint is not None and len(key.fingerprint.split(":")) == 16
+    assert client.ssh_keys.get_by_name("operator").id == key.id
+    assert client.ssh_keys.get_by_id(key.id).public_key == OPERATOR_KEY
+    with pytest.raises(APIException) as duplicate:
+        client.ssh_keys.create(name="operator", public_key=OPERATOR_KEY)
+    assert duplicate.value.code == "uniqueness_error"
+
+    server = client.servers.get_by_id(hetzner_api.add_server("web1")["id"])
+    client.servers.power_off(server).wait_until_finished()
+    assert client.servers.get_by_id(server.id).status == "off"
+    client.servers.power_on(server).wait_until_finished()
+    assert client.servers.get_by_id(server.id).status == "running"
+    client.servers.enable_rescue(
+        server, type="linux64", ssh_keys=[key.id]
+    ).action.wait_until_finished()
+    assert client.servers.get_by_id(server.id).rescue_enabled is True
+    client.servers.disable_rescue(server).wait_until_finished()
+    assert client.servers.get_by_id(server.id).rescue_enabled is False
+
+    actions = client.servers.get_actions(server)
+    assert [a.command for a in actions] == [
+        "stop_server",
+        "start_server",
+        "enable_rescue",
+        "disable_rescue",
+    ]
+    assert all(a.status == "success" for a in actions)
+    assert client.actions.get_by_id(actions[0].id).command == "stop_server"
+
+    assert client.server_types.get_by_name("cax11").architecture == "arm"
+    assert client.images.get_by_name_and_architecture("debian-12", "arm").architecture == "arm"
+    assert client.locations.get_by_name("hel1").network_zone == "eu-central"
+    with pytest.raises(APIException) as missing:
+        client.servers.get_by_id(999999)
+    assert missing.value.code == "not_found"
