@@ -178,10 +178,12 @@ class InstallerEnv:
     def run(self, *extra: str, phases: str | None = None, faults: bool = False,
             fail_once: str | None = None, reboot: bool = False, yes: bool = True,
             runtime_info: bool = True, json_lines: bool = True,
-            key_file: Path | None = KEY_FILE, pyz: Path | None = None) -> RunResult:
+            key_file: Path | None = KEY_FILE, pyz: Path | None = None,
+            verbose: bool = False) -> RunResult:
         # From the zipapp: -I -S, so nothing but the standard library and the zipapp is importable.
         python = [sys.executable, "-I", "-S", str(pyz)] if pyz else [sys.executable, "-c", CLI]
-        argv = [*python, "installer", "run", "--root", str(self.root)]
+        argv = [*python, *(["-vv"] if verbose else []), "installer", "run", "--root",
+                str(self.root)]
         if key_file is not None:
             argv += ["--key-file", str(key_file)]
         if yes:

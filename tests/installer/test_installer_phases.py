@@ -48,10 +48,12 @@ def test_full_run_installs_and_never_shows_the_key(installer_env: InstallerEnv) 
     sampler = CmdlineSampler(env.key)
     sampler.start()
     try:
-        result = env.run()
+        result = env.run(verbose=True)  # debug logging on stderr
     finally:
         sampler.stop()
     assert result.returncode == 0, result.stderr
+    assert "DEBUG nixremote.installers.phases: run ssh-keygen" in result.stderr
+    assert "INFO nixremote.progress: [install]" in result.stderr
 
     # The key never appeared in any process's argv or environment, nor in any output or file.
     assert sampler.hits == []

@@ -536,7 +536,9 @@ class Installer:
 
     def _run(self, argv: Sequence[str], *, stdin: bytes | None = None, what: str | None = None,
              check: bool = True) -> Any:
+        log.debug("run %s%s", " ".join(argv), " (secret on stdin)" if stdin else "")
         result = self.transport.run(list(argv), stdin=stdin, check=False)
+        log.debug("exit code %d", result.returncode)
         if check and not result.ok:
             tail = result.tail(5).replace("\n", " | ")
             raise CommandFailedError(
