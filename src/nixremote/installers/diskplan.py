@@ -379,8 +379,9 @@ def execute(
 
     The first step that fails stops the run: steps marked ``always`` still run if the key was
     written (the key file is shredded), then :class:`CommandFailedError` is raised naming the
-    step, with its exit code and output. ``key`` (the passphrase) is fed on stdin to the steps that need it; it is required
-    when any step does. With ``dry_run`` nothing runs and every step is reported.
+    step, with its exit code and output. ``key`` (the passphrase) is fed on stdin to the steps
+    that need it; it is required when any step does. With ``dry_run`` nothing runs and every
+    step is reported.
     """
     total = len(steps)
     if not dry_run and any(s.stdin_secret for s in steps):
