@@ -112,3 +112,16 @@ def test_probe_timeout(sshd) -> None:  # type: ignore[no-untyped-def]
 def test_unwritable_output(option: str, tmp_path: Path) -> None:
     proc = nixremote("info", "--local", option, str(tmp_path / "missing" / "x.json"))
     assert_one_line_error(proc, "cannot write")
+
+
+def test_jump_host_through_the_cli(sshd) -> None:  # type: ignore[no-untyped-def]
+    jump = sshd()
+    target = sshd(identity=jump.identity)
+    known = target.known_hosts
+    known.write_text(known.read_text() + jump.known_hosts.read_text())
+    proc = nixremote("info", target.target, "-p", str(target.port), "-i", str(target.identity),
+                     "--known-hosts", str(known), "-J", f"root@127.0.0.1:{jump.port}", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["hostName"]
+    assert target.wait_for_sessions(1) == 1
+    assert jump.exec_sessions() == 0

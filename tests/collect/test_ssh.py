@@ -238,3 +238,12 @@ def test_not_an_ssh_server() -> None:
             connect("root@127.0.0.1", port=port, connect_timeout=3)
     finally:
         server.close()
+
+
+def test_killed_command_has_no_exit_status(sshd) -> None:  # type: ignore[no-untyped-def]
+    server = sshd()
+    with _connect(server) as t:
+        result = t.run(["sh", "-c", "echo before; kill -9 $$"], check=False, timeout=10)
+        assert result.returncode == 255
+        assert result.stdout == b"before\n"
+        assert t.run(["true"]).ok  # the connection is still usable

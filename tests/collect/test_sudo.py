@@ -113,3 +113,40 @@ def test_sudo_without_password_fails_cleanly(sudo_sshd, monkeypatch: pytest.Monk
     monkeypatch.delenv(SUDO_PASSWORD_ENV, raising=False)
     with _connect(sudo_sshd) as t, pytest.raises(TransportError, match="the probe failed"):
         collect(t)
+
+
+def test_without_sudo_the_probe_warns(sudo_sshd) -> None:  # type: ignore[no-untyped-def]
+    from nixremote.core.progress import Event
+
+    events: list[Event] = []
+    with connect("nxsudo@127.0.0.1", port=sudo_sshd.port, identity_file=sudo_sshd.identity,
+                 known_hosts=sudo_sshd.known_hosts, connect_timeout=5) as t:
+        info, facts = collect(t, reporter=events.append)
+    assert facts.get("uid") == "4242"
+    assert any(e.kind == "warning" and "not root" in e.message for e in events)
+    assert info.interfaces  # what a normal user can read is still collected
+
+
+def test_cli_sudo_password_from_env(sudo_sshd) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+
+    proc = subprocess.run(
+        ["nixremote", "info", "nxsudo@127.0.0.1", "-p", str(sudo_sshd.port),
+         "-i", str(sudo_sshd.identity), "--known-hosts", str(sudo_sshd.known_hosts),
+         "--sudo", "--json"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env={**os.environ, SUDO_PASSWORD_ENV: PASSWORD},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "not root" not in proc.stderr
+    assert json.loads(proc.stdout)["schemaVersion"] == 1
+    # Without the variable and without a terminal to prompt on: a one-line error.
+    env = {k: v for k, v in os.environ.items() if k != SUDO_PASSWORD_ENV}
+    proc = subprocess.run(
+        ["nixremote", "info", "nxsudo@127.0.0.1", "-p", str(sudo_sshd.port),
+         "-i", str(sudo_sshd.identity), "--known-hosts", str(sudo_sshd.known_hosts), "--sudo"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env=env,
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: sudo needs a password")
