@@ -184,9 +184,7 @@ class SshTransport:
 
         class AcceptNew(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]
             def missing_host_key(self, client: Any, hostname: str, key: paramiko.PKey) -> None:
-                if client.get_host_keys().lookup(hostname) or client.get_host_keys().lookup(
-                    hostname.split("]")[0].lstrip("[")
-                ):
+                if client.get_host_keys().lookup(hostname):
                     raise HostKeyError(
                         f"the host key of {label} is of another type than the one recorded "
                         f"in {transport.known_hosts}",
