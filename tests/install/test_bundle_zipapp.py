@@ -12,8 +12,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import fake_bzimage, make_bundle
 
+from conftest import fake_bzimage, make_bundle
 from nixremote import __version__
 from nixremote.core.errors import InvalidInputError
 from nixremote.installers import bundle as bundles
@@ -131,8 +131,32 @@ def test_zipapp_contents(pyz: zipapp.ZipappInfo) -> None:
     assert "nixremote/installers/cmdline.py" in names
     assert "nixremote/core/ssh.py" not in names
     assert "nixremote/cli/install.py" not in names
-    assert pyz.size < 1_000_000, pyz.size
+    assert "nixremote/installers/phases.pyc" in names  # bytecode beside the source
+    assert pyz.size < 2_000_000, pyz.size
     assert zipapp.build_bytes() == pyz.path.read_bytes()  # deterministic
+
+
+WHERE = ("import sys; sys.path.insert(0, sys.argv[1]); import nixremote.installers.phases as m;"
+         "print(m.__file__)")
+
+
+def test_zipapp_bytecode_and_its_fallback(pyz: zipapp.ZipappInfo, tmp_path: Path) -> None:
+    clean = [sys.executable, "-I", "-S", "-c", WHERE]
+    out = subprocess.run([*clean, str(pyz.path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("nixremote/installers/phases.pyc")
+    # another Python version (another magic number): zipimport uses the sources
+    other = tmp_path / "other-magic.pyz"
+    with zipfile.ZipFile(pyz.path) as src, zipfile.ZipFile(other, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename.endswith(".pyc"):
+                data = b"\x00\x00\r\n" + data[4:]
+            dst.writestr(item, data)
+    out = subprocess.run([*clean, str(other)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("nixremote/installers/phases.py")
+    version = subprocess.run([sys.executable, "-I", "-S", str(other), "--version"],
+                             capture_output=True, text=True, check=True)
+    assert version.stdout.strip() == f"nixremote, version {__version__}"
 
 
 def test_zipapp_runs_in_a_clean_python(pyz: zipapp.ZipappInfo) -> None:

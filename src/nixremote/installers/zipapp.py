@@ -15,8 +15,10 @@ import importlib.util
 import io
 import json
 import logging
+import py_compile
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -60,6 +62,7 @@ CLI_INCLUDED: tuple[str, ...] = (
 
 MAIN = """\
 import sys
+import tempfile
 from nixremote.cli.main import main
 sys.exit(main())
 """
@@ -124,9 +127,25 @@ def zipapp_members() -> list[tuple[Path, str]]:
     return members
 
 
-def build_bytes() -> bytes:
-    """The zipapp as bytes (deterministic: sorted members, fixed timestamps)."""
+def _bytecode(local: Path, arc: str, tmp: Path) -> bytes:
+    """``local`` compiled by this Python as an unchecked hash-based ``.pyc`` (PEP 552).
+
+    zipimport takes such a ``.pyc`` without comparing timestamps and falls back to the ``.py``
+    beside it when the interpreter's magic number differs, so the zipapp works with any
+    Python >= 3.11 and starts about twice as fast with the controller's minor version.
+    """
+    out = tmp / "out.pyc"
+    py_compile.compile(str(local), cfile=str(out), dfile=arc, doraise=True,
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    return out.read_bytes()
+
+
+def build_bytes(*, bytecode: bool = True) -> bytes:
+    """The zipapp as bytes (sorted members, fixed timestamps); with ``bytecode`` each module
+    also as a ``.pyc`` of this interpreter."""
     buf = io.BytesIO()
+    tmp_dir = tempfile.TemporaryDirectory(prefix="nixremote-pyz-")
+    tmp = Path(tmp_dir.name)
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         def add(arc: str, data: bytes) -> None:
             zi = zipfile.ZipInfo(arc, date_time=(1980, 1, 1, 0, 0, 0))
@@ -135,14 +154,19 @@ def build_bytes() -> bytes:
             zf.writestr(zi, data, compresslevel=9)
 
         add("__main__.py", MAIN.encode())
-        for local, arc in sorted(zipapp_members(), key=lambda m: m[1]):
-            add(arc, local.read_bytes())
+        try:
+            for local, arc in sorted(zipapp_members(), key=lambda m: m[1]):
+                add(arc, local.read_bytes())
+                if bytecode and arc.endswith(".py"):
+                    add(arc + "c", _bytecode(local, arc, tmp))
+        finally:
+            tmp_dir.cleanup()
     return b"#!/usr/bin/env python3\n" + buf.getvalue()
 
 
-def build_zipapp(target: Path) -> ZipappInfo:
+def build_zipapp(target: Path, *, bytecode: bool = True) -> ZipappInfo:
     """Write ``nixremote.pyz`` to ``target`` (a file path)."""
-    data = build_bytes()
+    data = build_bytes(bytecode=bytecode)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".part")
     tmp.write_bytes(data)
@@ -164,6 +188,7 @@ failed = {}
 with zipfile.ZipFile(pyz) as zf:
     names = [n[:-3].replace("/", ".").removesuffix(".__init__")
              for n in zf.namelist() if n.startswith("nixremote/") and n.endswith(".py")]
+    pycs = sum(n.endswith(".pyc") for n in zf.namelist())
 for name in sorted(names):
     try:
         importlib.import_module(name)
@@ -176,6 +201,7 @@ outside = sorted(
     and getattr(mod, "__file__", None) and not mod.__file__.startswith(pyz)
 )
 print(json.dumps({"failed": failed, "forbidden": forbidden, "outside": outside}))
+print(json.dumps({"bytecode": pycs}), file=sys.stderr)
 """
 
 
