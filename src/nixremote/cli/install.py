@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from ..core.errors import InvalidInputError
+from ..installers.layout import LAYOUTS
 
 
 def _read_key_file(path: Path) -> bytes:
@@ -75,8 +76,8 @@ def _confirm(host: str, phases: tuple[str, ...]) -> None:
               help="Flake reference of nixremote for the host flake's input.")
 @click.option("--disk-key-file", type=click.Path(path_type=Path, dir_okay=False),
               help="File holding the disk encryption passphrase (else it is asked for).")
-@click.option("--layout", default="default", show_default=True,
-              help="Disk layout (default, uefi, bios, mirror, unencrypted, auto).")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="default", show_default=True,
+              help="Disk layout.")
 @click.option("--disk", default=None, metavar="PATH",
               help="The disk to format (by-id path; default: the disk holding /).")
 @click.option("--phases", default="kexec,format,install,reboot", show_default=True,

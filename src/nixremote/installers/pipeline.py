@@ -144,10 +144,11 @@ class InstallResult:
 
 
 Connector = Callable[..., Transport]
-"""``connect(target, known_hosts=..., policy=..., port=...) -> Transport`` (opened)."""
+"""``connect(target, known_hosts=..., policy=..., port=..., reporter=...) -> Transport``, opened;
+``known_hosts`` ``None`` means the user's and the system's files."""
 
 
-def ssh_connector(target: Target, *, known_hosts: Path, policy: str, port: int,
+def ssh_connector(target: Target, *, known_hosts: Path | None, policy: str, port: int,
                   reporter: Reporter | None = None) -> Transport:
     """Open an :class:`~nixremote.core.ssh.SshTransport` (imported here: controller only)."""
     from ..core.ssh import connect
@@ -191,12 +192,12 @@ class _Run:
         return self.options.installer_port or self.target.port
 
     def connect_running(self) -> Transport:
-        return self.connector(self.target, known_hosts=self.target.known_hosts_path,
+        return self.connector(self.target, known_hosts=self.target.known_hosts,
                               policy=self.target.host_key_policy, port=self.target.port,
                               reporter=self.reporter)
 
     def connect_installer(self, known_hosts: Path | None = None) -> Transport:
-        return self.connector(self.target, known_hosts=known_hosts or self.target.known_hosts_path,
+        return self.connector(self.target, known_hosts=known_hosts or self.target.known_hosts,
                               policy="strict", port=self.installer_port, reporter=self.reporter)
 
     # -- kexec --
