@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_bundle
+from nixremote.core.converter import loads_runtime_info
 from nixremote.core.progress import Event
 from nixremote.installers import pipeline
 from nixremote.installers.cmdline import runtime_info_from_cmdline
@@ -129,6 +130,12 @@ def test_kexec_phase_reconnects_to_the_pinned_installer_key(
     assert server.host_public_key not in known.read_text()  # the rescue key is replaced
     assert any(e.kind == "done" and "installer is up" in e.message for e in events)
     assert "Accepted publickey" in (state / "installer-sshd.log").read_text()
+    # the archive carried the full runtime info and the old system's ip --json dumps
+    root = state / "installer-root"
+    assert loads_runtime_info((root / "runtime-info.json").read_text()) == info
+    addrs = json.loads((root / "addrs.json").read_text())
+    assert any(a.get("ifname") == "lo" for a in addrs)
+    assert isinstance(json.loads((root / "iproute2" / "routes-v4.json").read_text()), list)
     assert result.uploaded_bytes > 0
 
     # a later run (--phases format,install) connects to the installer strictly through the

@@ -22,6 +22,7 @@ plan's commands) and changes nothing on the host.
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import tempfile
@@ -29,6 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import attrs
 from attrs import field, frozen
 
 from ..core.errors import CommandFailedError, InvalidInputError, NixremoteError, TransportError
@@ -160,6 +162,14 @@ def ssh_connector(target: Target, *, known_hosts: Path | None, policy: str, port
     )
 
 
+def _json_list(text: str | None) -> str:
+    """``ip --json`` output as collected, or ``[]`` when the probe got none (or ip's text)."""
+    try:
+        return text if text is not None and isinstance(json.loads(text), list) else "[]"
+    except ValueError:
+        return "[]"
+
+
 class _Run:
     """One run of the pipeline (state shared between the phases)."""
 
@@ -197,7 +207,9 @@ class _Run:
                               reporter=self.reporter)
 
     def connect_installer(self, known_hosts: Path | None = None) -> Transport:
-        return self.connector(self.target, known_hosts=known_hosts or self.target.known_hosts,
+        # the installer lets root in (with the keys of the archive), whoever ran the old system
+        root = attrs.evolve(self.target, user="root")
+        return self.connector(root, known_hosts=known_hosts or self.target.known_hosts,
                               policy="strict", port=self.installer_port, reporter=self.reporter)
 
     # -- kexec --
@@ -248,9 +260,9 @@ class _Run:
         archive = handoff.build_archive(handoff.archive_entries(
             host_key=self.installer_key, authorized_keys=keys, info=info,
             network=handoff.NetworkDump(
-                addrs=facts.get("ip-addr") or "[]",
-                routes_v4=facts.get("ip-route4") or "[]",
-                routes_v6=facts.get("ip-route6") or "[]",
+                addrs=_json_list(facts.get("ip-addr")),
+                routes_v4=_json_list(facts.get("ip-route4")),
+                routes_v6=_json_list(facts.get("ip-route6")),
             ),
             zipapp=pyz,
         ))
