@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -202,3 +203,47 @@ def test_parse_lsblk_old_and_new_output():
     assert state.mountpoints == (("sda2", "[SWAP]"),)
     with pytest.raises(ValueError):
         parse_lsblk('{"blockdevices": []}')
+
+
+def _apply_on_a_terminal(path: Path, answer: bytes, *extra: str) -> tuple[int, str]:
+    """Run `nixremote disk apply` with a pseudo-terminal as its stdin/stdout/stderr, answer
+    the confirmation prompt, return (exit code, everything it printed)."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(["nixremote", "disk", "apply", str(path), *extra],
+                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    seen = b""
+    answered = False
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if not answered and b"Type the host name" in seen:
+            os.write(master, answer)
+            answered = True
+    os.close(master)
+    return proc.wait(timeout=120), seen.decode("utf-8", "replace")
+
+
+def test_typing_the_host_name_confirms(loop_disk, runtime_info_for):
+    disk: LoopDisk = loop_disk(FITS)
+    before = disk.sha256()
+    _, path = runtime_info_for(disk)
+    stages = ("--stage", "wipe", "--stage", "partition")
+    code, out = _apply_on_a_terminal(path, b"looptest-typo\n", *stages)
+    assert code == 4, out
+    assert "confirmation failed: typed 'looptest-typo', not 'looptest'" in out
+    assert disk.sha256() == before
+    code, out = _apply_on_a_terminal(path, b"looptest\n", *stages)
+    assert code == 0, out
+    assert f"This erases {disk.device} on looptest" in out
+    assert disk.sha256() != before
+    table = run("sgdisk", "-p", disk.device)
+    assert re.search(r"^\s+2\s+34\s+2047\s", table, re.M)
