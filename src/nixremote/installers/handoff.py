@@ -288,8 +288,8 @@ def wait_for_installer(
             last = str(exc)
         if clock() >= deadline:
             break
-        report(reporter, "progress", f"waiting for the installer's SSH ({last})",
-               phase="kexec", current=int(clock() - start), total=int(deadline - start))
+        report(reporter, "progress", "waiting for the installer's SSH", phase="kexec",
+               current=int(clock() - start), total=int(deadline - start), data={"last": last})
         time.sleep(max(0.0, min(interval, deadline - clock())))
     raise TransportError(
         f"the installer on {host} did not answer over SSH within {deadline - start:.0f} s "
