@@ -164,7 +164,7 @@ def _reload_steps(disk: DiskSpec) -> list[Step]:
     return steps
 
 
-def _clear_steps(disk: DiskSpec, pool_name: str) -> list[Step]:
+def _clear_steps(disk: DiskSpec) -> list[Step]:
     steps = []
     for part in sorted(disk.partitions, key=lambda p: p.number):
         path = partition_path(disk.path, part.number)
@@ -222,7 +222,7 @@ def plan(layout: DiskLayout) -> Plan:
         steps += [_sgdisk_new(disk.path, part) for part in disk.partitions]
         steps += _reload_steps(disk)
     for disk in layout.disks:
-        steps += _clear_steps(disk, pool.name)
+        steps += _clear_steps(disk)
     for disk in layout.disks:
         steps += _format_steps(disk)
 
@@ -470,9 +470,11 @@ def nuke_disks(
     from .safety import check_layout
 
     steps = select(plan(layout), stages)
-    if not dry_run and any(s.stdin_secret for s in steps) and key is None:
-        raise PlanError("the plan creates an encrypted pool but no disk key was given",
-                        hint="pass --key-file or the key on stdin")
+    if not dry_run and any(s.stdin_secret for s in steps):
+        if key is None:
+            raise PlanError("the plan creates an encrypted pool but no disk key was given",
+                            hint="pass --key-file or the key on stdin")
+        key = normalize_key(key)  # a bad key is refused before anything is checked or run
     check_layout(info, layout, transport, system_paths=system_paths, reporter=reporter)
     try:
         return execute(steps, transport, key, reporter, dry_run=dry_run)
