@@ -3,9 +3,9 @@
 One ``sha256sum`` exec on the target looks at every file at once (size and hash of the file and
 of its ``.part``, where :meth:`SshTransport.put <nixremote.core.ssh.SshTransport.put>` writes
 until a file is complete). A file whose hash matches is skipped, so a rerun uploads nothing. A
-``.part`` shorter than the local file whose content is the local file's prefix (its hash equals
-the hash of the local file's first bytes) is resumed: only the rest is sent. Anything else is
-uploaded whole. The files that were sent are checked with one more ``sha256sum`` exec.
+``.part`` (or a file an interrupted copy left short) whose content is the local file's prefix
+(its hash equals the hash of the local file's first bytes) is resumed: only the rest is sent.
+Anything else is uploaded whole. The files that were sent are checked with one more ``sha256sum`` exec.
 """
 
 from __future__ import annotations
