@@ -97,7 +97,7 @@ def disk_group() -> None:
     """Plan, apply and export disk layouts."""
 
 
-@disk_group.command("plan")
+@disk_group.command("plan", short_help="Print a host's disk plan step by step.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_layout_options
 @click.option("--json", "as_json", is_flag=True, help="Print the layout and the steps as JSON.")
@@ -115,7 +115,7 @@ def plan_cmd(file: Path, variant: str, disks: tuple[str, ...], as_json: bool) ->
         click.echo(line)
 
 
-@disk_group.command("disko")
+@disk_group.command("disko", short_help="Print the layout as a disko configuration.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_layout_options
 def disko_cmd(file: Path, variant: str, disks: tuple[str, ...]) -> None:
@@ -144,7 +144,7 @@ def _ask(prompt: str) -> str:
     return str(click.prompt(prompt, err=True))
 
 
-@disk_group.command("apply")
+@disk_group.command("apply", short_help="Erase the disks here and create the layout.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_layout_options
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
