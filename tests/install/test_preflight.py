@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -131,13 +133,28 @@ def test_disk_does_not_resolve(ssh: SshTransport, info: RuntimeInfo, tmp_path: P
         run(ssh, attrs.evolve(info, disk_to_format=gone), make_bundle(tmp_path / "b"))
 
 
-def test_disk_moved_since_collect(ssh: SshTransport, info: RuntimeInfo, tmp_path: Path) -> None:
+@pytest.fixture
+def loop_device(tmp_path: Path) -> Iterator[Path]:
+    """A loop device of our own on a small sparse file (detached afterwards)."""
+    image = tmp_path / "disk.img"
+    with image.open("wb") as f:
+        f.truncate(8 * 1024 * 1024)
+    dev = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    try:
+        yield Path(dev)
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=False)
+
+
+def test_disk_moved_since_collect(
+    ssh: SshTransport, info: RuntimeInfo, tmp_path: Path, loop_device: Path
+) -> None:
     # a by-id link that now points to another block device than the collected one
     link = tmp_path / "by-id-link"
     disk = info.disk(info.disk_to_format)
     assert disk is not None
-    other = next(p for p in sorted(Path("/dev").glob("loop[0-9]*"))
-                 if p.is_block_device() and str(p) != disk.path)
+    other = loop_device
     link.symlink_to(other)
     moved = attrs.evolve(info, disk_to_format=str(link),
                          disks=(attrs.evolve(disk, by_id=str(link)),))
