@@ -350,3 +350,60 @@ def test_plain_output_is_lines_for_a_console(installer_env: InstallerEnv) -> Non
     assert env.key.decode() not in result.stdout + result.stderr
     assert "initrd.ed25519.sha256: SHA256:" in result.stdout
     assert os.environ.get("DOUBLE_FAIL_ONCE") is None
+
+
+def _on_a_terminal(env: InstallerEnv, answers: list[tuple[str, str]],
+                   *extra: str) -> tuple[int, str]:
+    """Run ``installer run`` on a pseudo terminal (its controlling tty, as on a console) and
+    answer each prompt (``(text to wait for, answer)``); returns the exit code and the output."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    argv = [sys.executable, "-c", CLI, "installer", "run", "--root", str(env.root),
+            "--runtime-info", str(env.info_file), "--no-reboot", *extra]
+    proc = subprocess.Popen(argv, env=env.env(), preexec_fn=lambda: os.login_tty(slave),
+                            close_fds=True)
+    os.close(slave)
+    out = b""
+    pending = list(answers)
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            proc.kill()
+            raise AssertionError(f"no output for 60 s: {out.decode(errors='replace')}")
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+        if pending and pending[0][0].encode() in out.rsplit(b"\n", 1)[-1]:
+            os.write(master, pending.pop(0)[1].encode() + b"\n")
+            out += b"\n"
+    os.close(master)
+    return proc.wait(timeout=60), out.decode(errors="replace")
+
+
+def test_on_a_console_the_host_name_confirms_and_the_passphrase_is_asked(
+    installer_env: InstallerEnv,
+) -> None:
+    env = installer_env
+    code, out = _on_a_terminal(env, [("Type the host name", "wrong-host")], "--phases", "format")
+    assert code == 4, out
+    assert "confirmation failed" in out
+    assert env.calls() == [] and partition_types(env.device) == {}
+
+    passphrase = "typed at the console " + env.key.decode()[-8:]
+    code, out = _on_a_terminal(env, [
+        ("Type the host name", "looptest"),
+        ("Disk encryption passphrase", passphrase),
+        ("Repeat for confirmation", passphrase),
+    ], "--phases", "format")
+    assert code == 0, out
+    assert passphrase not in out  # not echoed
+    assert "host name:   looptest" in out and "WIPED" in out  # the summary came first
+    pools = json.loads((env.double_dir / "state.json").read_text())["pools"]
+    assert pools["rpool"]["keySha256"] == hashlib.sha256(passphrase.encode()).hexdigest()
+    assert env.state()["finished"] == ["format"]
