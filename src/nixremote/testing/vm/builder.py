@@ -70,14 +70,14 @@ RESCUE_PACKAGES = (
 
 # kernel modules: by name (with their dependencies), plus whole directories for the rescue system
 COMMON_MODULES = (
-    "virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "virtio_scsi", "virtio_console",
+    "virtio_pci", "virtio_blk", "virtio_net", "virtio_rng",
     "zfs", "spl", "vfat", "fat", "nls_cp437", "nls_iso8859_1", "nls_utf8", "nls_ascii",
     "efivarfs", "loop",
 )
 RESCUE_MODULES = (
     "dm_crypt", "dm_mod", "af_alg", "algif_skcipher", "algif_hash", "algif_aead",
     "xts", "essiv", "cbc", "ecb", "gcm", "ccm", "sha256_generic", "sha512_generic",
-    "ext4", "raid1", "dm_raid", "virtio_scsi", "sd_mod", "e1000", "e1000e",
+    "ext4", "raid1", "dm_raid", "virtio_scsi", "virtio_console", "sd_mod", "e1000", "e1000e",
 )
 RESCUE_MODULE_DIRS = ("kernel/crypto", "kernel/arch/x86/crypto")
 RESCUE_HOOKS = (
@@ -89,13 +89,14 @@ RESCUE_HOOKS = (
 # the installer image: programs copied with their shared libraries (looked up in the builder)
 INSTALLER_PROGRAMS = (
     "sshd", "ssh-keygen", "python3.11", "bash", "busybox",
-    "sgdisk", "sfdisk", "parted", "partprobe", "partx", "blkid", "lsblk", "findmnt", "mount",
+    "sgdisk", "sfdisk", "partx", "blkid", "lsblk", "findmnt", "mount",
     "umount", "wipefs", "blkdiscard", "losetup", "mkswap", "swapon", "swapoff", "flock",
     "setsid", "mkfs.fat", "fatlabel", "zfs", "zpool", "zgenhostid", "mount.zfs", "kmod",
-    "udevadm", "ip", "shred", "sha256sum", "stat", "dd", "sync", "timeout",
+    "udevadm", "ip", "shred", "sha256sum", "stat", "dd", "sync", "timeout", "install",
 )
 INSTALLER_EXTRA_FILES = (
     "/usr/lib/openssh/sftp-server",
+    "/usr/lib/systemd/systemd-udevd",
     "/usr/lib/udev/zvol_id",
     "/usr/lib/udev/rules.d/50-udev-default.rules",
     "/usr/lib/udev/rules.d/60-block.rules",
@@ -482,7 +483,8 @@ class _Builder:
         shutil.rmtree(mdst / kver, ignore_errors=True)
         shutil.move(mods / "lib/modules" / kver, mdst / kver)
         _write(tree / "init", scripts.init_script(name="rescue",
-                                                  marker=scripts.RESCUE_READY_MARKER), 0o755)
+                                                  marker=scripts.RESCUE_READY_MARKER,
+                                                  early_udev=True), 0o755)
         _write(tree / "etc/inittab", scripts.INITTAB)
         _write(tree / "etc/nixremote/udhcpc.script", scripts.UDHCPC_SCRIPT, 0o755)
         _write(tree / "etc/ssh/sshd_config.d/00-nixremote.conf", scripts.SSHD_CONFIG)
@@ -563,7 +565,8 @@ class _Builder:
         shutil.move(mods / "lib/modules", tree / "usr/lib/modules")
 
         _write(tree / "init", scripts.init_script(name="installer",
-                                                  marker=scripts.INSTALLER_READY_MARKER), 0o755)
+                                                  marker=scripts.INSTALLER_READY_MARKER,
+                                                  early_udev=False), 0o755)
         _write(tree / "etc/inittab", scripts.INITTAB)
         _write(tree / "etc/nixremote/udhcpc.script", scripts.UDHCPC_SCRIPT, 0o755)
         _write(tree / "etc/ssh/sshd_config", scripts.SSHD_CONFIG + scripts.SSHD_SFTP)
@@ -586,7 +589,7 @@ class _Builder:
         bundle = out / "installer"
         bundle.mkdir()
         shutil.copy2(out / "vmlinuz", bundle / "bzImage")
-        unpacked = cpio.write_tree(tree, bundle / "initrd.gz", compresslevel=9)
+        unpacked = cpio.write_tree(tree, bundle / "initrd.gz", compresslevel=6)
         meta = {
             "format": 1,
             "arch": "x86_64",

@@ -200,7 +200,7 @@ class RescueVm:
         self.stop()
 
     def _qemu_argv(self, initrd: Path) -> list[str]:
-        append = " ".join(("console=ttyS0", "panic=10", *self.kernel_params))
+        append = " ".join(("console=ttyS0", "panic=10", "net.ifnames=0", *self.kernel_params))
         argv = [
             "qemu-system-x86_64",
             "-nodefaults", "-no-user-config", "-display", "none",

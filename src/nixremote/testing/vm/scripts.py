@@ -45,8 +45,10 @@ hostname @NAME@
 mkdir -p /etc/ssh /root/network
 chmod 0700 /root
 if [ -f /ssh/ssh_host_ed25519_key ]; then
-    install -m 0600 /ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key
-    install -m 0644 /ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ed25519_key.pub
+    cp /ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key
+    chmod 0600 /etc/ssh/ssh_host_ed25519_key
+    cp /ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ed25519_key.pub
+    chmod 0644 /etc/ssh/ssh_host_ed25519_key.pub
     say "host key restored from the appended archive"
 else
     say "WARNING: no host key in the appended archive, generating one"
@@ -55,30 +57,38 @@ fi
 if [ -f /ssh/authorized_keys ]; then
     mkdir -p /root/.ssh
     chmod 0700 /root/.ssh
-    install -m 0600 /ssh/authorized_keys /root/.ssh/authorized_keys
+    cp /ssh/authorized_keys /root/.ssh/authorized_keys
+    chmod 0600 /root/.ssh/authorized_keys
 fi
 for f in /*.json; do
-    [ -f "$f" ] && install -m 0644 "$f" /root/network/
+    [ -f "$f" ] && cp "$f" /root/network/ && chmod 0644 "/root/network/${f##*/}"
 done
 if [ -f /nixremote/nixremote.pyz ]; then
-    install -m 0644 /nixremote/nixremote.pyz /root/nixremote.pyz
+    cp /nixremote/nixremote.pyz /root/nixremote.pyz
+    chmod 0644 /root/nixremote.pyz
 fi
 
-# -- devices ----------------------------------------------------------------------------------
+# -- devices: only what SSH and the disk need now; the rest after the ready marker ----------
 for m in virtio_pci virtio_blk virtio_net virtio_rng; do modprobe -q "$m" 2>/dev/null; done
 UDEVD=/lib/systemd/systemd-udevd
 [ -x "$UDEVD" ] || UDEVD=/usr/lib/systemd/systemd-udevd
-if [ -x "$UDEVD" ]; then
+[ -x "$UDEVD" ] || say "WARNING: no udevd"
+if [ -x "$UDEVD" ] && [ "@EARLY_UDEV@" = 1 ]; then
     "$UDEVD" --daemon --resolve-names=never
-    udevadm trigger --type=subsystems --action=add
-    udevadm trigger --type=devices --action=add
+    udevadm trigger --type=devices --action=add --subsystem-match=net --subsystem-match=block
     udevadm settle --timeout=30
-    say "udev settled"
+    say "udev settled (net, block)"
 else
-    say "WARNING: no udevd"
+    # udev starts after the ready marker; the disks' by-id links now, as udev names them
+    mkdir -p /dev/disk/by-id
+    for b in /sys/block/vd*; do
+        [ -r "$b/serial" ] || continue
+        serial=$(cat "$b/serial")
+        [ -n "$serial" ] && ln -sf "../../${b##*/}" "/dev/disk/by-id/virtio-$serial"
+    done
 fi
 
-# -- network: DHCP from QEMU's user-mode network -----------------------------------------------
+# -- network (DHCP from QEMU's user-mode network) and sshd, side by side -----------------------
 ip link set lo up
 IFACE=
 for d in /sys/class/net/*; do
@@ -88,21 +98,24 @@ for d in /sys/class/net/*; do
     IFACE=$n
     break
 done
+DHCP_PID=
 if [ -n "$IFACE" ]; then
     ip link set "$IFACE" up
     busybox udhcpc -i "$IFACE" -s /etc/nixremote/udhcpc.script -q -f -n -t 20 -T 1 \
-        >/var/log/udhcpc.log 2>&1 || say "WARNING: DHCP on $IFACE failed"
-    say "network: $IFACE $(ip -o -4 addr show dev "$IFACE" | awk '{print $4}')"
+        >/var/log/udhcpc.log 2>&1 &
+    DHCP_PID=$!
 else
     say "WARNING: no network interface"
 fi
-
-# -- sshd -------------------------------------------------------------------------------------
 mkdir -p /run/sshd
 chmod 0755 /run/sshd
 if ! /usr/sbin/sshd -E /var/log/sshd.log; then
     say "ERROR: sshd did not start: $(tail -n 3 /var/log/sshd.log)"
     echo "$BOOT_FAILED_MARKER @NAME@: sshd" > /dev/console
+fi
+if [ -n "$DHCP_PID" ]; then
+    wait "$DHCP_PID" || say "WARNING: DHCP on $IFACE failed: $(tail -n 2 /var/log/udhcpc.log)"
+    say "network: $IFACE $(ip -o -4 addr show dev "$IFACE" | awk '{print $4}')"
 fi
 i=0
 while [ $i -lt 100 ]; do
@@ -117,6 +130,14 @@ for hook in /etc/nixremote/ready.d/*; do
     [ -x "$hook" ] && "$hook"
 done
 echo "@MARKER@ boot_id=$(cat /proc/sys/kernel/random/boot_id) uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/console
+# the full coldplug (module autoload, the udev database of every device) after the marker
+if [ -x "$UDEVD" ]; then
+    [ "@EARLY_UDEV@" = 1 ] || "$UDEVD" --daemon --resolve-names=never
+    (udevadm trigger --type=subsystems --action=add
+     udevadm trigger --type=devices --action=add
+     udevadm settle --timeout=120
+     say "udev coldplug done") </dev/null >/dev/null 2>&1 &
+fi
 exec /bin/busybox init
 """
 
@@ -289,6 +310,10 @@ hosts: files dns
 """
 
 
-def init_script(*, name: str, marker: str) -> str:
+def init_script(*, name: str, marker: str, early_udev: bool) -> str:
+    """``/init`` of one image. ``early_udev``: settle udev (net, block) before the ready marker
+    (the rescue system, whose udev database the collect probe reads); otherwise udev starts
+    right after the marker and init links the virtio disks' by-id names itself (faster)."""
     return (INIT.replace("@NAME@", name).replace("@MARKER@", marker)
+            .replace("@EARLY_UDEV@", "1" if early_udev else "0")
             .replace("@FAILED@", BOOT_FAILED_MARKER))
