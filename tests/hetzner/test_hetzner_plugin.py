@@ -114,7 +114,7 @@ def test_refine_without_metadata_on_a_dedicated_server_only_sets_resolvers() -> 
 
 _RUNNER = textwrap.dedent(
     """
-    import json, sys, time
+    import json, os, sys, time
     sys.path.insert(0, sys.argv[1])
     from fakes.metadata import FakeMetadataService
     fake = FakeMetadataService(hostname="web1", instance_id=4711, public_ipv4="203.0.113.10",
@@ -123,8 +123,9 @@ _RUNNER = textwrap.dedent(
     print(fake.base_url, flush=True)
     log = sys.argv[2]
     for _ in range(6000):
-        with open(log, "w") as out:
+        with open(log + ".tmp", "w") as out:
             json.dump(fake.requests, out)
+        os.replace(log + ".tmp", log)  # atomically: the test may read at any moment
         time.sleep(0.05)
     """
 )
