@@ -36,7 +36,7 @@ def _page(site: Path, name: str) -> str:
 def test_every_nav_page_is_built(site: Path) -> None:
     for name in ("getting-started", "architecture", "commands", "hetzner", "fleets",
                  "security", "troubleshooting", "exit-codes", "plugins", "plugin-testing",
-                 "python-api", "kexec-bundle", "reference/cli", "reference/hooks",
+                 "python-api", "kexec-bundle", "nix", "reference/cli", "reference/hooks",
                  "reference/runtime-info"):
         assert (site / name / "index.html").is_file(), name
     assert (site / "index.html").is_file()
