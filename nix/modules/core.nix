@@ -66,12 +66,16 @@ in
   };
 
   config = mkIf hasInfo {
-    # No passwords anywhere: root logs in with the keys of the runtime info (over SSH only).
+    # No passwords anywhere: root's password stays locked (NixOS' default "!"), root logs in with
+    # the keys of the runtime info, over SSH only, and no user may carry a clear-text password.
     users.mutableUsers = mkDefault false;
-    users.users.root = {
-      hashedPassword = mkDefault "!";
-      openssh.authorizedKeys.keys = info.rootAuthorizedKeys or [ ];
-    };
+    users.users.root.openssh.authorizedKeys.keys = info.rootAuthorizedKeys or [ ];
+    assertions = [{
+      assertion = lib.all (u: u.password == null && u.initialPassword == null)
+        (lib.attrValues config.users.users);
+      message = "nixremote: set no clear-text password (users.users.*.password or "
+        + "initialPassword); use SSH keys, or hashedPassword if you must.";
+    }];
 
     nix.settings.experimental-features = [ "nix-command" "flakes" ];
     nix.registry = mkIf (cfg.flake.source != null) {

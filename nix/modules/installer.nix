@@ -164,29 +164,44 @@ in
         RequiresMountsFor = "/sysroot /dev";
       };
       wantedBy = [ "initrd.target" ];
-      requiredBy = [ "rw-etc.service" ];
-      before = [ "rw-etc.service" "initrd-switch-root.target" ];
+      before = [ "initrd-switch-root.target" ];
       serviceConfig.Type = "oneshot";
       # The archive's files are at the root of the initramfs, this unit's working directory.
+      # The host key goes to /var/lib first: /etc becomes an overlay later in the boot, and a
+      # file written below its mount point would be hidden; nixremote-host-key moves it.
       script = ''
         set -u
         cd /
-        mkdir -m 700 -p /sysroot/root/.ssh
-        mkdir -m 755 -p /sysroot/etc/ssh /sysroot/root/network
+        mkdir -m 700 -p /sysroot/root/.ssh /sysroot/var/lib/nixremote/handoff
+        mkdir -m 755 -p /sysroot/root/network
         if [ -f ssh/authorized_keys ]; then
           install -m 600 ssh/authorized_keys /sysroot/root/.ssh/authorized_keys
         fi
-        if [ -f ssh/ssh_host_ed25519_key ]; then
-          install -m 600 ssh/ssh_host_ed25519_key /sysroot/etc/ssh/ssh_host_ed25519_key
-        fi
-        if [ -f ssh/ssh_host_ed25519_key.pub ]; then
-          install -m 644 ssh/ssh_host_ed25519_key.pub /sysroot/etc/ssh/ssh_host_ed25519_key.pub
-        fi
+        for key in ssh/ssh_host_ed25519_key ssh/ssh_host_ed25519_key.pub; do
+          if [ -f "$key" ]; then install -m 600 "$key" /sysroot/var/lib/nixremote/handoff/; fi
+        done
         for f in *.json; do
           if [ -f "$f" ]; then install -m 644 "$f" /sysroot/root/network/; fi
         done
         if [ -f nixremote/nixremote.pyz ]; then
           install -m 644 nixremote/nixremote.pyz /sysroot/root/nixremote.pyz
+        fi
+      '';
+    };
+
+    # The pinned host key into /etc/ssh before sshd starts (or generates a key of its own).
+    systemd.services.nixremote-host-key = {
+      description = "Install the SSH host key handed over by nixremote";
+      wantedBy = [ "multi-user.target" "sshd.service" ];
+      before = [ "sshd.service" "sshd-keygen.service" ];
+      unitConfig.ConditionPathExists = "/var/lib/nixremote/handoff/ssh_host_ed25519_key";
+      serviceConfig.Type = "oneshot";
+      script = ''
+        mkdir -p /etc/ssh
+        install -m 600 /var/lib/nixremote/handoff/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key
+        if [ -f /var/lib/nixremote/handoff/ssh_host_ed25519_key.pub ]; then
+          install -m 644 /var/lib/nixremote/handoff/ssh_host_ed25519_key.pub \
+            /etc/ssh/ssh_host_ed25519_key.pub
         fi
       '';
     };
