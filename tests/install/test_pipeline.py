@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_bundle
 
+from conftest import make_bundle
 from nixremote.core.errors import CommandFailedError, InvalidInputError
 from nixremote.core.hostkeys import generate_host_key
 from nixremote.core.progress import Event
@@ -52,6 +52,22 @@ def test_dry_run_shows_every_step_and_changes_nothing(
     assert all("would " + step.split("] ", 1)[1] in would for step in result.steps)
     assert not remote.exists()  # nothing was uploaded, not even a directory made
     assert loopback_sshd.known_hosts.read_text() == before
+
+    # a kernel already there is reported as such, and the dry run still changes nothing
+    remote.mkdir()
+    (remote / "bzImage").write_bytes((tmp_path / "b" / "bzImage").read_bytes())
+    events.clear()
+    again = pipeline.install(
+        target(loopback_sshd),
+        pipeline.InstallOptions(bundle=tmp_path / "b", dry_run=True, remote_dir=str(remote),
+                                layout="bios", phases=("kexec",)),
+        events.append,
+    )
+    assert any(e.kind == "skip" and e.message.endswith("bzImage is already on the target")
+               for e in events)
+    assert not any("upload" in s and "bzImage" in s for s in again.steps)
+    assert any("upload" in s and "initrd.gz" in s for s in again.steps)
+    assert sorted(p.name for p in remote.iterdir()) == ["bzImage"]
 
 
 def test_destructive_run_needs_confirmation_and_key(

@@ -285,9 +285,13 @@ class _Run:
         if opts.dry_run:
             if not state.kexec:
                 self.step(f"install kexec-tools with {state.package_manager}", "kexec")
-            for it in items:
-                self.step(f"upload {it.local} ({it.local.stat().st_size} bytes) to {it.remote} "
-                          "(skipped when its sha256 matches)", "kexec")
+            for it, there in upload.pending(transport, items):
+                if there:
+                    report(self.reporter, "skip", f"{it.remote} is already on the target",
+                           phase="kexec")
+                else:
+                    self.step(f"upload {it.local} ({it.local.stat().st_size} bytes) to "
+                              f"{it.remote}", "kexec")
             self.step(f"run {shlex.join([kexec, '-l', kernel, f'--initrd={initrd}+archive'])} "
                       f"--append=<{len(self.cmdline)} bytes: {bundle.kernel_params} "
                       "nixremote.info=...>", "kexec")

@@ -5,7 +5,8 @@ of its ``.part``, where :meth:`SshTransport.put <nixremote.core.ssh.SshTransport
 until a file is complete). A file whose hash matches is skipped, so a rerun uploads nothing. A
 ``.part`` (or a file an interrupted copy left short) whose content is the local file's prefix
 (its hash equals the hash of the local file's first bytes) is resumed: only the rest is sent.
-Anything else is uploaded whole. The files that were sent are checked with one more ``sha256sum`` exec.
+Anything else is uploaded whole. The files that were sent are checked with one more
+``sha256sum`` exec.
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ def sha256_file(path: Path, limit: int | None = None) -> str:
 
 
 _STAT = r"""
+mkdirs=$1; shift
 for p in "$@"; do
-  mkdir -p "$(dirname "$p")" || exit 1
+  [ "$mkdirs" = 0 ] || mkdir -p "$(dirname "$p")" || exit 1
   for f in "$p" "$p.part"; do
     if [ -f "$f" ]; then
       printf '%s %s %s\n' "$(wc -c < "$f" | tr -d ' ')" "$(sha256sum < "$f" | cut -d' ' -f1)" "$f"
@@ -99,16 +101,25 @@ def parse_stat(text: str) -> dict[str, RemoteFile]:
     return out
 
 
-def remote_state(transport: Transport, paths: Sequence[str]) -> dict[str, RemoteFile]:
+def remote_state(
+    transport: Transport, paths: Sequence[str], *, create_dirs: bool = True
+) -> dict[str, RemoteFile]:
     """Size and sha256 of each path and its ``.part`` on the target, in one exec (parent
-    directories are created)."""
-    result = transport.run(["sh", "-c", _STAT, "stat", *paths], timeout=1800)
+    directories are created unless ``create_dirs`` is false)."""
+    result = transport.run(["sh", "-c", _STAT, "stat", "1" if create_dirs else "0", *paths],
+                           timeout=1800)
     state = parse_stat(result.text)
     missing = [p for p in paths if p not in state or p + ".part" not in state]
     if missing:
         raise TransportError(f"cannot inspect {missing[0]} on {transport.host}",
                              hint="check that sha256sum and wc exist on the target")
     return state
+
+
+def pending(transport: Transport, items: Sequence[UploadItem]) -> list[tuple[UploadItem, bool]]:
+    """``(item, already there)`` for each item, changing nothing on the target (for dry runs)."""
+    state = remote_state(transport, [it.remote for it in items], create_dirs=False)
+    return [(it, state[it.remote].sha256 == sha256_file(it.local)) for it in items]
 
 
 def _put_options(transport: Transport) -> set[str]:
