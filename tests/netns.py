@@ -19,11 +19,13 @@ Requires ``iproute2`` and ``util-linux`` (``unshare``), root, and ``openssh-serv
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import os
 import shlex
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +79,7 @@ class NetnsHost:
     sshd: SshServer
     authorized_keys: tuple[str, ...]
     workdir: Path
+    lock_fd: int | None = None
     cleanup_done: bool = field(default=False)
 
     @property
@@ -91,11 +94,52 @@ class NetnsHost:
         subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
         for peer in self.peers.values():
             subprocess.run(["ip", "link", "del", peer], capture_output=True)
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)  # releases the flock
+            self.lock_fd = None
+            _HELD.discard(self.spec.key)
+
+
+LOCK_TIMEOUT = 900.0
+_HELD: set[str] = set()
+
+
+def _lock(spec: HostSpec) -> int:
+    """Hold a machine-wide lock on the addresses of ``spec`` (another test run on this machine
+    would route them to its own veth): wait for it, then fail clearly."""
+    if spec.key in _HELD:
+        raise RuntimeError(
+            f"this process already has test host {spec.key}: use the session fixture"
+        )
+    directory = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/tmp")
+    path = directory / f"nixremote-netns-{spec.key}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            _HELD.add(spec.key)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise RuntimeError(
+                    f"test host {spec.key} ({spec.ssh_address}) is in use by another test run "
+                    f"on this machine (see {path})"
+                ) from None
+            time.sleep(0.5)
 
 
 def create_host(spec: HostSpec, workdir: Path) -> NetnsHost:
-    """Build the host of ``spec`` and start its sshd; :meth:`NetnsHost.destroy` removes it."""
+    """Build the host of ``spec`` and start its sshd; :meth:`NetnsHost.destroy` removes it.
+
+    Only one host of a spec exists on the machine at a time: a concurrent test run waits (up
+    to :data:`LOCK_TIMEOUT` seconds) until the other one destroyed its host.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
+    lock = _lock(spec)
     tag = f"{os.getpid() % 100000:05d}{next(_COUNTER)}"[-9:]
     ns = f"nxr-{spec.key}-{tag}"
     peers: dict[str, str] = {}
@@ -186,9 +230,12 @@ def create_host(spec: HostSpec, workdir: Path) -> NetnsHost:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         for peer in peers.values():
             subprocess.run(["ip", "link", "del", peer], capture_output=True)
+        os.close(lock)
+        _HELD.discard(spec.key)
         raise
     return NetnsHost(
-        spec=spec, ns=ns, peers=peers, sshd=server, authorized_keys=keys, workdir=workdir
+        spec=spec, ns=ns, peers=peers, sshd=server, authorized_keys=keys, workdir=workdir,
+        lock_fd=lock,
     )
 
 
