@@ -7,19 +7,18 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import stat
 import subprocess
 import time
 import zlib
 from pathlib import Path
 
 import pytest
-from conftest import open_ssh, real_initrd
 from sample_hosts import big_host
 
+from conftest import open_ssh, real_initrd
 from nixremote.core.converter import loads_runtime_info
 from nixremote.core.errors import TransportError
-from nixremote.core.hostkeys import generate_host_key
+from nixremote.core.hostkeys import generate_host_key, record_known_host
 from nixremote.core.ssh import SshTransport
 from nixremote.installers import handoff
 from nixremote.testing.sshd import LoopbackSshd
@@ -172,9 +171,8 @@ def test_wait_for_installer_checks_the_generated_key(
     from nixremote.core.ssh import connect
 
     wrong = generate_host_key()
-    pinned = handoff.write_known_hosts(tmp_path / "kh", loopback_sshd.host, loopback_sshd.port,
-                                       wrong)
-    assert stat.S_IMODE(pinned.stat().st_mode) == 0o600
+    pinned = tmp_path / "kh"
+    record_known_host(pinned, loopback_sshd.host, loopback_sshd.port, [wrong.public_openssh])
 
     def connect_pinned(path: Path) -> SshTransport:
         return connect(loopback_sshd.host, user=loopback_sshd.user, port=loopback_sshd.port,

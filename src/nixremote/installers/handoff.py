@@ -29,7 +29,7 @@ from attrs import frozen
 
 from ..core.converter import dumps_runtime_info
 from ..core.errors import CommandFailedError, HostKeyError, PreflightError, TransportError
-from ..core.hostkeys import HostKey, known_hosts_host
+from ..core.hostkeys import HostKey
 from ..core.models import RuntimeInfo
 from ..core.progress import Reporter, report
 from ..core.transport import Transport
@@ -245,13 +245,6 @@ def load_and_exec(
         ["sh", "-c", 'setsid sh -c "$1" </dev/null >/dev/null 2>&1 &', "kexec-e", detached],
         timeout=30,
     )
-
-
-def write_known_hosts(path: Path, host: str, port: int, key: HostKey) -> Path:
-    """A known_hosts file that pins ``key`` for ``host:port`` (and nothing else)."""
-    path.write_text(f"{known_hosts_host(host, port)} {key.known_hosts_key}\n", encoding="utf-8")
-    path.chmod(0o600)
-    return path
 
 
 def wait_for_installer(

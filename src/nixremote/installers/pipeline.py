@@ -309,9 +309,9 @@ class _Run:
             combined=f"{remote}/initrd.combined", cmdline=self.cmdline, reporter=self.reporter)
         kexec_at = time.monotonic()
         transport.close()
-        pinned = handoff.write_known_hosts(self.work / "installer_known_hosts",
-                                           self.target.host, self.installer_port,
-                                           self.installer_key)
+        pinned = self.work / "installer_known_hosts"  # the generated key and nothing else
+        record_known_host(pinned, self.target.host, self.installer_port,
+                          [self.installer_key.public_openssh])
         installer = handoff.wait_for_installer(
             lambda: self.connect_installer(pinned),
             deadline=kexec_at + opts.kexec_deadline, host=self.target.host,
