@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import open_ssh
 
+from conftest import open_ssh
 from nixremote.core.errors import TransportError
 from nixremote.core.progress import Event
 from nixremote.core.ssh import SshTransport
