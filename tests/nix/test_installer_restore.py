@@ -115,3 +115,21 @@ def test_restore_without_archive_changes_nothing_but_dirs(tmp_path: Path) -> Non
     files = [p for p in sysroot.rglob("*") if p.is_file()]
     assert files == []
     assert os.path.isdir(sysroot / "root/network")
+
+
+def test_restore_network_script_passes_the_nix_writers_flake8() -> None:
+    # pkgs.writers.writePython3 runs flake8 at build time with the module's flakeIgnore list;
+    # a warning there would fail `nix build .#kexec`, which CI cannot run.
+    import re
+    import sys
+
+    module = (REPO / "nix/modules/installer.nix").read_text()
+    match = re.search(r"flakeIgnore = \[([^\]]*)\]", module)
+    assert match is not None
+    ignore = ",".join(re.findall(r'"([A-Z][0-9]+)"', match.group(1)))
+    result = subprocess.run(
+        [sys.executable, "-m", "flake8", f"--ignore={ignore}",
+         str(REPO / "nix/installer/restore_network.py")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
