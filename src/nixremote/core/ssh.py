@@ -534,7 +534,13 @@ class SshTransport:
                     handle.seek(offset)
             chmod = f"chmod {mode:o} \"$1.part\" && " if mode is not None else ""
             redirect = ">>" if offset else ">"
-            script = f'umask 077; cat {redirect} "$1.part" && {chmod}mv -f "$1.part" "$1"'
+            # Rename only a complete file: an interrupted stream ends cat with success too.
+            script = (
+                f'umask 077; cat {redirect} "$1.part" || exit; '
+                f'[ "$(wc -c < "$1.part")" -eq {total} ] || '
+                '{ echo "nixremote: upload incomplete, kept $1.part" >&2; exit 75; }; '
+                f'{chmod}mv -f "$1.part" "$1"'
+            )
 
             def progress(done: int, _total: int) -> None:
                 if on_progress is not None:
