@@ -120,6 +120,13 @@ def test_full_run_installs_and_never_shows_the_key(installer_env: InstallerEnv) 
     state = env.state()
     assert state["finished"] == list(PHASES)
     assert stat.S_IMODE(STATE_FILE.stat().st_mode) == 0o600
+    assert host_keys_from_data(state["hostKeys"]) == host_keys_from_data(final.data)
+
+    # A rerun has nothing left to do and still reports the host keys (from the state file).
+    again = env.run()
+    assert again.returncode == 0
+    assert [e.phase for e in again.events if e.kind == "skip"] == list(PHASES)
+    assert host_keys_from_data(again.final.data) == host_keys_from_data(final.data)
     assert "reboot" not in [c[0] for c in env.calls()]  # --no-reboot
 
 

@@ -21,8 +21,9 @@ The phases, in order (:data:`PHASES`):
     Unmount ``/mnt`` recursively, ``zpool export``, then (after the final event) ``reboot``
     unless disabled.
 
-Every finished phase is recorded in a state file on tmpfs (:data:`STATE_FILE`); a rerun skips
-what is finished and resumes with the first unfinished phase. Before ``keys``, ``flake`` and
+Every finished phase is recorded in a state file on tmpfs (:data:`STATE_FILE`), with the public
+host keys once ``keys`` made them; a rerun skips what is finished and resumes with the first
+unfinished phase. Before ``keys``, ``flake`` and
 ``install`` the pool is imported (``zpool import -d /dev/disk/by-id -N -R /mnt rpool``), its key
 loaded (``zfs load-key`` with the passphrase on stdin) and the datasets and boot partitions
 mounted, each only when needed. Before a repeated ``format`` whatever an earlier attempt left
@@ -336,8 +337,8 @@ def host_keys_from_data(data: Iterable[tuple[str, str]] | dict[str, str]) -> tup
 
 @frozen(kw_only=True)
 class InstallState:
-    """What the state file records: for which host and disk, which phases finished, and the
-    last failure."""
+    """What the state file records: for which host and disk, which phases finished, the last
+    failure, and the public host keys (as :func:`host_keys_data`) once ``keys`` made them."""
 
     host_name: str
     disk: str
@@ -346,6 +347,7 @@ class InstallState:
     finished: tuple[str, ...] = ()
     failed_phase: str | None = None
     failed_message: str | None = None
+    host_keys: tuple[tuple[str, str], ...] = ()
     updated: str = ""
 
     @property
@@ -367,6 +369,8 @@ class InstallState:
         }
         if self.failed_phase:
             data["failed"] = {"phase": self.failed_phase, "message": self.failed_message or ""}
+        if self.host_keys:
+            data["hostKeys"] = dict(self.host_keys)
         return data
 
     @classmethod
@@ -391,6 +395,11 @@ class InstallState:
         failed = data.get("failed") or {}
         if not isinstance(failed, dict):
             raise fail("expected an object @ $.failed")
+        host_keys = data.get("hostKeys") or {}
+        if not isinstance(host_keys, dict) or not all(
+            isinstance(v, str) for v in host_keys.values()
+        ):
+            raise fail("expected an object of strings @ $.hostKeys")
         return cls(
             host_name=strings["hostName"],
             disk=strings["disk"],
@@ -399,6 +408,7 @@ class InstallState:
             finished=tuple(p for p in PHASES if p in finished),
             failed_phase=failed.get("phase"),
             failed_message=failed.get("message"),
+            host_keys=tuple(sorted(host_keys.items())),
             updated=str(data.get("updated", "")),
         )
 
@@ -739,15 +749,6 @@ class Installer:
         return proc.wait(), tail
 
     def phase_reboot(self) -> None:
-        if self._keys is None:
-            # Read the host keys for the final event while /persist is still mounted (a resumed
-            # run mounts it again if it can; the keys phase already reported them anyway).
-            try:
-                self.ensure_mounted("reboot")
-            except NixremoteError as exc:
-                self._report("warning", f"cannot mount {self.root} to read the host keys: "
-                             f"{exc.message}", "reboot")
-            self._final_keys()
         self.release("reboot")
 
     # -- the driver --
@@ -794,6 +795,9 @@ class Installer:
                 self._report("error", f"{phase} failed unexpectedly: {message}", phase,
                              data={"hint": "this is a bug in nixremote; please report it"})
                 raise
+            if phase == "keys" and self._keys is not None:
+                state = attrs.evolve(
+                    state, host_keys=tuple(sorted(host_keys_data(self._keys).items())))
             state = save_state(self.config.state_file, attrs.evolve(
                 state, finished=tuple(p for p in PHASES if p in {*state.finished, phase}),
                 failed_phase=None, failed_message=None))
@@ -801,7 +805,7 @@ class Installer:
             self._report("done", f"{phase} finished", phase)
         if "install" in state.finished and self.config.key_file is not None:
             shred_key_file(self.config.key_file, self.transport, self.reporter)
-        keys = self._final_keys()
+        keys = self._final_keys(state)
         rebooting = "reboot" in ran and self.config.reboot
         data = host_keys_data(keys)
         data["host"] = self.info.host_name
@@ -819,17 +823,11 @@ class Installer:
         return InstallResult(ran=tuple(ran), finished=state.finished, host_keys=keys,
                              rebooting=rebooting)
 
-    def _final_keys(self) -> tuple[HostKey, ...]:
-        """The host keys, read once while the root is mounted (none when it never was)."""
-        if self._keys is None:
-            if not mounts_under(self.root, self._mountinfo()):
-                return ()
-            try:
-                self._keys = read_host_keys(self.root, self.transport)
-            except (NixremoteError, OSError) as exc:
-                log.warning("cannot read the host keys: %s", exc)
-                return ()
-        return self._keys
+    def _final_keys(self, state: InstallState) -> tuple[HostKey, ...]:
+        """The host keys: made in this run, else recorded in the state file by an earlier one."""
+        if self._keys is not None:
+            return self._keys
+        return host_keys_from_data(state.host_keys)
 
 
 def event_is_final(event: Event) -> bool:
