@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import attrs
 from attrs import frozen
 
 from nixremote.core.errors import CommandFailedError, NixremoteError, PreflightError
@@ -421,7 +422,7 @@ class _Builder:
                           message=f"test VM built in {elapsed:.0f}s", data={"dir": str(out)}))
         art = load_cached(self.cache)
         assert art is not None
-        return VmArtifacts(**{**_fields(art), "cached": False})
+        return attrs.evolve(art, cached=False)
 
     def _kernel_version(self, builder: Path) -> str:
         versions = sorted(p.name for p in (builder / "lib/modules").iterdir()
@@ -531,17 +532,17 @@ class _Builder:
         libs: set[str] = set()
         for i in range(0, len(elf), 50):
             libs.update(parse_ldd(_run(["chroot", builder, "ldd", *elf[i:i + 50]])))
-        for p in [*paths, *sorted(libs)]:
-            if p in OPTIONAL_FILES and not (builder / p.lstrip("/")).exists():
+        for wanted in [*paths, *sorted(libs)]:
+            if wanted in OPTIONAL_FILES and not (builder / wanted.lstrip("/")).exists():
                 continue
-            _copy_from_root(builder, p, tree)
+            _copy_from_root(builder, wanted, tree)
         # ld.so is found at /lib64 through the usrmerge link
         # kmod applets and the busybox applets that no real program provides
         for name in KMOD_LINKS:
             target = "usr/sbin" if name in ("insmod", "rmmod", "modprobe", "depmod") else "usr/bin"
-            link = tree / target / name
-            if not link.exists():
-                link.symlink_to("/usr/bin/kmod")
+            kmod_link = tree / target / name
+            if not kmod_link.exists():
+                kmod_link.symlink_to("/usr/bin/kmod")
         applets = _run(["chroot", builder, "busybox", "--list-full"]).split()
         for applet in applets:
             name = applet.rsplit("/", 1)[-1]
@@ -647,12 +648,6 @@ print(n)
         shutil.move(work / "python311.zip", tree / "usr/lib/python311.zip")
         (tree / "usr/lib/python3.11").mkdir(parents=True, exist_ok=True)
         shutil.move(work / "os.pyc", tree / "usr/lib/python3.11/os.pyc")
-
-
-def _fields(art: VmArtifacts) -> dict[str, object]:
-    import attrs
-
-    return attrs.asdict(art, recurse=False)
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:

@@ -31,7 +31,8 @@ def parse_size(text: str) -> int:
     m = _SIZE.match(text.strip())
     if not m:
         raise InvalidInputError(f"not a size: {text!r}", hint="use e.g. 8G or 512M")
-    return int(m.group(1)) * 1024 ** " KMGT".index((m.group(2) or " ").upper())
+    power = " KMGT".index((m.group(2) or " ").upper())
+    return int(m.group(1)) * (1 << (10 * power))
 
 
 def _run_dir(cache_dir: Path | None) -> Path:

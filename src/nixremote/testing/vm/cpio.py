@@ -152,7 +152,9 @@ def write_tree(root: Path, dest: Path, *, compresslevel: int = 6) -> int:
     """Pack the tree ``root`` into the gzip'd ``newc`` archive ``dest``; returns the unpacked
     size in bytes (file contents), which the bundle records as ``initrdUnpackedBytes``."""
     tmp = dest.with_name(dest.name + ".tmp")
-    with gzip.GzipFile(tmp, "wb", compresslevel=compresslevel, mtime=0) as out:
+    with open(tmp, "wb") as raw, gzip.GzipFile(
+        filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=0
+    ) as out:
         writer = CpioWriter(out)  # type: ignore[arg-type]
         total = writer.add_tree(root)
         writer.close()

@@ -129,7 +129,8 @@ done
 for hook in /etc/nixremote/ready.d/*; do
     [ -x "$hook" ] && "$hook"
 done
-echo "@MARKER@ boot_id=$(cat /proc/sys/kernel/random/boot_id) uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/console
+BOOT_ID=$(cat /proc/sys/kernel/random/boot_id)
+echo "@MARKER@ boot_id=$BOOT_ID uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/console
 # the full coldplug (module autoload, the udev database of every device) after the marker
 if [ -x "$UDEVD" ]; then
     [ "@EARLY_UDEV@" = 1 ] || "$UDEVD" --daemon --resolve-names=never
@@ -144,7 +145,8 @@ exec /bin/busybox init
 INITTAB = """\
 # busybox init: nothing to spawn, only orderly reboot/poweroff
 ::ctrlaltdel:/bin/busybox reboot -f
-::shutdown:/bin/busybox sh -c 'echo "init: shutting down" > /dev/console; /bin/busybox umount -a -r 2>/dev/null'
+::shutdown:/bin/busybox sh -c 'echo "init: shutting down" > /dev/console'
+::shutdown:/bin/busybox umount -a -r
 """
 
 UDHCPC_SCRIPT = r"""#!/bin/sh
