@@ -241,7 +241,8 @@ def test_resume_in_a_fresh_installer_imports_the_pool_and_loads_the_key(
     # ... after importing the pool, which needs no key.
     assert env.calls()[:2] == [
         ["zpool", "list", "-H", "-o", "name", "rpool"],
-        ["zpool", "import", "-d", "/dev/disk/by-id", "-N", "-R", str(env.root), "rpool"],
+        # the loop disk has no by-id name: its ZFS partition is named directly
+        ["zpool", "import", "-d", f"{env.device}p1", "-N", "-R", str(env.root), "rpool"],
     ]
 
     # A wrong key is refused by zfs load-key.

@@ -9,6 +9,7 @@ import sys
 from base64 import b64encode
 from pathlib import Path
 
+import attrs
 import pytest
 
 from nixremote.core.converter import dumps_runtime_info, runtime_info_to_json_data
@@ -218,3 +219,16 @@ def test_installer_modules_import_nothing_the_zipapp_lacks() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_pool_import_searches_by_id_or_the_partition() -> None:
+    from nixremote.installers.phases import Installer, InstallerConfig
+
+    by_id = default_layout(INFO)
+    assert Installer(INFO, by_id, config=InstallerConfig()).import_search() == [
+        "-d", "/dev/disk/by-id"]
+    kernel = attrs.evolve(INFO, disk_to_format="/dev/sda")
+    mixed = default_layout(kernel, LayoutOptions(variant="mirror",
+                                                 disks=("/dev/disk/by-id/ata-DISK_2",)))
+    assert Installer(kernel, mixed, config=InstallerConfig()).import_search() == [
+        "-d", "/dev/sda1", "-d", "/dev/disk/by-id"]

@@ -455,8 +455,9 @@ class InstallerConfig:
 
     ``key_file``: the disk key (tmpfs); ``state_file``: the phase record; ``reboot``: run
     ``reboot`` at the end of the ``reboot`` phase; ``import_dir``: where ``zpool import`` looks
-    for the pool's devices; ``nixos_install``/``reboot_command``: the commands (looked up on
-    ``PATH``); ``mountinfo``: the mount table to read (tests).
+    for the devices of disks named by id (a disk named by kernel path is given directly);
+    ``nixos_install``/``reboot_command``: the commands (looked up on ``PATH``);
+    ``mountinfo``: the mount table to read (tests).
     """
 
     key_file: Path | None = None
@@ -616,8 +617,7 @@ class Installer:
         if not self.pool_imported():
             self._report("step", f"import the pool {self.pool} (resume)", phase)
             self._run(
-                ["zpool", "import", "-d", self.config.import_dir, "-N", "-R", self.root,
-                 self.pool],
+                ["zpool", "import", *self.import_search(), "-N", "-R", self.root, self.pool],
                 what=f"zpool import {self.pool}",
             )
         if self.layout.pool.encrypted and not self.key_loaded():
@@ -631,6 +631,22 @@ class Installer:
             self._report("step", f"mount {argv[-2]} at {target} (resume)", phase)
             Path(target).mkdir(parents=True, exist_ok=True)
             self._run(argv, what=f"mount {target}")
+
+    def import_search(self) -> list[str]:
+        """``-d`` arguments of ``zpool import``: the by-id directory for disks named by id
+        (stable names in the pool's labels), the ZFS partition itself for a disk that has none."""
+        from .diskplan import partition_path
+
+        args: list[str] = []
+        for disk in self.layout.disks:
+            zfs = disk.partition(PartitionRole.ZFS)
+            if disk.path.startswith(self.config.import_dir.rstrip("/") + "/") or zfs is None:
+                where = self.config.import_dir
+            else:
+                where = partition_path(disk.path, zfs.number)
+            if where not in args:
+                args += ["-d", where]
+        return args
 
     def release(self, phase: str) -> None:
         """Unmount everything under the root (recursively) and export the pool, where needed."""
