@@ -10,7 +10,7 @@ APT_PACKAGES=(
   # network namespaces and the probe's tools
   iproute2 procps kmod util-linux
   # disk layouts on sparse image files
-  gdisk parted fdisk dosfstools e2fsprogs coreutils
+  gdisk parted fdisk dosfstools e2fsprogs coreutils fusefat
   # Nix's own parser and evaluator for every .nix file and generated flake
   nix-bin
   # the end-to-end machine: QEMU (TCG), a Debian rescue system and test installer built locally

@@ -351,6 +351,8 @@ class _Run:
             return
         argv_tail = ["installer", "run", "--yes", "--json", "--phases", ",".join(wanted),
                      "--layout", self.options.layout]
+        if self.options.disk:
+            argv_tail += ["--disk", self.options.disk]
         if self.options.flake:
             argv_tail += ["--nixremote-flake", self.options.flake]
         if self.options.dry_run:
