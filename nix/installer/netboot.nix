@@ -7,9 +7,9 @@
     ../modules/installer.nix
   ];
 
-  # The squashfs is most of the initrd; xz (see installer.nix) is ~15 % smaller than the default
-  # zstd and is unpacked once. The outer initrd is gzip: the bundle names it initrd.gz and any
-  # kernel reads it; it wraps an already compressed squashfs, so zstd or xz there gain <1 %.
+  # The squashfs is most of the initrd; xz (see installer.nix) is ~20 % smaller than the default
+  # zstd-19 on executables. The outer initrd is gzip: the bundle names it initrd.gz and any
+  # kernel reads it; it wraps an already compressed squashfs, so nothing stronger gains there.
   netboot.squashfsCompression = config.nixremote.installer.squashfsCompression;
   boot.initrd.compressor = "gzip";
   boot.initrd.compressorArgs = [ "-9" ];
