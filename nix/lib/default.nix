@@ -73,6 +73,6 @@ in
 {
   inherit network readRuntimeInfo systemOf makeSystem makeFleet;
   inherit (fleet) discoverHosts;
-  inherit (disks) partitionPath;
+  inherit (disks) partitionPath bootMountPoint;
   fleetSummary = fleet.summary;
 }

@@ -13,4 +13,11 @@ in
     if match "/dev/disk/by-[a-z]+/.*" disk != null then "${disk}-part${num}"
     else if match ".*[0-9]" disk != null then "${disk}p${num}"
     else "${disk}${num}";
+
+  # Where partition 3 of the i-th disk (from 0) is mounted, as nixremote's disk layouts do it:
+  # /boot, /boot-fallback, /boot-fallback2, ...
+  bootMountPoint = i:
+    if i == 0 then "/boot"
+    else if i == 1 then "/boot-fallback"
+    else "/boot-fallback${toString i}";
 }

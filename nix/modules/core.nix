@@ -4,6 +4,7 @@
 let
   inherit (lib) mkDefault mkIf mkOption types;
   cfg = config.nixremote;
+  disks = import ../lib/disks.nix;
   info = cfg.runtimeInfo;
   hasInfo = info != null;
   bootModeOf = mode:
@@ -60,7 +61,11 @@ in
         type = types.listOf types.str;
         default = if hasInfo then [ info.diskToFormat ] else [ ];
         defaultText = "[ runtimeInfo.diskToFormat ]";
-        description = "The whole disks (by-id paths) that GRUB is installed on.";
+        description = ''
+          The whole disks (by-id paths) that GRUB is installed on. With more than one (the
+          `mirror` disk layout), each disk's partition 3 is mounted (/boot, /boot-fallback, ...)
+          and gets its own GRUB.
+        '';
       };
     };
   };
@@ -93,8 +98,20 @@ in
         # No NVRAM writes: a kexec'd installer often cannot reach the EFI variables, and the
         # removable path (\EFI\BOOT\BOOTX64.EFI) boots on any firmware.
         efiInstallAsRemovable = cfg.boot.mode != "bios";
+      }
+      # One disk: GRUB on it, /boot. Several (a mirrored pool): GRUB on each, each with its own
+      # partition 3 (/boot, /boot-fallback, ...), so the host boots from whichever disk survives.
+      // (if builtins.length cfg.boot.devices > 1 then {
+        mirroredBoots = lib.imap0
+          (i: disk: {
+            devices = if cfg.boot.mode == "uefi" then [ "nodev" ] else [ disk ];
+            path = disks.bootMountPoint i;
+            efiSysMountPoint = disks.bootMountPoint i;
+          })
+          cfg.boot.devices;
+      } else {
         devices = if cfg.boot.mode == "uefi" then [ "nodev" ] else cfg.boot.devices;
-      };
+      });
       efi = {
         canTouchEfiVariables = false;
         efiSysMountPoint = "/boot";

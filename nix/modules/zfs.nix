@@ -14,7 +14,8 @@ let
   inherit (lib) mkAfter mkDefault mkIf mkMerge mkOption types;
   cfg = config.nixremote.zfs;
   persist = config.nixremote.persistDir;
-  partitionPath = (import ../lib/disks.nix).partitionPath;
+  disks = import ../lib/disks.nix;
+  inherit (disks) partitionPath;
   systemdInitrd = config.boot.initrd.systemd.enable;
 in
 {
@@ -95,12 +96,18 @@ in
           fsType = "zfs";
           neededForBoot = true;
         };
-        "/boot" = {
-          device = cfg.espDevice;
-          fsType = "vfat";
-          options = [ "fmask=0077" "dmask=0077" "nofail" ];
-        };
-      };
+      }
+      # partition 3 of every boot disk: /boot, /boot-fallback, ... (the disk layouts' mounts)
+      // builtins.listToAttrs (lib.imap0
+        (i: disk: {
+          name = disks.bootMountPoint i;
+          value = {
+            device = if i == 0 then cfg.espDevice else disks.partitionPath disk 3;
+            fsType = "vfat";
+            options = [ "fmask=0077" "dmask=0077" "nofail" ];
+          };
+        })
+        config.nixremote.boot.devices);
     }
 
     (mkIf cfg.unlock.enable {

@@ -81,3 +81,18 @@ def test_make_fleet_wiring(tmp_path: Path) -> None:
     assert web1[1]["nixremote"]["flake"] == {"source": "the-fleet", "configurationName": "web1"}
     assert web1[2:] == ["common", str(root / "hosts" / "web1" / "configuration.nix")]
     assert got["dyn"]["modules"][2:] == ["common"]  # no configuration.nix, none added
+
+
+def test_boot_mount_points_match_the_disk_layouts() -> None:
+    # the NixOS modules mount partition 3 of each boot disk where the mirror layout put it
+    from nixremote.core.models import BootMode
+    from nixremote.installers.layout import build_layout
+
+    disks = tuple(f"/dev/disk/by-id/ata-DISK{i}" for i in range(4))
+    layout = build_layout(name="mirror", disks=disks, boot=BootMode.UNKNOWN)
+    got = nix_eval(
+        f"let d = import {REPO}/nix/lib/disks.nix; in "
+        "builtins.genList (i: d.bootMountPoint i) 4"
+    )
+    assert [mount for _disk, mount in layout.boot_mounts] == got
+    assert [disk for disk, _mount in layout.boot_mounts] == list(disks)
