@@ -2,9 +2,10 @@
 
 ``up`` builds the VM artifacts when the cache lacks them (needs root the first time), boots the
 VM in the background with a fresh, pinned host key and prints how to reach it; ``ssh`` opens a
-shell with strict host key checking; ``status`` and ``down`` report and stop it. The running VM's
-files live in ``<cache>/run``: ``state.json``, ``qemu.pid``, the keys, ``console.log`` and the
-disk ``disk.raw`` (kept across ``down``/``up`` unless ``--fresh`` or ``down --wipe``).
+shell with strict host key checking; ``status`` and ``down`` report and stop it. The running
+VM's files live in ``<cache>/run`` (or ``--run-dir``): ``state.json``, ``qemu.pid``, the keys,
+``console.log`` and the disk ``disk.raw`` (kept across ``down``/``up`` unless ``--fresh`` or
+``down --wipe``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import click
 from nixremote.core.errors import InvalidInputError, NixremoteError
 
 from .builder import build, default_cache_dir
-from .machine import DEFAULT_DISK_SIZE, RescueVm
+from .machine import DEFAULT_DISK_SIZE, RescueVm, pid_alive
 
 _SIZE = re.compile(r"^(\d+)([KMGT]?)i?B?$", re.IGNORECASE)
 
@@ -35,8 +36,11 @@ def parse_size(text: str) -> int:
     return int(m.group(1)) * (1 << (10 * power))
 
 
-def _run_dir(cache_dir: Path | None) -> Path:
-    return (cache_dir or default_cache_dir()).expanduser() / "run"
+def _run_dir(ctx: click.Context) -> Path:
+    obj = ctx.find_object(dict) or {}
+    if obj.get("vm_run_dir"):
+        return Path(obj["vm_run_dir"]).expanduser()
+    return (_cache(ctx) or default_cache_dir()).expanduser() / "run"
 
 
 def _load_state(run_dir: Path) -> dict[str, Any] | None:
@@ -48,13 +52,7 @@ def _load_state(run_dir: Path) -> dict[str, Any] | None:
 
 
 def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+    return isinstance(pid, int) and pid_alive(pid)
 
 
 def _running_state(run_dir: Path) -> dict[str, Any]:
@@ -88,11 +86,14 @@ def _print_access(state: dict[str, Any]) -> None:
 @click.group("vm")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="VM cache directory (default $NIXREMOTE_VM_CACHE or ~/.cache/nixremote/vm).")
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None,
+              help="Where the running VM's files live (default <cache-dir>/run).")
 @click.pass_context
-def vm_group(ctx: click.Context, cache_dir: Path | None) -> None:
+def vm_group(ctx: click.Context, cache_dir: Path | None, run_dir: Path | None) -> None:
     """Run a local test VM (a Debian rescue system under QEMU) to install onto."""
     ctx.ensure_object(dict)
     ctx.obj["vm_cache_dir"] = cache_dir
+    ctx.obj["vm_run_dir"] = run_dir
 
 
 def _cache(ctx: click.Context) -> Path | None:
@@ -118,7 +119,7 @@ def up_cmd(ctx: click.Context, port: int | None, memory: int, cpus: int, disk_si
     from nixremote.cli.output import progress_reporter
 
     cache = _cache(ctx)
-    run_dir = _run_dir(cache)
+    run_dir = _run_dir(ctx)
     state = _load_state(run_dir)
     if state is not None and _alive(state.get("pid")):
         raise NixremoteError(f"a test VM is already running (pid {state['pid']})",
@@ -153,7 +154,7 @@ def up_cmd(ctx: click.Context, port: int | None, memory: int, cpus: int, disk_si
 @click.pass_context
 def status_cmd(ctx: click.Context, as_json: bool) -> None:
     """Show whether the VM runs and how to reach it (exit 1 when it does not run)."""
-    run_dir = _run_dir(_cache(ctx))
+    run_dir = _run_dir(ctx)
     state = _load_state(run_dir)
     running = state is not None and _alive(state.get("pid"))
     if as_json:
@@ -172,7 +173,7 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def ssh_cmd(ctx: click.Context, command: tuple[str, ...]) -> None:
     """Open SSH to the VM as root (host key pinned); COMMAND runs instead of a shell."""
-    state = _running_state(_run_dir(_cache(ctx)))
+    state = _running_state(_run_dir(ctx))
     vm = _attached(state)
     argv = vm.ssh_argv()
     if command:
@@ -187,7 +188,7 @@ def ssh_cmd(ctx: click.Context, command: tuple[str, ...]) -> None:
 @click.pass_context
 def down_cmd(ctx: click.Context, wipe: bool) -> None:
     """Stop the VM."""
-    run_dir = _run_dir(_cache(ctx))
+    run_dir = _run_dir(ctx)
     state = _load_state(run_dir)
     if state is not None and _alive(state.get("pid")):
         vm = _attached(state)

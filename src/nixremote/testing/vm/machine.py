@@ -89,6 +89,22 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
 
 
+def pid_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a detached QEMU's parent is gone,
+    and whoever inherited it may reap it late)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat_line.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -281,13 +297,7 @@ class RescueVm:
         pid = self.pid
         if self._proc is not None:
             return self._proc.poll() is None
-        if pid is None:
-            return False
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True
+        return pid_alive(pid)
 
     def stop(self, *, timeout: float = 15.0) -> None:
         """Stop QEMU (SIGTERM, then SIGKILL) and remove a temporary workdir."""
