@@ -112,3 +112,31 @@ def test_paths_match_the_nix_modules() -> None:
     assert hostflake.MACHINE_ID_FILE == "/persist/etc/machine-id"
     assert '"${persist}/etc/machine-id"' in imp
     assert 'default = "/persist";' in core
+
+
+@pytest.mark.parametrize(
+    "value", ["plain", 'q"uote', "back\\slash", "${interp}", "$notinterp", "new\nline\ttab", "ä€"]
+)
+def test_nix_string_round_trips_through_nix(value: str) -> None:
+    from .conftest import nix_eval
+
+    assert nix_eval(hostflake.nix_string(value)) == value
+
+
+def test_layout_module_for_mirror_and_unencrypted(info, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from .conftest import nix_eval
+
+    assert hostflake.layout_module(boot_devices=["/dev/disk/by-id/a"]) is None
+    mod = hostflake.layout_module(
+        boot_devices=["/dev/disk/by-id/ata-A", "/dev/disk/by-id/ata-B"], encrypted=False
+    )
+    assert mod is not None
+    assert nix_eval(mod) == {
+        "nixremote": {
+            "boot": {"devices": ["/dev/disk/by-id/ata-A", "/dev/disk/by-id/ata-B"]},
+            "zfs": {"encrypted": False},
+        }
+    }
+    flake = hostflake.write_host_flake(info, tmp_path / "h", extra_modules=[mod])
+    assert nix_parse(flake.path / "flake.nix").returncode == 0
+    assert f"({mod})" in (flake.path / "flake.nix").read_text()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -135,6 +135,35 @@ def insert_modules(flake_text: str, modules: Iterable[str]) -> str:
         # Parenthesised, so that a function application stays one list element.
         added.append(f"{indent}({body})\n")
     return "".join(lines[: index + 1] + added + lines[index + 1 :])
+
+
+def nix_string(value: str) -> str:
+    """``value`` as a Nix string literal."""
+    escaped = (
+        value.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("${", "\\${")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+    )
+    return f'"{escaped}"'
+
+
+def layout_module(*, boot_devices: Sequence[str] = (), encrypted: bool = True) -> str | None:
+    """A module for the host flake when the disk layout is not the single-disk default.
+
+    ``boot_devices``: every disk of a mirrored layout (each gets GRUB and its partition 3 is
+    mounted at /boot, /boot-fallback, ...); ``encrypted=False`` for an unencrypted pool (no
+    key prompt, no initrd SSH server). ``None`` when the defaults fit.
+    """
+    settings: list[str] = []
+    if len(boot_devices) > 1:
+        devices = " ".join(nix_string(d) for d in boot_devices)
+        settings.append(f"nixremote.boot.devices = [ {devices} ];")
+    if not encrypted:
+        settings.append("nixremote.zfs.encrypted = false;")
+    return "{ " + " ".join(settings) + " }" if settings else None
 
 
 def render_host_flake(
