@@ -140,3 +140,34 @@ def test_layout_module_for_mirror_and_unencrypted(info, tmp_path: Path) -> None:
     flake = hostflake.write_host_flake(info, tmp_path / "h", extra_modules=[mod])
     assert nix_parse(flake.path / "flake.nix").returncode == 0
     assert f"({mod})" in (flake.path / "flake.nix").read_text()
+
+
+def test_host_flake_renders_from_the_installer_zipapp(tmp_path: Path) -> None:
+    # inside the installer the package runs from nixremote.pyz: the templates are read from zip
+    import subprocess
+    import sys
+
+    from nixremote.installers.zipapp import build_zipapp
+
+    pyz = build_zipapp(tmp_path / "nixremote.pyz", bytecode=False).path
+    out = tmp_path / "flake"
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from nixremote.installers import hostflake;"
+        "from nixremote.core.converter import load_runtime_info;"
+        "assert hostflake.__file__.startswith(sys.argv[1]), hostflake.__file__;"
+        "hostflake.write_host_flake(load_runtime_info(sys.argv[2]), sys.argv[3],"
+        " extra_modules=['nixremote.nixosModules.hetzner'])"
+    )
+    subprocess.run(
+        [sys.executable, "-I", "-c", code, str(pyz), str(CASES / "hoster" / "runtime-info.json"),
+         str(out)],
+        check=True, cwd=tmp_path,
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "configuration.nix", "flake.nix", "runtime-info.json"
+    ]
+    assert (out / "configuration.nix").read_text() == hostflake.template_files("host")[
+        "configuration.nix"
+    ]
+    assert nix_parse(out / "flake.nix").returncode == 0
