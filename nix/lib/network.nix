@@ -9,7 +9,7 @@
 #     `ipv4{address,prefixLength,gateway,netmask}`, `ipv6{address,prefixLength,gateway}`).
 #
 # Output of `toNixos`: an attribute set shaped like NixOS configuration (usable as a module):
-#   networking.{hostName,domain,hostId,useDHCP,useNetworkd,nameservers}
+#   networking.{hostName,domain (or null),hostId,useDHCP,useNetworkd,nameservers}
 #   systemd.network.{enable,networks}   one systemd-networkd unit per configured interface
 #   boot.initrd.availableKernelModules  the NIC drivers (for the initrd SSH unlock)
 #   boot.initrd.network.{udhcpc.enable,postCommands}  the same addresses for the initrd
@@ -242,8 +242,9 @@ let
         hostId = info.hostId;
         useDHCP = false;
         useNetworkd = true;
+        inherit (names) domain; # null when the host name has no dot
         nameservers = orDefault info "nameservers" [ ];
-      } // (if names.domain != null then { inherit (names) domain; } else { });
+      };
       systemd.network = {
         enable = true;
         networks = listToAttrs (map (networkUnit info) ifaces);

@@ -91,27 +91,31 @@ in
     environment.etc."nixos".source = "${cfg.persistDir}/etc/nixos";
 
     boot.loader = {
-      grub = {
-        enable = true;
-        zfsSupport = true;
-        efiSupport = cfg.boot.mode != "bios";
-        # No NVRAM writes: a kexec'd installer often cannot reach the EFI variables, and the
-        # removable path (\EFI\BOOT\BOOTX64.EFI) boots on any firmware.
-        efiInstallAsRemovable = cfg.boot.mode != "bios";
-      }
-      # One disk: GRUB on it, /boot. Several (a mirrored pool): GRUB on each, each with its own
-      # partition 3 (/boot, /boot-fallback, ...), so the host boots from whichever disk survives.
-      // (if builtins.length cfg.boot.devices > 1 then {
-        mirroredBoots = lib.imap0
-          (i: disk: {
-            devices = if cfg.boot.mode == "uefi" then [ "nodev" ] else [ disk ];
-            path = disks.bootMountPoint i;
-            efiSysMountPoint = disks.bootMountPoint i;
-          })
-          cfg.boot.devices;
-      } else {
-        devices = if cfg.boot.mode == "uefi" then [ "nodev" ] else cfg.boot.devices;
-      });
+      grub = lib.mkMerge [
+        {
+          enable = true;
+          zfsSupport = true;
+          efiSupport = cfg.boot.mode != "bios";
+          # No NVRAM writes: a kexec'd installer often cannot reach the EFI variables, and the
+          # removable path (\EFI\BOOT\BOOTX64.EFI) boots on any firmware.
+          efiInstallAsRemovable = cfg.boot.mode != "bios";
+        }
+        # One disk: GRUB on it, /boot.
+        (mkIf (builtins.length cfg.boot.devices <= 1) {
+          devices = if cfg.boot.mode == "uefi" then [ "nodev" ] else cfg.boot.devices;
+        })
+        # Several (a mirrored pool): GRUB on each, each with its own partition 3 (/boot,
+        # /boot-fallback, ...), so the host boots from whichever disk survives.
+        (mkIf (builtins.length cfg.boot.devices > 1) {
+          mirroredBoots = lib.imap0
+            (i: disk: {
+              devices = if cfg.boot.mode == "uefi" then [ "nodev" ] else [ disk ];
+              path = disks.bootMountPoint i;
+              efiSysMountPoint = disks.bootMountPoint i;
+            })
+            cfg.boot.devices;
+        })
+      ];
       efi = {
         canTouchEfiVariables = false;
         efiSysMountPoint = "/boot";

@@ -21,7 +21,7 @@ in
     {
       networking = {
         inherit (net.networking) hostName hostId useDHCP useNetworkd;
-        domain = mkIf (net.networking ? domain) net.networking.domain;
+        domain = mkIf (net.networking.domain != null) net.networking.domain;
         nameservers = mkIf (net.networking.nameservers != [ ]) net.networking.nameservers;
       };
       systemd.network = net.systemd.network;
