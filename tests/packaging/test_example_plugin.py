@@ -81,7 +81,8 @@ def test_example_command_is_registered(example_site: Path) -> None:
 
 def test_example_plugin_test_suite_passes(example_site: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark",
+         "tests"],
         cwd=EXAMPLE,
         env=_env(example_site),
         capture_output=True,
