@@ -134,9 +134,12 @@ in
       '';
     })
 
-    # systemd initrd: a login answers the pending password request.
+    # systemd initrd: a login answers the pending password request. Priority 900: nixpkgs
+    # sets a default shell with mkDefault itself (two mkDefaults would conflict), and a plain
+    # definition of the user's still wins.
     (mkIf (cfg.unlock.enable && systemdInitrd) {
-      boot.initrd.systemd.users.root.shell = mkDefault "/bin/systemd-tty-ask-password-agent";
+      boot.initrd.systemd.users.root.shell =
+        lib.mkOverride 900 "/bin/systemd-tty-ask-password-agent";
     })
   ]);
 }

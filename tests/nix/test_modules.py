@@ -24,6 +24,7 @@ LIB = """{
   mkForce = x: { _force = x; };
   mkBefore = x: { _before = x; };
   mkAfter = x: { _after = x; };
+  mkOverride = p: x: { _override = x; priority = p; };
   mkOption = o: o // { _option = true; };
   literalExpression = x: x;
   trivial.release = "25.11";
@@ -109,6 +110,8 @@ def discharge(value: Any) -> Any:
         for tag in ("_default", "_force", "_before", "_after"):
             if tag in value and len(value) == 1:
                 return discharge(value[tag])
+        if "_override" in value:
+            return discharge(value["_override"])
         out = {k: discharge(v) for k, v in value.items()}
         return {k: v for k, v in out.items() if v is not None}
     if isinstance(value, list):
@@ -275,3 +278,13 @@ def test_installer_no_passwords_and_contract() -> None:
     packages = cfg["environment"]["systemPackages"]
     for wanted in ("nixremote-installer", "python3", "kexec-tools", "gptfdisk", "zfs"):
         assert wanted in packages
+
+
+def test_zfs_systemd_initrd_unlock_shell() -> None:
+    cfg = evaluate("zfs", systemd_initrd=True)["config"]
+    parts = [discharge(p) for p in cfg["content"]["_merge"]]
+    shells = [p["boot"]["initrd"]["systemd"]["users"]["root"] for p in parts
+              if p and "systemd" in p.get("boot", {}).get("initrd", {})]
+    assert shells == [{"shell": "/bin/systemd-tty-ask-password-agent"}]
+    raw = json.dumps(cfg)
+    assert '"priority": 900' in raw  # above nixpkgs' own mkDefault, below a plain definition
