@@ -121,7 +121,10 @@
               (installerSystem system ./nix/installer/netboot.nix).config.system.build.toplevel.drvPath);
         });
 
-      formatter = forAllSystems (system: pkgs: pkgs.nixfmt-rfc-style);
+      # The RFC 166 style; it is `nixfmt` from 25.11 on, `nixfmt-rfc-style` before.
+      formatter = forAllSystems (system: pkgs:
+        if nixpkgs.lib.versionAtLeast nixpkgs.lib.trivial.release "25.11"
+        then pkgs.nixfmt else pkgs.nixfmt-rfc-style);
 
       devShells = forAllSystems (system: pkgs: {
         default = pkgs.mkShell {
