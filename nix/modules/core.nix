@@ -87,8 +87,14 @@ in
       installed.flake = cfg.flake.source;
     };
 
-    # The editable host flake, written by the installer; it survives the root reset.
-    environment.etc."nixos".source = "${cfg.persistDir}/etc/nixos";
+    # The editable host flake, written by the installer; it survives the root reset. A bind
+    # mount, not an /etc symlink: stage 2 creates /etc/nixos as a directory before activation.
+    fileSystems."/etc/nixos" = {
+      device = "${cfg.persistDir}/etc/nixos";
+      fsType = "none";
+      options = [ "bind" "nofail" ];
+      depends = [ cfg.persistDir ];
+    };
 
     boot.loader = {
       grub = lib.mkMerge [

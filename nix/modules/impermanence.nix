@@ -2,7 +2,7 @@
 # NixOS creates at boot. What must survive lives under /persist:
 #   /persist/etc/ssh            host keys (ssh.nix)
 #   /persist/etc/secrets/initrd the initrd's SSH host key (zfs.nix)
-#   /persist/etc/nixos          the host flake (/etc/nixos points there, core.nix)
+#   /persist/etc/nixos          the host flake (bind-mounted on /etc/nixos, core.nix)
 #   /persist/etc/machine-id     the machine id (/etc/machine-id points there)
 #   and the directories of `nixremote.impermanence.directories`, symlinked into place before
 #   the rest of the activation runs (so /var/lib/nixos keeps user and group ids stable).
@@ -56,7 +56,9 @@ in
     {
       environment.etc."machine-id".source = "${persist}/etc/machine-id";
 
-      system.activationScripts.nixremote-persist = {
+      # "00-": activation scripts run in name order (after their dependencies), and "etc" pulls
+      # in "users", which allocates user and group ids in /var/lib/nixos: link it before that.
+      system.activationScripts."00-nixremote-persist" = {
         deps = [ "specialfs" ];
         text = ''
           if [ ! -s ${persist}/etc/machine-id ]; then
@@ -73,8 +75,6 @@ in
           fi
         '') cfg.directories;
       };
-      # Activation scripts run in name order after their dependencies: "nixremote-persist"
-      # comes before "users", which allocates user and group ids in /var/lib/nixos.
     }
   ]);
 }

@@ -108,7 +108,8 @@ def test_paths_match_the_nix_modules() -> None:
     assert hostflake.HOST_SSH_KEY_DIR == "/persist/etc/ssh"
     assert 'default = "${persist}/etc/ssh";' in ssh
     assert hostflake.HOST_FLAKE_DIR == "/persist/etc/nixos"
-    assert 'environment.etc."nixos".source = "${cfg.persistDir}/etc/nixos";' in core
+    assert 'fileSystems."/etc/nixos" = {' in core
+    assert 'device = "${cfg.persistDir}/etc/nixos";' in core
     assert hostflake.MACHINE_ID_FILE == "/persist/etc/machine-id"
     assert '"${persist}/etc/machine-id"' in imp
     assert 'default = "/persist";' in core

@@ -159,7 +159,10 @@ def test_core_single_disk() -> None:
         json.loads((CASES / "hoster" / "runtime-info.json").read_text())["rootAuthorizedKeys"][0]
     ]
     assert cfg["assertions"][0]["assertion"] is True
-    assert cfg["environment"]["etc"]["nixos"]["source"] == "/persist/etc/nixos"
+    assert cfg["fileSystems"]["/etc/nixos"] == {
+        "device": "/persist/etc/nixos", "fsType": "none", "options": ["bind", "nofail"],
+        "depends": ["/persist"],
+    }
 
 
 def test_core_boot_mode_default_from_runtime_info() -> None:
@@ -255,7 +258,9 @@ def test_impermanence_rolls_back(systemd_initrd: bool) -> None:
         assert "zfs rollback -r rpool/local/root@blank" in cfg["boot"]["initrd"][
             "postResumeCommands"
         ]
-    text = cfg["system"]["activationScripts"]["nixremote-persist"]["text"]
+    scripts = cfg["system"]["activationScripts"]
+    assert sorted(scripts) == ["00-nixremote-persist"]  # sorts before "etc" and "users"
+    text = scripts["00-nixremote-persist"]["text"]
     assert "ln -sfn /persist/var/lib/nixos /var/lib/nixos" in text
     assert cfg["environment"]["etc"]["machine-id"]["source"] == "/persist/etc/machine-id"
 

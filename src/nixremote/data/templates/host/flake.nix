@@ -6,7 +6,7 @@
 #
 # On the host: nixos-rebuild switch --flake installed#installed
 # (the flake registers itself as `installed` in the Nix registry; an editable copy lives in
-# /etc/nixos, which points to /persist/etc/nixos).
+# /etc/nixos, a bind mount of /persist/etc/nixos).
 {
   description = "A NixOS host installed by nixremote";
 
