@@ -43,7 +43,7 @@ PERSIST_DIR = "/persist"
 """Where the installed system keeps what survives the root reset on every boot."""
 
 HOST_FLAKE_DIR = "/persist/etc/nixos"
-"""Where the installer writes the host flake (``/etc/nixos`` points there on the host)."""
+"""Where the installer writes the host flake (bind-mounted on ``/etc/nixos`` on the host)."""
 
 HOST_SSH_KEY_DIR = "/persist/etc/ssh"
 """The installed system's SSH host keys (``ssh_host_ed25519_key``, ``ssh_host_rsa_key``)."""
