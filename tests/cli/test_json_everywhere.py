@@ -17,6 +17,7 @@ ARTIFACT_COMMANDS = {
     "completion",  # a shell script
     "disk disko",  # a Nix expression
     "kexec grub-snippet",  # GRUB console lines
+    "vm ssh",  # an interactive shell, or the remote command's own output
 }
 
 
