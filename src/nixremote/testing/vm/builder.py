@@ -94,6 +94,7 @@ INSTALLER_PROGRAMS = (
     "umount", "wipefs", "blkdiscard", "losetup", "mkswap", "swapon", "swapoff", "flock",
     "setsid", "mkfs.fat", "fatlabel", "zfs", "zpool", "zgenhostid", "mount.zfs", "kmod",
     "udevadm", "ip", "shred", "sha256sum", "stat", "dd", "sync", "timeout", "install",
+    "mountpoint", "blockdev",
 )
 INSTALLER_EXTRA_FILES = (
     "/usr/lib/openssh/sftp-server",
