@@ -101,7 +101,8 @@ def test_rescue_encrypted_zfs_pool(rescue_vm: RescueVm) -> None:
     assert "zfs" in rescue_vm.ssh(["cat", "/proc/modules"]).stdout.split()
     rescue_vm.ssh(
         ["zpool", "create", "-f", "-o", "ashift=12", "-O", "encryption=on", "-O",
-         "keyformat=passphrase", "-O", "keylocation=prompt", "-O", "pbkdf2iters=100000", "-m", "none", "testpool", disk],
+         "keyformat=passphrase", "-O", "keylocation=prompt", "-O", "pbkdf2iters=100000",
+         "-m", "none", "testpool", disk],
         input="correct horse battery\n",
     )
     enc = rescue_vm.ssh(["zfs", "get", "-H", "-o", "value", "encryption,keylocation",
@@ -209,8 +210,8 @@ def test_manual_kexec_handoff(rescue_vm: RescueVm, vm_artifacts: VmArtifacts,
                      ).stdout.strip() == "vfat"
     installer(["modprobe", "zfs"])
     installer(["zpool", "create", "-f", "-o", "ashift=12", "-O", "encryption=on", "-O",
-               "keyformat=passphrase", "-O", "keylocation=prompt", "-O", "pbkdf2iters=100000", "-O", "mountpoint=none",
-               "-R", "/mnt", "rpool", f"{disk}-part3"], input="installer passphrase\n")
+               "keyformat=passphrase", "-O", "keylocation=prompt", "-O", "pbkdf2iters=100000",
+               "-O", "mountpoint=none", "-R", "/mnt", "rpool", f"{disk}-part3"], input="installer passphrase\n")
     installer(["zfs", "create", "-o", "mountpoint=/persist", "rpool/persist"])
 
     # the one stand-in: nixos-install records what it was asked to install
