@@ -211,7 +211,8 @@ def test_manual_kexec_handoff(rescue_vm: RescueVm, vm_artifacts: VmArtifacts,
     installer(["modprobe", "zfs"])
     installer(["zpool", "create", "-f", "-o", "ashift=12", "-O", "encryption=on", "-O",
                "keyformat=passphrase", "-O", "keylocation=prompt", "-O", "pbkdf2iters=100000",
-               "-O", "mountpoint=none", "-R", "/mnt", "rpool", f"{disk}-part3"], input="installer passphrase\n")
+               "-O", "mountpoint=none", "-R", "/mnt", "rpool", f"{disk}-part3"],
+              input="installer passphrase\n")
     installer(["zfs", "create", "-o", "mountpoint=/persist", "rpool/persist"])
 
     # the one stand-in: nixos-install records what it was asked to install
