@@ -41,6 +41,9 @@ def test_build_is_cached_and_complete(vm_artifacts: VmArtifacts) -> None:
     assert time.monotonic() - started < 10
 
     meta = json.loads(vm_artifacts.bundle_json.read_text())
+    # exactly the keys of docs/kexec-bundle.md (the controller rejects unknown ones)
+    assert set(meta) == {"format", "arch", "kernel", "initrd", "kernelParams", "python",
+                         "initrdUnpackedBytes"}
     assert meta["format"] == 1
     assert meta["arch"] == "x86_64"
     assert (vm_artifacts.bundle_dir / meta["kernel"]).read_bytes() == \

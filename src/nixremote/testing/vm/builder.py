@@ -42,7 +42,7 @@ from . import cpio, scripts
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 """Bump when the build logic changes in a way the hashed inputs do not capture."""
 
 SUITE = "bookworm"
@@ -409,6 +409,9 @@ class _Builder:
         manifest = {
             "key": self.key,
             "kernelVersion": kver,
+            "installerReadyMarker": scripts.INSTALLER_READY_MARKER,
+            "rescueReadyMarker": scripts.RESCUE_READY_MARKER,
+            "nixosInstallRecord": scripts.NIXOS_INSTALL_RECORD,
             "rescueInitrdUnpackedBytes": rescue_bytes,
             "installerInitrdUnpackedBytes": installer_bytes,
             "buildSeconds": elapsed,
@@ -600,10 +603,8 @@ class _Builder:
             "kernelParams": INSTALLER_KERNEL_PARAMS,
             "python": INSTALLER_PYTHON,
             "initrdUnpackedBytes": unpacked,
-            "kernelVersion": kver,
-            "nixosInstallRecord": scripts.NIXOS_INSTALL_RECORD,
-            "readyMarker": scripts.INSTALLER_READY_MARKER,
         }
+        # only the contract's keys: the controller rejects unknown ones
         (bundle / "bundle.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         return unpacked
 
