@@ -228,7 +228,18 @@ def build(cache_dir: Path | None = None, reporter: Reporter | None = None) -> Vm
     if found is not None:
         report(Event(kind="skip", phase="vm-build", message=f"VM artifacts cached in {found.root}"))
         return found
-    return _Builder(cache, report).run()
+    cache.mkdir(parents=True, exist_ok=True)
+    # one build at a time per cache (parallel test processes wait for the first one)
+    with open(cache / ".build.lock", "a") as lock:
+        import fcntl
+
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = load_cached(cache)
+        if found is not None:
+            report(Event(kind="skip", phase="vm-build",
+                         message=f"VM artifacts built meanwhile in {found.root}"))
+            return found
+        return _Builder(cache, report).run()
 
 
 def _run(argv: Sequence[str | os.PathLike[str]], *, timeout: float | None = None,

@@ -280,9 +280,9 @@ class RescueVm:
                     preexec_fn=None if self.detach else _die_with_parent,
                 )
             time.sleep(0.5)
-            if self._proc.poll() is not None and "hostfwd" in self.qemu_log.read_text(
+            if self._proc.poll() is not None and "forwarding" in self.qemu_log.read_text(
                     errors="replace"):
-                continue  # the port was taken in between: pick another
+                continue  # "Could not set up host forwarding rule": port taken, pick another
             break
         line, _ = self.wait_for_console(scripts.RESCUE_READY_MARKER, start=0,
                                         timeout=self.boot_timeout)
