@@ -65,8 +65,9 @@ def units(info: dict[str, Any]) -> dict[str, str]:
         static6 = [a for a in v6 if not a.get("dynamic")]
         is_primary = iface["name"] == primary
         dhcp4 = any(a.get("dynamic") for a in v4) or (is_primary and not static4 and not static6)
-        accept_ra = any(a.get("dynamic") for a in v6) or not static6
-        if not (static4 or static6 or dhcp4):
+        dynamic6 = any(a.get("dynamic") for a in v6)
+        accept_ra = dynamic6 or not static6
+        if not (static4 or static6 or dhcp4 or dynamic6):
             continue
         lines = ["[Match]"]
         if iface.get("mac"):
