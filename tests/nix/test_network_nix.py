@@ -214,3 +214,42 @@ def test_installer_restore_without_file_leaves_dhcp(tmp_path: Path) -> None:
     out = tmp_path / "units"
     assert restore.main(["restore", str(tmp_path / "missing.json"), str(out)]) == 0
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("v4", "v6"),
+    [
+        ({"address": "203.0.113.99", "prefixLength": 32, "gateway": "172.31.1.1",
+          "netmask": "255.255.255.255"},
+         {"address": "2001:db8:99::1", "prefixLength": 64, "gateway": "fe80::1"}),
+        ({"address": "198.51.100.20", "prefixLength": 24, "gateway": "198.51.100.1",
+          "netmask": "255.255.255.0"}, None),
+        (None, {"address": "2001:db8:5::2", "prefixLength": 64, "gateway": "fe80::1"}),
+        ({"address": "198.51.100.20", "prefixLength": 25, "gateway": "198.51.100.200",
+          "netmask": "255.255.255.128"}, None),
+    ],
+)
+def test_legacy_read_by_nix_equals_legacy_read_by_python(
+    v4: dict[str, Any] | None, v6: dict[str, Any] | None, tmp_path: Path, network_of: Any
+) -> None:
+    # A flat-only file evaluated directly by Nix gives the same network as the file nixremote
+    # writes after reading it (fleet add, the installer): both readers of the old shape agree.
+    from nixremote.core.converter import dumps_runtime_info, loads_runtime_info
+
+    legacy: dict[str, Any] = {
+        "hostName": "old", "hostId": "0000abcd", "diskToFormat": "/dev/sda",
+        "rootAuthorizedKeys": [], "networkInterface": "ens3",
+        "networkInterfaceModule": "virtio_net",
+    }
+    if v4:
+        legacy["ipv4"] = v4
+    if v6:
+        legacy["ipv6"] = v6
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps(legacy))
+    rich = tmp_path / "rich.json"
+    rich.write_text(dumps_runtime_info(loads_runtime_info(flat.read_text())))
+    from_flat, from_rich = network_of(flat), network_of(rich)
+    assert from_flat["systemd"] == from_rich["systemd"]
+    assert from_flat["boot"] == from_rich["boot"]
+    assert from_flat["networking"] == from_rich["networking"]
