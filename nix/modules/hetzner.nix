@@ -16,8 +16,8 @@ in
     };
     cloud = mkOption {
       type = types.bool;
-      default = (info.hosterDetails or { }) ? serverId || !((info.hosterDetails or { }) ? robot);
-      defaultText = "true unless the runtime info says it is a dedicated (Robot) server";
+      default = ((info.hosterDetails or { }).network or "cloud") != "dedicated";
+      defaultText = "true unless runtimeInfo.hosterDetails.network is \"dedicated\"";
       description = "A Hetzner Cloud server (a QEMU guest) rather than a dedicated one.";
     };
   };

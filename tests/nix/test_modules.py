@@ -11,6 +11,7 @@ here, and the values the modules set can be checked.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,8 +88,8 @@ def config_expr(info_file: str, *, systemd_initrd: bool, devices: int) -> str:
 
 
 def evaluate(module: str, *, case: str = "hoster", systemd_initrd: bool = False,
-             devices: int = 1) -> Any:
-    info = CASES / case / "runtime-info.json"
+             devices: int = 1, info: Path | None = None) -> Any:
+    info = info or CASES / case / "runtime-info.json"
     expr = (
         f"import {REPO}/nix/modules/{module}.nix {{"
         f" lib = {LIB}; pkgs = {PKGS}; modulesPath = \"/modules\";"
@@ -293,3 +294,17 @@ def test_zfs_systemd_initrd_unlock_shell() -> None:
     assert shells == [{"shell": "/bin/systemd-tty-ask-password-agent"}]
     raw = json.dumps(cfg)
     assert '"priority": 900' in raw  # above nixpkgs' own mkDefault, below a plain definition
+
+
+@pytest.mark.parametrize(("network", "cloud"), [(None, True), ("cloud", True),
+                                                 ("dedicated", False)])
+def test_hetzner_cloud_or_dedicated_from_the_plugins_details(
+    network: str | None, cloud: bool, tmp_path: Path
+) -> None:
+    data = json.loads((CASES / "hoster" / "runtime-info.json").read_text())
+    data["hosterDetails"] = {} if network is None else {"network": network}
+    path = tmp_path / "ri.json"
+    path.write_text(json.dumps(data))
+    opts = evaluate("hetzner", info=path)["options"]["nixremote"]["hetzner"]
+    assert opts["enable"]["default"] is True
+    assert opts["cloud"]["default"] is cloud
