@@ -26,6 +26,7 @@ from nixremote.testing.vm import (
     cpio,
     generate_key,
     handoff_archive,
+    sampled_argv,
 )
 
 pytestmark = pytest.mark.vm
@@ -236,6 +237,13 @@ def test_manual_kexec_handoff(rescue_vm: RescueVm, vm_artifacts: VmArtifacts,
     assert records[-1]["flakeFiles"] == {
         "flake.nix": hashlib.sha256(flake.encode()).hexdigest()}
     assert records[0]["ok"] is False and "flake.nix" in records[0]["error"]
+    # the argv sampler of the test installer saw the commands (on the console, on the host) and
+    # the passphrase, which only went over stdin, is in none of them
+    time.sleep(1)
+    seen = sampled_argv(vm.console_text())
+    assert any(a[:2] == ["zpool", "create"] and "rpool" in a for a in seen)
+    assert any("/mnt/persist/etc/nixos#vmtest" in a for a in seen)
+    assert not any("installer passphrase" in " ".join(a) for a in seen)
     # the recorded flake parses with Nix's own parser (on the controller: no Nix in the image)
     fetched = installer(["cat", "/mnt/persist/etc/nixos/flake.nix"]).stdout
     assert fetched == flake

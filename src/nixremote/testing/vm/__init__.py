@@ -9,7 +9,14 @@ key generated on the controller side, reachable over SSH on a loopback port. See
 from __future__ import annotations
 
 from .builder import VmArtifacts, build, default_cache_dir, load_cached
-from .machine import KeyPair, RescueVm, generate_key, handoff_archive, known_hosts_line
+from .machine import (
+    KeyPair,
+    RescueVm,
+    generate_key,
+    handoff_archive,
+    known_hosts_line,
+    sampled_argv,
+)
 from .scripts import INSTALLER_READY_MARKER, NIXOS_INSTALL_RECORD, RESCUE_READY_MARKER
 
 __all__ = [
@@ -25,4 +32,5 @@ __all__ = [
     "handoff_archive",
     "known_hosts_line",
     "load_cached",
+    "sampled_argv",
 ]

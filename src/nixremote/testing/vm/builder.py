@@ -503,6 +503,7 @@ class _Builder:
                                                   early_udev=True), 0o755)
         _write(tree / "etc/inittab", scripts.INITTAB)
         _write(tree / "etc/nixremote/udhcpc.script", scripts.UDHCPC_SCRIPT, 0o755)
+        _write(tree / "etc/nixremote/argv-sampler.py", scripts.ARGV_SAMPLER)
         _write(tree / "etc/ssh/sshd_config.d/00-nixremote.conf", scripts.SSHD_CONFIG)
         _write(tree / "etc/default/kexec", "LOAD_KEXEC=false\nKEXEC_KERNEL=\nKEXEC_INITRD=\n")
         _write(tree / "etc/hostname", "rescue\n")
@@ -582,7 +583,8 @@ class _Builder:
 
         _write(tree / "init", scripts.init_script(name="installer",
                                                   marker=scripts.INSTALLER_READY_MARKER,
-                                                  early_udev=False), 0o755)
+                                                  early_udev=False, sample_argv=True), 0o755)
+        _write(tree / "etc/nixremote/argv-sampler.py", scripts.ARGV_SAMPLER)
         _write(tree / "etc/inittab", scripts.INITTAB)
         _write(tree / "etc/nixremote/udhcpc.script", scripts.UDHCPC_SCRIPT, 0o755)
         _write(tree / "etc/ssh/sshd_config", scripts.SSHD_CONFIG + scripts.SSHD_SFTP)

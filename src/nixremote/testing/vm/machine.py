@@ -89,6 +89,35 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
 
 
+def _find_outside_argv(data: bytes, needle: bytes) -> int:
+    """Offset of ``needle`` in ``data``, skipping lines of the argv sampler (a process whose
+    argv names a marker must not count as the marker)."""
+    prefix = scripts.ARGV_PREFIX.encode()
+    pos = data.find(needle)
+    while pos >= 0:
+        line_start = data.rfind(b"\n", 0, pos) + 1
+        if not data.startswith(prefix, line_start):
+            return pos
+        pos = data.find(needle, pos + 1)
+    return -1
+
+
+def sampled_argv(console_text: str) -> list[list[str]]:
+    """The argv lists the sampler wrote on the console (``nixremote-argv: [...]`` lines)."""
+    out: list[list[str]] = []
+    for line in console_text.splitlines():
+        idx = line.find(scripts.ARGV_PREFIX)
+        if idx < 0:
+            continue
+        try:
+            argv = json.loads(line[idx + len(scripts.ARGV_PREFIX):])
+        except ValueError:
+            continue  # a line cut by other console output
+        if isinstance(argv, list):
+            out.append([str(a) for a in argv])
+    return out
+
+
 def pid_alive(pid: int | None) -> bool:
     """Whether process ``pid`` exists and is not a zombie (a detached QEMU's parent is gone,
     and whoever inherited it may reap it late)."""
@@ -141,6 +170,7 @@ class RescueVm:
         mac: str = DEFAULT_MAC,
         kernel_params: Sequence[str] = (),
         boot_timeout: float = 300.0,
+        sample_argv: bool = False,
         cache_dir: Path | None = None,
         reporter: Reporter | None = None,
         detach: bool = False,
@@ -159,7 +189,8 @@ class RescueVm:
         self.uefi = uefi
         self.ssh_port = ssh_port or 0
         self.mac = mac
-        self.kernel_params = tuple(kernel_params)
+        self.kernel_params = tuple(kernel_params) + (
+            ("nixremote.sample_argv=1",) if sample_argv else ())
         self.boot_timeout = boot_timeout
         self.detach = detach
         self.console_log = self.workdir / "console.log"
@@ -354,8 +385,8 @@ class RescueVm:
                     data = fh.read()
             except FileNotFoundError:
                 data = b""
-            pos = data.find(needle)
-            failed = data.find(scripts.BOOT_FAILED_MARKER.encode())
+            pos = _find_outside_argv(data, needle)
+            failed = _find_outside_argv(data, scripts.BOOT_FAILED_MARKER.encode())
             if failed >= 0 and (pos < 0 or failed < pos):
                 end = data.find(b"\n", failed)
                 raise TransportError(

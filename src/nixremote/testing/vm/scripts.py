@@ -131,6 +131,10 @@ for hook in /etc/nixremote/ready.d/*; do
 done
 BOOT_ID=$(cat /proc/sys/kernel/random/boot_id)
 echo "@MARKER@ boot_id=$BOOT_ID uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/console
+# test instrumentation: every process's argv, sampled, on the console (see ARGV_SAMPLER)
+if [ "@SAMPLE_ARGV@" = 1 ] || grep -q 'nixremote.sample_argv=1' /proc/cmdline; then
+    /usr/bin/python3 /etc/nixremote/argv-sampler.py </dev/null >/dev/null 2>&1 &
+fi
 # the full coldplug (module autoload, the udev database of every device) after the marker
 if [ -x "$UDEVD" ]; then
     [ "@EARLY_UDEV@" = 1 ] || "$UDEVD" --daemon --resolve-names=never
@@ -312,10 +316,42 @@ hosts: files dns
 """
 
 
-def init_script(*, name: str, marker: str, early_udev: bool) -> str:
+ARGV_PREFIX = "nixremote-argv: "
+
+# Started by init after the ready marker when the image samples argv (the test installer always,
+# the rescue system with ``nixremote.sample_argv=1``): every 0.2 s, each new (pid, argv) goes to
+# the serial console and /run/nixremote-argv.log as ``nixremote-argv: ["argv0", ...]``, so a test
+# can check from outside that a secret never appeared in any process's argv.
+ARGV_SAMPLER = r'''
+import json, os, time
+seen = set()
+me = str(os.getpid())
+outs = [open("/dev/console", "w", buffering=1), open("/run/nixremote-argv.log", "a", buffering=1)]
+while True:
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or pid == me:
+            continue
+        try:
+            with open("/proc/" + pid + "/cmdline", "rb") as fh:
+                raw = fh.read()
+        except OSError:
+            continue
+        if not raw or (pid, raw) in seen:
+            continue
+        seen.add((pid, raw))
+        argv = [a.decode(errors="replace") for a in raw.rstrip(b"\0").split(b"\0")]
+        line = "@PREFIX@" + json.dumps(argv) + "\n"
+        for out in outs:
+            out.write(line)
+    time.sleep(0.2)
+'''.replace("@PREFIX@", ARGV_PREFIX)
+
+
+def init_script(*, name: str, marker: str, early_udev: bool, sample_argv: bool = False) -> str:
     """``/init`` of one image. ``early_udev``: settle udev (net, block) before the ready marker
     (the rescue system, whose udev database the collect probe reads); otherwise udev starts
     right after the marker and init links the virtio disks' by-id names itself (faster)."""
     return (INIT.replace("@NAME@", name).replace("@MARKER@", marker)
             .replace("@EARLY_UDEV@", "1" if early_udev else "0")
+            .replace("@SAMPLE_ARGV@", "1" if sample_argv else "0")
             .replace("@FAILED@", BOOT_FAILED_MARKER))
