@@ -16,7 +16,7 @@ APT_PACKAGES=(
   # the end-to-end machine: QEMU (TCG), a Debian rescue system and test installer built locally
   qemu-system-x86 qemu-utils mmdebstrap cpio xz-utils zstd busybox-static
   # Python
-  python3 python3-venv python3-pip git
+  python3 python3-venv python3-pip git jq gzip
 )
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
