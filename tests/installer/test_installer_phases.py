@@ -415,3 +415,16 @@ def test_on_a_console_the_host_name_confirms_and_the_passphrase_is_asked(
     pools = json.loads((env.double_dir / "state.json").read_text())["pools"]
     assert pools["rpool"]["keySha256"] == hashlib.sha256(passphrase.encode()).hexdigest()
     assert env.state()["finished"] == ["format"]
+
+
+def test_an_unencrypted_layout_reaches_the_host_configuration(
+    installer_env: InstallerEnv,
+) -> None:
+    """The host flake learns the layout: an unencrypted pool must not ask for a key at boot."""
+    env = installer_env
+    result = env.run("--unencrypted", phases="format,keys,flake")
+    assert result.returncode == 0, result.stderr
+    flake = (persist(env, "/persist/etc/nixos") / "flake.nix").read_text()
+    assert "nixremote.zfs.encrypted = false;" in flake
+    pools = json.loads((env.double_dir / "state.json").read_text())["pools"]
+    assert "keySha256" not in pools["rpool"] or pools["rpool"]["keySha256"] is None

@@ -728,6 +728,16 @@ class Installer:
         modules: list[str] = []
         for result in get_plugin_manager().hook.host_flake_modules(info=self.info):
             modules.extend(result or ())
+        # A layout other than the single-disk encrypted default tells the host configuration
+        # which disks boot (a mirror) and whether the pool asks for a key.
+        from . import hostflake
+
+        layout = hostflake.layout_module(
+            boot_devices=[disk.path for disk in self.layout.disks],
+            encrypted=self.layout.pool.encrypted,
+        )
+        if layout is not None:
+            modules.append(layout)
         return modules
 
     def phase_install(self) -> None:
