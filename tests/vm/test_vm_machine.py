@@ -93,7 +93,7 @@ def test_rescue_disk_by_id(rescue_vm: RescueVm) -> None:
     dev, size = r.stdout.split()
     assert dev == "/dev/vda"
     assert int(size) == DISK_SIZE == rescue_vm.disk_size
-    mac = rescue_vm.ssh(["cat", "/sys/class/net/eth0/address"]).stdout.strip()
+    mac = rescue_vm.ssh(["cat", f"/sys/class/net/{rescue_vm.nic}/address"]).stdout.strip()
     assert mac == rescue_vm.mac
     # BIOS boot by default: no EFI firmware interface
     assert rescue_vm.ssh(["test", "-d", "/sys/firmware/efi"], check=False).returncode == 1

@@ -154,6 +154,9 @@ class RescueVm:
     """
 
     host = "127.0.0.1"
+    nic = "eth0"
+    """The rescue system's NIC (booted with ``net.ifnames=0`` like a hoster's rescue system;
+    udev still records ``ID_NET_NAME_PATH=enp0s2``). Its MAC is :attr:`mac`."""
 
     def __init__(
         self,
