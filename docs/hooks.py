@@ -105,6 +105,22 @@ def _signature(name: str, func: Any) -> str:
     return f"def {name}(\n    {params},\n){ret}: ..."
 
 
+def _builtin_implementations() -> dict[str, list[str]]:
+    """hook name -> the built-in plugins implementing it, with their ordering marks."""
+    from nixremote.core.plugins import get_plugin_manager
+
+    pm = get_plugin_manager(autoload=False)
+    out: dict[str, list[str]] = {}
+    for name in pm.hook.__dict__:
+        caller = getattr(pm.hook, name)
+        for impl in caller.get_hookimpls():
+            marks = [m for m in ("wrapper", "hookwrapper", "tryfirst", "trylast")
+                     if getattr(impl, m, False)]
+            label = f"`{impl.plugin_name}`" + (f" ({', '.join(marks)})" if marks else "")
+            out.setdefault(name, []).append(label)
+    return out
+
+
 def hook_reference() -> str:
     """Markdown of every hook spec: signature, how results combine, documentation."""
     from nixremote.core import hookspecs
@@ -144,6 +160,9 @@ def hook_reference() -> str:
         ]
         if flags:
             parts += ["Spec options: " + ", ".join(flags) + ".", ""]
+        builtin = _builtin_implementations().get(name, [])
+        if builtin:
+            parts += ["Built-in implementations: " + ", ".join(builtin) + ".", ""]
         parts.append(rst_to_md(inspect.cleandoc(func.__doc__ or "")))
     return "\n".join(parts) + "\n"
 
