@@ -41,7 +41,7 @@ def test_vm_up_ssh_down(vm_artifacts: VmArtifacts, tmp_path: Path) -> None:
         assert again.returncode != 0 and "already running" in again.stderr
 
         status = _nixremote(*base, "status", "--json")
-        assert status.returncode == 0
+        assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["running"] is True
 
         ssh = _nixremote(*base, "ssh", "--", "cat", "/etc/ssh/ssh_host_ed25519_key.pub")

@@ -201,6 +201,7 @@ class RescueVm:
         self.pidfile = self.workdir / "qemu.pid"
         self.identity_file = self.workdir / "id_ed25519"
         self._proc: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None
         self.host_key: KeyPair | None = None
         self.client_key: KeyPair | None = None
         self.boot_seconds: float | None = None
@@ -236,9 +237,13 @@ class RescueVm:
     def pid(self) -> int | None:
         if self._proc is not None:
             return self._proc.pid
-        if self.pidfile.is_file():
-            return int(self.pidfile.read_text().strip() or 0) or None
-        return None
+        if self._pid is None:
+            # QEMU removes its pidfile when it exits: read it once, tolerate it going away
+            try:
+                self._pid = int(self.pidfile.read_text().strip() or 0) or None
+            except (OSError, ValueError):
+                return None
+        return self._pid
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> RescueVm:
@@ -263,7 +268,7 @@ class RescueVm:
             "-device", f"virtio-blk-pci,drive=disk0,serial={self.disk_serial}",
             "-netdev",
             f"user,id=net0,restrict=on,hostfwd=tcp:{self.host}:{self.ssh_port}-:22",
-            "-device", f"virtio-net-pci,netdev=net0,mac={self.mac}",
+            "-device", f"virtio-net-pci,netdev=net0,mac={self.mac},romfile=",
             "-device", "virtio-rng-pci",
             "-pidfile", str(self.pidfile),
         ]
@@ -352,6 +357,7 @@ class RescueVm:
                 if self._proc is not None:
                     self._proc.wait(5)
         self._proc = None
+        self._pid = None
         with contextlib.suppress(FileNotFoundError):
             self.pidfile.unlink()
         if self._own_workdir and not self.detach:
