@@ -156,3 +156,12 @@ def test_cli_reference_lists_every_command_and_option() -> None:
             if isinstance(param, click.Option) and not param.hidden:
                 for opt in param.opts:
                     assert opt in page, f"{title} {opt}"
+
+
+def test_getting_started_repeats_the_readme_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_two = SHELL_BLOCK.findall(readme)[:2]
+    assert len(first_two) == 2
+    page = (DOCS / "getting-started.md").read_text(encoding="utf-8")
+    for block in first_two:
+        assert block.strip() in page, f"getting-started.md must show the README's {block!r}"
