@@ -550,13 +550,15 @@ def parse_nics(text: str | None) -> dict[str, Nic]:
 
 
 UDEV_NAME_ORDER = (
-    "ID_NET_NAME",
     "ID_NET_NAME_FROM_DATABASE",
     "ID_NET_NAME_ONBOARD",
     "ID_NET_NAME_SLOT",
     "ID_NET_NAME_PATH",
 )
-"""udev properties in the order systemd's default naming policy prefers them."""
+"""udev properties in the order systemd's default naming policy prefers them.
+
+``ID_NET_NAME`` (the name a link file applied) is not among them: a rescue system booted with
+``net.ifnames=0`` sets it to ``eth0``, which is not what the installed system will call the NIC."""
 
 
 def predictable_name(udev: Mapping[str, str]) -> str | None:

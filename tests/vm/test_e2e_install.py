@@ -1,0 +1,247 @@
+"""The acceptance test: ``nixremote install`` against a real (virtual) machine.
+
+A Debian rescue system under QEMU lets root in over SSH on a loopback port. The real
+``nixremote`` command collects its runtime info, kexecs it into the test installer bundle with a
+host key generated on the controller, formats its disk with encrypted ZFS and writes the host
+flake; ``nixos-install`` is the one stand-in (it records its call). Everything is then checked
+from outside, over SSH with strict host key checking.
+
+The tests of this module share one VM and run in file order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nixremote.core.converter import loads_runtime_info
+from nixremote.core.hostkeys import fingerprint
+from nixremote.core.models import BootMode, RuntimeInfo
+from nixremote.installers.cmdline import runtime_info_from_cmdline
+from nixremote.testing.vm import RescueVm, VmArtifacts, sampled_argv
+
+pytestmark = pytest.mark.vm
+
+DISK_SIZE = 4 * 1024**3
+
+
+class Run:
+    """What one ``nixremote install --json`` printed: its events, in order."""
+
+    def __init__(self, proc: subprocess.CompletedProcess[str]) -> None:
+        self.proc = proc
+        self.events: list[dict[str, Any]] = []
+        for line in proc.stdout.splitlines():
+            try:
+                self.events.append(json.loads(line))
+            except ValueError:
+                continue
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return self.events[-1]
+
+    def phases_started(self) -> list[str]:
+        return [e.get("phase", "") for e in self.events if e["kind"] == "start"]
+
+
+@pytest.fixture(scope="module")
+def machine(vm_artifacts: VmArtifacts, tmp_path_factory: pytest.TempPathFactory):
+    vm = RescueVm(vm_artifacts, workdir=tmp_path_factory.mktemp("e2e"), disk_size=DISK_SIZE,
+                  boot_timeout=400, sample_argv=True)
+    vm.start()
+    try:
+        yield vm
+    finally:
+        vm.stop()
+
+
+@pytest.fixture(scope="module")
+def state(machine: RescueVm, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Shared between the tests of this module: files and what the first run did."""
+    work = tmp_path_factory.mktemp("controller")
+    known_hosts = work / "known_hosts"
+    known_hosts.write_text(machine.known_hosts_line + "\n")  # the rescue system, pinned
+    key = secrets.token_hex(16).encode()
+    key_file = work / "disk.key"
+    key_file.write_bytes(key + b"\n")
+    key_file.chmod(0o600)
+    return {"work": work, "known_hosts": known_hosts, "key": key, "key_file": key_file}
+
+
+def nixremote(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "nixremote.cli.main", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def target_args(vm: RescueVm, known_hosts: Path) -> list[str]:
+    return [f"root@{vm.host}", "-p", str(vm.ssh_port), "-i", str(vm.identity_file),
+            "--known-hosts", str(known_hosts)]
+
+
+def test_info_matches_the_machine(machine: RescueVm, state: dict[str, Any]) -> None:
+    proc = nixremote("info", *target_args(machine, state["known_hosts"]), "--json")
+    assert proc.returncode == 0, proc.stderr
+    info = loads_runtime_info(proc.stdout)
+    state["info"] = info
+    nic = info.primary
+    assert nic is not None and nic.name == "eth0" and nic.mac == machine.mac
+    assert nic.predictable_name and nic.predictable_name.startswith("enp")
+    assert info.disk_to_format == machine.disk_by_id
+    disk = info.disk(machine.disk_by_id)
+    assert disk is not None and disk.size_bytes == DISK_SIZE
+    assert info.boot_mode is BootMode.BIOS
+    assert info.memory_bytes is not None and 1.5 * 2**30 < info.memory_bytes <= 2 * 2**30
+    assert info.arch == "x86_64"
+
+
+def test_install_formats_and_installs(machine: RescueVm, vm_artifacts: VmArtifacts,
+                                      state: dict[str, Any]) -> None:
+    boot_id = machine.ssh(["cat", "/proc/sys/kernel/random/boot_id"]).stdout.strip()
+    proc = nixremote("install", *target_args(machine, state["known_hosts"]),
+                     "--bundle", str(vm_artifacts.bundle_dir),
+                     "--disk-key-file", str(state["key_file"]),
+                     "--phases", "kexec,format,install", "--yes", "--json")
+    run = Run(proc)
+    state["first"] = run
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    final = run.final
+    assert final["kind"] == "done", final
+    data = final["data"]
+
+    # The kexec happened, and the installer is the machine the controller pinned.
+    kh = state["known_hosts"]
+    new_boot = machine.ssh(["cat", "/proc/sys/kernel/random/boot_id"], known_hosts=kh)
+    assert new_boot.stdout.strip() != boot_id
+    installer_pub = machine.ssh(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"], known_hosts=kh)
+    assert fingerprint(installer_pub.stdout) == data["installerFingerprint"]
+    assert installer_pub.stdout.split()[1] in kh.read_text()
+    assert machine.host_public_key.split()[1] not in kh.read_text()  # the rescue key is gone
+
+    # The runtime info came through the kernel command line, whole.
+    cmdline = machine.ssh(["cat", "/proc/cmdline"], known_hosts=kh).stdout
+    assert "nixremote.info=z1." in cmdline
+    carried = runtime_info_from_cmdline(cmdline)
+    assert isinstance(carried, RuntimeInfo)
+    assert carried.primary is not None and carried.primary.mac == machine.mac
+    assert carried.disk_to_format == machine.disk_by_id
+
+    # The host keys of the installed system are recorded for the first login.
+    for role in ("host.ed25519", "host.rsa", "initrd.ed25519"):
+        assert data[f"{role}.sha256"].startswith("SHA256:")
+    state["host_keys"] = {k: v for k, v in data.items() if k.endswith(".sha256")}
+
+
+def sh(machine: RescueVm, state: dict[str, Any], script: str, *, input: bytes | None = None,
+       check: bool = True) -> subprocess.CompletedProcess[str]:
+    return machine.ssh(["sh", "-c", script], known_hosts=state["known_hosts"], input=input,
+                       check=check)
+
+
+def test_the_disk_has_the_original_layout(machine: RescueVm, state: dict[str, Any]) -> None:
+    table = sh(machine, state, f"sgdisk -p {machine.disk_by_id}").stdout
+    rows = {int(m[0]): (int(m[1]), int(m[2]), m[3]) for m in re.findall(
+        r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+\S+ \S+\s+([0-9A-F]{4})", table, re.M)}
+    sectors = DISK_SIZE // 512
+    assert rows == {
+        2: (34, 2047, "EF02"),
+        3: (2048, 2048 + 512 * 2048 - 1, "EF00"),
+        1: (2048 + 512 * 2048, rows[1][1], "BF01"),
+    }
+    assert sectors - 34 - 2048 < rows[1][1] <= sectors - 34
+
+
+def test_the_pool_is_encrypted_with_the_datasets(machine: RescueVm,
+                                                 state: dict[str, Any]) -> None:
+    props = sh(machine, state,
+               "zfs get -H -o property,value encryption,keyformat,keylocation rpool").stdout
+    values = dict(line.split("\t") for line in props.strip().splitlines())
+    assert values["encryption"].startswith("aes-")
+    assert values["keyformat"] == "passphrase"
+    assert values["keylocation"] == "prompt"
+    names = sh(machine, state, "zfs list -H -o name -r rpool").stdout.split()
+    for ds in ("rpool/local/root", "rpool/local/nix", "rpool/safe/home", "rpool/safe/persist"):
+        assert ds in names
+    snaps = sh(machine, state, "zfs list -H -t snapshot -o name").stdout.split()
+    assert "rpool/local/root@blank" in snaps
+    options = sh(machine, state, "zpool get -H -o value ashift rpool").stdout.strip()
+    assert options == "12"
+
+
+def test_persist_holds_keys_flake_and_the_install_record(
+    machine: RescueVm, state: dict[str, Any], tmp_path: Path
+) -> None:
+    modes = sh(machine, state, "stat -c '%a %n' /mnt/persist/etc/ssh/ssh_host_* "
+               "/mnt/persist/etc/secrets/initrd/ssh_host_ed25519_key").stdout.splitlines()
+    for line in modes:
+        mode, name = line.split(" ", 1)
+        assert mode == ("644" if name.endswith(".pub") else "600"), line
+    pub = sh(machine, state, "cat /mnt/persist/etc/ssh/ssh_host_ed25519_key.pub").stdout
+    assert fingerprint(pub) == state["host_keys"]["host.ed25519.sha256"]
+
+    flake = sh(machine, state, "cat /mnt/persist/etc/nixos/flake.nix").stdout
+    (tmp_path / "flake.nix").write_text(flake)
+    subprocess.run(["nix-instantiate", "--parse", str(tmp_path / "flake.nix")], check=True,
+                   capture_output=True)
+    info_text = sh(machine, state, "cat /mnt/persist/etc/nixos/runtime-info.json").stdout
+    info = loads_runtime_info(info_text)
+    assert info.disk_to_format == machine.disk_by_id
+    state["flake_texts"] = flake + info_text
+
+    record = [json.loads(line) for line in sh(
+        machine, state, "cat /mnt/persist/nixos-install.log").stdout.splitlines()]
+    assert len(record) == 1
+    assert record[0]["flake"] == "/mnt/persist/etc/nixos#installed"
+    assert record[0]["ok"] is True
+    assert "--no-root-passwd" in record[0]["argv"]
+
+
+def test_the_disk_key_is_nowhere(machine: RescueVm, state: dict[str, Any]) -> None:
+    key = state["key"].decode()
+    first: Run = state["first"]
+    assert key not in first.proc.stdout and key not in first.proc.stderr
+    assert key not in sh(machine, state, "cat /proc/cmdline").stdout
+    argvs = sampled_argv(machine.console_text())
+    assert len(argvs) > 20  # the sampler saw the installer's commands
+    assert any("zpool" in " ".join(a) for a in argvs)
+    assert not [a for a in argvs if key in " ".join(a)]
+    assert key not in machine.console_text()
+    assert key not in state["flake_texts"]
+    leftovers = sh(machine, state, "ls /run/nixremote/; grep -rl " + key +
+                   " /run/nixremote /mnt/persist /root /tmp 2>/dev/null; true").stdout
+    assert "disk.key" not in leftovers.split()
+    assert key not in leftovers
+
+
+def test_rerun_resumes_without_formatting(machine: RescueVm, vm_artifacts: VmArtifacts,
+                                          state: dict[str, Any]) -> None:
+    sh(machine, state, "echo still-here > /mnt/persist/marker")
+    proc = nixremote("install", *target_args(machine, state["known_hosts"]),
+                     "--disk-key-file", str(state["key_file"]),
+                     "--phases", "install", "--yes", "--json")
+    run = Run(proc)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    assert "format" not in run.phases_started()
+    assert sh(machine, state, "cat /mnt/persist/marker").stdout.strip() == "still-here"
+    calls = sh(machine, state, "cat /mnt/persist/nixos-install.log").stdout.splitlines()
+    assert len(calls) == 2
+
+
+def test_the_pool_opens_with_the_passphrase_only(machine: RescueVm,
+                                                 state: dict[str, Any]) -> None:
+    sh(machine, state, "umount -R /mnt && zpool export rpool")
+    sh(machine, state, "zpool import -d /dev/disk/by-id -N rpool")
+    wrong = sh(machine, state, "zfs load-key rpool", input=b"not-the-key\n", check=False)
+    assert wrong.returncode != 0
+    assert "unavailable" in sh(machine, state,
+                               "zfs get -H -o value keystatus rpool").stdout
+    sh(machine, state, "zfs load-key rpool", input=state["key"] + b"\n")
+    assert sh(machine, state, "zfs get -H -o value keystatus rpool").stdout.strip() == \
+        "available"
