@@ -90,11 +90,16 @@ RESCUE_HOOKS = (
 # the installer image: programs copied with their shared libraries (looked up in the builder)
 INSTALLER_PROGRAMS = (
     "sshd", "ssh-keygen", "python3.11", "bash", "busybox",
-    "sgdisk", "sfdisk", "partx", "blkid", "lsblk", "findmnt", "mount",
+    # parted's partprobe (BLKPG per partition) works while udev still has the disk open,
+    # busybox's (BLKRRPART) fails with EBUSY then
+    "sgdisk", "sfdisk", "partx", "partprobe", "blkid", "lsblk", "findmnt", "mount",
     "umount", "wipefs", "blkdiscard", "losetup", "mkswap", "swapon", "swapoff", "flock",
     "setsid", "mkfs.fat", "fatlabel", "zfs", "zpool", "zgenhostid", "mount.zfs", "kmod",
     "udevadm", "ip", "shred", "sha256sum", "stat", "dd", "sync", "timeout", "install",
     "mountpoint", "blockdev",
+    # GNU coreutils where busybox lacks options the installer uses (readlink -e, cp -a, ...)
+    "readlink", "realpath", "mktemp", "cp", "mv", "rm", "ln", "ls", "df", "du", "sort", "head",
+    "tail", "cat", "chmod", "chown", "mkdir", "touch", "tee", "wc", "date", "env", "sha512sum",
 )
 INSTALLER_EXTRA_FILES = (
     "/usr/lib/openssh/sftp-server",
@@ -583,7 +588,8 @@ class _Builder:
 
         _write(tree / "init", scripts.init_script(name="installer",
                                                   marker=scripts.INSTALLER_READY_MARKER,
-                                                  early_udev=False, sample_argv=True), 0o755)
+                                                  early_udev=False, sample_argv=True,
+                                                  load_zfs=True), 0o755)
         _write(tree / "etc/nixremote/argv-sampler.py", scripts.ARGV_SAMPLER)
         _write(tree / "etc/inittab", scripts.INITTAB)
         _write(tree / "etc/nixremote/udhcpc.script", scripts.UDHCPC_SCRIPT, 0o755)

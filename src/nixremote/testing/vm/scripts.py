@@ -35,6 +35,9 @@ if [ -d /sys/firmware/efi/efivars ]; then
     mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
 fi
 ln -sf /proc/self/fd /dev/fd 2>/dev/null
+ln -sf /proc/self/fd/0 /dev/stdin 2>/dev/null
+ln -sf /proc/self/fd/1 /dev/stdout 2>/dev/null
+ln -sf /proc/self/fd/2 /dev/stderr 2>/dev/null
 ln -sf /proc/mounts /etc/mtab 2>/dev/null
 
 say() { echo "@NAME@: [$(cut -d' ' -f1 /proc/uptime)] $*" > /dev/console; }
@@ -107,6 +110,12 @@ if [ -n "$IFACE" ]; then
 else
     say "WARNING: no network interface"
 fi
+ZFS_PID=
+if [ "@LOAD_ZFS@" = 1 ]; then
+    # like a NixOS installer with ZFS support: the module is loaded at boot
+    modprobe zfs &
+    ZFS_PID=$!
+fi
 mkdir -p /run/sshd
 chmod 0755 /run/sshd
 if ! /usr/sbin/sshd -E /var/log/sshd.log; then
@@ -116,6 +125,9 @@ fi
 if [ -n "$DHCP_PID" ]; then
     wait "$DHCP_PID" || say "WARNING: DHCP on $IFACE failed: $(tail -n 2 /var/log/udhcpc.log)"
     say "network: $IFACE $(ip -o -4 addr show dev "$IFACE" | awk '{print $4}')"
+fi
+if [ -n "$ZFS_PID" ]; then
+    wait "$ZFS_PID" || say "WARNING: modprobe zfs failed"
 fi
 i=0
 while [ $i -lt 100 ]; do
@@ -347,11 +359,13 @@ while True:
 '''.replace("@PREFIX@", ARGV_PREFIX)
 
 
-def init_script(*, name: str, marker: str, early_udev: bool, sample_argv: bool = False) -> str:
+def init_script(*, name: str, marker: str, early_udev: bool, sample_argv: bool = False,
+                load_zfs: bool = False) -> str:
     """``/init`` of one image. ``early_udev``: settle udev (net, block) before the ready marker
     (the rescue system, whose udev database the collect probe reads); otherwise udev starts
     right after the marker and init links the virtio disks' by-id names itself (faster)."""
     return (INIT.replace("@NAME@", name).replace("@MARKER@", marker)
             .replace("@EARLY_UDEV@", "1" if early_udev else "0")
             .replace("@SAMPLE_ARGV@", "1" if sample_argv else "0")
+            .replace("@LOAD_ZFS@", "1" if load_zfs else "0")
             .replace("@FAILED@", BOOT_FAILED_MARKER))
