@@ -132,7 +132,14 @@ def test_installer_host_keys_go_into_known_hosts(tmp_path: Path) -> None:
     run = pipeline._Run(pipeline.Target(host="203.0.113.7", known_hosts=known),
                         pipeline.InstallOptions(), None, pipeline.ssh_connector)
     try:
-        run.record_host_keys(data)
+        # Without the reboot phase the installer keeps answering on port 22: only the initrd's
+        # key (its own port) is recorded, the installer's key stays for a verified rerun.
+        run.record_host_keys(data, rebooting=False)
+        lines = known.read_text().splitlines()
+        assert any("Old" in line for line in lines)
+        assert f"[203.0.113.7]:2222 {initrd.known_hosts_key}" in lines
+        assert f"203.0.113.7 {host.known_hosts_key}" not in lines
+        run.record_host_keys(data, rebooting=True)
     finally:
         run._tmp.cleanup()
     lines = known.read_text().splitlines()

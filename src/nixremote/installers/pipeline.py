@@ -425,9 +425,15 @@ class _Run:
             else:
                 raise
         if final:
-            self.record_host_keys(dict(final[-1].data))
+            self.record_host_keys(dict(final[-1].data), rebooting="reboot" in wanted)
 
-    def record_host_keys(self, data: dict[str, str]) -> None:
+    def record_host_keys(self, data: dict[str, str], *, rebooting: bool) -> None:
+        """Record the installed system's host keys in the user's known_hosts.
+
+        The initrd's keys (their own port) are recorded at once. The system's keys share the
+        installer's host and port, so they replace the installer's key only when the reboot
+        phase runs: until then a rerun must still reach the installer, verified.
+        """
         from .phases import host_keys_from_data
 
         keys = tuple(
@@ -439,15 +445,20 @@ class _Run:
             return
         path = self.target.known_hosts_path
         host_lines = [k.public for k in keys if k.role == "host"]
-        if host_lines:
+        if host_lines and rebooting:
             record_known_host(path, self.target.host, self.target.port, host_lines)
         for port in sorted({k.port for k in keys if k.role == "initrd"}):
             record_known_host(path, self.target.host, port,
                               [k.public for k in keys if k.role == "initrd" and k.port == port])
         for k in keys:
+            port = self.target.port if k.role == "host" else k.port
+            if k.role == "host" and not rebooting:
+                report(self.reporter, "step",
+                       f"installed system's {k.type} key {k.fingerprint} (port {port}) will be "
+                       "recorded when the reboot phase runs", phase="verify")
+                continue
             report(self.reporter, "step",
-                   f"recorded {k.role} key {k.type} {k.fingerprint} (port "
-                   f"{self.target.port if k.role == 'host' else k.port}) in {path}",
+                   f"recorded {k.role} key {k.type} {k.fingerprint} (port {port}) in {path}",
                    phase="verify")
         self.host_keys = keys
 
