@@ -93,6 +93,10 @@ def _setup_logging(verbose: int, quiet: int) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if verbose < 2:
+        # paramiko logs every failed attempt to reach a booting host with a traceback; the
+        # errors that matter reach the user as one line through NixremoteError.
+        logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

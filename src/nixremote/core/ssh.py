@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 SUDO_PASSWORD_ENV = "NIXREMOTE_SUDO_PASSWORD"
 HOST_KEY_POLICIES = ("strict", "accept-new")
 DEFAULT_CONNECT_TIMEOUT = 15.0
+CHANNEL_TIMEOUT = 120.0
 _CHUNK = 256 * 1024
 _SUDO_FAILED = 97
 
@@ -372,7 +373,9 @@ class SshTransport:
                 f"the connection to {self.host} is closed", hint="connect again"
             )
         try:
-            chan = transport.open_session(timeout=self.connect_timeout)
+            # A slow host (a freshly kexec'd installer under load) can take long to start a
+            # session; the connection itself is known to work, so wait longer than to connect.
+            chan = transport.open_session(timeout=max(self.connect_timeout, CHANNEL_TIMEOUT))
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise TransportError(
                 f"cannot open a channel to {self.host}: {str(exc) or type(exc).__name__}",
