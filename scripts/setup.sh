@@ -14,7 +14,7 @@ APT_PACKAGES=(
   # Nix's own parser and evaluator for every .nix file and generated flake
   nix-bin
   # the end-to-end machine: QEMU (TCG), a Debian rescue system and test installer built locally
-  qemu-system-x86 qemu-utils mmdebstrap cpio xz-utils zstd busybox-static
+  qemu-system-x86 qemu-utils ovmf mmdebstrap cpio xz-utils zstd busybox-static
   # Python
   python3 python3-venv python3-pip git jq gzip
 )
