@@ -102,15 +102,15 @@ def test_info_matches_the_machine(machine: RescueVm, state: dict[str, Any]) -> N
     assert info.arch == "x86_64"
 
 
-def test_install_formats_and_installs(machine: RescueVm, vm_artifacts: VmArtifacts,
-                                      state: dict[str, Any]) -> None:
+def test_kexec_and_format(machine: RescueVm, vm_artifacts: VmArtifacts,
+                          state: dict[str, Any]) -> None:
     boot_id = machine.ssh(["cat", "/proc/sys/kernel/random/boot_id"]).stdout.strip()
     proc = nixremote("install", *target_args(machine, state["known_hosts"]),
                      "--bundle", str(vm_artifacts.bundle_dir),
                      "--disk-key-file", str(state["key_file"]),
-                     "--phases", "kexec,format,install", "--yes", "--json")
+                     "--phases", "kexec,format", "--yes", "--json")
     run = Run(proc)
-    state["first"] = run
+    state["runs"] = [run]
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     final = run.final
     assert final["kind"] == "done", final
@@ -132,11 +132,6 @@ def test_install_formats_and_installs(machine: RescueVm, vm_artifacts: VmArtifac
     assert isinstance(carried, RuntimeInfo)
     assert carried.primary is not None and carried.primary.mac == machine.mac
     assert carried.disk_to_format == machine.disk_by_id
-
-    # The host keys of the installed system are recorded for the first login.
-    for role in ("host.ed25519", "host.rsa", "initrd.ed25519"):
-        assert data[f"{role}.sha256"].startswith("SHA256:")
-    state["host_keys"] = {k: v for k, v in data.items() if k.endswith(".sha256")}
 
 
 def sh(machine: RescueVm, state: dict[str, Any], script: str, *, input: bytes | None = None,
@@ -175,6 +170,28 @@ def test_the_pool_is_encrypted_with_the_datasets(machine: RescueVm,
     assert options == "12"
 
 
+def test_install_resumes_without_formatting(machine: RescueVm, state: dict[str, Any]) -> None:
+    """A second run, for the install phase only: it goes on where the first stopped, on the
+    same installer (reached with the pinned key) and the same pool, without formatting."""
+    sh(machine, state, "echo still-here > /mnt/persist/marker")
+    proc = nixremote("install", *target_args(machine, state["known_hosts"]),
+                     "--disk-key-file", str(state["key_file"]),
+                     "--phases", "install", "--yes", "--json")
+    run = Run(proc)
+    state["runs"].append(run)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    started = run.phases_started()
+    assert "install" in started and "format" not in started
+    assert sh(machine, state, "cat /mnt/persist/marker").stdout.strip() == "still-here"
+    data = run.final["data"]
+    # The host keys of the installed system, for the first login after the reboot.
+    for role in ("host.ed25519", "host.rsa", "initrd.ed25519"):
+        assert data[f"{role}.sha256"].startswith("SHA256:")
+    state["host_keys"] = {k: v for k, v in data.items() if k.endswith(".sha256")}
+    # The initrd's key (port 2222) is recorded at once; the system's waits for the reboot.
+    assert "[127.0.0.1]:2222 ssh-ed25519" in state["known_hosts"].read_text()
+
+
 def test_persist_holds_keys_flake_and_the_install_record(
     machine: RescueVm, state: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -205,8 +222,8 @@ def test_persist_holds_keys_flake_and_the_install_record(
 
 def test_the_disk_key_is_nowhere(machine: RescueVm, state: dict[str, Any]) -> None:
     key = state["key"].decode()
-    first: Run = state["first"]
-    assert key not in first.proc.stdout and key not in first.proc.stderr
+    for run in state["runs"]:
+        assert key not in run.proc.stdout and key not in run.proc.stderr
     assert key not in sh(machine, state, "cat /proc/cmdline").stdout
     argvs = sampled_argv(machine.console_text())
     assert len(argvs) > 20  # the sampler saw the installer's commands
@@ -218,20 +235,6 @@ def test_the_disk_key_is_nowhere(machine: RescueVm, state: dict[str, Any]) -> No
                    " /run/nixremote /mnt/persist /root /tmp 2>/dev/null; true").stdout
     assert "disk.key" not in leftovers.split()
     assert key not in leftovers
-
-
-def test_rerun_resumes_without_formatting(machine: RescueVm, vm_artifacts: VmArtifacts,
-                                          state: dict[str, Any]) -> None:
-    sh(machine, state, "echo still-here > /mnt/persist/marker")
-    proc = nixremote("install", *target_args(machine, state["known_hosts"]),
-                     "--disk-key-file", str(state["key_file"]),
-                     "--phases", "install", "--yes", "--json")
-    run = Run(proc)
-    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
-    assert "format" not in run.phases_started()
-    assert sh(machine, state, "cat /mnt/persist/marker").stdout.strip() == "still-here"
-    calls = sh(machine, state, "cat /mnt/persist/nixos-install.log").stdout.splitlines()
-    assert len(calls) == 2
 
 
 def test_the_pool_opens_with_the_passphrase_only(machine: RescueVm,
