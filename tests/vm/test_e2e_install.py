@@ -55,7 +55,7 @@ class Run:
 @pytest.fixture(scope="module")
 def machine(vm_artifacts: VmArtifacts, tmp_path_factory: pytest.TempPathFactory):
     vm = RescueVm(vm_artifacts, workdir=tmp_path_factory.mktemp("e2e"), disk_size=DISK_SIZE,
-                  boot_timeout=400, sample_argv=True)
+                  boot_timeout=400, sample_argv=True, no_reboot=True)
     vm.start()
     try:
         yield vm
@@ -134,10 +134,11 @@ def test_kexec_and_format(machine: RescueVm, vm_artifacts: VmArtifacts,
     assert carried.disk_to_format == machine.disk_by_id
 
 
-def sh(machine: RescueVm, state: dict[str, Any], script: str, *, input: bytes | None = None,
-       check: bool = True) -> subprocess.CompletedProcess[str]:
-    return machine.ssh(["sh", "-c", script], known_hosts=state["known_hosts"], input=input,
-                       check=check)
+def sh(machine: RescueVm, state: dict[str, Any] | None, script: str, *,
+       input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a script on the installer (pinned in ``state``), or on the rescue system (None)."""
+    known_hosts = state["known_hosts"] if state is not None else machine.known_hosts_file
+    return machine.ssh(["sh", "-c", script], known_hosts=known_hosts, input=input, check=check)
 
 
 def test_the_disk_has_the_original_layout(machine: RescueVm, state: dict[str, Any]) -> None:
@@ -237,14 +238,31 @@ def test_the_disk_key_is_nowhere(machine: RescueVm, state: dict[str, Any]) -> No
     assert key not in leftovers
 
 
+def test_reboot_records_the_installed_systems_keys(machine: RescueVm,
+                                                   state: dict[str, Any]) -> None:
+    proc = nixremote("install", *target_args(machine, state["known_hosts"]),
+                     "--phases", "reboot", "--yes", "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    recorded = [line.split() for line in state["known_hosts"].read_text().splitlines()]
+    ours = [fingerprint(" ".join(f[1:3])) for f in recorded
+            if f[0] == f"[{machine.host}]:{machine.ssh_port}"]
+    assert state["host_keys"]["host.ed25519.sha256"] in ours
+    # The installer rebooted the machine; it comes back as the rescue system (QEMU boots that
+    # kernel directly: the installed NixOS was not built here).
+    machine.restart_after_reboot()
+
+
 def test_the_pool_opens_with_the_passphrase_only(machine: RescueVm,
                                                  state: dict[str, Any]) -> None:
-    sh(machine, state, "umount -R /mnt && zpool export rpool")
-    sh(machine, state, "zpool import -d /dev/disk/by-id -N rpool")
-    wrong = sh(machine, state, "zfs load-key rpool", input=b"not-the-key\n", check=False)
+    """After the reboot, from a fresh system: the pool is there, exported cleanly, and its key
+    loads with the passphrase and not without it."""
+    sh(machine, None, "modprobe zfs; zpool import -d /dev/disk/by-id -N rpool")
+    wrong = sh(machine, None, "zfs load-key rpool", input=b"not-the-key\n", check=False)
     assert wrong.returncode != 0
-    assert "unavailable" in sh(machine, state,
-                               "zfs get -H -o value keystatus rpool").stdout
-    sh(machine, state, "zfs load-key rpool", input=state["key"] + b"\n")
-    assert sh(machine, state, "zfs get -H -o value keystatus rpool").stdout.strip() == \
+    assert sh(machine, None, "zfs get -H -o value keystatus rpool").stdout.strip() == \
+        "unavailable"
+    sh(machine, None, "zfs load-key rpool", input=state["key"] + b"\n")
+    assert sh(machine, None, "zfs get -H -o value keystatus rpool").stdout.strip() == \
         "available"
+    assert "rpool/local/root@blank" in sh(machine, None,
+                                          "zfs list -H -t snapshot -o name").stdout.split()
