@@ -28,11 +28,12 @@ from pathlib import Path
 from attrs import frozen
 
 from ..core.converter import dumps_runtime_info
-from ..core.errors import CommandFailedError, HostKeyError, PreflightError, TransportError
+from ..core.errors import CommandFailedError, PreflightError
 from ..core.hostkeys import HostKey
 from ..core.models import RuntimeInfo
 from ..core.progress import Reporter, report
 from ..core.transport import Transport
+from ..core.wait import wait_for_ssh
 
 log = logging.getLogger(__name__)
 
@@ -256,39 +257,22 @@ def wait_for_installer(
     reporter: Reporter | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Transport:
-    """Call ``connect`` until it returns a transport whose ``true`` runs, or ``deadline`` passes.
+    """Call ``connect`` until the installer answers, or ``deadline`` passes.
 
     ``connect`` checks the host key strictly against the generated one: until the old system is
-    gone its sshd answers with the old key, which is a :class:`HostKeyError` and means "not yet".
-    On timeout the error says where to look (the hoster's console).
+    gone its sshd answers with the old key, which means "not yet". On timeout the error says
+    where to look (the hoster's console).
     """
-    start = clock()
-    last = "no answer"
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            transport = connect()
-            transport.run(["true"], timeout=30)
-            report(reporter, "done", f"installer is up ({clock() - start:.0f} s after kexec)",
-                   phase="kexec")
-            return transport
-        except HostKeyError as exc:
-            last = f"host key is not the installer's yet ({exc.message})"
-        except TransportError as exc:
-            last = exc.message
-        except OSError as exc:
-            last = str(exc)
-        if clock() >= deadline:
-            break
-        report(reporter, "progress", "waiting for the installer's SSH", phase="kexec",
-               current=int(clock() - start), total=int(deadline - start), data={"last": last})
-        time.sleep(max(0.0, min(interval, deadline - clock())))
-    raise TransportError(
-        f"the installer on {host} did not answer over SSH within {deadline - start:.0f} s "
-        f"after kexec (last: {last})",
+    return wait_for_ssh(
+        connect,
+        deadline=deadline,
+        what=f"the installer on {host}",
+        phase="kexec",
         hint="look at the host's console (the hoster's web/serial console) for the kexec'd "
         "kernel's output; a host with too little RAM or an unsupported NIC often hangs there",
+        interval=interval,
+        reporter=reporter,
+        clock=clock,
     )
 
 
