@@ -128,7 +128,8 @@ def test_kexec_phase_reconnects_to_the_pinned_installer_key(
     lines = known.read_text().splitlines()
     assert f"[{server.host}]:{server.port} {' '.join(served.split()[:2])}" in lines
     assert server.host_public_key not in known.read_text()  # the rescue key is replaced
-    assert any(e.kind == "done" and "the installer on" in e.message and "answers over SSH" in e.message for e in events)
+    assert any(e.kind == "done" and e.message.startswith("the installer on")
+               and "answers over SSH" in e.message for e in events)
     assert "Accepted publickey" in (state / "installer-sshd.log").read_text()
     # the archive carried the full runtime info and the old system's ip --json dumps
     root = state / "installer-root"
