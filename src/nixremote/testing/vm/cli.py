@@ -185,18 +185,25 @@ def ssh_cmd(ctx: click.Context, command: tuple[str, ...]) -> None:
 
 @vm_group.command("down")
 @click.option("--wipe", is_flag=True, help="Also delete the disk and the run directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @click.pass_context
-def down_cmd(ctx: click.Context, wipe: bool) -> None:
+def down_cmd(ctx: click.Context, wipe: bool, as_json: bool) -> None:
     """Stop the VM."""
     run_dir = _run_dir(ctx)
     state = _load_state(run_dir)
+    stopped = None
     if state is not None and _alive(state.get("pid")):
         vm = _attached(state)
         vm.stop()
-        click.echo(f"stopped (pid {state['pid']})")
-    else:
-        click.echo("not running")
+        stopped = state["pid"]
     (run_dir / "state.json").unlink(missing_ok=True)
-    if wipe and run_dir.exists():
+    removed = wipe and run_dir.exists()
+    if removed:
         shutil.rmtree(run_dir)
+    if as_json:
+        click.echo(json.dumps({"stoppedPid": stopped, "removed": str(run_dir) if removed
+                               else None}, sort_keys=True))
+        return
+    click.echo(f"stopped (pid {stopped})" if stopped is not None else "not running")
+    if removed:
         click.echo(f"removed {run_dir}")
