@@ -80,7 +80,8 @@ def _print_access(state: dict[str, Any]) -> None:
     click.echo("try:")
     click.echo("  nixremote vm ssh")
     click.echo(f"  nixremote install root@{state['host']} -p {port} -i {state['identityFile']} "
-               f"--known-hosts {state['knownHostsFile']} --disk {state['diskById']}")
+               f"--known-hosts {state['knownHostsFile']} --disk {state['diskById']} "
+               f"--bundle {state['artifacts']}/installer")
 
 
 @click.group("vm")
