@@ -156,7 +156,9 @@ def install_cmd(
                    if result.dry_run else f"{result.host}: {', '.join(result.phases)} done")
         reporter(Event(kind="done", message=message, data=data))
     if not json_lines and result.host_keys:
-        click.echo(f"host keys recorded in {result.known_hosts}:", err=True)
+        when = "" if "reboot" in result.phases else " (the system's are recorded at reboot)"
+        click.echo(f"host keys of the installed system, for {result.known_hosts}{when}:",
+                   err=True)
         for k in result.host_keys:
             click.echo(f"  {k.role:<6} {k.type:<8} {k.fingerprint}", err=True)
 
