@@ -17,8 +17,6 @@ The paths and modes of the archive are the contract in ``docs/kexec-bundle.md``.
 
 from __future__ import annotations
 
-import gzip
-import io
 import logging
 import shlex
 import time
@@ -34,69 +32,9 @@ from ..core.models import RuntimeInfo
 from ..core.progress import Reporter, report
 from ..core.transport import Transport
 from ..core.wait import wait_for_ssh
+from . import cpio
 
 log = logging.getLogger(__name__)
-
-# --- newc cpio ---------------------------------------------------------------------------------
-
-S_IFREG = 0o100000
-S_IFDIR = 0o040000
-
-
-@frozen(kw_only=True)
-class CpioEntry:
-    """One member of a cpio archive: a regular file (``data`` bytes) or a directory (``None``)."""
-
-    path: str
-    mode: int
-    data: bytes | None = None
-
-    @property
-    def is_dir(self) -> bool:
-        return self.data is None
-
-
-def _pad4(n: int) -> bytes:
-    return b"\x00" * (-n % 4)
-
-
-def _newc_header(ino: int, mode: int, nlink: int, size: int, namesize: int) -> bytes:
-    fields = (ino, mode, 0, 0, nlink, 0, size, 0, 0, 0, 0, namesize, 0)
-    return b"070701" + b"".join(b"%08X" % f for f in fields)
-
-
-def write_newc(entries: Iterable[CpioEntry]) -> bytes:
-    """A ``newc`` (SVR4 without CRC) cpio archive, as ``cpio -o -H newc`` writes it.
-
-    Parent directories are added when missing (mode 0755); members are sorted by path so the
-    same input gives the same bytes; owner root, mtime 0.
-    """
-    by_path: dict[str, CpioEntry] = {}
-    for entry in entries:
-        path = entry.path.strip("/")
-        if not path or ".." in path.split("/"):
-            raise ValueError(f"bad archive path {entry.path!r}")
-        by_path[path] = CpioEntry(path=path, mode=entry.mode, data=entry.data)
-    for path in list(by_path):
-        parts = path.split("/")
-        for i in range(1, len(parts)):
-            parent = "/".join(parts[:i])
-            by_path.setdefault(parent, CpioEntry(path=parent, mode=0o755))
-    out = io.BytesIO()
-    for ino, path in enumerate(sorted(by_path), start=1):
-        entry = by_path[path]
-        data = entry.data or b""
-        kind = S_IFDIR if entry.is_dir else S_IFREG
-        name = path.encode() + b"\x00"
-        header = _newc_header(ino, kind | (entry.mode & 0o7777), 2 if entry.is_dir else 1,
-                              len(data), len(name))
-        out.write(header + name + _pad4(len(header) + len(name)))
-        out.write(data + _pad4(len(data)))
-    name = b"TRAILER!!!\x00"
-    header = _newc_header(0, 0, 1, 0, len(name))
-    out.write(header + name + _pad4(len(header) + len(name)))
-    return out.getvalue()
-
 
 # --- the handoff archive -----------------------------------------------------------------------
 
@@ -119,17 +57,16 @@ def archive_entries(
     info: RuntimeInfo,
     network: NetworkDump,
     zipapp: bytes | None,
-) -> list[CpioEntry]:
+) -> list[cpio.Entry]:
     """The members of the handoff archive with the contract's modes."""
     keys = "".join(k.strip() + "\n" for k in dict.fromkeys(authorized_keys) if k.strip())
     entries = [
-        CpioEntry(path="ssh", mode=0o755),
-        CpioEntry(path="ssh/ssh_host_ed25519_key", mode=0o600,
-                  data=host_key.private_openssh.encode()),
-        CpioEntry(path="ssh/ssh_host_ed25519_key.pub", mode=0o644,
-                  data=(host_key.public_openssh.strip() + "\n").encode()),
-        CpioEntry(path="ssh/authorized_keys", mode=0o600, data=keys.encode()),
-        CpioEntry(path="runtime-info.json", mode=0o644, data=dumps_runtime_info(info).encode()),
+        cpio.dir_entry("ssh"),
+        cpio.file_entry("ssh/ssh_host_ed25519_key", host_key.private_openssh.encode(), 0o600),
+        cpio.file_entry("ssh/ssh_host_ed25519_key.pub",
+                        (host_key.public_openssh.strip() + "\n").encode()),
+        cpio.file_entry("ssh/authorized_keys", keys.encode(), 0o600),
+        cpio.file_entry("runtime-info.json", dumps_runtime_info(info).encode()),
     ]
     for name, text in (
         ("addrs.json", network.addrs),
@@ -137,18 +74,18 @@ def archive_entries(
         ("routes-v6.json", network.routes_v6),
     ):
         data = (text.strip() or "[]").encode() + b"\n"
-        entries.append(CpioEntry(path=name, mode=0o644, data=data))
+        entries.append(cpio.file_entry(name, data))
         # newer nixos-images read the dumps from iproute2/ (kexec-run.sh since 2025)
-        entries.append(CpioEntry(path=f"iproute2/{name}", mode=0o644, data=data))
+        entries.append(cpio.file_entry(f"iproute2/{name}", data))
     if zipapp is not None:
-        entries.append(CpioEntry(path="nixremote", mode=0o755))
-        entries.append(CpioEntry(path=ZIPAPP_PATH, mode=0o644, data=zipapp))
+        entries.append(cpio.dir_entry("nixremote"))
+        entries.append(cpio.file_entry(ZIPAPP_PATH, zipapp))
     return entries
 
 
-def build_archive(entries: Iterable[CpioEntry]) -> bytes:
-    """The gzip'd newc archive (deterministic: gzip mtime 0)."""
-    return gzip.compress(write_newc(entries), compresslevel=9, mtime=0)
+def build_archive(entries: Iterable[cpio.Entry]) -> bytes:
+    """The gzip'd newc archive (deterministic: owner root, mtime 0, gzip mtime 0)."""
+    return cpio.write_entries(entries, compresslevel=9)
 
 
 # --- on the target -----------------------------------------------------------------------------

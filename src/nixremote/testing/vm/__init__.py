@@ -8,6 +8,7 @@ key generated on the controller side, reachable over SSH on a loopback port. See
 
 from __future__ import annotations
 
+from ...installers import cpio
 from .builder import VmArtifacts, build, default_cache_dir, load_cached
 from .machine import (
     KeyPair,
@@ -27,6 +28,7 @@ __all__ = [
     "RescueVm",
     "VmArtifacts",
     "build",
+    "cpio",
     "default_cache_dir",
     "generate_key",
     "handoff_archive",

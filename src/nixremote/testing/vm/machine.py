@@ -30,7 +30,8 @@ from attrs import frozen
 from nixremote.core.errors import NixremoteError, PreflightError, TransportError
 from nixremote.core.progress import Event, Reporter, null_reporter
 
-from . import cpio, scripts
+from ...installers import cpio
+from . import scripts
 from .builder import VmArtifacts, build
 
 log = logging.getLogger(__name__)

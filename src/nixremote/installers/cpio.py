@@ -1,9 +1,10 @@
-"""A small writer for ``newc`` cpio archives, the format the Linux kernel unpacks as initramfs.
+"""A small writer (and reader) of ``newc`` cpio archives, the format the kernel unpacks as
+initramfs.
 
-Used to pack the VM's initramfs trees and the small archives appended to them (host keys,
-authorized_keys, the zipapp). Every entry is written in full with ``nlink=1`` (hard links become
-copies), owned by root unless the caller says otherwise, with mtime 0 so that equal input gives an
-equal archive.
+Used for the handoff archive appended to a kexec bundle's initrd (host key, authorized_keys,
+the runtime info, the zipapp: :mod:`.handoff`) and by the test machine to pack its initramfs
+trees. Every entry is written in full with ``nlink=1`` (hard links become copies), owned by root
+unless the caller says otherwise, with mtime 0 so that equal input gives an equal archive.
 """
 
 from __future__ import annotations
