@@ -58,6 +58,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
+from fakes import LoopbackServer
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TOKEN = "fake-hcloud-token-0123456789abcdef"
 
@@ -355,11 +357,13 @@ class _Fault:
         self.hits = 0
 
 
-class FakeHetznerCloud:
+class FakeHetznerCloud(LoopbackServer):
     """The fake API. Use as a context manager; :attr:`endpoint` is the base URL for ``hcloud``.
 
     ``action_polls`` is how many reads an action takes to finish (at least 1).
     """
+
+    thread_name = "fake-hetzner-api"
 
     def __init__(
         self,
@@ -412,28 +416,8 @@ class FakeHetznerCloud:
         class Handler(_Handler):
             api = fake
 
-        self._httpd = ThreadingHTTPServer((self.host, 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.02,), name="fake-hetzner-api", daemon=True
-        )
-        self._thread.start()
+        self._serve(Handler)
         return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeHetznerCloud:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def assert_clean(self) -> None:
         """Fail if any response did not match the spec or any request was malformed."""

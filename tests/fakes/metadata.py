@@ -25,6 +25,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fakes import LoopbackServer
+
 HETZNER_NAMESERVERS_V4 = ("185.12.64.1", "185.12.64.2")
 HETZNER_NAMESERVERS_V6 = ("2a01:4ff:ff00::add:2", "2a01:4ff:ff00::add:1")
 DEFAULT_BASE_PATH = "/hetzner/v1/metadata"
@@ -161,8 +163,10 @@ def _emit(data: Any, indent: int) -> list[str]:
     return _emit_value(pad, _scalar(data), indent)
 
 
-class FakeMetadataService:
+class FakeMetadataService(LoopbackServer):
     """The fake service. Use as a context manager; :attr:`base_url` is the metadata URL."""
+
+    thread_name = "fake-hetzner-metadata"
 
     def __init__(
         self,
@@ -307,28 +311,5 @@ class FakeMetadataService:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self._httpd = ThreadingHTTPServer((self.host, 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            args=(0.02,),
-            name="fake-hetzner-metadata",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serve(Handler)
         return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeMetadataService:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
