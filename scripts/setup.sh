@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   # SSH: the controller's client and the loopback/netns test hosts' servers
-  openssh-client openssh-server sudo openssl
+  openssh-client openssh-server sudo openssl curl hostname
   # network namespaces and the probe's tools
   iproute2 procps kmod util-linux
   # disk layouts on sparse image files
