@@ -10,12 +10,11 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "install"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from sample_hosts import KERNEL_PARAMS, ORIGINAL_ONE_NIC, big_host
-
+from helpers.sample_hosts import KERNEL_PARAMS, ORIGINAL_ONE_NIC, big_host
+from nixremote.core import cmdline
 from nixremote.core.converter import runtime_info_from_json_data
-from nixremote.installers import cmdline
 
 
 def row(name: str, plain: int, compact: int, line: int | None) -> None:

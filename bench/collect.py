@@ -18,11 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from nixremote.core.collect import collect, collect_facts
-from nixremote.core.plugins import get_plugin_manager
-from nixremote.core.ssh import connect
-from nixremote.core.transport import LocalTransport
 from sshd import start_sshd
+
+from nixremote.controller.collect import collect, collect_facts
+from nixremote.controller.ssh import connect
+from nixremote.core.plugins import get_plugin_manager
+from nixremote.core.transport import LocalTransport
 
 
 def ms(values: list[float]) -> str:

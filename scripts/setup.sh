@@ -32,6 +32,6 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip "setuptools>=69" wheel
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip "setuptools>=77" wheel
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,docs]"
 echo "setup: done; run .venv/bin/nixremote --help"

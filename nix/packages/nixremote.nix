@@ -37,7 +37,7 @@ python3Packages.buildPythonApplication {
 
   # The test suite needs sshd, loop devices, QEMU: it runs in the project's CI, not here.
   doCheck = false;
-  pythonImportsCheck = [ "nixremote" "nixremote.core.converter" "nixremote.installers.hostflake" ];
+  pythonImportsCheck = [ "nixremote" "nixremote.core.converter" "nixremote.core.hostflake" ];
 
   meta = {
     description = pyproject.project.description;

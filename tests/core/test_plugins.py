@@ -10,28 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from helpers.paths import PLUGINS
+from helpers.plugins import pip_install
 from nixremote import Facts, hookimpl
 from nixremote.core.errors import NixremoteError, PluginError
 from nixremote.core.plugins import detect_hoster, get_plugin_manager, list_plugins
 
-HERE = Path(__file__).parent.parent / "plugins"
-
-
-def _pip_install(project: Path, target: Path) -> None:
-    """Install a plugin distribution with pip (no deps: nixremote is already importable)."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--target", str(target), str(project)],
-        check=True,
-        capture_output=True,
-    )
+HERE = PLUGINS
 
 
 @pytest.fixture(scope="module")
 def thirdparty_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """An environment (PYTHONPATH) into which pip installed the third-party test plugin."""
     target = tmp_path_factory.mktemp("site-thirdparty")
-    _pip_install(HERE / "thirdparty", target)
+    pip_install(HERE / "thirdparty", target)
     return {**os.environ, "PYTHONPATH": str(target)}
 
 
@@ -85,7 +77,7 @@ def test_builtin_plugins_can_be_blocked_too() -> None:
 
 
 def test_plugin_with_unknown_hook_is_rejected(tmp_path: Path) -> None:
-    _pip_install(HERE / "badplugin", tmp_path)
+    pip_install(HERE / "badplugin", tmp_path)
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     proc = nixremote("plugins", env=env)
     assert proc.returncode == 1

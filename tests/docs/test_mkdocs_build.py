@@ -77,7 +77,7 @@ def test_plugin_guide_includes_the_example_sources(site: Path) -> None:
 def test_python_api_is_rendered_from_docstrings(site: Path) -> None:
     page = _page(site, "python-api")
     for ident in ("nixremote.load_runtime_info", "nixremote.RuntimeInfo",
-                  "nixremote.core.errors.TransportError", "nixremote.core.collect.collect"):
+                  "nixremote.core.errors.TransportError", "nixremote.controller.collect.collect"):
         assert f'id="{ident}"' in page, ident
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from nixremote.cli.main import main
+from nixremote.controller import fleet
+from nixremote.core import hostflake
 from nixremote.core.converter import load_runtime_info
 from nixremote.core.errors import InvalidInputError
-from nixremote.installers import fleet, hostflake
 
 from .conftest import CASES
 

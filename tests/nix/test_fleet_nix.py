@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from nixremote.installers import fleet
+from nixremote.controller import fleet
 
 from .conftest import CASES, REPO, nix_eval
 

@@ -1,4 +1,4 @@
-"""Host flake rendering (nixremote.installers.hostflake)."""
+"""Host flake rendering (nixremote.core.hostflake)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from nixremote.core import hostflake, nixtext
 from nixremote.core.converter import load_runtime_info, loads_runtime_info
 from nixremote.core.errors import InvalidInputError
+from nixremote.core.hostkeys import INITRD_SSH_PORT
 from nixremote.core.progress import Event
-from nixremote.installers import hostflake
 
 from .conftest import CASES, REPO, nix_parse
 
@@ -104,7 +105,7 @@ def test_paths_match_the_nix_modules() -> None:
     imp = (REPO / "nix/modules/impermanence.nix").read_text()
     assert hostflake.INITRD_SSH_HOST_KEY == "/persist/etc/secrets/initrd/ssh_host_ed25519_key"
     assert '"${persist}/etc/secrets/initrd/ssh_host_ed25519_key"' in zfs
-    assert f"default = {hostflake.INITRD_SSH_PORT};" in zfs
+    assert f"default = {INITRD_SSH_PORT};" in zfs
     assert hostflake.HOST_SSH_KEY_DIR == "/persist/etc/ssh"
     assert 'default = "${persist}/etc/ssh";' in ssh
     assert hostflake.HOST_FLAKE_DIR == "/persist/etc/nixos"
@@ -121,14 +122,14 @@ def test_paths_match_the_nix_modules() -> None:
 def test_nix_string_round_trips_through_nix(value: str) -> None:
     from .conftest import nix_eval
 
-    assert nix_eval(hostflake.nix_string(value)) == value
+    assert nix_eval(nixtext.nix_string(value)) == value
 
 
 def test_layout_module_for_mirror_and_unencrypted(info, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from .conftest import nix_eval
 
-    assert hostflake.layout_module(boot_devices=["/dev/disk/by-id/a"]) is None
-    mod = hostflake.layout_module(
+    assert nixtext.layout_module(boot_devices=["/dev/disk/by-id/a"]) is None
+    mod = nixtext.layout_module(
         boot_devices=["/dev/disk/by-id/ata-A", "/dev/disk/by-id/ata-B"], encrypted=False
     )
     assert mod is not None
@@ -148,13 +149,13 @@ def test_host_flake_renders_from_the_installer_zipapp(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from nixremote.installers.zipapp import build_zipapp
+    from nixremote.controller.zipapp import build_zipapp
 
     pyz = build_zipapp(tmp_path / "nixremote.pyz", bytecode=False).path
     out = tmp_path / "flake"
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "from nixremote.installers import hostflake;"
+        "from nixremote.core import hostflake;"
         "from nixremote.core.converter import load_runtime_info;"
         "assert hostflake.__file__.startswith(sys.argv[1]), hostflake.__file__;"
         "hostflake.write_host_flake(load_runtime_info(sys.argv[2]), sys.argv[3],"

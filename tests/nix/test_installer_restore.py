@@ -1,6 +1,6 @@
 """The installer image's restore of the handoff archive (nix/modules/installer.nix).
 
-The archive is built by the controller's own code (``nixremote.installers.handoff``), unpacked by
+The archive is built by the controller's own code (``nixremote.controller.handoff``), unpacked by
 GNU cpio as the kernel would, and the restore scripts are taken out of the NixOS module by Nix
 itself (the module evaluated with a minimal stand-in for nixpkgs' ``lib``) and run with bash, with
 ``/sysroot``, ``/etc`` and ``/var/lib`` moved under a temporary directory.
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from nixremote.controller.handoff import NetworkDump, archive_entries, build_archive
+from nixremote.controller.keypair import generate_host_key
 from nixremote.core.converter import load_runtime_info, loads_runtime_info
-from nixremote.core.hostkeys import generate_host_key
-from nixremote.installers.handoff import NetworkDump, archive_entries, build_archive
 
 from .conftest import CASES, REPO, nix_eval
 

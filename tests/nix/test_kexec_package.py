@@ -3,7 +3,7 @@
 The real inputs (the installer's kernel and initrd) cannot be built here. Nix evaluates the
 package with stand-ins for nixpkgs' ``runCommand``/``stdenv`` and an installer whose store paths
 are replaced by local files (test doubles); the build script then runs with bash, and the bundle
-it writes is read by the controller's own reader (``nixremote.installers.bundle``) and by
+it writes is read by the controller's own reader (``nixremote.controller.bundle``) and by
 ``nixremote kexec grub-snippet``.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nixremote.cli.kexec import grub_snippet, read_bundle
-from nixremote.installers.bundle import load_directory, unpacked_size
+from nixremote.controller.bundle import load_directory, unpacked_size
 
 from .conftest import REPO, nix_eval
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nixremote.installers import fleet
+from nixremote.controller import fleet
 
 from .conftest import CASES, REPO, nix_eval
 
@@ -85,8 +85,8 @@ def test_make_fleet_wiring(tmp_path: Path) -> None:
 
 def test_boot_mount_points_match_the_disk_layouts() -> None:
     # the NixOS modules mount partition 3 of each boot disk where the mirror layout put it
+    from nixremote.core.layout import build_layout
     from nixremote.core.models import BootMode
-    from nixremote.installers.layout import build_layout
 
     disks = tuple(f"/dev/disk/by-id/ata-DISK{i}" for i in range(4))
     layout = build_layout(name="mirror", disks=disks, boot=BootMode.UNKNOWN)

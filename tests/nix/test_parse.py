@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from nixremote.controller import fleet
+from nixremote.core import hostflake
 from nixremote.core.converter import load_runtime_info
-from nixremote.installers import fleet, hostflake
 
 from .conftest import CASES, REPO, nix_parse
 

@@ -8,7 +8,6 @@ rest of the test session keeps its plugin set.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -16,35 +15,19 @@ from pathlib import Path
 
 import pytest
 
+from helpers.plugins import env_with, pip_install
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "hoster-plugin"
 
 
 @pytest.fixture(scope="module")
 def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("example-site")
-    build = tmp_path_factory.mktemp("example-build")
-    # Build from a copy, so no build/ or egg-info lands in the source tree.
-    subprocess.run(
-        ["cp", "-r", str(EXAMPLE), str(build / "src")], check=True
-    )
-    subprocess.run(
-        [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--no-deps", "--no-build-isolation", "--target", str(target), str(build / "src"),
-        ],
-        check=True,
-        timeout=300,
-    )
-    return target
+    return pip_install(EXAMPLE, tmp_path_factory.mktemp("example-site"))
 
 
 def _env(site: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
-    env.pop("NIXREMOTE_DISABLE_PLUGINS", None)
-    env.pop("NIXREMOTE_DISABLE_PLUGIN_AUTOLOAD", None)
-    return env
+    return env_with(site)
 
 
 def test_example_is_listed_by_nixremote_plugins(example_site: Path) -> None:

@@ -77,7 +77,7 @@ def test_wheel_has_the_entry_points(dist: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         ep = next(n for n in zf.namelist() if n.endswith(".dist-info/entry_points.txt"))
         text = zf.read(ep).decode()
-    assert "nixremote = nixremote.cli.main:main" in text
+    assert "nixremote = nixremote.cli:main" in text
     assert "[pytest11]" in text and "nixremote.testing.pytest_plugin" in text
 
 

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
+from nixremote.controller.probe import format_facts
 from nixremote.core.facts import Facts
-from nixremote.core.probe import format_facts
 from nixremote.testing.pytest_plugin import load_captured_facts
 from nixremote.testing.sshd import LoopbackSshd
 

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
+from nixremote.core.cmdline import runtime_info_from_cmdline
 from nixremote.core.converter import loads_runtime_info
 from nixremote.core.hostkeys import fingerprint
 from nixremote.core.models import BootMode, RuntimeInfo
-from nixremote.installers.cmdline import runtime_info_from_cmdline
 from nixremote.testing.vm import RescueVm, VmArtifacts, sampled_argv
 
 pytestmark = pytest.mark.vm

@@ -14,16 +14,15 @@ from pathlib import Path
 import click
 
 from ..core.converter import load_runtime_info, unstructure
-from ..core.errors import InvalidInputError
-from ..core.models import RuntimeInfo
-from ..installers.diskplan import STAGES, Plan, plan, plan_to_json_data, select
-from ..installers.layout import (
+from ..core.diskkey import DiskKey
+from ..core.diskplan import STAGES, DiskPlan, plan, plan_to_json_data, select
+from ..core.layout import (
     LAYOUTS,
     DiskLayout,
     LayoutOptions,
     PartitionRole,
-    choose_layout,
 )
+from ..core.models import RuntimeInfo
 from .output import emit_json, progress_reporter
 
 _ROLE_TEXT = {
@@ -49,6 +48,8 @@ def _layout_options(func: click.decorators.FC) -> click.decorators.FC:
 
 def resolve_layout(info: RuntimeInfo, variant: str, disks: tuple[str, ...]) -> DiskLayout:
     """The layout the plugins choose for ``info`` (first result of the ``disk_layout`` hook)."""
+    from ..controller.planning import choose_layout
+
     return choose_layout(info, LayoutOptions(variant=variant, disks=disks))
 
 
@@ -74,7 +75,7 @@ def layout_lines(layout: DiskLayout) -> list[str]:
     return lines
 
 
-def plan_lines(steps: Plan) -> list[str]:
+def plan_lines(steps: DiskPlan) -> list[str]:
     """The steps, numbered, each with its command."""
     lines = []
     width = len(str(len(steps)))
@@ -120,24 +121,20 @@ def plan_cmd(file: Path, variant: str, disks: tuple[str, ...], as_json: bool) ->
 @_layout_options
 def disko_cmd(file: Path, variant: str, disks: tuple[str, ...]) -> None:
     """Print the layout for the host of FILE as a disko configuration (Nix)."""
-    from ..installers.disko import render
+    from ..controller.disko import render
 
     info = load_runtime_info(file)
     click.echo(render(resolve_layout(info, variant, disks)), nl=False)
 
 
-def _read_key(key_file: Path | None) -> bytes:
+def _read_key(key_file: Path | None) -> DiskKey:
     if key_file is not None:
-        try:
-            return key_file.read_bytes()
-        except OSError as exc:
-            raise InvalidInputError(f"cannot read the key file {key_file}: {exc.strerror}",
-                                    hint="check the path") from None
+        return DiskKey.from_file(key_file)
     if not sys.stdin.isatty():
-        return sys.stdin.buffer.read()
+        return DiskKey.from_bytes(sys.stdin.buffer.read(), source="the disk key on stdin")
     key = click.prompt("Disk encryption passphrase", hide_input=True,
                        confirmation_prompt=True, err=True)
-    return str(key).encode()
+    return DiskKey.from_bytes(str(key).encode(), source="the passphrase")
 
 
 def _ask(prompt: str) -> str:
@@ -170,7 +167,7 @@ def apply_cmd(
     are too small; asks for the host name unless --yes.
     """
     from ..core.transport import LocalTransport
-    from ..installers.diskplan import nuke_disks
+    from ..installers.execute import nuke_disks
     from ..installers.safety import check_layout, confirm
 
     info = load_runtime_info(file)

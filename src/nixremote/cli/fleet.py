@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..installers import fleet as fleet_lib
-from ..installers.hostflake import DEFAULT_NIXREMOTE_URL
+from ..controller import fleet as fleet_lib
+from ..core.hostflake import DEFAULT_NIXREMOTE_URL
 from .output import emit_json
 
 _DIR = click.Path(file_okay=False, path_type=Path)

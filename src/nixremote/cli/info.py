@@ -29,7 +29,7 @@ def _human_size(value: int | None) -> str:
 
 def summary(info: RuntimeInfo, facts: Facts | None = None) -> str:
     """The human summary ``nixremote info`` prints."""
-    from ..core.collect import kexec_available
+    from ..controller.collect import kexec_available
 
     lines = [
         f"host:        {info.host_name} (host id {info.host_id})",
@@ -135,9 +135,9 @@ def info_cmd(
     Prints a summary (interfaces, addresses, routes, disks, boot mode, memory, hoster), or
     runtime-info.json with --json; -o writes runtime-info.json to a file.
     """
-    from ..core.collect import collect
+    from ..controller.collect import collect
+    from ..controller.probe import format_facts
     from ..core.converter import dumps_runtime_info
-    from ..core.probe import format_facts
 
     if local == (target is not None):
         raise InvalidInputError(
@@ -153,7 +153,7 @@ def info_cmd(
         transport = LocalTransport()
     else:
         assert target is not None
-        from ..core.ssh import connect
+        from ..controller.ssh import connect
 
         def prompt() -> str:
             if not sys.stdin.isatty():

@@ -2,7 +2,7 @@
 
 The command gathers the options, asks for what it must (the disk key, unless given in a file;
 the confirmation, unless ``--yes``: typing the host name) before anything changes, and runs
-:func:`nixremote.installers.pipeline.install`. Progress renders as rich bars on a terminal,
+:func:`nixremote.controller.pipeline.install`. Progress renders as rich bars on a terminal,
 plain lines elsewhere, or one JSON event a line with ``--json``.
 """
 
@@ -13,23 +13,9 @@ from pathlib import Path
 
 import click
 
+from ..core.diskkey import DiskKey
 from ..core.errors import InvalidInputError
-from ..installers.layout import LAYOUTS
-
-
-def _read_key_file(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read the disk key file {path}: {exc.strerror}",
-                                hint="check the path") from None
-    key = data.rstrip(b"\r\n")
-    if not key:
-        raise InvalidInputError(f"the disk key file {path} is empty", hint="put the key in it")
-    if len(key) < 8:
-        raise InvalidInputError("the disk key is shorter than 8 characters",
-                                hint="ZFS needs a passphrase of 8 characters or more")
-    return key
+from ..core.layout import LAYOUTS
 
 
 def _prompt_key() -> bytes:
@@ -39,9 +25,10 @@ def _prompt_key() -> bytes:
     while True:
         value: str = click.prompt("Disk encryption passphrase", hide_input=True,
                                   confirmation_prompt=True, err=True)
-        if len(value) >= 8:
-            return value.encode("utf-8")
-        click.echo("the passphrase must have 8 characters or more", err=True)
+        try:
+            return DiskKey.from_bytes(value.encode("utf-8"), source="the passphrase").value
+        except InvalidInputError as exc:
+            click.echo(str(exc), err=True)
 
 
 def _confirm(host: str, phases: tuple[str, ...]) -> None:
@@ -110,9 +97,9 @@ def install_cmd(
     json_lines: bool,
 ) -> None:
     """Install NixOS onto HOST over SSH: kexec into the installer, format, install, reboot."""
+    from ..controller.pipeline import InstallOptions, Target, install, parse_phases
+    from ..controller.ssh import parse_target
     from ..core.progress import Event
-    from ..core.ssh import parse_target
-    from ..installers.pipeline import InstallOptions, Target, install, parse_phases
     from .output import progress_reporter
 
     user, host, t_port = parse_target(target)
@@ -124,7 +111,7 @@ def install_cmd(
     needs_key = "format" in wanted or "install" in wanted
     key: bytes | None = None
     if disk_key_file is not None:
-        key = _read_key_file(disk_key_file)
+        key = DiskKey.from_file(disk_key_file).value
     elif needs_key and not dry_run:
         key = _prompt_key()
     if not dry_run and not yes and any(p in wanted for p in ("kexec", "format", "install")):

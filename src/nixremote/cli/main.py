@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import logging
 import sys
 from typing import Any
 
@@ -23,9 +22,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "completion": ("nixremote.cli.completion:completion_cmd", "Print a shell completion script."),
     "disk": ("nixremote.cli.disk:disk_group", "Plan and apply disk layouts."),
     "fleet": ("nixremote.cli.fleet:fleet_group", "Manage a flake of many hosts."),
+    "hetzner": ("nixremote.hosters.hetzner.cli:hetzner_group",
+                "Hetzner Cloud servers (the built-in Hetzner plugin)."),
     "info": ("nixremote.cli.info:info_cmd", "Collect a host's runtime info over SSH."),
     "install": ("nixremote.cli.install:install_cmd", "Install NixOS onto a host over SSH."),
-    "installer": ("nixremote.cli.installer:installer_group", "Commands run inside the installer."),
+    "installer": ("nixremote.installers.cli:installer_group", "Commands run inside the installer."),
     "kexec": ("nixremote.cli.kexec:kexec_group", "Inspect kexec bundles."),
     "plugins": ("nixremote.cli.plugins:plugins_cmd", "List the loaded plugins and their hooks."),
     "runtime-info": ("nixremote.cli.runtime_info:runtime_info_group", "Check runtime-info.json."),
@@ -47,10 +48,13 @@ class LazyGroup(click.Group):
 
     def _from_plugins(self) -> dict[str, click.Command]:
         if self._plugin_commands is None:
-            from ..core.plugins import get_plugin_manager
+            from ..core.entrypoints import may_have_entry_points
 
             group = click.Group("plugins")
-            get_plugin_manager().hook.register_commands(cli=group)
+            if may_have_entry_points():  # built-in plugins' commands are in COMMANDS
+                from ..core.plugins import get_plugin_manager
+
+                get_plugin_manager().hook.register_commands(cli=group)
             self._plugin_commands = dict(group.commands)
         return self._plugin_commands
 
@@ -86,19 +90,6 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-def _setup_logging(verbose: int, quiet: int) -> None:
-    level = logging.WARNING + 10 * (quiet - verbose)
-    logging.basicConfig(
-        level=max(logging.DEBUG, min(level, logging.CRITICAL)),
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if verbose < 2:
-        # paramiko logs every failed attempt to reach a booting host with a traceback; the
-        # errors that matter reach the user as one line through NixremoteError.
-        logging.getLogger("paramiko").setLevel(logging.CRITICAL)
-
-
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="nixremote")
 @click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
@@ -106,7 +97,9 @@ def _setup_logging(verbose: int, quiet: int) -> None:
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     """Install NixOS with encrypted ZFS onto a remote Linux host over SSH."""
-    _setup_logging(verbose, quiet)
+    from ..core.progress import configure_logging
+
+    configure_logging(verbose, quiet)
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet > 0
     ctx.obj["verbose"] = verbose

@@ -21,6 +21,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from . import layout
+from .diskplan import Step
 from .errors import RuntimeInfoError
 from .models import (
     SCHEMA_VERSION,
@@ -30,6 +32,14 @@ from .models import (
     IPAddress,
     Route,
     RuntimeInfo,
+)
+from .plan import (
+    PLAN_SCHEMA_VERSION,
+    HostFlakeInputs,
+    Plan,
+    PlannedDisk,
+    PluginRecord,
+    TargetIdentity,
 )
 
 T = TypeVar("T")
@@ -101,14 +111,13 @@ def make_converter() -> cattrs.Converter:
             unstruct_hook=_pairs_to_object,
         ),
     )
-    from ..installers import layout  # disk layouts (installers/layout.py); no import cycle
-
     conv.register_structure_hook(
         layout.PartitionRole, lambda v, t: layout.PartitionRole(_strict(str)(v, t))
     )
     conv.register_unstructure_hook(layout.PartitionRole, lambda v: v.value)
     for model in (layout.Partition, layout.DiskSpec, layout.Pool, layout.Dataset,
-                  layout.DiskLayout, layout.LayoutOptions):
+                  layout.DiskLayout, layout.LayoutOptions, Step, PlannedDisk, TargetIdentity,
+                  HostFlakeInputs, PluginRecord, Plan):
         _register_camel(conv, model)
     return conv
 
@@ -349,3 +358,53 @@ def load_runtime_info(path: str | Path) -> RuntimeInfo:
 def save_runtime_info(info: RuntimeInfo, path: str | Path) -> None:
     """Write a ``runtime-info.json`` file."""
     Path(path).write_text(dumps_runtime_info(info), encoding="utf-8")
+
+
+# --- plan.json ----------------------------------------------------------------------------------
+
+
+def plan_from_json_data(data: Any, *, source: str = "plan") -> Plan:
+    """Read a plan (JSON data); faults name their JSON path."""
+    if not isinstance(data, Mapping):
+        raise RuntimeInfoError(f"{source}: expected a JSON object @ $",
+                               hint="the file must hold one JSON object")
+    version = data.get("schemaVersion")
+    if type(version) is not int or not 1 <= version <= PLAN_SCHEMA_VERSION:
+        raise RuntimeInfoError(
+            f"{source}: schemaVersion {version!r} is not one this nixremote reads "
+            f"(1..{PLAN_SCHEMA_VERSION}) @ $.schemaVersion",
+            hint="make the plan again with this nixremote",
+        )
+    return structure(data, Plan, source=source)
+
+
+def dumps_plan(plan: Plan) -> str:
+    """``plan.json`` text (sorted keys, trailing newline)."""
+    return json.dumps(unstructure(plan), indent=2, sort_keys=True) + "\n"
+
+
+def loads_plan(text: str | bytes, *, source: str = "plan") -> Plan:
+    """Parse ``plan.json`` text; malformed JSON is a :class:`RuntimeInfoError` too."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RuntimeInfoError(
+            f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            hint="fix the JSON syntax, or make the plan again",
+        ) from None
+    return plan_from_json_data(data, source=source)
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read a ``plan.json`` file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuntimeInfoError(f"cannot read {p}: {exc.strerror}", hint="check the path") from None
+    return loads_plan(text, source=str(p))
+
+
+def save_plan(plan: Plan, path: str | Path) -> None:
+    """Write a ``plan.json`` file."""
+    Path(path).write_text(dumps_plan(plan), encoding="utf-8")

@@ -1,7 +1,7 @@
 """Raw facts: the texts a probe printed about a host, by section, before any parsing.
 
-A probe (see :mod:`nixremote.core.probe`) prints each fact under a named section; this holds them
-as text. Parsers turn sections into models; a section that is absent means the fact is unknown
+A probe (see :mod:`nixremote.controller.probe`) prints each fact under a named section; this holds
+them as text. Parsers turn sections into models; a section that is absent means the fact is unknown
 (the tool was missing on the host), which parsers handle without failing.
 """
 

@@ -26,8 +26,8 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from ..installers.layout import DiskLayout, LayoutOptions
     from .facts import Facts
+    from .layout import DiskLayout, LayoutOptions
     from .models import BootMode, HosterGuess, RuntimeInfo
     from .transport import Transport
 
@@ -90,7 +90,7 @@ def boot_mode(info: RuntimeInfo, facts: Facts) -> BootMode | None:
 
 @hookspec(firstresult=True)
 def disk_layout(info: RuntimeInfo, options: LayoutOptions) -> DiskLayout | None:
-    """Choose the :class:`~nixremote.installers.layout.DiskLayout` to create on the host.
+    """Choose the :class:`~nixremote.core.layout.DiskLayout` to create on the host.
 
     Combination: first result. The generic plugin answers last with the original installer's
     layout (one disk, encrypted ZFS pool ``rpool``) adapted to ``info.boot_mode`` and to

@@ -1,74 +1,39 @@
-"""SSH host keys: generate them, fingerprint them, and record them in a known_hosts file.
+"""SSH host keys as both sides see them: public keys, fingerprints and their wire format.
 
-nixremote pins host keys instead of trusting on first use: the installer's key and (where a
-hoster API allows) a new server's key are generated here on the controller and recorded before
-the host ever presents them; the installed system's keys are reported by the installer and
-recorded the same way. Fingerprints are OpenSSH's ``SHA256:<base64>`` form.
+nixremote pins host keys instead of trusting on first use. The installed system's keys (and its
+initrd's, for the remote unlock) are made by the installer and reported to the controller as
+:class:`HostKey` records in an event's ``data`` (:func:`host_keys_data`,
+:func:`host_keys_from_data`); the controller records them in known_hosts
+(:mod:`nixremote.controller.known_hosts`). Fingerprints are OpenSSH's ``SHA256:<base64>`` form.
 
-Generation needs ``cryptography`` (a dependency of paramiko, on the controller only); the rest
-is pure Python and also runs inside the installer.
+Pure Python: this runs on both sides (generating a key pair is the controller's job, in
+:mod:`nixremote.controller.keypair`).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import tempfile
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 
-from attrs import field, frozen
+from attrs import frozen
 
 from .errors import InvalidInputError
+
+INITRD_SSH_PORT = 2222
+"""The port of the installed system's initrd SSH server (the remote unlock)."""
 
 
 @frozen(kw_only=True)
 class HostKey:
-    """An SSH key pair in OpenSSH format; the private half never shows in a repr."""
+    """A public SSH host key of the installed system (``role="host"``, port 22) or of its
+    initrd (``role="initrd"``, port :data:`INITRD_SSH_PORT`), with its SHA256 fingerprint."""
 
-    private_openssh: str = field(repr=False)
-    public_openssh: str
-
-    def __attrs_post_init__(self) -> None:
-        private = self.private_openssh.strip()
-        if not (
-            private.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
-            and private.endswith("-----END OPENSSH PRIVATE KEY-----")
-        ):
-            raise InvalidInputError(
-                "the host private key is not an OpenSSH private key",
-                hint="generate one with generate_host_key() or `ssh-keygen -t ed25519`",
-            )
-        parse_public_key(self.public_openssh)
-
-    @property
-    def known_hosts_key(self) -> str:
-        """``ssh-ed25519 AAAA...`` without a comment, as known_hosts lists it."""
-        return " ".join(self.public_openssh.split()[:2])
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.public_openssh)
-
-
-def generate_host_key(comment: str = "nixremote") -> HostKey:
-    """A new ed25519 key pair, generated on this machine."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-        .decode("ascii")
-    )
-    return HostKey(private_openssh=private, public_openssh=f"{public} {comment}".strip())
+    role: str
+    type: str
+    public: str
+    fingerprint: str
+    port: int
 
 
 def parse_public_key(line: str) -> tuple[str, bytes]:
@@ -95,39 +60,54 @@ def fingerprint(public_line: str) -> str:
     return f"SHA256:{digest}"
 
 
-def known_hosts_host(host: str, port: int = 22) -> str:
-    """The host field of a known_hosts line: ``host`` on port 22, else ``[host]:port``."""
-    return host if port == 22 else f"[{host}]:{port}"
+def public_key_text(line: str) -> str:
+    """``type base64`` of a public key line (no comment), checked."""
+    kind, _blob = parse_public_key(line)
+    return f"{kind} {line.split()[1]}"
 
 
-def record_known_host(
-    path: Path, host: str, port: int, public_lines: Iterable[str], *, replace: bool = True
-) -> None:
-    """Record the keys of ``host:port`` in the known_hosts file ``path``.
+def host_key(role: str, public_line: str, port: int) -> HostKey:
+    """The :class:`HostKey` of a public key line."""
+    text = public_key_text(public_line)
+    return HostKey(role=role, type=text.split()[0].removeprefix("ssh-"), public=text,
+                   fingerprint=fingerprint(text), port=port)
 
-    With ``replace`` (the default) older lines for exactly this host and port are dropped first:
-    nixremote calls this only with keys it generated or received over a verified connection,
-    after the host was reinstalled. The file is rewritten atomically with mode 0600.
-    """
-    name = known_hosts_host(host, port)
-    new = [f"{name} {' '.join(line.split()[:2])}" for line in public_lines]
-    for line in new:
-        parse_public_key(line.split(" ", 1)[1])
-    old: list[str] = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            fields = line.split()
-            if replace and fields and name in fields[0].split(","):
-                continue
-            old.append(line)
-    text = "\n".join([*old, *(n for n in new if n not in old)]) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".known_hosts.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+def host_keys_data(keys: Iterable[HostKey]) -> dict[str, str]:
+    """Event data for ``keys``: ``<role>.<type>`` the public key (``ssh-ed25519 AAAA...``),
+    ``<role>.<type>.sha256`` its fingerprint, ``<role>.port`` the SSH port."""
+    data: dict[str, str] = {}
+    for key in keys:
+        data[f"{key.role}.{key.type}"] = key.public
+        data[f"{key.role}.{key.type}.sha256"] = key.fingerprint
+        data[f"{key.role}.port"] = str(key.port)
+    return data
+
+
+def host_keys_from_data(data: Iterable[tuple[str, str]] | Mapping[str, str]) -> tuple[HostKey, ...]:
+    """The host keys in an event's ``data`` (the inverse of :func:`host_keys_data`)."""
+    items = dict(data.items() if isinstance(data, Mapping) else data)
+    keys = []
+    for name, value in sorted(items.items()):
+        role, dot, kind = name.partition(".")
+        if not dot or role not in ("host", "initrd") or "." in kind or kind == "port":
+            continue
+        default_port = "22" if role == "host" else str(INITRD_SSH_PORT)
+        keys.append(
+            HostKey(
+                role=role,
+                type=kind,
+                public=value,
+                fingerprint=items.get(f"{name}.sha256", ""),
+                port=int(items.get(f"{role}.port", default_port)),
+            )
+        )
+    return tuple(keys)
+
+
+def parse_fingerprint(text: str) -> str:
+    """The ``SHA256:...`` field of ``ssh-keygen -l`` output."""
+    for word in text.split():
+        if word.startswith("SHA256:"):
+            return word
+    raise InvalidInputError(f"no SHA256 fingerprint in {text.strip()!r}", hint="check ssh-keygen")

@@ -14,7 +14,6 @@ import importlib
 import logging
 import os
 from collections.abc import Iterable
-from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
 
@@ -22,13 +21,12 @@ import attrs
 import pluggy
 
 from . import hookspecs
+from .entrypoints import ENTRY_POINT_GROUP, may_have_entry_points
 from .errors import NixremoteError, PluginError
 from .facts import Facts
 from .models import HosterGuess
 
 log = logging.getLogger(__name__)
-
-ENTRY_POINT_GROUP = "nixremote"
 
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("generic", "nixremote.hosters.generic"),
@@ -85,7 +83,9 @@ def get_plugin_manager(
     for name, path in BUILTIN_PLUGINS:
         if name not in skip:
             _register(pm, importlib.import_module(path), name)
-    if _autoload_from_env() if autoload is None else autoload:
+    if (_autoload_from_env() if autoload is None else autoload) and may_have_entry_points():
+        from importlib.metadata import entry_points
+
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             if ep.name in skip or pm.has_plugin(ep.name):
                 continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -87,3 +88,18 @@ def report(reporter: Reporter | None, kind: str, message: str, **kw: Any) -> Non
     logging_reporter(event)
     if reporter is not None:
         reporter(event)
+
+
+def configure_logging(verbose: int = 0, quiet: int = 0) -> None:
+    """Log to stderr at WARNING, ten levels finer per ``verbose`` and coarser per ``quiet`` (the
+    commands' ``-v``/``-q``; both the controller's and the installer's)."""
+    level = logging.WARNING + 10 * (quiet - verbose)
+    logging.basicConfig(
+        level=max(logging.DEBUG, min(level, logging.CRITICAL)),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if verbose < 2:
+        # paramiko logs every failed attempt to reach a booting host with a traceback; the
+        # errors that matter reach the user as one line through NixremoteError.
+        logging.getLogger("paramiko").setLevel(logging.CRITICAL)

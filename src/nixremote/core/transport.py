@@ -2,7 +2,7 @@
 
 :class:`Transport` is what every stage uses (run a command with optional stdin, put a file, get
 a file, close). :class:`LocalTransport` runs on the machine itself (inside the installer);
-:class:`nixremote.core.ssh.SshTransport` runs over SSH (Fabric/paramiko, imported lazily).
+:class:`nixremote.controller.ssh.SshTransport` runs over SSH (Fabric/paramiko, imported lazily).
 
 Commands are argv lists. Over SSH they are quoted with :func:`shlex.join`; a script is sent as
 ``["sh", "-c", script]``. Secrets go on ``stdin``, never in argv.

@@ -44,18 +44,18 @@ This module runs inside the installer: it imports neither fabric, paramiko, hclo
 
 from __future__ import annotations
 
-import datetime
-import json
 import logging
 import os
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 from attrs import frozen
 
+from ..core.diskkey import DiskKey
+from ..core.diskplan import layout_mounts, partition_path
 from ..core.errors import (
     CommandFailedError,
     InvalidInputError,
@@ -64,27 +64,32 @@ from ..core.errors import (
     SafetyError,
     TransportError,
 )
+from ..core.hostflake import HOST_FLAKE_DIR, HOST_SSH_KEY_DIR, INITRD_SSH_HOST_KEY
+from ..core.hostkeys import (
+    INITRD_SSH_PORT,
+    HostKey,
+    host_key,
+    host_keys_data,
+    host_keys_from_data,
+    public_key_text,
+)
+from ..core.layout import DiskLayout, PartitionRole
 from ..core.models import RuntimeInfo
-from ..core.progress import Event, Reporter, report
-from ..core.transport import LocalTransport, Transport
-from .hostflake import HOST_FLAKE_DIR, HOST_SSH_KEY_DIR, INITRD_SSH_HOST_KEY, INITRD_SSH_PORT
-from .layout import DiskLayout, PartitionRole
+from ..core.mounts import filesystem_type, mounts_under
+from ..core.phases import INSTALLER_PHASES as PHASES
+from ..core.phases import parse_phases
+from ..core.plan import Plan
+from ..core.progress import Reporter, report
+from ..core.transport import CommandResult, LocalTransport, Transport, check_result
+from .execute import nuke_disks
+from .state import STATE_FILE, InstallState, load_state, save_state
 
 log = logging.getLogger(__name__)
-
-PHASES: tuple[str, ...] = ("format", "keys", "flake", "install", "reboot")
-"""The installer phases, in the order they run."""
-
-STATE_FILE = Path("/run/nixremote/state.json")
-"""Where the finished phases are recorded (tmpfs: a reboot forgets them, as it should)."""
-
-STATE_FORMAT = 1
 
 SSH_DIR = HOST_SSH_KEY_DIR
 """The installed system's SSH host keys (a path of the installed system, as the Nix modules use)."""
 INITRD_KEY = INITRD_SSH_HOST_KEY
 """The initrd's SSH host key for the remote unlock (a path of the installed system)."""
-INITRD_PORT = INITRD_SSH_PORT
 FLAKE_DIR = HOST_FLAKE_DIR
 """Where the host flake is written (a path of the installed system)."""
 FLAKE_ATTR = "installed"
@@ -94,29 +99,11 @@ HOST_KEY_TYPES: tuple[tuple[str, int | None], ...] = (("ed25519", None), ("rsa",
 
 TMPFS_TYPES = frozenset({"tmpfs", "ramfs"})
 
-KeyProvider = Callable[[str], bytes]
+KeyProvider = Callable[[str], DiskKey]
 """Returns the disk key; its argument says what the key is needed for (for a prompt)."""
 
 
 # --- the disk key ------------------------------------------------------------------------------
-
-
-class DiskKey:
-    """The disk passphrase, read once and kept in memory; ``repr`` and ``str`` never show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: bytes) -> None:
-        self._value = value
-
-    @property
-    def value(self) -> bytes:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"<DiskKey: {len(self._value)} bytes>"
-
-    __str__ = __repr__
 
 
 def read_key_file(path: Path, *, mountinfo: Path = Path("/proc/self/mountinfo")) -> DiskKey:
@@ -127,16 +114,7 @@ def read_key_file(path: Path, *, mountinfo: Path = Path("/proc/self/mountinfo"))
             f"the disk key file {path} is on {fstype or 'an unknown filesystem'}, not on tmpfs",
             hint="write it under /run (tmpfs in the installer) or /dev/shm",
         )
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInputError(
-            f"cannot read the disk key file {path}: {exc.strerror}",
-            hint="the controller writes it before each run; pass --key-file",
-        ) from None
-    if not data.strip():
-        raise InvalidInputError(f"the disk key file {path} is empty", hint="write the key into it")
-    return DiskKey(data)
+    return DiskKey.from_file(path)
 
 
 def shred_key_file(path: Path, transport: Transport, reporter: Reporter | None) -> bool:
@@ -148,126 +126,7 @@ def shred_key_file(path: Path, transport: Transport, reporter: Reporter | None) 
     return True
 
 
-# --- mounts ------------------------------------------------------------------------------------
-
-
-def _unescape_mountinfo(field_text: str) -> str:
-    # /proc/self/mountinfo escapes space, tab, newline and backslash as \ooo.
-    out = []
-    i = 0
-    while i < len(field_text):
-        if field_text[i] == "\\" and field_text[i + 1 : i + 4].isdigit():
-            out.append(chr(int(field_text[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(field_text[i])
-            i += 1
-    return "".join(out)
-
-
-@frozen(kw_only=True)
-class Mount:
-    """One line of ``/proc/self/mountinfo``: where, what and which filesystem type."""
-
-    target: str
-    source: str
-    fstype: str
-
-
-def parse_mountinfo(text: str) -> tuple[Mount, ...]:
-    """The mounts of a ``/proc/self/mountinfo`` text, in order."""
-    mounts = []
-    for line in text.splitlines():
-        left, sep, right = line.partition(" - ")
-        if not sep:
-            continue
-        fields = left.split()
-        rest = right.split()
-        if len(fields) < 5 or len(rest) < 2:
-            continue
-        mounts.append(
-            Mount(
-                target=_unescape_mountinfo(fields[4]),
-                source=_unescape_mountinfo(rest[1]),
-                fstype=rest[0],
-            )
-        )
-    return tuple(mounts)
-
-
-def filesystem_type(path: Path, mountinfo_text: str) -> str | None:
-    """The type of the filesystem that holds ``path`` (the longest mount prefix wins)."""
-    resolved = os.path.realpath(path)
-    best: Mount | None = None
-    for mount in parse_mountinfo(mountinfo_text):
-        target = mount.target
-        inside = resolved == target or resolved.startswith(target.rstrip("/") + "/")
-        if inside and (best is None or len(target) >= len(best.target)):
-            best = mount
-    return best.fstype if best else None
-
-
-def mounts_under(root: str, mountinfo_text: str) -> tuple[Mount, ...]:
-    """The mounts at or below ``root``."""
-    root = root.rstrip("/") or "/"
-    return tuple(
-        m for m in parse_mountinfo(mountinfo_text)
-        if m.target == root or m.target.startswith(root + "/")
-    )
-
-
-def layout_mounts(layout: DiskLayout) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(target, mount argv) of every mount of the layout, parents first, as the disk plan does."""
-    from .diskplan import partition_path
-
-    pool = layout.pool.name
-    mounts: list[tuple[str, tuple[str, ...]]] = []
-    for ds in layout.datasets:
-        if ds.mountpoint:
-            mounts.append((ds.mountpoint, ("mount", "-t", "zfs", f"{pool}/{ds.name}")))
-    by_path = {d.path: d for d in layout.disks}
-    for disk_path, mountpoint in layout.boot_mounts:
-        disk = by_path[disk_path]
-        part = disk.partition(PartitionRole.ESP) or disk.partition(PartitionRole.BOOT)
-        if part is None or not part.filesystem:
-            continue
-        mounts.append(
-            (mountpoint, ("mount", "-t", part.filesystem, partition_path(disk.path, part.number)))
-        )
-    mounts.sort(key=lambda m: (m[0] != "/", m[0].count("/"), m[0]))
-    return tuple(
-        (layout.mount_path(mp), (*argv, layout.mount_path(mp))) for mp, argv in mounts
-    )
-
-
 # --- host keys ---------------------------------------------------------------------------------
-
-
-@frozen(kw_only=True)
-class HostKey:
-    """A public SSH host key of the installed system (``role="host"``, port 22) or of its
-    initrd (``role="initrd"``, port 2222), with its SHA256 fingerprint."""
-
-    role: str
-    type: str
-    public: str
-    fingerprint: str
-    port: int
-
-
-def parse_fingerprint(text: str) -> str:
-    """The ``SHA256:...`` field of ``ssh-keygen -l`` output."""
-    for word in text.split():
-        if word.startswith("SHA256:"):
-            return word
-    raise InvalidInputError(f"no SHA256 fingerprint in {text.strip()!r}", hint="check ssh-keygen")
-
-
-def _public_key_text(pub: Path) -> str:
-    words = pub.read_text(encoding="utf-8").split()
-    if len(words) < 2:
-        raise InvalidInputError(f"{pub} is not an SSH public key", hint="remove it and rerun")
-    return f"{words[0]} {words[1]}"
 
 
 def host_key_paths(root: str) -> tuple[tuple[str, str, Path, int], ...]:
@@ -277,173 +136,18 @@ def host_key_paths(root: str) -> tuple[tuple[str, str, Path, int], ...]:
         ("host", kind, base / SSH_DIR.lstrip("/") / f"ssh_host_{kind}_key", 22)
         for kind, _bits in HOST_KEY_TYPES
     ]
-    out.append(("initrd", "ed25519", base / INITRD_KEY.lstrip("/"), INITRD_PORT))
+    out.append(("initrd", "ed25519", base / INITRD_KEY.lstrip("/"), INITRD_SSH_PORT))
     return tuple(out)
 
 
-def read_host_keys(root: str, transport: Transport) -> tuple[HostKey, ...]:
+def read_host_keys(root: str) -> tuple[HostKey, ...]:
     """The host keys present under ``root`` with their fingerprints (missing ones left out)."""
     keys = []
-    for role, kind, private, port in host_key_paths(root):
+    for role, _kind, private, port in host_key_paths(root):
         pub = Path(f"{private}.pub")
-        if not pub.is_file():
-            continue
-        out = transport.run(["ssh-keygen", "-l", "-E", "sha256", "-f", str(pub)])
-        keys.append(
-            HostKey(
-                role=role,
-                type=kind,
-                public=_public_key_text(pub),
-                fingerprint=parse_fingerprint(out.text),
-                port=port,
-            )
-        )
+        if pub.is_file():
+            keys.append(host_key(role, pub.read_text(encoding="utf-8"), port))
     return tuple(keys)
-
-
-def host_keys_data(keys: Iterable[HostKey]) -> dict[str, str]:
-    """Event data for ``keys``: ``<role>.<type>`` the public key (``ssh-ed25519 AAAA...``),
-    ``<role>.<type>.sha256`` its fingerprint, ``<role>.port`` the SSH port."""
-    data: dict[str, str] = {}
-    for key in keys:
-        data[f"{key.role}.{key.type}"] = key.public
-        data[f"{key.role}.{key.type}.sha256"] = key.fingerprint
-        data[f"{key.role}.port"] = str(key.port)
-    return data
-
-
-def host_keys_from_data(data: Iterable[tuple[str, str]] | dict[str, str]) -> tuple[HostKey, ...]:
-    """The host keys in an event's ``data`` (the inverse of :func:`host_keys_data`)."""
-    items = dict(data.items() if isinstance(data, dict) else data)
-    keys = []
-    for name, value in sorted(items.items()):
-        role, dot, kind = name.partition(".")
-        if not dot or role not in ("host", "initrd") or "." in kind or kind == "port":
-            continue
-        keys.append(
-            HostKey(
-                role=role,
-                type=kind,
-                public=value,
-                fingerprint=items.get(f"{name}.sha256", ""),
-                port=int(items.get(f"{role}.port", "22" if role == "host" else str(INITRD_PORT))),
-            )
-        )
-    return tuple(keys)
-
-
-# --- the state file ----------------------------------------------------------------------------
-
-
-@frozen(kw_only=True)
-class InstallState:
-    """What the state file records: for which host and disk, which phases finished, the last
-    failure, and the public host keys (as :func:`host_keys_data`) once ``keys`` made them."""
-
-    host_name: str
-    disk: str
-    pool: str
-    root: str
-    finished: tuple[str, ...] = ()
-    failed_phase: str | None = None
-    failed_message: str | None = None
-    host_keys: tuple[tuple[str, str], ...] = ()
-    updated: str = ""
-
-    @property
-    def next_phase(self) -> str | None:
-        for phase in PHASES:
-            if phase not in self.finished:
-                return phase
-        return None
-
-    def to_json_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "format": STATE_FORMAT,
-            "hostName": self.host_name,
-            "disk": self.disk,
-            "pool": self.pool,
-            "root": self.root,
-            "finished": list(self.finished),
-            "updated": self.updated,
-        }
-        if self.failed_phase:
-            data["failed"] = {"phase": self.failed_phase, "message": self.failed_message or ""}
-        if self.host_keys:
-            data["hostKeys"] = dict(self.host_keys)
-        return data
-
-    @classmethod
-    def from_json_data(cls, data: Any, source: str) -> InstallState:
-        def fail(what: str) -> InvalidInputError:
-            return InvalidInputError(
-                f"{source}: {what}", hint="remove the state file (or pass --restart) to start over"
-            )
-
-        if not isinstance(data, dict):
-            raise fail("expected a JSON object @ $")
-        if data.get("format") != STATE_FORMAT:
-            raise fail(f"unknown format {data.get('format')!r} @ $.format")
-        strings = {}
-        for key in ("hostName", "disk", "pool", "root"):
-            if not isinstance(data.get(key), str):
-                raise fail(f"expected a string @ $.{key}")
-            strings[key] = data[key]
-        finished = data.get("finished", [])
-        if not isinstance(finished, list) or any(p not in PHASES for p in finished):
-            raise fail("expected a list of phase names @ $.finished")
-        failed = data.get("failed") or {}
-        if not isinstance(failed, dict):
-            raise fail("expected an object @ $.failed")
-        host_keys = data.get("hostKeys") or {}
-        if not isinstance(host_keys, dict) or not all(
-            isinstance(v, str) for v in host_keys.values()
-        ):
-            raise fail("expected an object of strings @ $.hostKeys")
-        return cls(
-            host_name=strings["hostName"],
-            disk=strings["disk"],
-            pool=strings["pool"],
-            root=strings["root"],
-            finished=tuple(p for p in PHASES if p in finished),
-            failed_phase=failed.get("phase"),
-            failed_message=failed.get("message"),
-            host_keys=tuple(sorted(host_keys.items())),
-            updated=str(data.get("updated", "")),
-        )
-
-
-def load_state(path: Path) -> InstallState | None:
-    """The state recorded at ``path``, or ``None`` when there is none."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc.strerror}", hint="check it") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise InvalidInputError(
-            f"{path}: not valid JSON", hint="remove the state file (or pass --restart)"
-        ) from None
-    return InstallState.from_json_data(data, str(path))
-
-
-def save_state(path: Path, state: InstallState) -> InstallState:
-    """Write ``state`` atomically (0600, directory 0700); returns it with ``updated`` set."""
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    state = attrs.evolve(state, updated=now)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(state.to_json_data(), out, indent=2, sort_keys=True)
-        out.write("\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    return state
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -467,38 +171,19 @@ class InstallerConfig:
     nixos_install: str = "nixos-install"
     reboot_command: tuple[str, ...] = ("reboot",)
     flake_attr: str = FLAKE_ATTR
-    nixremote_flake: str | None = None
     system_paths: tuple[str, ...] = ("/",)
     mountinfo: Path = Path("/proc/self/mountinfo")
 
 
 @frozen(kw_only=True)
-class InstallResult:
-    """What a run did: the phases it ran now, all finished phases, and the host keys."""
+class RunResult:
+    """What a run of the installer did: the phases it ran now, all finished phases, and the
+    host keys."""
 
     ran: tuple[str, ...]
     finished: tuple[str, ...]
     host_keys: tuple[HostKey, ...] = ()
     rebooting: bool = False
-
-
-def select_phases(requested: Sequence[str] | None) -> tuple[str, ...]:
-    """The phases to consider, in pipeline order; unknown names are an error."""
-    if not requested:
-        return PHASES
-    unknown = [p for p in requested if p not in PHASES]
-    if unknown:
-        raise InvalidInputError(
-            f"unknown phase {unknown[0]!r}", hint="use some of " + ",".join(PHASES)
-        )
-    return tuple(p for p in PHASES if p in requested)
-
-
-def parse_phases(text: str | None) -> tuple[str, ...]:
-    """``"format,keys"`` -> the phases (all when empty or ``None``)."""
-    if not text:
-        return PHASES
-    return select_phases([p.strip() for p in text.split(",") if p.strip()])
 
 
 class Installer:
@@ -510,16 +195,16 @@ class Installer:
 
     def __init__(
         self,
-        info: RuntimeInfo,
-        layout: DiskLayout,
+        plan: Plan,
         *,
         config: InstallerConfig,
         key_provider: KeyProvider | None = None,
         reporter: Reporter | None = None,
         transport: Transport | None = None,
     ) -> None:
-        self.info = info
-        self.layout = layout
+        self.plan = plan
+        self.info: RuntimeInfo = plan.runtime_info
+        self.layout: DiskLayout = plan.layout
         self.config = config
         self.reporter = reporter
         self.transport: Transport = transport or LocalTransport()
@@ -546,19 +231,11 @@ class Installer:
         report(self.reporter, kind, message, phase=phase, **kw)
 
     def _run(self, argv: Sequence[str], *, stdin: bytes | None = None, what: str | None = None,
-             check: bool = True) -> Any:
+             check: bool = True) -> CommandResult:
         log.debug("run %s%s", " ".join(argv), " (secret on stdin)" if stdin else "")
         result = self.transport.run(list(argv), stdin=stdin, check=False)
         log.debug("exit code %d", result.returncode)
-        if check and not result.ok:
-            tail = result.tail(5).replace("\n", " | ")
-            raise CommandFailedError(
-                f"{what or argv[0]} failed with exit code {result.returncode}: {tail}",
-                argv=result.argv,
-                returncode=result.returncode,
-                output=result.tail(),
-            )
-        return result
+        return check_result(result, what) if check else result
 
     def key(self, why: str) -> DiskKey:
         """The disk key (asked for once)."""
@@ -568,7 +245,7 @@ class Installer:
                     f"the disk key is needed to {why} but none was given",
                     hint="pass --key-file (the controller writes it to /run/nixremote/disk.key)",
                 )
-            self._key = DiskKey(self._key_provider(why))
+            self._key = self._key_provider(why)
         return self._key
 
     def _mountinfo(self) -> str:
@@ -622,9 +299,7 @@ class Installer:
             )
         if self.layout.pool.encrypted and not self.key_loaded():
             self._report("step", f"load the key of {self.pool} (resume)", phase)
-            from .diskplan import normalize_key
-
-            key = normalize_key(self.key(f"unlock the pool {self.pool}").value)
+            key = self.key(f"unlock the pool {self.pool}").value
             self._run(["zfs", "load-key", "-L", "prompt", self.pool], stdin=key,
                       what=f"zfs load-key {self.pool}")
         for target, argv in missing:
@@ -635,8 +310,6 @@ class Installer:
     def import_search(self) -> list[str]:
         """``-d`` arguments of ``zpool import``: the by-id directory for disks named by id
         (stable names in the pool's labels), the ZFS partition itself for a disk that has none."""
-        from .diskplan import partition_path
-
         args: list[str] = []
         for disk in self.layout.disks:
             zfs = disk.partition(PartitionRole.ZFS)
@@ -660,13 +333,11 @@ class Installer:
     # -- the phases --
 
     def phase_format(self) -> None:
-        from .diskplan import nuke_disks
-
         self.release("format")
-        key = self.key("create the encrypted pool").value if self.layout.pool.encrypted else None
+        key = self.key("create the encrypted pool") if self.layout.pool.encrypted else None
         nuke_disks(
             self.info, self.layout, self.transport, key, self.reporter,
-            system_paths=self.config.system_paths,
+            system_paths=self.config.system_paths, steps=self.plan.steps,
         )
 
     def phase_keys(self) -> None:
@@ -681,7 +352,7 @@ class Installer:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(directory, 0o700)
         self._make_key(initrd, "ed25519", None, f"initrd@{host}")
-        keys = self._keys = read_host_keys(self.root, self.transport)
+        keys = self._keys = read_host_keys(self.root)
         self._report("step", f"host keys of {host}: "
                      + ", ".join(f"{k.role} {k.type} {k.fingerprint}" for k in keys),
                      "keys", data=host_keys_data(keys))
@@ -708,37 +379,19 @@ class Installer:
         if not out.ok:
             return False
         try:
-            return bool(out.text.split()[:2] == _public_key_text(public).split())
+            return bool(out.text.split()[:2] == public_key_text(public.read_text()).split())
         except InvalidInputError:
             return False
 
     def phase_flake(self) -> None:
-        from . import hostflake
+        from ..core import hostflake
 
-        directory = self.path(FLAKE_DIR)
-        kwargs: dict[str, Any] = {"extra_modules": self._extra_modules()}
-        if self.config.nixremote_flake:
-            kwargs["nixremote_url"] = hostflake.check_flake_url(self.config.nixremote_flake)
-        hostflake.write_host_flake(self.info, directory, reporter=self.reporter, **kwargs)
-
-    def _extra_modules(self) -> list[str]:
-        """The modules hoster plugins add (the ``host_flake_modules`` hook)."""
-        from ..core.plugins import get_plugin_manager
-
-        modules: list[str] = []
-        for result in get_plugin_manager().hook.host_flake_modules(info=self.info):
-            modules.extend(result or ())
-        # A layout other than the single-disk encrypted default tells the host configuration
-        # which disks boot (a mirror) and whether the pool asks for a key.
-        from . import hostflake
-
-        layout = hostflake.layout_module(
-            boot_devices=[disk.path for disk in self.layout.disks],
-            encrypted=self.layout.pool.encrypted,
+        inputs = self.plan.host_flake
+        hostflake.write_host_flake(
+            self.info, self.path(FLAKE_DIR), reporter=self.reporter,
+            nixremote_url=inputs.nixremote_flake or hostflake.DEFAULT_NIXREMOTE_URL,
+            extra_modules=inputs.modules,
         )
-        if layout is not None:
-            modules.append(layout)
-        return modules
 
     def phase_install(self) -> None:
         flake = f"{self.path(FLAKE_DIR)}#{self.config.flake_attr}"
@@ -779,9 +432,9 @@ class Installer:
 
     # -- the driver --
 
-    def run(self, phases: Sequence[str] | None = None, *, restart: bool = False) -> InstallResult:
+    def run(self, phases: Sequence[str] | None = None, *, restart: bool = False) -> RunResult:
         """Run ``phases`` (all by default) that are not finished yet, in order."""
-        wanted = select_phases(phases)
+        wanted = parse_phases(phases, PHASES)
         state = self._new_state() if restart else self.load_state()
         if restart and self.config.state_file.exists():
             self.config.state_file.unlink()
@@ -846,7 +499,7 @@ class Installer:
         self._report("done", message + ("; rebooting" if rebooting else ""), data=data)
         if rebooting:
             self._run(self.config.reboot_command, what="reboot")
-        return InstallResult(ran=tuple(ran), finished=state.finished, host_keys=keys,
+        return RunResult(ran=tuple(ran), finished=state.finished, host_keys=keys,
                              rebooting=rebooting)
 
     def _final_keys(self, state: InstallState) -> tuple[HostKey, ...]:
@@ -854,8 +507,3 @@ class Installer:
         if self._keys is not None:
             return self._keys
         return host_keys_from_data(state.host_keys)
-
-
-def event_is_final(event: Event) -> bool:
-    """Whether ``event`` is the installer's last event (the one with the host keys)."""
-    return event.kind == "done" and event.phase is None

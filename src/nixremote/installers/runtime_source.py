@@ -22,10 +22,10 @@ from pathlib import Path
 
 from attrs import frozen
 
+from ..core.cmdline import PARAM, find_param, runtime_info_from_cmdline
 from ..core.converter import load_runtime_info
 from ..core.errors import RuntimeInfoError
 from ..core.models import RuntimeInfo
-from .cmdline import PARAM, find_param, runtime_info_from_cmdline
 
 log = logging.getLogger(__name__)
 
@@ -107,33 +107,3 @@ def _compare_with_cmdline(info: RuntimeInfo, path: Path, cmdline: Path) -> None:
             path, info.host_name, info.disk_to_format, PARAM, cmdline,
             other.host_name, other.disk_to_format,
         )
-
-
-def summary_lines(info: RuntimeInfo) -> list[str]:
-    """What the user confirms before the disk is wiped: host, disk, network, boot mode."""
-    lines = [f"host name:   {info.host_name} (host id {info.host_id}, hoster {info.hoster})"]
-    disk = info.disk(info.disk_to_format)
-    detail = ""
-    if disk is not None:
-        bits = []
-        if disk.size_bytes:
-            bits.append(f"{disk.size_bytes / 1024**3:.1f} GiB")
-        if disk.model:
-            bits.append(disk.model)
-        if disk.path != info.disk_to_format:
-            bits.append(disk.path)
-        detail = f" ({', '.join(bits)})" if bits else ""
-    lines.append(f"disk:        {info.disk_to_format}{detail}  <- will be WIPED")
-    for iface in info.interfaces:
-        addrs = [f"{a.address}/{a.prefix_length}" for a in (*iface.ipv4, *iface.global_ipv6)]
-        mac = f" {iface.mac}" if iface.mac else ""
-        lines.append(f"interface:   {iface.stable_name}{mac} {' '.join(addrs)}".rstrip())
-    for family in (4, 6):
-        gateway = info.default_gateway(family)
-        if gateway:
-            lines.append(f"gateway v{family}:  {gateway}")
-    if info.nameservers:
-        lines.append(f"nameservers: {' '.join(info.nameservers)}")
-    lines.append(f"boot mode:   {info.boot_mode.value}")
-    lines.append(f"ssh keys:    {len(info.root_authorized_keys)} authorized for root")
-    return lines

@@ -11,23 +11,22 @@
   (the source of ``/``);
 
 :func:`confirm` requires ``--yes`` or the host name typed back. Parsing is pure
-(:func:`parse_lsblk`), so the rules are testable from captured output.
+(:func:`disk_state`), so the rules are testable from captured output.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from attrs import frozen
 
+from ..core.blockdev import parse_lsblk
 from ..core.errors import SafetyError, TransportError
+from ..core.layout import DiskLayout
 from ..core.models import RuntimeInfo
 from ..core.progress import Reporter, report
 from ..core.transport import Transport
-from .layout import DiskLayout
 
 log = logging.getLogger(__name__)
 
@@ -46,44 +45,27 @@ class DiskState:
     mountpoints: tuple[tuple[str, str], ...]  # (kernel name, mountpoint)
 
 
-def _size(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("size is not a number")
-    return int(value)
-
-
-def parse_lsblk(text: str) -> DiskState:
+def disk_state(text: str) -> DiskState:
     """The :class:`DiskState` of the first device in ``lsblk -J -b -o NAME,KNAME,TYPE,SIZE,
-    MOUNTPOINT`` output (old and new util-linux: ``mountpoint`` or ``mountpoints``, sizes as
-    numbers or strings)."""
-    data = json.loads(text)
-    devices = data.get("blockdevices") or []
+    MOUNTPOINT`` output (parsed by :func:`nixremote.core.blockdev.parse_lsblk`)."""
+    devices = parse_lsblk(text)
     if not devices:
         raise ValueError("lsblk listed no device")
     top = devices[0]
-    names: list[str] = []
-    mounts: list[tuple[str, str]] = []
-
-    def walk(node: dict[str, Any]) -> None:
-        kname = str(node.get("kname") or node.get("name"))
-        if kname not in names:
-            names.append(kname)
-        points = node.get("mountpoints")
-        if points is None:
-            points = [node.get("mountpoint")]
-        for point in points:
-            if point:
-                mounts.append((kname, str(point)))
-        for child in node.get("children") or ():
-            walk(child)
-
-    walk(top)
+    subtree = [top]
+    names = {top.name}
+    for dev in devices[1:]:
+        if dev.parent in names:
+            subtree.append(dev)
+            names.add(dev.name)
+    if top.size is None:
+        raise ValueError("lsblk gave no size")
     return DiskState(
-        name=str(top.get("kname") or top.get("name")),
-        type=str(top.get("type")),
-        size_bytes=_size(top.get("size")),
-        devices=tuple(names),
-        mountpoints=tuple(mounts),
+        name=top.name,
+        type=str(top.type),
+        size_bytes=top.size,
+        devices=tuple(d.name for d in subtree),
+        mountpoints=tuple((d.name, point) for d in subtree for point in d.mountpoints),
     )
 
 
@@ -110,7 +92,7 @@ def inspect_disk(transport: Transport, device: str) -> DiskState:
             hint="check that the disk exists on the host",
         )
     try:
-        return parse_lsblk(result.text)
+        return disk_state(result.text)
     except (ValueError, TypeError, AttributeError) as exc:
         raise SafetyError(
             f"refusing {device}: cannot understand lsblk's answer ({exc})",

@@ -97,8 +97,8 @@ def nixremote_pm() -> Callable[..., PluginManager]:
 
 
 def _split_probe_output(text: str, source: str) -> Facts:
-    """Raw probe output (what ``nixremote.core.probe`` prints) split into sections."""
-    from ..core.probe import split_probe_output
+    """Raw probe output (what ``nixremote.controller.probe`` prints) split into sections."""
+    from ..controller.probe import split_probe_output
 
     return split_probe_output(text, source=source)
 
@@ -112,7 +112,7 @@ def load_captured_facts(path: str | Path) -> Facts:
       the content its raw text);
     * a ``.json`` file ``{"source": "...", "sections": {"uname-m": "x86_64\\n", ...}}``;
     * any other file: the raw output of nixremote's probe script, split into sections by
-      :mod:`nixremote.core.probe`.
+      :mod:`nixremote.controller.probe`.
     """
     from ..core.facts import Facts
 

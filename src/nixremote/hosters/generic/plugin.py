@@ -10,8 +10,8 @@ from ...core.hookspecs import hookimpl
 from ...core.models import BootMode, HosterGuess, RuntimeInfo
 
 if TYPE_CHECKING:
+    from ...core.layout import DiskLayout, LayoutOptions
     from ...core.transport import Transport
-    from ...installers.layout import DiskLayout, LayoutOptions
 
 HOSTER = "generic"
 
@@ -25,7 +25,7 @@ def detect_hoster(facts: Facts) -> HosterGuess:
 def collect_runtime_info(
     facts: Facts, hoster: str, transport: Transport | None, settings: Mapping[str, str]
 ) -> RuntimeInfo | None:
-    from ...core.collect import runtime_info_from_facts
+    from ...controller.collect import runtime_info_from_facts
 
     return runtime_info_from_facts(facts, hoster=hoster, settings=settings)
 
@@ -40,6 +40,6 @@ def boot_mode(info: RuntimeInfo, facts: Facts) -> BootMode:
 
 @hookimpl(trylast=True)
 def disk_layout(info: RuntimeInfo, options: LayoutOptions) -> DiskLayout | None:
-    from ...installers.layout import default_layout
+    from ...core.layout import default_layout
 
     return default_layout(info, options)

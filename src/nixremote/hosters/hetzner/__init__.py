@@ -2,7 +2,8 @@
 
 Detection from the DMI vendor, runtime info refined with Hetzner's network guarantees and its
 metadata service, the boot mode of Arm servers, a mirrored pool on dedicated servers with two
-disks, and provisioning through the official ``hcloud`` library (``nixremote hetzner ...``).
+disks, and provisioning through the official ``hcloud`` library (``nixremote hetzner ...``, a
+built-in command of :mod:`nixremote.cli.main`, loaded on use).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from .plugin import (
     detect_hoster,
     disk_layout,
     host_flake_modules,
-    register_commands,
 )
 
 __all__ = [
@@ -24,5 +24,4 @@ __all__ = [
     "detect_hoster",
     "disk_layout",
     "host_flake_modules",
-    "register_commands",
 ]

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from attrs import field, frozen
 
+from ...controller.keypair import KeyPair
 from ...core.errors import ApiError, InvalidInputError
-from ...core.hostkeys import HostKey
 from ...core.progress import Reporter, report
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class Provisioned:
 
     server: ServerInfo
     root_password: str | None = field(default=None, repr=False)
-    host_key: HostKey | None = None
+    host_key: KeyPair | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def token_from_env_or_file(
 # First contact with a known host key
 
 
-def host_key_user_data(host_key: HostKey) -> str:
+def host_key_user_data(host_key: KeyPair) -> str:
     """``#cloud-config`` user data that installs ``host_key`` as the server's SSH host key.
 
     cloud-init's ``ssh`` module deletes the image's host keys (``ssh_deletekeys``), writes the
@@ -493,7 +493,7 @@ class HetznerCloud:
         location: str | None = None,
         ssh_keys: Sequence[str | int] = (),
         user_data: str | None = None,
-        host_key: HostKey | None = None,
+        host_key: KeyPair | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> Provisioned:
         """Create a server and wait until it runs.
@@ -558,7 +558,7 @@ class HetznerCloud:
         location: str | None = None,
         ssh_keys: Sequence[str | int] = (),
         user_data: str | None = None,
-        host_key: HostKey | None = None,
+        host_key: KeyPair | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> Provisioned:
         """Delete the server named exactly ``name`` if there is one, then create it anew.
@@ -614,7 +614,7 @@ class HetznerCloud:
         *,
         image: str,
         user_data: str | None = None,
-        host_key: HostKey | None = None,
+        host_key: KeyPair | None = None,
     ) -> Provisioned:
         """Reinstall the server from ``image`` in place (same ID and addresses); all data is lost.
 

@@ -162,7 +162,7 @@ def _provision(op: str, *, name: str, server_type: str, image: str, location: st
                ssh_keys: tuple[str, ...], no_host_key: bool, token_file: Path | None,
                endpoint: str | None, known_hosts: Path, ssh_timeout: float,
                identity: Path | None, ssh_port: int, as_json: bool) -> None:
-    from ...core.hostkeys import generate_host_key
+    from ...controller.keypair import generate_host_key
 
     with progress_reporter() as reporter:
         cloud = _cloud(token_file, endpoint, reporter)

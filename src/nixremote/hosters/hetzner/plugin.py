@@ -14,17 +14,15 @@ import os
 from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING
 
-import click
-
 from ...core.errors import NixremoteError
 from ...core.facts import Facts
 from ...core.hookspecs import hookimpl
 from ...core.models import BootMode, HosterGuess, RuntimeInfo
-from .metadata import METADATA_URL, HetznerMetadata, parse_metadata
+from .metadata import METADATA_URL, HetznerMetadata, metadata_url, parse_metadata
 
 if TYPE_CHECKING:
+    from ...core.layout import DiskLayout, LayoutOptions
     from ...core.transport import Transport
-    from ...installers.layout import DiskLayout, LayoutOptions
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +52,8 @@ def detect_hoster(facts: Facts) -> HosterGuess | None:
     return None
 
 
-def metadata_url(settings: Mapping[str, str]) -> str:
+def metadata_base(settings: Mapping[str, str]) -> str:
+    """The metadata service's base URL: the setting, the environment, or Hetzner's."""
     return settings.get("hetzner.metadata_url") or os.environ.get(METADATA_URL_ENV) or METADATA_URL
 
 
@@ -82,8 +81,9 @@ def collect_runtime_info(
         return info
     from .refine import refine
 
-    metadata = fetch_metadata(transport, metadata_url(settings)) if transport else None
-    return refine(info, metadata)
+    if transport is None:
+        return refine(info, None)
+    return refine(info, fetch_metadata(transport, metadata_url(metadata_base(settings))))
 
 
 @hookimpl
@@ -114,7 +114,7 @@ def disk_layout(info: RuntimeInfo, options: LayoutOptions) -> DiskLayout | None:
         return None
     import attrs
 
-    from ...installers.layout import default_layout
+    from ...core.layout import default_layout
 
     return attrs.evolve(
         default_layout(info, attrs.evolve(options, variant="mirror", disks=(same[0].stable_path,))),
@@ -128,9 +128,3 @@ def host_flake_modules(info: RuntimeInfo) -> list[str] | None:
         return None
     return ["nixremote.nixosModules.hetzner"]
 
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    from .cli import hetzner_group
-
-    cli.add_command(hetzner_group)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ...core.hostkeys import record_known_host
+from ...controller.known_hosts import record_known_host
 from ...core.progress import Reporter, report
 from .api import PHASE, Provisioned
 
@@ -26,8 +26,8 @@ def await_ssh(
     port are dropped and the first key it presents is accepted, once, for that host only (and
     reported). ``timeout`` 0 records what can be recorded and does not wait.
     """
-    from ...core.ssh import connect
-    from ...core.wait import wait_for_ssh
+    from ...controller.ssh import connect
+    from ...controller.wait import wait_for_ssh
 
     host = result.server.ssh_host
     if result.host_key is not None:

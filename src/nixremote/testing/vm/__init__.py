@@ -8,7 +8,7 @@ key generated on the controller side, reachable over SSH on a loopback port. See
 
 from __future__ import annotations
 
-from ...installers import cpio
+from ...controller import cpio
 from .builder import VmArtifacts, build, default_cache_dir, load_cached
 from .machine import (
     KeyPair,

@@ -38,7 +38,7 @@ from attrs import frozen
 from nixremote.core.errors import CommandFailedError, NixremoteError, PreflightError
 from nixremote.core.progress import Event, Reporter, null_reporter
 
-from ...installers import cpio
+from ...controller import cpio
 from . import scripts
 
 log = logging.getLogger(__name__)

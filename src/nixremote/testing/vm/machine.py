@@ -30,7 +30,7 @@ from attrs import frozen
 from nixremote.core.errors import NixremoteError, PreflightError, TransportError
 from nixremote.core.progress import Event, Reporter, null_reporter
 
-from ...installers import cpio
+from ...controller import cpio
 from . import scripts
 from .builder import VmArtifacts, build
 
@@ -49,10 +49,6 @@ class KeyPair:
 
     private: Path
     public: str  # "ssh-ed25519 AAAA... comment"
-
-    @property
-    def public_file(self) -> Path:
-        return self.private.with_name(self.private.name + ".pub")
 
 
 def generate_key(path: Path, comment: str) -> KeyPair:

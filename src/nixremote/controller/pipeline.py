@@ -1,0 +1,512 @@
+"""``nixremote install`` as a library function: :func:`install`.
+
+The controller's phases:
+
+``kexec``
+    connect to the running system, collect its runtime info, load the bundle, build the
+    installer zipapp and the handoff archive (with a freshly generated installer host key),
+    preflight, install kexec-tools if needed, upload (skipping what is there, resuming what broke
+    off), ``kexec -l`` + ``kexec -e``, then reconnect to the installer, strictly checking the
+    generated key. The installer's key is recorded in the user's known_hosts for the host, so a
+    later run with ``--phases format,install`` connects to the installer verified too.
+``format``, ``install``, ``reboot``
+    upload the zipapp when the installer does not have it, send the disk key on stdin into
+    ``/run/nixremote/disk.key`` (tmpfs, 0600) and run ``nixremote installer run --json`` there
+    (``install`` is the installer's ``keys,flake,install``), streaming its events to the
+    reporter. The final event carries the installed system's host keys (and its initrd's, port
+    2222), which are recorded in the user's known_hosts.
+
+``dry_run`` collects, plans and checks, reports every step it would take (including the disk
+plan's commands) and changes nothing on the host.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import attrs
+from attrs import field, frozen
+
+from ..core.converter import dumps_plan, loads_plan
+from ..core.errors import CommandFailedError, InvalidInputError, TransportError
+from ..core.facts import Facts
+from ..core.hostkeys import HostKey, host_keys_from_data
+from ..core.layout import KEY_FILE
+from ..core.models import RuntimeInfo
+from ..core.phases import CONTROLLER_PHASES, INSTALLER_PHASES_OF, parse_phases
+from ..core.plan import Plan
+from ..core.progress import Event, Reporter, event_from_json, report
+from ..core.transport import Transport
+from . import handoff, preflight, upload
+from .bundle import Bundle, load_bundle
+from .keypair import KeyPair, generate_host_key
+from .known_hosts import record_known_host
+
+log = logging.getLogger(__name__)
+
+PHASES = CONTROLLER_PHASES
+
+REMOTE_DIR = "/root/nixremote-kexec"
+"""Where the bundle and the archive go on the old system."""
+
+REMOTE_ZIPAPP = "/root/nixremote.pyz"
+"""Where the zipapp lives in the installer."""
+
+PLAN_FILE = "/run/nixremote/plan.json"
+"""Where the controller puts the plan in the installer (tmpfs) before each run."""
+
+
+@frozen(kw_only=True)
+class Target:
+    """How to reach the host: ``[user@]host``, port, key, the known_hosts file to check/record
+    in, and the host key policy for the running (rescue) system (``strict``/``accept-new``)."""
+
+    host: str
+    user: str = "root"
+    port: int = 22
+    identity_file: Path | None = None
+    known_hosts: Path | None = None
+    host_key_policy: str = "strict"
+    connect_timeout: float = 15.0
+
+    @property
+    def known_hosts_path(self) -> Path:
+        return self.known_hosts or Path("~/.ssh/known_hosts").expanduser()
+
+
+@frozen(kw_only=True)
+class InstallOptions:
+    """What to install and how. ``disk_key`` is the encryption passphrase (never logged);
+    ``plan`` an approved plan to run as it is (else the kexec phase makes one)."""
+
+    bundle: Path | None = None
+    plan: Plan | None = None
+    flake: str | None = None
+    disk_key: bytes | None = field(default=None, repr=False)
+    layout: str = "default"
+    disk: str | None = None
+    phases: tuple[str, ...] = PHASES
+    dry_run: bool = False
+    yes: bool = False
+    installer_port: int | None = None
+    kexec_deadline: float = 600.0
+    remote_dir: str = REMOTE_DIR
+    installer_zipapp: str = REMOTE_ZIPAPP
+    key_file: str = KEY_FILE
+    plan_file: str = PLAN_FILE
+    work_dir: Path | None = None
+    authorized_keys: tuple[str, ...] = ()
+    allow_kexec_install: bool = True
+    hoster: str | None = None
+
+
+@frozen(kw_only=True)
+class InstallResult:
+    """What :func:`install` did."""
+
+    host: str
+    phases: tuple[str, ...]
+    dry_run: bool = False
+    runtime_info: RuntimeInfo | None = None
+    cmdline_bytes: int | None = None
+    uploaded_bytes: int = 0
+    installer_fingerprint: str | None = None
+    host_keys: tuple[HostKey, ...] = ()
+    steps: tuple[str, ...] = ()
+    known_hosts: Path | None = None
+
+
+Connector = Callable[..., Transport]
+"""``connect(target, known_hosts=..., policy=..., port=..., reporter=...) -> Transport``, opened;
+``known_hosts`` ``None`` means the user's and the system's files."""
+
+
+def ssh_connector(target: Target, *, known_hosts: Path | None, policy: str, port: int,
+                  reporter: Reporter | None = None) -> Transport:
+    """Open an :class:`~nixremote.controller.ssh.SshTransport` (imported here: controller only)."""
+    from .ssh import connect
+
+    return connect(
+        target.host, user=target.user, port=port, identity_file=target.identity_file,
+        known_hosts=known_hosts, host_key_policy=policy,
+        connect_timeout=target.connect_timeout, reporter=reporter,
+    )
+
+
+def _json_list(text: str | None) -> str:
+    """``ip --json`` output as collected, or ``[]`` when the probe got none (or ip's text)."""
+    try:
+        return text if text is not None and isinstance(json.loads(text), list) else "[]"
+    except ValueError:
+        return "[]"
+
+
+class _Run:
+    """One run of the pipeline (state shared between the phases)."""
+
+    def __init__(self, target: Target, options: InstallOptions, reporter: Reporter | None,
+                 connector: Connector) -> None:
+        self.target = target
+        self.options = options
+        self.reporter = reporter
+        self.connector = connector
+        self.steps: list[str] = []
+        self.info: RuntimeInfo | None = None
+        self.plan: Plan | None = options.plan
+        self.facts: Facts | None = None
+        self.bundle: Bundle | None = None
+        self.cmdline: str | None = None
+        self.uploaded = 0
+        self.installer_key: KeyPair | None = None
+        self.host_keys: tuple[HostKey, ...] = ()
+        self._tmp = tempfile.TemporaryDirectory(prefix="nixremote-install-")
+        self.work = options.work_dir or Path(self._tmp.name)
+
+    # -- helpers --
+
+    def step(self, message: str, phase: str, **data: str) -> None:
+        self.steps.append(f"[{phase}] {message}")
+        report(self.reporter, "step", ("would " if self.options.dry_run else "") + message,
+               phase=phase, data=data)
+
+    @property
+    def installer_port(self) -> int:
+        return self.options.installer_port or self.target.port
+
+    def connect_running(self) -> Transport:
+        return self.connector(self.target, known_hosts=self.target.known_hosts,
+                              policy=self.target.host_key_policy, port=self.target.port,
+                              reporter=self.reporter)
+
+    def connect_installer(self, known_hosts: Path | None = None) -> Transport:
+        # the installer lets root in (with the keys of the archive), whoever ran the old system
+        root = attrs.evolve(self.target, user="root")
+        return self.connector(root, known_hosts=known_hosts or self.target.known_hosts,
+                              policy="strict", port=self.installer_port, reporter=self.reporter)
+
+    # -- kexec --
+
+    def kexec(self) -> Transport | None:
+        opts = self.options
+        if opts.bundle is None:
+            raise InvalidInputError("the kexec phase needs a bundle",
+                                    hint="pass --bundle DIR or a nixos-images kexec tarball")
+        report(self.reporter, "start", f"taking over {self.target.host}", phase="kexec")
+        transport = self.connect_running()
+        try:
+            return self._kexec(transport)
+        except BaseException:
+            transport.close()
+            raise
+
+    def _collect(self, transport: Transport) -> RuntimeInfo:
+        from .collect import collect
+
+        settings = {"disk": self.options.disk} if self.options.disk else {}
+        info, self.facts = collect(transport, hoster=self.options.hoster, settings=settings,
+                                   reporter=self.reporter)
+        if not info.disk_to_format:
+            raise InvalidInputError(f"cannot tell which disk of {transport.host} to format",
+                                    hint="pass --disk /dev/disk/by-id/...")
+        self.info = info
+        return info
+
+    def _kexec(self, transport: Transport) -> Transport | None:
+        from . import zipapp
+
+        opts = self.options
+        info = self._collect(transport)
+        facts = self.facts
+        assert opts.bundle is not None and facts is not None
+        bundle = self.bundle = load_bundle(opts.bundle)
+        report(self.reporter, "step", f"bundle {bundle.source} ({bundle.kind}, {bundle.arch})",
+               phase="kexec")
+        self.installer_key = generate_host_key("nixremote-installer")
+        pyz = zipapp.build_bytes()
+        (self.work / "nixremote.pyz").write_bytes(pyz)
+        keys = [*info.root_authorized_keys, *opts.authorized_keys]
+        if self.target.identity_file is not None:
+            pub = Path(f"{self.target.identity_file}.pub")
+            if pub.is_file():
+                keys.append(pub.read_text(encoding="utf-8").strip())
+        plan = self.plan = self.plan or self.make_plan(info, facts)
+        archive = handoff.build_archive(handoff.archive_entries(
+            host_key=self.installer_key, authorized_keys=keys, info=info, plan=plan,
+            network=handoff.NetworkDump(
+                addrs=_json_list(facts.get("ip-addr")),
+                routes_v4=_json_list(facts.get("ip-route4")),
+                routes_v6=_json_list(facts.get("ip-route6")),
+            ),
+            zipapp=pyz,
+        ))
+        archive_path = self.work / "nixremote-handoff.cpio.gz"
+        archive_path.write_bytes(archive)
+        state, self.cmdline = preflight.run_preflight(
+            transport, info, bundle, archive_bytes=len(archive),
+            allow_kexec_install=opts.allow_kexec_install, upload_dir=opts.remote_dir,
+            reporter=self.reporter)
+        remote = opts.remote_dir.rstrip("/")
+        kernel = f"{remote}/{bundle.kernel.name}"
+        initrd = f"{remote}/{bundle.initrd.name}"
+        archive_remote = f"{remote}/nixremote-handoff.cpio.gz"
+        items = [
+            upload.UploadItem(local=bundle.kernel, remote=kernel),
+            upload.UploadItem(local=bundle.initrd, remote=initrd),
+            upload.UploadItem(local=archive_path, remote=archive_remote, mode=0o600),
+        ]
+        kexec = state.kexec or "kexec"
+        if opts.dry_run:
+            if not state.kexec:
+                self.step(f"install kexec-tools with {state.package_manager}", "kexec")
+            for it, there in upload.pending(transport, items):
+                if there:
+                    report(self.reporter, "skip", f"{it.remote} is already on the target",
+                           phase="kexec")
+                else:
+                    self.step(f"upload {it.local} ({it.local.stat().st_size} bytes) to "
+                              f"{it.remote}", "kexec")
+            self.step(f"run {shlex.join([kexec, '-l', kernel, f'--initrd={initrd}+archive'])} "
+                      f"--append=<{len(self.cmdline)} bytes: {bundle.kernel_params} "
+                      "nixremote.info=...>", "kexec")
+            self.step(f"run {kexec} -e (detached), then reconnect to {self.target.host} port "
+                      f"{self.installer_port} checking the generated host key "
+                      f"{self.installer_key.fingerprint}", "kexec")
+            transport.close()
+            return None
+        if not state.kexec:
+            kexec = handoff.ensure_kexec(transport, self.reporter)
+        result = upload.upload(transport, items, reporter=self.reporter, phase="upload")
+        self.uploaded += result.transferred_bytes
+        handoff.load_and_exec(
+            transport, kexec=kexec, kernel=kernel, initrd=initrd, archive=archive_remote,
+            combined=f"{remote}/initrd.combined", cmdline=self.cmdline, reporter=self.reporter)
+        kexec_at = time.monotonic()
+        transport.close()
+        pinned = self.work / "installer_known_hosts"  # the generated key and nothing else
+        record_known_host(pinned, self.target.host, self.installer_port,
+                          [self.installer_key.public_openssh])
+        installer = handoff.wait_for_installer(
+            lambda: self.connect_installer(pinned),
+            deadline=kexec_at + opts.kexec_deadline, host=self.target.host,
+            reporter=self.reporter)
+        record_known_host(self.target.known_hosts_path, self.target.host, self.installer_port,
+                          [self.installer_key.public_openssh])
+        report(self.reporter, "done", f"installer verified ({self.installer_key.fingerprint})",
+               phase="kexec", data={"fingerprint": self.installer_key.fingerprint})
+        return installer
+
+    def make_plan(self, info: RuntimeInfo, facts: Facts) -> Plan:
+        """The plan for the collected host: every hook asked here, once."""
+        from .parsers import parse_machine_id
+        from .planning import PlanOptions, make_plan
+
+        opts = self.options
+        target = f"{self.target.user}@{self.target.host}:{self.target.port}"
+        return make_plan(
+            info,
+            PlanOptions(layout=opts.layout, nixremote_flake=opts.flake, phases=opts.phases),
+            target=target, machine_id=parse_machine_id(facts.get("machine-id")),
+        )
+
+    def plan_disk(self) -> None:
+        """Report the disk plan (every command) in a dry run."""
+        if self.plan is None:
+            self.step("use the plan the installer holds (made by the kexec phase)", "format")
+            return
+        for s in self.plan.steps:
+            self.step(f"{s.description}: {s.command}" + (" (key on stdin)" if s.stdin_secret
+                                                         else ""), "format")
+
+    # -- installer phases --
+
+    def installer_phases(self, installer: Transport | None, phases: Sequence[str]) -> None:
+        wanted = [p for name in phases if name in INSTALLER_PHASES_OF
+                  for p in INSTALLER_PHASES_OF[name]]
+        if not wanted:
+            return
+        argv_tail = ["installer", "run", "--yes", "--json", "--phases", ",".join(wanted),
+                     "--plan", self.options.plan_file]
+        if self.options.dry_run:
+            if "format" in wanted:
+                self.plan_disk()
+            key_file = self.options.key_file
+            self.step(f"send the disk key on stdin into {key_file} (tmpfs, 0600)", "install")
+            self.step("run python3 " + shlex.join([self.options.installer_zipapp, *argv_tail[:2],
+                                                   "--key-file", key_file, *argv_tail[2:]]),
+                      "install")
+            return
+        if installer is None:
+            installer = self.connect_installer()
+        try:
+            self._drive(installer, wanted, argv_tail)
+        finally:
+            installer.close()
+
+    def _drive(self, installer: Transport, wanted: list[str], argv_tail: list[str]) -> None:
+        python = handoff.find_python(installer, self.bundle.python if self.bundle else None)
+        pyz = self.work / "nixremote.pyz"
+        if not pyz.is_file():
+            from . import zipapp
+
+            pyz.write_bytes(zipapp.build_bytes())
+        remote_pyz = self.options.installer_zipapp
+        result = upload.upload(installer, [upload.UploadItem(local=pyz, remote=remote_pyz)],
+                               reporter=self.reporter, phase="install")
+        self.uploaded += result.transferred_bytes
+        self.send_plan(installer)
+        argv = [python, remote_pyz, *argv_tail[:2]]
+        if self.options.disk_key is not None:
+            key_file = self.options.key_file
+            installer.run(
+                ["sh", "-c", 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1"', "key",
+                 key_file],
+                stdin=self.options.disk_key, timeout=60,
+            )
+            argv += ["--key-file", key_file]
+        argv += argv_tail[2:]
+        final: list[Event] = []
+        errors: list[Event] = []
+
+        def on_line(line: str) -> None:
+            event = event_from_json(line)
+            if event is None:
+                if line.strip():
+                    log.info("installer: %s", line)
+                return
+            if event.kind == "done" and event.phase is None:
+                final.append(event)
+            if event.kind == "error":
+                errors.append(event)
+            if self.reporter is not None:
+                self.reporter(event)
+
+        try:
+            installer.run(argv, on_line=on_line, timeout=None)
+        except TransportError as exc:  # CommandFailedError included
+            if final and not errors and "reboot" in wanted:
+                # the reboot took the connection (or the command) down after the last event
+                log.info("the installer is rebooting the host: %s", exc.message)
+            elif errors and isinstance(exc, CommandFailedError):
+                last = errors[-1]
+                raise CommandFailedError(
+                    f"the installer failed: {last.message}", argv=exc.argv,
+                    returncode=exc.returncode, output=exc.output,
+                    hint=dict(last.data).get("hint") or "rerun with the failed phase in --phases "
+                    "(finished phases are skipped)",
+                ) from None
+            else:
+                raise
+        if final:
+            self.record_host_keys(dict(final[-1].data), rebooting="reboot" in wanted)
+
+    def send_plan(self, installer: Transport) -> None:
+        """Put the plan into the installer's tmpfs, over the verified connection. On a resume
+        (no kexec in this run) the plan is the one the kexec phase handed over."""
+        if self.plan is None:
+            result = installer.run(["cat", handoff.PLAN_PATH], check=False)
+            if not result.ok:
+                raise InvalidInputError(
+                    f"the installer on {self.target.host} holds no plan ({handoff.PLAN_PATH})",
+                    hint="run the kexec phase first (add kexec to --phases)",
+                )
+            self.plan = loads_plan(result.stdout, source=f"{self.target.host}:{handoff.PLAN_PATH}")
+            self.info = self.plan.runtime_info
+        installer.run(
+            ["sh", "-c", 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1"', "plan",
+             self.options.plan_file],
+            stdin=dumps_plan(self.plan).encode(), timeout=60,
+        )
+
+    def record_host_keys(self, data: dict[str, str], *, rebooting: bool) -> None:
+        """Record the installed system's host keys in the user's known_hosts.
+
+        The initrd's keys (their own port) are recorded at once. The system's keys share the
+        installer's host and port, so they replace the installer's key only when the reboot
+        phase runs: until then a rerun must still reach the installer, verified.
+        """
+        keys = host_keys_from_data(data)
+        if not keys:
+            return
+        path = self.target.known_hosts_path
+        host_lines = [k.public for k in keys if k.role == "host"]
+        if host_lines and rebooting:
+            record_known_host(path, self.target.host, self.target.port, host_lines)
+        for port in sorted({k.port for k in keys if k.role == "initrd"}):
+            record_known_host(path, self.target.host, port,
+                              [k.public for k in keys if k.role == "initrd" and k.port == port])
+        for k in keys:
+            port = self.target.port if k.role == "host" else k.port
+            if k.role == "host" and not rebooting:
+                report(self.reporter, "step",
+                       f"installed system's {k.type} key {k.fingerprint} (port {port}) will be "
+                       "recorded when the reboot phase runs", phase="verify")
+                continue
+            report(self.reporter, "step",
+                   f"recorded {k.role} key {k.type} {k.fingerprint} (port {port}) in {path}",
+                   phase="verify")
+        self.host_keys = keys
+
+
+def install(
+    target: Target,
+    options: InstallOptions,
+    reporter: Reporter | None = None,
+    *,
+    connector: Connector = ssh_connector,
+) -> InstallResult:
+    """Install NixOS onto ``target``: the phases of ``options.phases`` (see the module doc).
+
+    Nothing destructive runs unless ``options.yes`` (the caller confirmed) and not
+    ``options.dry_run``. Raises :class:`~nixremote.core.errors.NixremoteError` kinds.
+    """
+    phases = parse_phases(options.phases)
+    destructive = any(p in phases for p in ("kexec", "format", "install"))
+    if destructive and not options.dry_run and not options.yes:
+        raise InvalidInputError(
+            f"installing onto {target.host} replaces its system and wipes its disk",
+            hint="confirm with yes=True (--yes), or look first with --dry-run",
+        )
+    if ("format" in phases or "install" in phases) and options.disk_key is None \
+            and not options.dry_run:
+        raise InvalidInputError("the disk key is needed for the format and install phases",
+                                hint="pass --disk-key-file FILE or type it at the prompt")
+    run = _Run(target, options, reporter, connector)
+    try:
+        installer: Transport | None = None
+        if "kexec" in phases:
+            installer = run.kexec()
+        elif options.dry_run:
+            run.step(f"connect to the installer on {target.host} port {run.installer_port} "
+                     "(host key recorded by the kexec phase)", "kexec")
+        rest = [p for p in phases if p != "kexec"]
+        if rest:
+            run.installer_phases(installer, rest)
+        elif installer is not None:
+            installer.close()
+        return InstallResult(
+            host=target.host, phases=phases, dry_run=options.dry_run, runtime_info=run.info,
+            cmdline_bytes=len(run.cmdline) if run.cmdline else None,
+            uploaded_bytes=run.uploaded,
+            installer_fingerprint=run.installer_key.fingerprint if run.installer_key else None,
+            host_keys=run.host_keys, steps=tuple(run.steps),
+            known_hosts=target.known_hosts_path,
+        )
+    finally:
+        run._tmp.cleanup()
+
+
+__all__ = [
+    "PHASES",
+    "InstallOptions",
+    "InstallResult",
+    "Target",
+    "install",
+    "parse_phases",
+    "ssh_connector",
+]

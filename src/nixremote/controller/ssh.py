@@ -1,0 +1,625 @@
+"""The SSH transport: :class:`SshTransport`, over Fabric and paramiko (imported lazily).
+
+Connecting (:func:`connect`) checks the host key against a known_hosts file:
+
+``strict`` (the default)
+    The key must already be recorded (``~/.ssh/known_hosts`` and ``/etc/ssh/ssh_known_hosts``,
+    or the file given). An unknown key and a changed key are both refused with
+    :class:`~nixremote.core.errors.HostKeyError`.
+``accept-new``
+    An unknown host's key is recorded in the known_hosts file and the connection goes on (the
+    reporter and the log say so, with the fingerprint); a changed key is still refused.
+
+Fabric's silent ``AutoAddPolicy`` is never used, for the host nor for a jump host. The user's
+``~/.ssh/config`` is not read: every option comes from the arguments, so what is checked does
+not depend on a file the user may not think of.
+
+Commands run on their own exec channel each (``commands_run`` counts them); their stdin is fed
+in full and then closed. With ``sudo`` a non-root user's commands run through ``sudo``; its
+password comes from ``NIXREMOTE_SUDO_PASSWORD`` or a prompt callback and travels on stdin,
+never in argv. Files move over the same exec channels (``cat``), so neither SFTP nor scp is
+needed on the host, and uploads report progress and can resume.
+
+Every paramiko, socket and invoke failure is raised as a one-line
+:class:`~nixremote.core.errors.TransportError` (or :class:`HostKeyError`) with a hint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from ..core.errors import CommandFailedError, HostKeyError, InvalidInputError, TransportError
+from ..core.hostkeys import fingerprint
+from ..core.progress import Reporter, report
+from ..core.transport import CommandResult, LineCallback, check_result
+from .known_hosts import known_hosts_host, record_known_host
+
+if TYPE_CHECKING:
+    import paramiko
+
+log = logging.getLogger(__name__)
+
+SUDO_PASSWORD_ENV = "NIXREMOTE_SUDO_PASSWORD"
+HOST_KEY_POLICIES = ("strict", "accept-new")
+DEFAULT_CONNECT_TIMEOUT = 15.0
+CHANNEL_TIMEOUT = 120.0
+_CHUNK = 256 * 1024
+_SUDO_FAILED = 97
+
+ProgressCallback = Callable[[int, int], None]
+"""``on_progress(done_bytes, total_bytes)``."""
+
+# The sudo wrapper reads the password line from stdin (``read`` takes one byte at a time, so
+# the rest of stdin stays for the command), validates it with ``sudo -S -v`` and runs the
+# command with ``sudo -n`` from the same shell, which finds the fresh credentials.
+_SUDO_WRAPPER = (
+    'IFS= read -r p; printf "%s\\n" "$p" | sudo -S -p "" -v >/dev/null 2>&1 '
+    '|| { echo "nixremote: sudo refused the password" >&2; exit 97; }; '
+    'unset p; sudo -n -- "$@"'
+)
+
+
+def parse_target(target: str) -> tuple[str | None, str, int | None]:
+    """``[USER@]HOST[:PORT]`` (``HOST`` may be ``[v6 address]``) into (user, host, port)."""
+    user: str | None = None
+    port: int | None = None
+    rest = target.strip()
+    if "@" in rest:
+        user, _, rest = rest.rpartition("@")
+        user = user or None
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        if tail.startswith(":") and tail[1:].isdigit():
+            port = int(tail[1:])
+        elif tail:
+            raise InvalidInputError(f"cannot read the host {target!r}", hint="use [ADDR]:PORT")
+    elif rest.count(":") == 1:
+        host, _, p = rest.partition(":")
+        if not p.isdigit():
+            raise InvalidInputError(f"cannot read the port in {target!r}", hint="use HOST:PORT")
+        port = int(p)
+    else:
+        host = rest
+    if not host or any(c.isspace() for c in host):
+        raise InvalidInputError(f"cannot read the host {target!r}", hint="use [USER@]HOST")
+    return user, host, port
+
+
+def _hint_for_oserror(exc: BaseException, host: str, port: int) -> tuple[str, str]:
+    if isinstance(exc, ConnectionRefusedError):
+        return (f"connection to {host} port {port} refused", f"is sshd listening on port {port}?")
+    if isinstance(exc, socket.gaierror):
+        return (f"cannot resolve host name {host!r}", "check the spelling or use an address")
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return (
+            f"connecting to {host} port {port} timed out",
+            "check the address, the port and any firewall, or raise --connect-timeout",
+        )
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return (f"cannot connect to {host} port {port}: {text}", "check the address and port")
+
+
+def _key_fingerprint(key: paramiko.PKey) -> str:
+    return fingerprint(f"{key.get_name()} {key.get_base64()}")
+
+
+class SshTransport:
+    """A :class:`~nixremote.core.transport.Transport` over one SSH connection.
+
+    Create it with :func:`connect`, which opens the connection (so that connection errors
+    surface there) and returns the transport. Use it as a context manager or call
+    :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        user: str = "root",
+        port: int = 22,
+        identity_file: str | os.PathLike[str] | None = None,
+        jump: str | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        known_hosts: str | os.PathLike[str] | None = None,
+        host_key_policy: str = "strict",
+        sudo: bool = False,
+        sudo_password: str | None = None,
+        sudo_prompt: Callable[[], str] | None = None,
+        reporter: Reporter | None = None,
+    ) -> None:
+        if host_key_policy not in HOST_KEY_POLICIES:
+            raise InvalidInputError(
+                f"unknown host key policy {host_key_policy!r}",
+                hint=f"use one of: {', '.join(HOST_KEY_POLICIES)}",
+            )
+        self.hostname = host
+        self.user = user
+        self.port = int(port)
+        self.identity_file = Path(identity_file).expanduser() if identity_file else None
+        self.jump = jump
+        self.connect_timeout = float(connect_timeout)
+        self.known_hosts = (
+            Path(known_hosts or "~/.ssh/known_hosts").expanduser()
+        )
+        self._system_known_hosts = None if known_hosts else Path("/etc/ssh/ssh_known_hosts")
+        self.host_key_policy = host_key_policy
+        self.sudo = sudo and user != "root"
+        self._sudo_password = sudo_password
+        self._sudo_prompt = sudo_prompt
+        self._reporter = reporter
+        self.commands_run = 0
+        """Exec channels opened so far (one per :meth:`run`, :meth:`put`, :meth:`get`)."""
+        self.accepted_new_key: str | None = None
+        """The fingerprint recorded by ``accept-new``, when this connection recorded one."""
+        self._conn: Any = None
+        self._gateway: Any = None
+
+    # --- connection ------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        name = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
+        return f"{self.user}@{name}:{self.port}"
+
+    def _policy(self, label: str) -> Any:
+        import paramiko
+
+        transport = self
+
+        class Strict(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]
+            def missing_host_key(self, client: Any, hostname: str, key: paramiko.PKey) -> None:
+                raise HostKeyError(
+                    f"the host key of {label} ({key.get_name()} {_key_fingerprint(key)}) "
+                    f"is not in {transport.known_hosts}",
+                    hint="check the fingerprint out of band, then record it with "
+                    "--accept-new (or ssh-keyscan into --known-hosts)",
+                )
+
+        class AcceptNew(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]
+            def missing_host_key(self, client: Any, hostname: str, key: paramiko.PKey) -> None:
+                if client.get_host_keys().lookup(hostname):
+                    raise HostKeyError(
+                        f"the host key of {label} is of another type than the one recorded "
+                        f"in {transport.known_hosts}",
+                        hint="check the host; remove the old key with ssh-keygen -R",
+                    )
+                fp = _key_fingerprint(key)
+                host, port = _split_known_name(hostname)
+                try:
+                    record_known_host(
+                        transport.known_hosts,
+                        host,
+                        port,
+                        [f"{key.get_name()} {key.get_base64()}"],
+                        replace=False,
+                    )
+                except OSError as exc:
+                    raise HostKeyError(
+                        f"cannot record the host key of {label} in {transport.known_hosts}: "
+                        f"{exc.strerror}",
+                        hint="check that the known_hosts file is writable",
+                    ) from None
+                client.get_host_keys().add(hostname, key.get_name(), key)
+                transport.accepted_new_key = fp
+                report(
+                    transport._reporter,
+                    "warning",
+                    f"accepted the new host key of {label} ({key.get_name()} {fp}) and "
+                    f"recorded it in {transport.known_hosts}",
+                    phase="connect",
+                    data={"fingerprint": fp, "host": label},
+                )
+
+        return AcceptNew() if self.host_key_policy == "accept-new" else Strict()
+
+    def _connection(self, host: str, user: str, port: int, gateway: Any = None) -> Any:
+        from fabric import Config, Connection
+
+        config = Config(overrides={"load_ssh_configs": False, "run": {"hide": True}})
+        connect_kwargs: dict[str, Any] = {
+            "banner_timeout": self.connect_timeout,
+            "auth_timeout": self.connect_timeout,
+        }
+        if self.identity_file is not None:
+            connect_kwargs.update(
+                key_filename=[str(self.identity_file)], look_for_keys=False, allow_agent=False
+            )
+        conn = Connection(
+            host,
+            user=user,
+            port=port,
+            config=config,
+            gateway=gateway if gateway is not None else False,
+            connect_timeout=max(1, round(self.connect_timeout)),
+            connect_kwargs=connect_kwargs,
+        )
+        client = conn.client
+        for path in (self._system_known_hosts, self.known_hosts):
+            if path is not None and path.is_file():
+                try:
+                    client.get_host_keys().load(str(path))
+                except (OSError, ValueError) as exc:
+                    raise HostKeyError(
+                        f"cannot read the known_hosts file {path}: {exc}",
+                        hint="fix or remove the broken line",
+                    ) from None
+        label = f"{user}@{host}:{port}"
+        client.set_missing_host_key_policy(self._policy(label))
+        return conn
+
+    def open(self) -> SshTransport:
+        """Open the connection (and the jump host's); raise a one-line error when it fails."""
+        if self._conn is not None:
+            return self
+        gateway = None
+        if self.jump:
+            juser, jhost, jport = parse_target(self.jump)
+            gateway = self._connection(jhost, juser or self.user, jport or 22)
+            self._gateway = gateway
+            self._open(gateway, jhost, jport or 22, juser or self.user, what="jump host ")
+        conn = self._connection(self.hostname, self.user, self.port, gateway)
+        self._open(conn, self.hostname, self.port, self.user)
+        self._conn = conn
+        transport = conn.client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(30)
+        return self
+
+    def _open(self, conn: Any, host: str, port: int, user: str, *, what: str = "") -> None:
+        import paramiko
+
+        try:
+            conn.open()
+            return
+        except HostKeyError:
+            conn.close()
+            raise
+        except paramiko.BadHostKeyException as exc:
+            conn.close()
+            name = known_hosts_host(host, port)
+            raise HostKeyError(
+                f"the host key of {what}{host} port {port} has CHANGED: it is now "
+                f"{exc.key.get_name()} {_key_fingerprint(exc.key)}, {self.known_hosts} has "
+                f"{_key_fingerprint(exc.expected_key)}",
+                hint=f"if the host was reinstalled, remove the old key with "
+                f"ssh-keygen -R '{name}' -f {self.known_hosts}; otherwise someone may be "
+                "intercepting the connection",
+            ) from None
+        except paramiko.AuthenticationException:
+            conn.close()
+            key = f" with {self.identity_file}" if self.identity_file else ""
+            raise TransportError(
+                f"the {what}host {host} port {port} refused authentication as {user}{key}",
+                hint="check the user and the key (-i); the key must be in the host's "
+                "authorized_keys",
+            ) from None
+        except paramiko.ssh_exception.NoValidConnectionsError as exc:
+            conn.close()
+            errors = list(exc.errors.values())
+            if errors and all(isinstance(e, ConnectionRefusedError) for e in errors):
+                message, hint = _hint_for_oserror(errors[0], host, port)
+            else:
+                message, hint = _hint_for_oserror(errors[0] if errors else exc, host, port)
+            raise TransportError(what + message if what else message, hint=hint) from None
+        except (paramiko.SSHException, EOFError) as exc:
+            conn.close()
+            raise TransportError(
+                f"SSH handshake with {what}{host} port {port} failed: "
+                f"{str(exc).strip() or type(exc).__name__}",
+                hint="is it an SSH server? check the port, or raise --connect-timeout",
+            ) from None
+        except OSError as exc:
+            conn.close()
+            message, hint = _hint_for_oserror(exc, host, port)
+            raise TransportError(what + message if what else message, hint=hint) from None
+
+    def close(self) -> None:
+        for conn in (self._conn, self._gateway):
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:  # closing a dead connection may fail in any way
+                    log.debug("closing %s failed", self.host, exc_info=True)
+        self._conn = None
+        self._gateway = None
+
+    def __enter__(self) -> SshTransport:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- commands --------------------------------------------------------------------------
+
+    def _password(self) -> str | None:
+        if self._sudo_password is None:
+            env = os.environ.get(SUDO_PASSWORD_ENV)
+            if env is not None:
+                self._sudo_password = env
+            elif self._sudo_prompt is not None:
+                self._sudo_password = self._sudo_prompt()
+        return self._sudo_password
+
+    def command_line(self, argv: Sequence[str]) -> tuple[str, bytes]:
+        """The remote command line for ``argv`` and what goes before the caller's stdin."""
+        args = list(argv)
+        if not args:
+            raise InvalidInputError("empty command", hint="pass an argv list")
+        if not self.sudo:
+            return shlex.join(args), b""
+        password = self._password()
+        if password is None:
+            return shlex.join(["sudo", "-n", "--", *args]), b""
+        if "\n" in password:
+            raise InvalidInputError("the sudo password contains a newline", hint="check it")
+        return shlex.join(["sh", "-c", _SUDO_WRAPPER, "sh", *args]), password.encode() + b"\n"
+
+    def _session(self) -> Any:
+        import paramiko
+
+        if self._conn is None:
+            self.open()
+        transport = self._conn.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise TransportError(
+                f"the connection to {self.host} is closed", hint="connect again"
+            )
+        try:
+            # A slow host (a freshly kexec'd installer under load) can take long to start a
+            # session; the connection itself is known to work, so wait longer than to connect.
+            chan = transport.open_session(timeout=max(self.connect_timeout, CHANNEL_TIMEOUT))
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise TransportError(
+                f"cannot open a channel to {self.host}: {str(exc) or type(exc).__name__}",
+                hint="the connection broke; connect again",
+            ) from None
+        self.commands_run += 1
+        return chan
+
+    def _exec(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | IO[bytes] | None,
+        timeout: float | None,
+        on_line: LineCallback | None = None,
+        stdin_total: int | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> CommandResult:
+        import paramiko
+
+        args = tuple(argv)
+        line, prefix = self.command_line(args)
+        chan = self._session()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        feed_error: list[BaseException] = []
+
+        def feed() -> None:
+            try:
+                if prefix:
+                    chan.sendall(prefix)
+                if isinstance(stdin, bytes | bytearray):
+                    chan.sendall(stdin)
+                elif stdin is not None:
+                    done = 0
+                    while True:
+                        block = stdin.read(_CHUNK)
+                        if not block:
+                            break
+                        chan.sendall(block)
+                        done += len(block)
+                        if on_progress is not None:
+                            on_progress(done, stdin_total or done)
+                chan.shutdown_write()
+            except (OSError, EOFError, paramiko.SSHException) as exc:
+                feed_error.append(exc)
+
+        out = bytearray()
+        err = bytearray()
+        pending = b""
+        try:
+            chan.exec_command(line)
+            feeder = threading.Thread(target=feed, name="nixremote-ssh-stdin", daemon=True)
+            feeder.start()
+            while True:
+                got = False
+                while chan.recv_ready():
+                    data = chan.recv(_CHUNK)
+                    if not data:
+                        break
+                    got = True
+                    out += data
+                    if on_line is not None:
+                        pending += data
+                        *lines, pending = pending.split(b"\n")
+                        for raw in lines:
+                            on_line(raw.decode("utf-8", "replace"))
+                while chan.recv_stderr_ready():
+                    got = True
+                    err += chan.recv_stderr(_CHUNK)
+                if (
+                    chan.exit_status_ready()
+                    and not chan.recv_ready()
+                    and not chan.recv_stderr_ready()
+                ) and (chan.closed or chan.eof_received):
+                    break
+                if deadline is not None and time.monotonic() > deadline:
+                    chan.close()
+                    raise TransportError(
+                        f"{args[0]} on {self.host} did not finish within {timeout:g} s",
+                        hint="the host is slow or stuck; raise --timeout or check the host",
+                    )
+                if not got:
+                    select.select([chan], [], [], 0.05)
+            status = chan.recv_exit_status()
+            feeder.join(timeout=5)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise TransportError(
+                f"running {args[0]} on {self.host} failed: {str(exc) or type(exc).__name__}",
+                hint="the connection broke; check the host and connect again",
+            ) from None
+        finally:
+            chan.close()
+        if on_line is not None and pending:
+            on_line(pending.decode("utf-8", "replace"))
+        if self.sudo and status == _SUDO_FAILED and b"nixremote: sudo refused" in err:
+            raise TransportError(
+                f"sudo on {self.host} refused the password of {self.user}",
+                hint=f"check the password ({SUDO_PASSWORD_ENV}) and that {self.user} may sudo",
+            )
+        if status == -1:
+            status = 255  # no exit status: the command was killed or the channel broke
+        if feed_error and status == 0:
+            log.debug("feeding stdin to %s failed: %s", args[0], feed_error[0])
+        return CommandResult(argv=args, returncode=status, stdout=bytes(out), stderr=bytes(err))
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        on_line: LineCallback | None = None,
+    ) -> CommandResult:
+        """Run ``argv`` on the host in one exec channel (see the Transport protocol)."""
+        result = self._exec(argv, stdin=stdin, timeout=timeout, on_line=on_line)
+        return check_result(result) if check else result
+
+    # --- files -----------------------------------------------------------------------------
+
+    def remote_size(self, remote: str) -> int | None:
+        """The size of ``remote`` on the host, or ``None`` when it does not exist."""
+        script = 'if [ -f "$1" ]; then wc -c < "$1"; else echo none; fi'
+        result = self.run(["sh", "-c", script, "sh", remote], check=True, timeout=60)
+        text = result.text.strip()
+        return int(text) if text.isdigit() else None
+
+    def put(
+        self,
+        local: Path,
+        remote: str,
+        *,
+        mode: int | None = None,
+        on_progress: ProgressCallback | None = None,
+        resume: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Copy ``local`` to ``remote`` in one exec channel, streaming it in chunks.
+
+        ``on_progress(sent, total)`` is called after every chunk. With ``resume`` a partial
+        ``remote`` (shorter than ``local``) is completed instead of sent again: one more
+        exec learns its size, and only the rest is sent (check the result's sha256 when it
+        matters). The file is written to ``remote.part`` and renamed when complete.
+        """
+        local = Path(local)
+        try:
+            total = local.stat().st_size
+            handle = local.open("rb")
+        except OSError as exc:
+            raise TransportError(
+                f"cannot read {local}: {exc.strerror}", hint="check the path"
+            ) from None
+        offset = 0
+        with handle:
+            if resume:
+                have = self.remote_size(remote + ".part")
+                if have is not None and 0 < have <= total:
+                    offset = have
+                    handle.seek(offset)
+            chmod = f"chmod {mode:o} \"$1.part\" && " if mode is not None else ""
+            redirect = ">>" if offset else ">"
+            # Rename only a complete file: an interrupted stream ends cat with success too.
+            script = (
+                f'umask 077; cat {redirect} "$1.part" || exit; '
+                f'[ "$(wc -c < "$1.part")" -eq {total} ] || '
+                '{ echo "nixremote: upload incomplete, kept $1.part" >&2; exit 75; }; '
+                f'{chmod}mv -f "$1.part" "$1"'
+            )
+
+            def progress(done: int, _total: int) -> None:
+                if on_progress is not None:
+                    on_progress(offset + done, total)
+
+            if on_progress is not None:
+                on_progress(offset, total)
+            result = self._exec(
+                ["sh", "-c", script, "sh", remote],
+                stdin=handle,
+                timeout=timeout,
+                stdin_total=total,
+                on_progress=progress,
+            )
+        check_result(result, f"writing {remote} on {self.host}")
+
+    def get(self, remote: str, local: Path) -> None:
+        """Copy ``remote`` from the host into ``local`` (in one exec channel)."""
+        result = self._exec(["cat", "--", remote], stdin=None, timeout=None)
+        if not result.ok:
+            raise CommandFailedError(
+                f"cannot read {remote} on {self.host}: {result.tail(1)}",
+                argv=result.argv,
+                returncode=result.returncode,
+                output=result.tail(),
+                hint="check the path",
+            )
+        try:
+            Path(local).write_bytes(result.stdout)
+        except OSError as exc:
+            raise TransportError(
+                f"cannot write {local}: {exc.strerror}", hint="check the path"
+            ) from None
+
+
+def _split_known_name(name: str) -> tuple[str, int]:
+    if name.startswith("[") and "]:" in name:
+        host, _, port = name[1:].partition("]:")
+        if port.isdigit():
+            return host, int(port)
+    return name, 22
+
+
+def connect(
+    host: str,
+    *,
+    user: str | None = None,
+    port: int | None = None,
+    identity_file: str | os.PathLike[str] | None = None,
+    jump: str | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    known_hosts: str | os.PathLike[str] | None = None,
+    host_key_policy: str = "strict",
+    sudo: bool = False,
+    sudo_password: str | None = None,
+    sudo_prompt: Callable[[], str] | None = None,
+    reporter: Reporter | None = None,
+) -> SshTransport:
+    """Open an SSH connection to ``host`` (``[USER@]HOST[:PORT]``) and return its transport.
+
+    ``user`` and ``port`` override what ``host`` names; the defaults are root and 22.
+    """
+    t_user, t_host, t_port = parse_target(host)
+    transport = SshTransport(
+        t_host,
+        user=user or t_user or "root",
+        port=port or t_port or 22,
+        identity_file=identity_file,
+        jump=jump,
+        connect_timeout=connect_timeout,
+        known_hosts=known_hosts,
+        host_key_policy=host_key_policy,
+        sudo=sudo,
+        sudo_password=sudo_password,
+        sudo_prompt=sudo_prompt,
+        reporter=reporter,
+    )
+    return transport.open()

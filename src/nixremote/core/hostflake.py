@@ -1,0 +1,203 @@
+"""Host flakes: the flake directory that describes one installed host.
+
+A host flake is rendered from the ``templates.host`` files shipped with this package
+(``nixremote/data/templates/host``, the same directory the root flake's ``templates.host`` points
+at) and holds:
+
+``flake.nix``
+    calls ``nixremote.lib.makeSystem`` with ``./runtime-info.json``, ``./configuration.nix`` and
+    the modules hoster plugins add (the ``host_flake_modules`` hook), and registers itself as
+    ``installed`` in the Nix registry (``nixos-rebuild switch --flake installed#installed``).
+``runtime-info.json``
+    the host's runtime info (both the rich fields and the original installer's flat ones).
+``configuration.nix``
+    the user's own module; never overwritten once it exists.
+
+Rendering is pure (:func:`render_host_flake`); :func:`write_host_flake` writes the files. This
+module runs inside the installer too: it imports nothing beyond the standard library and
+nixremote's core.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+from attrs import frozen
+
+from .converter import dumps_runtime_info
+from .errors import InvalidInputError
+from .models import RuntimeInfo
+from .nixtext import check_flake_url
+from .progress import Reporter, report
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NIXREMOTE_URL = "github:nixremote/nixremote"
+"""The flake reference of nixremote that generated flakes use unless told otherwise."""
+
+HOST_FLAKE_DIR = "/persist/etc/nixos"
+"""Where the installer writes the host flake (bind-mounted on ``/etc/nixos`` on the host)."""
+
+HOST_SSH_KEY_DIR = "/persist/etc/ssh"
+"""The installed system's SSH host keys (``ssh_host_ed25519_key``, ``ssh_host_rsa_key``)."""
+
+INITRD_SSH_HOST_KEY = "/persist/etc/secrets/initrd/ssh_host_ed25519_key"
+"""The host key of the initrd's SSH server (port 2222, for the ZFS unlock)."""
+
+MACHINE_ID_FILE = "/persist/etc/machine-id"
+"""The machine id of the installed system (``/etc/machine-id`` points there)."""
+
+EXTRA_MODULES_MARKER = "# nixremote:extra-modules"
+"""The template line after which the modules of hoster plugins are inserted."""
+
+_URL_LINE = re.compile(r'^(?P<indent>\s*)nixremote\.url = "(?P<url>[^"]*)";$', re.MULTILINE)
+
+
+def template_dir(name: str) -> Traversable:
+    """The directory of a flake template shipped with nixremote (``host`` or ``fleet``)."""
+    if name not in ("host", "fleet"):
+        raise InvalidInputError(f"no flake template {name!r}", hint="use 'host' or 'fleet'")
+    return resources.files("nixremote").joinpath("data", "templates", name)
+
+
+def template_files(name: str) -> dict[str, str]:
+    """Every file of a template, by path relative to the template directory."""
+    out: dict[str, str] = {}
+
+    def walk(node: Traversable, prefix: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            rel = f"{prefix}{child.name}"
+            if child.is_dir():
+                walk(child, rel + "/")
+            elif child.name != "__pycache__":
+                out[rel] = child.read_text(encoding="utf-8")
+
+    walk(template_dir(name), "")
+    return out
+
+
+def set_nixremote_url(flake_text: str, url: str) -> str:
+    """The flake text with its ``nixremote.url`` input set to ``url``."""
+    check_flake_url(url)
+    text, count = _URL_LINE.subn(
+        lambda m: f'{m.group("indent")}nixremote.url = "{url}";', flake_text, count=1
+    )
+    if count != 1:
+        raise InvalidInputError(
+            "the flake template has no 'nixremote.url = \"...\";' line",
+            hint="restore the template shipped with nixremote",
+        )
+    return text
+
+
+def insert_modules(flake_text: str, modules: Iterable[str]) -> str:
+    """The flake text with each Nix expression of ``modules`` added after the marker line."""
+    mods = [m.strip() for m in modules if m and m.strip()]
+    if not mods:
+        return flake_text
+    lines = flake_text.splitlines(keepends=True)
+    found = [i for i, line in enumerate(lines) if line.strip().startswith(EXTRA_MODULES_MARKER)]
+    if not found:
+        raise InvalidInputError(
+            f"the flake template has no '{EXTRA_MODULES_MARKER}' line",
+            hint="restore the template shipped with nixremote",
+        )
+    index = found[0]
+    indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
+    added: list[str] = []
+    for mod in mods:
+        if EXTRA_MODULES_MARKER in mod:
+            raise InvalidInputError(
+                f"module expression {mod!r} contains the template marker", hint="remove it"
+            )
+        body = mod.replace("\n", "\n" + indent)
+        # Parenthesised, so that a function application stays one list element.
+        added.append(f"{indent}({body})\n")
+    return "".join(lines[: index + 1] + added + lines[index + 1 :])
+
+
+def render_host_flake(
+    info: RuntimeInfo,
+    *,
+    nixremote_url: str = DEFAULT_NIXREMOTE_URL,
+    extra_modules: Iterable[str] = (),
+) -> dict[str, str]:
+    """The files of the host flake for ``info``, by name (pure)."""
+    files = template_files("host")
+    flake = set_nixremote_url(files["flake.nix"], nixremote_url)
+    flake = insert_modules(flake, extra_modules)
+    return {
+        "flake.nix": flake,
+        "runtime-info.json": dumps_runtime_info(info),
+        "configuration.nix": files["configuration.nix"],
+    }
+
+
+@frozen(kw_only=True)
+class HostFlake:
+    """A host flake on disk: where it is, which files were written, which were kept."""
+
+    path: Path
+    written: tuple[str, ...]
+    kept: tuple[str, ...] = ()
+
+
+def write_files(
+    dest: Path,
+    files: Mapping[str, str],
+    *,
+    keep: Iterable[str] = (),
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Write ``files`` under ``dest``; names in ``keep`` are not replaced when they exist."""
+    keep_set = set(keep)
+    written: list[str] = []
+    kept: list[str] = []
+    for name, text in files.items():
+        target = dest / name
+        if name in keep_set and target.exists():
+            kept.append(name)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+        written.append(name)
+    return tuple(written), tuple(kept)
+
+
+def write_host_flake(
+    info: RuntimeInfo,
+    dest: str | Path,
+    *,
+    nixremote_url: str = DEFAULT_NIXREMOTE_URL,
+    extra_modules: Iterable[str] = (),
+    reporter: Reporter | None = None,
+) -> HostFlake:
+    """Write the host flake of ``info`` into ``dest`` (created if needed).
+
+    ``flake.nix`` and ``runtime-info.json`` are always (re)written; an existing
+    ``configuration.nix`` is the user's and is kept.
+    """
+    path = Path(dest)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        files = render_host_flake(info, nixremote_url=nixremote_url, extra_modules=extra_modules)
+        written, kept = write_files(path, files, keep=("configuration.nix",))
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot write the host flake to {path}: {exc.strerror}",
+            hint="check that the directory is writable",
+        ) from None
+    report(
+        reporter,
+        "done",
+        f"host flake for {info.host_name} written to {path}",
+        phase="flake",
+        data={"path": str(path), "written": ",".join(written), "kept": ",".join(kept)},
+    )
+    return HostFlake(path=path, written=written, kept=kept)

@@ -1,0 +1,156 @@
+"""The plan: everything an install will do, decided once on the controller, carried as data.
+
+:class:`Plan` holds what the hooks decided for one host (the runtime info, the disk layout and
+its steps, the host flake's inputs, the keys the installed system will trust, the phases) and
+what identifies the host (:class:`TargetIdentity`: its name, the MACs of its NICs, its
+machine-id, every disk to wipe with by-id path, kernel path, size, model and serial). It is
+written as ``plan.json`` by the one converter (:mod:`nixremote.core.converter`), shown to
+the user, approved, and carried into the installer, which executes it without deciding again.
+
+No secret is ever part of a plan: the disk key travels on its own, on stdin.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+
+from attrs import frozen
+
+from . import diskplan
+from .diskplan import Step
+from .errors import PlanError
+from .layout import DiskLayout
+from .models import RuntimeInfo
+from .nixtext import check_flake_url, layout_module
+from .phases import CONTROLLER_PHASES
+
+PLAN_SCHEMA_VERSION = 1
+"""The ``schemaVersion`` of ``plan.json`` that this version writes and the newest it reads."""
+
+
+@frozen(kw_only=True)
+class PlannedDisk:
+    """A disk the plan wipes, as the controller saw it: ``path`` is the path the layout names
+    (by-id when the disk has one), ``device`` its kernel path at collect time."""
+
+    path: str
+    device: str
+    size_bytes: int | None = None
+    model: str | None = None
+    serial: str | None = None
+
+
+@frozen(kw_only=True)
+class TargetIdentity:
+    """What makes the target the host the plan was made for."""
+
+    host_name: str
+    macs: tuple[str, ...] = ()
+    machine_id: str | None = None
+    disks: tuple[PlannedDisk, ...] = ()
+
+
+@frozen(kw_only=True)
+class HostFlakeInputs:
+    """What the host flake gets beyond the runtime info: the nixremote flake reference
+    (``None``: the default), the NixOS modules plugins add (Nix expressions, from the
+    ``host_flake_modules`` hook) and the layout's module (which disks boot, whether the pool
+    asks for a key; ``None`` for the default layout)."""
+
+    nixremote_flake: str | None = None
+    extra_modules: tuple[str, ...] = ()
+    layout_module: str | None = None
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """Every module the host flake adds, in order."""
+        return (*self.extra_modules, *((self.layout_module,) if self.layout_module else ()))
+
+
+@frozen(kw_only=True)
+class PluginRecord:
+    """A plugin that took part in the decisions: its name and distribution version."""
+
+    name: str
+    version: str | None = None
+
+
+@frozen(kw_only=True)
+class Plan:
+    """Everything an install does (see the module documentation).
+
+    ``target`` says where the controller reached the host (``root@203.0.113.7:22``); ``phases``
+    are the controller's phases the plan was approved for; ``authorized_keys`` the SSH keys the
+    installed system will trust.
+    """
+
+    target: str
+    identity: TargetIdentity
+    runtime_info: RuntimeInfo
+    layout: DiskLayout
+    steps: tuple[Step, ...]
+    host_flake: HostFlakeInputs = HostFlakeInputs()
+    authorized_keys: tuple[str, ...] = ()
+    phases: tuple[str, ...] = ()
+    plugins: tuple[PluginRecord, ...] = ()
+    created: str = ""
+    schema_version: int = PLAN_SCHEMA_VERSION
+
+
+def identity_of(info: RuntimeInfo, layout: DiskLayout, *,
+                machine_id: str | None = None) -> TargetIdentity:
+    """The target's identity as a plan records it: its name, MACs, machine-id and every disk
+    the layout wipes (which must all be among the collected disks)."""
+    disks = []
+    for spec in layout.disks:
+        disk = info.disk(spec.path)
+        if disk is None:
+            raise PlanError(
+                f"the layout names {spec.path}, which is not among the disks of "
+                f"{info.host_name}",
+                hint="pick a disk that `nixremote info` lists",
+            )
+        disks.append(PlannedDisk(path=spec.path, device=disk.path, size_bytes=disk.size_bytes,
+                                 model=disk.model, serial=disk.serial))
+    macs = tuple(sorted({i.mac for i in info.interfaces if i.mac}))
+    return TargetIdentity(host_name=info.host_name, macs=macs, machine_id=machine_id,
+                          disks=tuple(disks))
+
+
+def build_plan(
+    info: RuntimeInfo,
+    layout: DiskLayout,
+    *,
+    target: str = "",
+    machine_id: str | None = None,
+    nixremote_flake: str | None = None,
+    extra_modules: Iterable[str] = (),
+    authorized_keys: Iterable[str] = (),
+    phases: Iterable[str] = CONTROLLER_PHASES,
+    plugins: Iterable[PluginRecord] = (),
+    now: datetime.datetime | None = None,
+) -> Plan:
+    """A plan from decisions already taken: the layout (its steps follow from it), the host
+    flake's extra modules, the keys beyond the host's own. Pure: no hook runs here (the
+    controller's :func:`nixremote.controller.planning.make_plan` asks the plugins first)."""
+    flake_ref = check_flake_url(nixremote_flake) if nixremote_flake else None
+    keys = tuple(dict.fromkeys((*info.root_authorized_keys, *authorized_keys)))
+    created = (now or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Plan(
+        target=target or info.host_name,
+        identity=identity_of(info, layout, machine_id=machine_id),
+        runtime_info=info,
+        layout=layout,
+        steps=diskplan.plan(layout),
+        host_flake=HostFlakeInputs(
+            nixremote_flake=flake_ref,
+            extra_modules=tuple(m for m in extra_modules if m),
+            layout_module=layout_module(
+                boot_devices=[d.path for d in layout.disks], encrypted=layout.pool.encrypted),
+        ),
+        authorized_keys=keys,
+        phases=tuple(phases),
+        plugins=tuple(plugins),
+        created=created,
+    )

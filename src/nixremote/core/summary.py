@@ -1,0 +1,74 @@
+"""What a person reads before approving: runtime info and plans as lines of text.
+
+Pure functions; the CLI prints them (escaped: the values came from the target) and the installer
+prints them on its console.
+"""
+
+from __future__ import annotations
+
+from .models import RuntimeInfo
+
+
+def summary_lines(info: RuntimeInfo) -> list[str]:
+    """What the user confirms before the disk is wiped: host, disk, network, boot mode."""
+    lines = [f"host name:   {info.host_name} (host id {info.host_id}, hoster {info.hoster})"]
+    disk = info.disk(info.disk_to_format)
+    detail = ""
+    if disk is not None:
+        bits = []
+        if disk.size_bytes:
+            bits.append(f"{disk.size_bytes / 1024**3:.1f} GiB")
+        if disk.model:
+            bits.append(disk.model)
+        if disk.path != info.disk_to_format:
+            bits.append(disk.path)
+        detail = f" ({', '.join(bits)})" if bits else ""
+    lines.append(f"disk:        {info.disk_to_format}{detail}  <- will be WIPED")
+    for iface in info.interfaces:
+        addrs = [f"{a.address}/{a.prefix_length}" for a in (*iface.ipv4, *iface.global_ipv6)]
+        mac = f" {iface.mac}" if iface.mac else ""
+        lines.append(f"interface:   {iface.stable_name}{mac} {' '.join(addrs)}".rstrip())
+    for family in (4, 6):
+        gateway = info.default_gateway(family)
+        if gateway:
+            lines.append(f"gateway v{family}:  {gateway}")
+    if info.nameservers:
+        lines.append(f"nameservers: {' '.join(info.nameservers)}")
+    lines.append(f"boot mode:   {info.boot_mode.value}")
+    lines.append(f"ssh keys:    {len(info.root_authorized_keys)} authorized for root")
+    return lines
+
+
+def runtime_info_lines(info: RuntimeInfo) -> list[str]:
+    """Every fact of a runtime info, one a line (``nixremote runtime-info check``)."""
+    lines = [
+        f"host      {info.host_name} (host id {info.host_id}, hoster {info.hoster})",
+        f"system    {info.arch or 'unknown arch'}, "
+        f"{_gib(info.memory_bytes)} memory, boot {info.boot_mode.value}",
+        f"disk      {info.disk_to_format}",
+    ]
+    for disk in info.disks:
+        size = _gib(disk.size_bytes)
+        lines.append(f"  disk    {disk.stable_path} ({disk.path}, {size}, {disk.model or '?'})")
+    for iface in info.interfaces:
+        mark = " (primary)" if iface is info.primary else ""
+        names = iface.name + (
+            f" -> {iface.predictable_name}"
+            if iface.predictable_name and iface.predictable_name != iface.name else ""
+        )
+        lines.append(f"nic       {names} {iface.mac or '?'} {iface.driver or '?'}{mark}")
+        for addr in (*iface.ipv4, *iface.ipv6):
+            lines.append(f"  addr    {addr.address}/{addr.prefix_length}"
+                         f"{' (dynamic)' if addr.dynamic else ''}")
+    for route in info.routes:
+        via = f" via {route.gateway}" if route.gateway else ""
+        dev = f" dev {route.device}" if route.device else ""
+        lines.append(f"route     {route.destination}{via}{dev}{' onlink' if route.on_link else ''}")
+    if info.nameservers:
+        lines.append(f"dns       {', '.join(info.nameservers)}")
+    lines.append(f"keys      {len(info.root_authorized_keys)} authorized key(s) for root")
+    return lines
+
+
+def _gib(value: int | None) -> str:
+    return "?" if value is None else f"{value / 2**30:.1f} GiB"

@@ -1,0 +1,152 @@
+"""A non-root login with sudo: the password travels on stdin, never in argv.
+
+The sshd runs in a private mount namespace whose /etc/passwd, /etc/shadow, /etc/group and
+/etc/sudoers are bind-mounted copies that add the user ``nxsudo`` (password ``pw 4 test``),
+and tmpfs mounts hold its home and sudo's time stamps, so nothing on this machine changes.
+Needs Debian's ``sudo`` and ``openssl``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nixremote.controller.collect import collect
+from nixremote.controller.ssh import SUDO_PASSWORD_ENV, connect
+from nixremote.core.errors import TransportError
+
+PASSWORD = "pw 4 test"
+
+
+@pytest.fixture
+def sudo_sshd(sshd, tmp_path: Path):  # type: ignore[no-untyped-def]
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    hashed = subprocess.run(
+        ["openssl", "passwd", "-6", "-stdin"], input=PASSWORD, capture_output=True,
+        text=True, check=True,
+    ).stdout.strip()
+    files = {
+        "passwd": "nxsudo:x:4242:4242:nixremote test:/home/nxsudo:/bin/sh\n",
+        "shadow": f"nxsudo:{hashed}:19000:0:99999:7:::\n",
+        "group": "nxsudo:x:4242:\n",
+    }
+    for name, extra in files.items():
+        (etc / name).write_text(Path(f"/etc/{name}").read_text() + extra)
+    (etc / "shadow").chmod(0o640)
+    sudoers = etc / "sudoers"
+    sudoers.write_text(
+        "Defaults env_reset, !lecture, timestamp_timeout=5\n"
+        "root ALL=(ALL:ALL) ALL\n"
+        "nxsudo ALL=(ALL:ALL) ALL\n"
+    )
+    sudoers.chmod(0o440)
+    from nixremote.testing.sshd import keygen
+
+    identity = keygen(tmp_path / "id_ed25519")
+    (home / ".ssh").mkdir()
+    (home / ".ssh" / "authorized_keys").write_text(Path(f"{identity}.pub").read_text())
+    subprocess.run(["chown", "-R", "4242:4242", str(home)], check=True)
+    setup = "\n".join(
+        [
+            "set -e",
+            *(f"mount --bind {etc / n} /etc/{n}" for n in (*files, "sudoers")),
+            # The home is reached through a tmpfs /home: pytest's own directories are 0700.
+            "mount -t tmpfs -o mode=755 tmpfs /home",
+            "mkdir /home/nxsudo",
+            f"mount --bind {home} /home/nxsudo",
+            "mkdir -p /run/sudo",  # sudo's time stamps, private to this namespace
+            "mount -t tmpfs -o mode=711 tmpfs /run/sudo",
+        ]
+    )
+    server = sshd(
+        prefix=["unshare", "--mount", "--propagation", "private"],
+        setup=setup,
+        extra_config=["AllowUsers nxsudo"],
+        authorized_keys_file=".ssh/authorized_keys",
+        identity=identity,
+    )
+    return server
+
+
+def _connect(server, **kw):  # type: ignore[no-untyped-def]
+    return connect(
+        "nxsudo@127.0.0.1", port=server.port, identity_file=server.identity,
+        known_hosts=server.known_hosts, connect_timeout=5, sudo=True, **kw,
+    )
+
+
+def test_sudo_with_password_from_env(sudo_sshd, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv(SUDO_PASSWORD_ENV, PASSWORD)
+    with _connect(sudo_sshd) as t:
+        assert t.run(["id", "-u"]).stdout == b"0\n"
+        # The command still gets its own stdin after the password line.
+        assert t.run(["cat"], stdin=b"data\nmore").stdout == b"data\nmore"
+        info, facts = collect(t)
+        assert facts.get("uid") == "0"
+        assert t.commands_run == 3
+    assert sudo_sshd.wait_for_sessions(3) == 3
+    log = sudo_sshd.log_text()
+    assert PASSWORD not in log
+    assert info.host_name
+
+
+def test_sudo_with_prompt_and_wrong_password(sudo_sshd, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv(SUDO_PASSWORD_ENV, raising=False)
+    asked: list[int] = []
+
+    def prompt() -> str:
+        asked.append(1)
+        return "wrong"
+
+    with _connect(sudo_sshd, sudo_prompt=prompt) as t:
+        with pytest.raises(TransportError, match=r"sudo on .* refused the password"):
+            t.run(["id", "-u"])
+        assert asked == [1]
+
+
+def test_sudo_without_password_fails_cleanly(sudo_sshd, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv(SUDO_PASSWORD_ENV, raising=False)
+    with _connect(sudo_sshd) as t, pytest.raises(TransportError, match="the probe failed"):
+        collect(t)
+
+
+def test_without_sudo_the_probe_warns(sudo_sshd) -> None:  # type: ignore[no-untyped-def]
+    from nixremote.core.progress import Event
+
+    events: list[Event] = []
+    with connect("nxsudo@127.0.0.1", port=sudo_sshd.port, identity_file=sudo_sshd.identity,
+                 known_hosts=sudo_sshd.known_hosts, connect_timeout=5) as t:
+        info, facts = collect(t, reporter=events.append)
+    assert facts.get("uid") == "4242"
+    assert any(e.kind == "warning" and "not root" in e.message for e in events)
+    assert info.interfaces  # what a normal user can read is still collected
+
+
+def test_cli_sudo_password_from_env(sudo_sshd) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+
+    proc = subprocess.run(
+        ["nixremote", "info", "nxsudo@127.0.0.1", "-p", str(sudo_sshd.port),
+         "-i", str(sudo_sshd.identity), "--known-hosts", str(sudo_sshd.known_hosts),
+         "--sudo", "--json"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env={**os.environ, SUDO_PASSWORD_ENV: PASSWORD},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "not root" not in proc.stderr
+    assert json.loads(proc.stdout)["schemaVersion"] == 1
+    # Without the variable and without a terminal to prompt on: a one-line error.
+    env = {k: v for k, v in os.environ.items() if k != SUDO_PASSWORD_ENV}
+    proc = subprocess.run(
+        ["nixremote", "info", "nxsudo@127.0.0.1", "-p", str(sudo_sshd.port),
+         "-i", str(sudo_sshd.identity), "--known-hosts", str(sudo_sshd.known_hosts), "--sudo"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env=env,
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: sudo needs a password")

@@ -1,0 +1,36 @@
+"""Installing plugin distributions for a test, the way a user would (pip), into a directory that
+the test puts on ``PYTHONPATH``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def pip_install(project: Path, target: Path) -> Path:
+    """Install the distribution at ``project`` into ``target`` with pip (no dependencies:
+    nixremote is already importable). It is built from a copy, so no ``build/`` or
+    ``*.egg-info`` lands in the source tree."""
+    with tempfile.TemporaryDirectory(prefix="nixremote-plugin-build-") as tmp:
+        source = Path(tmp) / project.name
+        shutil.copytree(project, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+             "--no-build-isolation", "--disable-pip-version-check", "--target", str(target),
+             str(source)],
+            check=True, capture_output=True, timeout=300,
+        )
+    return target
+
+
+def env_with(site: Path) -> dict[str, str]:
+    """The environment with ``site`` first on ``PYTHONPATH`` and plugin loading enabled."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env.pop("NIXREMOTE_DISABLE_PLUGINS", None)
+    env.pop("NIXREMOTE_DISABLE_PLUGIN_AUTOLOAD", None)
+    return env
