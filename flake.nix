@@ -29,6 +29,8 @@
             ({ pkgs, ... }: {
               nixpkgs.hostPlatform = system;
               nixremote.installer.package = self.packages.${system}.nixremote-installer;
+              # Carried in the image: the host flake's flake.lock pins these store paths.
+              nixremote.installer.flakeInputs = { nixremote = self; inherit nixpkgs; };
             })
           ];
         };

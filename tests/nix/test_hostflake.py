@@ -55,8 +55,16 @@ def test_render_host_flake(info) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_no_extra_modules_leaves_template(info) -> None:  # type: ignore[no-untyped-def]
-    files = hostflake.render_host_flake(info)
+    # the template's own reference: nixremote's flake as the Nix registry names it
+    files = hostflake.render_host_flake(info, nixremote_url="flake:nixremote")
     assert files["flake.nix"] == hostflake.template_files("host")["flake.nix"]
+
+
+@pytest.mark.parametrize("name", ["host", "fleet"])
+def test_templates_name_no_repository_that_does_not_exist(name: str) -> None:
+    flake = hostflake.template_files(name)["flake.nix"]
+    assert 'nixremote.url = "flake:nixremote";' in flake
+    assert "github:nixremote" not in flake
 
 
 @pytest.mark.parametrize(

@@ -57,8 +57,8 @@ def test_hoster_on_link_gateway_and_fe80(network_of: Any) -> None:
     assert net["networking"]["domain"] == "example.com"
     assert net["networking"]["hostId"] == "8425e349"
     cmds = net["boot"]["initrd"]["network"]["postCommands"]
-    assert "ip route add 172.31.1.1 dev" in cmds
-    assert "ip -6 route add default via fe80::1" in cmds
+    assert "ip route add '172.31.1.1' dev" in cmds
+    assert "ip -6 route add 'default' via 'fe80::1'" in cmds
 
 
 def test_two_nics_each_matched_by_mac(network_of: Any) -> None:
