@@ -46,7 +46,7 @@ lib.fix (pkgs: named [
   "testdisk"
 ]
 // {
-  stdenv = drv "stdenv" { inherit hostPlatform; };
+  stdenv = drv "stdenv" { inherit hostPlatform; shell = "/bin/sh"; };
   # The interpreter `lib.getExe` finds, for modules that call it.
   bashInteractive = drv "bash-interactive" { shellPath = "/bin/bash"; };
   writers.writePython3 = name: options: text: drv name { inherit options text; };

@@ -28,7 +28,17 @@ in
     };
   };
 
-  config.system.build.isoImage = pkgs.runCommand "nixos.iso" {
-    inherit (config.isoImage) squashfsCompression;
-  } "";
+  config = {
+    # config.lib.isoFileSystems, of which installation-cd-base.nix takes all: the root of the
+    # live system is a tmpfs (the store comes from the ISO's squashfs).
+    fileSystems."/" = lib.mkImageMediaOverride {
+      fsType = "tmpfs";
+      options = [ "mode=0755" ];
+    };
+    boot.loader.grub.enable = false;
+
+    system.build.isoImage = pkgs.runCommand "nixos.iso" {
+      inherit (config.isoImage) squashfsCompression;
+    } "";
+  };
 }
