@@ -32,7 +32,7 @@ FLAKE_INPUTS = {
         "url": "github:NixOS/nixpkgs/nixos-25.11",
     },
     "nixremote": {
-        "path": "/nix/store/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-source",
+        "path": "/nix/store/ffffffffffffffffffffffffffffffff-source",
         "narHash": "sha256-SexutAG/BfxAvXPsWPzOT3UjBvW1IPqScSp2rYI5Xls=",
     },
 }
