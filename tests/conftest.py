@@ -136,3 +136,10 @@ class OfflineNix:
 def offline_nix(tmp_path_factory: pytest.TempPathFactory) -> OfflineNix:
     """A Nix store of the test's own: see :class:`OfflineNix`."""
     return OfflineNix(tmp_path_factory.mktemp("nix"))
+
+
+@pytest.fixture(scope="session")
+def shared_offline_nix(tmp_path_factory: pytest.TempPathFactory) -> OfflineNix:
+    """One :class:`OfflineNix` store for the session (store paths are content-addressed: what one
+    test adds, another may add again)."""
+    return OfflineNix(tmp_path_factory.mktemp("nix-shared"))

@@ -121,9 +121,8 @@ def _with_prelude(lib_dir: Path, body: str) -> str:
     return (
         f"let lib = import {lib_dir}; repo = {REPO};"
         f" evalConfig = args: import {EVAL_CONFIG} ({{ inherit lib; }} // args);"
-        # Every value of the configuration, as building the system would force them (the
-        # elaborated platform and the module system's internals aside).
-        ' forceAll = config: builtins.deepSeq (removeAttrs config [ "nixpkgs" "_module" ]) true;'
+        # Every value of the configuration, as building the system would force them.
+        f" forceAll = import {EVAL_CONFIG.parent / 'force-all.nix'} lib;"
         f" host = import {EVAL_CONFIG.parent / 'host.nix'} {{ inherit lib repo evalConfig; }};"
         f" in {body}"
     )

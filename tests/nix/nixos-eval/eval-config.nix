@@ -8,7 +8,8 @@
 #   - a test double for `pkgs` (./pkgs-double.nix).
 # So an undeclared option, a value of the wrong type or two definitions of one priority that
 # disagree fail here as they fail on a real build; `failedAssertions` lists the assertions that do
-# not hold (NixOS refuses to build the system then).
+# not hold (NixOS refuses to build the system then); `forced` is true once every value of the
+# configuration has been evaluated (./force-all.nix).
 #
 # `standIn` picks variants of re-stated nixpkgs modules where the sources differ between releases
 # (see ../nixos-modules-path/installer/cd-dvd/installation-cd-base.nix).
@@ -40,4 +41,5 @@ let
 in
 eval // {
   failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) eval.config.assertions);
+  forced = import ./force-all.nix lib eval.config;
 }
