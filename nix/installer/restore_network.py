@@ -78,6 +78,7 @@ def units(info: dict[str, Any]) -> dict[str, str]:
     primary = info.get("primaryInterface") or (interfaces[0]["name"] if interfaces else None)
     out: dict[str, str] = {}
     for index, iface in enumerate(interfaces):
+        _text(iface["name"], "interface name")  # routes are matched to it
         v4 = iface.get("ipv4") or []
         v6 = [a for a in iface.get("ipv6") or []
               if not ipaddress.ip_address(a["address"]).is_link_local]
