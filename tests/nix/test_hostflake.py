@@ -65,6 +65,8 @@ def test_templates_name_no_repository_that_does_not_exist(name: str) -> None:
     flake = hostflake.template_files(name)["flake.nix"]
     assert 'nixremote.url = "flake:nixremote";' in flake
     assert "github:nixremote" not in flake
+    if name == "host":  # the command it tells the user rebuilds what is in /etc/nixos
+        assert "nixos-rebuild switch --flake /etc/nixos#installed" in flake
 
 
 @pytest.mark.parametrize(
