@@ -99,8 +99,12 @@ def test_core_single_disk(nixos_eval: NixosEval) -> None:
          "to": {"path": "/etc/nixos", "type": "path"}},
     ]
     assert got["keys"] == [KEY]
-    assert got["etcNixos"] == {"device": "/persist/etc/nixos", "fsType": "none",
-                               "options": ["bind", "nofail"], "depends": ["/persist"]}
+    etc_nixos = got["etcNixos"]
+    # filesystems.nix adds the systemd ordering `depends` means, outside the initrd
+    assert sorted(etc_nixos.pop("options")) == ["bind", "nofail",
+                                                "x-systemd.requires-mounts-for=/persist"]
+    assert etc_nixos == {"device": "/persist/etc/nixos", "fsType": "none",
+                         "depends": ["/persist"]}
     assert got["flakes"] == ["nix-command", "flakes"]
     assert got["mutable"] is False
 
@@ -195,10 +199,15 @@ def test_zfs_file_systems_and_unlock(systemd_initrd: bool, nixos_eval: NixosEval
     assert fs["/persist"] == {"device": "rpool/safe/persist", "fsType": "zfs",
                               "neededForBoot": True}
     assert fs["/boot"]["device"] == "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_12345-part3"
-    # what the initrd mounts (nixpkgs' utils.fsNeededForBoot): the root, /nix, /persist and the
-    # persisted directories, bind-mounted from /persist
-    assert got["initrdMounts"] == ["/", "/nix", "/persist", "/var/lib/nixos", "/var/lib/systemd",
-                                   "/var/log"]
+    # what the initrd mounts (nixpkgs' utils.fsNeededForBoot), in the order it mounts them
+    # (filesystems.nix's toposort over utils.fsBefore): the root first, /nix, /persist, and the
+    # persisted directories, bind-mounted from /persist, after it
+    mounts = got["initrdMounts"]
+    assert mounts[0] == "/"
+    assert sorted(mounts) == ["/", "/nix", "/persist", "/var/lib/nixos", "/var/lib/systemd",
+                              "/var/log"]
+    for bind in ("/var/lib/nixos", "/var/lib/systemd", "/var/log"):
+        assert mounts.index("/persist") < mounts.index(bind)
     key = "/persist/etc/secrets/initrd/ssh_host_ed25519_key"
     assert got["ssh"] == {"enable": True, "port": 2222, "hostKeys": [key],
                           "authorizedKeys": [KEY]}
@@ -373,8 +382,9 @@ def test_impermanence_bind_mounts_the_persisted_directories(systemd_initrd: bool
                                                             nixos_eval: NixosEval) -> None:
     got = nixos_eval(
         "let c = (host { info = /. + file; systemdInitrd = sd == \"1\"; }).config; in {"
-        "  binds = map (d: { inherit (c.fileSystems.${d}) device fsType options depends"
-        "    neededForBoot; }) c.nixremote.impermanence.directories;"
+        "  binds = map (d: { inherit (c.fileSystems.${d}) device fsType depends neededForBoot;"
+        "    options = lib.sort lib.lessThan c.fileSystems.${d}.options; })"
+        "    c.nixremote.impermanence.directories;"
         "  script = c.nixremote.impermanence.rollbackScript;"
         "  resume = c.boot.initrd.postResumeCommands;"
         "  unit = c.boot.initrd.systemd.services.nixremote-rollback or null;"
@@ -383,8 +393,12 @@ def test_impermanence_bind_mounts_the_persisted_directories(systemd_initrd: bool
         "  machineId = c.environment.etc.machine-id.source; }",
         file=info("hoster"), sd="1" if systemd_initrd else "0",
     )
+    # x-initrd.mount: filesystems.nix's mark of a mount the initrd makes; with systemd in the
+    # initrd, `depends` becomes the ordering after /sysroot/persist (scripted: the sort order)
+    options = ["bind", "x-initrd.mount"] + (
+        ["x-systemd.requires-mounts-for=/sysroot/persist"] if systemd_initrd else [])
     assert got["binds"] == [
-        {"device": f"/persist{d}", "fsType": "none", "options": ["bind"],
+        {"device": f"/persist{d}", "fsType": "none", "options": options,
          "depends": ["/persist"], "neededForBoot": True}
         for d in ("/var/lib/nixos", "/var/lib/systemd", "/var/log")
     ]
