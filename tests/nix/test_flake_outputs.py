@@ -2,7 +2,8 @@
 
 Building or fully evaluating them needs nixpkgs, which is not available here (see docs/nix.md);
 this checks the shape the issue asks for: which outputs exist, for which systems, and that every
-module and template path is a file of the repository.
+module and template path is a file of the repository. The stand-in's ``lib`` is the real nixpkgs
+25.11 lib; its ``nixosSystem`` returns its arguments and its ``legacyPackages`` are doubles.
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ from typing import Any
 
 import pytest
 
-from .conftest import CASES, REPO, nix_eval
+from .conftest import CASES, REPO, NixosEval
 
 STANDIN_NIXPKGS = """{
-  lib = {
-    genAttrs = names: f: builtins.listToAttrs (map (n: { name = n; value = f n; }) names);
-    nixosSystem = args: args;
-  };
+  lib = lib // { nixosSystem = args: args; };
   legacyPackages = {
     x86_64-linux = { runCommand = name: env: script: env.cases; };
     aarch64-linux = { };
@@ -27,8 +25,8 @@ STANDIN_NIXPKGS = """{
 
 
 @pytest.fixture(scope="module")
-def outputs() -> Any:
-    return nix_eval(
+def outputs(nixos_eval: NixosEval) -> Any:
+    return nixos_eval(
         f"let flake = import {REPO}/flake.nix; nixpkgs = {STANDIN_NIXPKGS};"
         " out = flake.outputs { self = out; inherit nixpkgs; };"
         " names = builtins.attrNames; in {"
