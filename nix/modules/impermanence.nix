@@ -83,7 +83,10 @@ in
         path = [ config.boot.zfs.package ];
         unitConfig.DefaultDependencies = "no";
         serviceConfig.Type = "oneshot";
-        script = rollbackScript;
+        # `path` makes PATH zfs's alone; mkdir, mount and umount are in the initrd's /bin.
+        script = ''
+          PATH="$PATH:/bin"
+        '' + rollbackScript;
       };
     })
     {

@@ -387,7 +387,8 @@ def test_impermanence_bind_mounts_the_persisted_directories(systemd_initrd: bool
         "    c.nixremote.impermanence.directories;"
         "  script = c.nixremote.impermanence.rollbackScript;"
         "  resume = c.boot.initrd.postResumeCommands;"
-        "  unit = c.boot.initrd.systemd.services.nixremote-rollback or null;"
+        "  unit = let u = c.boot.initrd.systemd.services.nixremote-rollback or null; in"
+        "    if u == null then null else u // { path = map (p: p.name) u.path; };"
         "  order = c.system.build.activationOrder;"
         "  activation = c.system.activationScripts.\"00-nixremote-persist\".text;"
         "  machineId = c.environment.etc.machine-id.source; }",
@@ -406,7 +407,8 @@ def test_impermanence_bind_mounts_the_persisted_directories(systemd_initrd: bool
     assert script.startswith("zfs rollback -r rpool/local/root@blank && ")
     if systemd_initrd:
         unit = got["unit"]
-        assert unit["script"] == script
+        assert unit["script"] == 'PATH="$PATH:/bin"\n' + script
+        assert unit["path"] == ["zfs"]
         assert unit["before"] == ["sysroot.mount"]
         assert unit["after"] == ["zfs-import-rpool.service"]
         assert unit["serviceConfig"]["Type"] == "oneshot"
