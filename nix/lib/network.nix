@@ -40,7 +40,7 @@ let
   inherit (builtins)
     all any attrNames concatLists concatStringsSep elem elemAt filter foldl' fromJSON genList
     head isAttrs isInt isList isString length listToAttrs map match replaceStrings split substring
-    stringLength toJSON toString typeOf;
+    stringLength toJSON toString;
 
   orNull = set: name: if isAttrs set && set ? ${name} then set.${name} else null;
   orDefault = set: name: default: let v = orNull set name; in if v == null then default else v;
@@ -54,7 +54,8 @@ let
   escapeShellArg = s: "'" + replaceStrings [ "'" ] [ "'\\''" ] s + "'";
 
   refuse = what: value: reason:
-    throw "nixremote: runtime-info.json: ${what} ${toJSON value} ${reason}; correct the file (nixremote runtime-info check)";
+    throw ("nixremote: runtime-info.json: ${what} ${toJSON value} ${reason}; "
+      + "correct the file (nixremote runtime-info check)");
   checkText = what: value:
     if !(isString value) then refuse what value "is not a string"
     else if match "[^[:cntrl:]]*" value == null
