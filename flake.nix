@@ -78,6 +78,8 @@
             Copy the host's runtime-info.json here (`nixremote info HOST > runtime-info.json`),
             edit configuration.nix, then build with
             `nix build .#nixosConfigurations.installed.config.system.build.toplevel`.
+            `nixremote.url` in flake.nix is `flake:nixremote`: name nixremote in your registry
+            (`nix registry add nixremote REF`) or write REF there.
           '';
         };
         fleet = {
