@@ -126,3 +126,10 @@ def _with_prelude(lib_dir: Path, body: str) -> str:
         f" host = import {EVAL_CONFIG.parent / 'host.nix'} {{ inherit lib repo evalConfig; }};"
         f" in {body}"
     )
+
+
+@pytest.fixture(scope="session")
+def nix_json() -> Callable[..., Any]:
+    """``nix_json(expr, **argstr)``: ``expr`` evaluated strictly by nix-instantiate, as JSON
+    (``argstr`` become ``--argstr``; an evaluation error raises AssertionError)."""
+    return nix_eval

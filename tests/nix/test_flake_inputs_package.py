@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from nixremote.core.flakelock import host_flake_lock_from_inputs
 
-from .conftest import NixosEval
+NixosEval = Callable[..., Any]
+
 
 
 def test_flake_inputs_json_from_the_stores_registration(

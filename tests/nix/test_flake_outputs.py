@@ -9,11 +9,16 @@ module and template path is a file of the repository. The stand-in's ``lib`` is 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import CASES, REPO, NixosEval
+CASES = Path(__file__).resolve().parent / "cases"
+REPO = Path(__file__).resolve().parents[2]
+NixosEval = Callable[..., Any]
+
 
 STANDIN_NIXPKGS = """{
   lib = lib // { nixosSystem = args: args; };

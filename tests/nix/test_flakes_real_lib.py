@@ -30,7 +30,9 @@ from nixremote.core.converter import load_runtime_info
 from nixremote.core.flakelock import host_flake_lock_from_inputs
 from nixremote.installers import fleet, hostflake
 
-from .conftest import CASES, REPO
+CASES = Path(__file__).resolve().parent / "cases"
+REPO = Path(__file__).resolve().parents[2]
+
 
 NIXPKGS_URL = "github:NixOS/nixpkgs/nixos-25.11"
 

@@ -6,9 +6,15 @@ perlless, minimal, base), and the kexec package built from that evaluation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from .conftest import REPO, NixosEval
+REPO = Path(__file__).resolve().parents[2]
+NixosEval = Callable[..., Any]
+
 
 MODULES_PATH = REPO / "tests" / "nix" / "nixos-modules-path"
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import CASES, NixosEval
+CASES = Path(__file__).resolve().parent / "cases"
+NixosEval = Callable[..., Any]
+
 
 ALL_CASES = sorted(p.name for p in CASES.iterdir() if (p / "runtime-info.json").is_file())
 KEY = json.loads((CASES / "hoster" / "runtime-info.json").read_text())["rootAuthorizedKeys"][0]

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from nixremote.installers.zipapp import DEPENDENCIES as ZIPAPP_DEPENDENCIES
 
-from .conftest import REPO, NixosEval
+REPO = Path(__file__).resolve().parents[2]
+NixosEval = Callable[..., Any]
+
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 # PEP 508: the name is what precedes the first version, extra or marker character
