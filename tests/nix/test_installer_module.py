@@ -52,13 +52,13 @@ def test_installer_evaluates_whole(medium: str, cd: str, nixos_eval: NixosEval) 
 
 
 def test_the_old_state_version_default_would_not_evaluate_on_the_iso(
-    nixos_eval_error: object,
+    nixos_eval_error: Callable[..., str],
 ) -> None:
     # What installer.nix had (mkDefault lib.trivial.release) next to the CD profile's
     # mkDefault "18.03": two mkDefaults that differ, the .#iso evaluation error the issue
     # suspected. The mkOverride 900 of installer.nix is what makes test_installer_evaluates_whole
     # pass with "18.03".
-    message = nixos_eval_error(  # type: ignore[operator]
+    message = nixos_eval_error(
         "let i = evalConfig { standIn.cdBaseStateVersion = \"18.03\"; modules = ["
         " (/. + modulesPath + \"/installer/cd-dvd/installation-cd-minimal.nix\")"
         " { nixpkgs.hostPlatform = \"x86_64-linux\";"

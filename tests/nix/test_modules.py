@@ -372,7 +372,7 @@ def test_core_assertion_refuses_clear_text_passwords(nixos_eval: NixosEval) -> N
     ],
 )
 def test_errors_of_a_real_build_fail_here(module: str, error: str,
-                                          nixos_eval_error: Any) -> None:
+                                          nixos_eval_error: Callable[..., str]) -> None:
     message = nixos_eval_error(
         f"forceAll (host {{ info = /. + file; modules = [ {module} ]; }}).config",
         file=info("hoster"),
