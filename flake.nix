@@ -29,6 +29,8 @@
             ({ pkgs, ... }: {
               nixpkgs.hostPlatform = system;
               nixremote.installer.package = self.packages.${system}.nixremote-installer;
+              # Carried in the image: the host flake's flake.lock pins these store paths.
+              nixremote.installer.flakeInputs = { nixremote = self; inherit nixpkgs; };
             })
           ];
         };
@@ -76,6 +78,8 @@
             Copy the host's runtime-info.json here (`nixremote info HOST > runtime-info.json`),
             edit configuration.nix, then build with
             `nix build .#nixosConfigurations.installed.config.system.build.toplevel`.
+            `nixremote.url` in flake.nix is `flake:nixremote`: name nixremote in your registry
+            (`nix registry add nixremote REF`) or write REF there.
           '';
         };
         fleet = {

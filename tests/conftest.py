@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from helpers.netns import HOSTER_LIKE, TWO_NICS, NetnsHost, create_host
+from helpers.offline_nix import OfflineNix
 from nixremote.testing.sshd import LoopbackSshd
 
 
@@ -48,3 +49,16 @@ def two_nic_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetnsHost
     host = create_host(TWO_NICS, tmp_path_factory.mktemp("netns-b"))
     yield host
     host.destroy()
+
+
+@pytest.fixture
+def offline_nix(tmp_path_factory: pytest.TempPathFactory) -> OfflineNix:
+    """A Nix store of the test's own: see :class:`OfflineNix`."""
+    return OfflineNix(tmp_path_factory.mktemp("nix"))
+
+
+@pytest.fixture(scope="session")
+def shared_offline_nix(tmp_path_factory: pytest.TempPathFactory) -> OfflineNix:
+    """One :class:`OfflineNix` store for the session (store paths are content-addressed: what one
+    test adds, another may add again)."""
+    return OfflineNix(tmp_path_factory.mktemp("nix-shared"))

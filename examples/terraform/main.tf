@@ -63,7 +63,7 @@ variable "disk_key_file" {
 variable "bundle" {
   type        = string
   default     = ""
-  description = "Kexec bundle directory (nix build github:nixremote/nixremote#kexec); empty: nixremote's default."
+  description = "Kexec bundle directory (nix build .#kexec in a nixremote checkout); empty: nixremote's default."
 }
 
 variable "fleet_dir" {

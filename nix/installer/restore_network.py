@@ -6,6 +6,9 @@ runtime info that the controller put into the appended initrd archive (restored 
 MAC, into /run/systemd/network/ (00-nixremote-*.network, ahead of the image's DHCP fallback
 99-nixremote-dhcp.network). The rules are those of nix/lib/network.nix for the installed system:
 static addresses as they were, on-link gateways, DHCP where the old system leased its address.
+The runtime info came from the machine being replaced: a value with a newline or another control
+character (it would start a new line, or section, in a unit) is refused like nix/lib/network.nix
+refuses it, and the network is then left to DHCP.
 
     restore_network.py [RUNTIME_INFO] [OUTPUT_DIR]
 """
@@ -14,12 +17,29 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 DEFAULT_INFO = "/root/network/runtime-info.json"
 DEFAULT_OUT = "/run/systemd/network"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _text(value: Any, what: str) -> str:
+    """``value`` when it is a string without control characters (it goes into a unit file)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} {value!r} is not a string")
+    if _CONTROL.search(value):
+        raise ValueError(f"{what} {value!r} contains a newline or another control character")
+    return value
+
+
+def _prefix(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{what} {value!r} is not a whole number")
+    return value
 
 
 def normalize(info: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +78,7 @@ def units(info: dict[str, Any]) -> dict[str, str]:
     primary = info.get("primaryInterface") or (interfaces[0]["name"] if interfaces else None)
     out: dict[str, str] = {}
     for index, iface in enumerate(interfaces):
+        _text(iface["name"], "interface name")  # routes are matched to it
         v4 = iface.get("ipv4") or []
         v6 = [a for a in iface.get("ipv6") or []
               if not ipaddress.ip_address(a["address"]).is_link_local]
@@ -71,12 +92,16 @@ def units(info: dict[str, Any]) -> dict[str, str]:
             continue
         lines = ["[Match]"]
         if iface.get("mac"):
-            lines.append(f"MACAddress={iface['mac'].lower()}")
+            lines.append(f"MACAddress={_text(iface['mac'], 'MAC address').lower()}")
         else:
-            lines.append(f"Name={iface.get('predictableName') or iface['name']}")
+            name = iface.get("predictableName") or iface["name"]
+            lines.append(f"Name={_text(name, 'interface name')}")
         lines += ["", "[Network]", f"DHCP={'ipv4' if dhcp4 else 'no'}",
                   f"IPv6AcceptRA={'yes' if accept_ra else 'no'}"]
-        lines += [f"Address={a['address']}/{a['prefixLength']}" for a in static4 + static6]
+        lines += [
+            f"Address={_text(a['address'], 'address')}/{_prefix(a['prefixLength'], 'prefix')}"
+            for a in static4 + static6
+        ]
         for route in info.get("routes") or []:
             device = route.get("device")
             if not route.get("gateway") or not (
@@ -87,9 +112,9 @@ def units(info: dict[str, Any]) -> dict[str, str]:
                 continue
             if route["family"] == 6 and not static6:
                 continue
-            lines += ["", "[Route]", f"Gateway={route['gateway']}"]
+            lines += ["", "[Route]", f"Gateway={_text(route['gateway'], 'gateway')}"]
             if route.get("destination") not in (None, "default", "0.0.0.0/0", "::/0"):
-                lines.append(f"Destination={route['destination']}")
+                lines.append(f"Destination={_text(route['destination'], 'route destination')}")
             if _on_link(route, static4):
                 lines.append("GatewayOnLink=yes")
         out[f"00-nixremote-{index}.network"] = "\n".join(lines) + "\n"

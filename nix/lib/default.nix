@@ -24,9 +24,11 @@ let
     else "${arch}-linux";
 
   # One host. `runtimeInfo`: path to runtime-info.json (or its parsed content); `modules`: more
-  # NixOS modules; `flake`: the flake this system comes from, registered on the host as
-  # `installed` (so `nixos-rebuild switch --flake installed#<name>` works there); `name`: the
-  # attribute name in nixosConfigurations (`installed` for a host flake).
+  # NixOS modules; `flake`: the flake this system comes from (its revision is recorded); `name`:
+  # the attribute name in nixosConfigurations (`installed` for a host flake). On the host,
+  # `nixos-rebuild switch --flake /etc/nixos#installed` rebuilds it; nixremote's and nixpkgs'
+  # sources stay in the system's closure, so that works offline with the flake.lock the installer
+  # wrote.
   makeSystem =
     { runtimeInfo
     , modules ? [ ]
@@ -49,6 +51,7 @@ let
           nixremote.flake = {
             source = flake;
             configurationName = name;
+            inputs = { nixremote = self; inherit nixpkgs; };
           };
         }
       ] ++ modules;

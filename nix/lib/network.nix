@@ -31,11 +31,16 @@
 #     router advertisements are accepted unless the interface has static IPv6 only;
 #   - routes without a gateway (connected prefixes) are dropped: the addresses imply them;
 #   - interfaces with no address at all, other than the primary, are left unconfigured.
+#
+# The runtime info comes from the machine being replaced, so its texts are untrusted: a value with
+# a newline or another control character (which would start a new line, or section, in a
+# networkd unit or resolv.conf) is refused with `throw`, a field of the wrong type too, and every
+# value that reaches the initrd's shell (postCommands) is quoted with `escapeShellArg`.
 let
   inherit (builtins)
     all any attrNames concatLists concatStringsSep elem elemAt filter foldl' fromJSON genList
-    head isAttrs isList isString length listToAttrs map match replaceStrings split substring
-    stringLength toString;
+    head isAttrs isInt isList isString length listToAttrs map match replaceStrings split substring
+    stringLength toJSON toString;
 
   orNull = set: name: if isAttrs set && set ? ${name} then set.${name} else null;
   orDefault = set: name: default: let v = orNull set name; in if v == null then default else v;
@@ -43,6 +48,55 @@ let
   lower = replaceStrings
     [ "A" "B" "C" "D" "E" "F" ]
     [ "a" "b" "c" "d" "e" "f" ];
+
+  # --- untrusted text -------------------------------------------------------------------------
+  # nixpkgs' lib.escapeShellArg, with builtins only: one shell word, whatever the value holds.
+  escapeShellArg = s: "'" + replaceStrings [ "'" ] [ "'\\''" ] s + "'";
+
+  refuse = what: value: reason:
+    throw ("nixremote: runtime-info.json: ${what} ${toJSON value} ${reason}; "
+      + "correct the file (nixremote runtime-info check)");
+  checkText = what: value:
+    if !(isString value) then refuse what value "is not a string"
+    else if match "[^[:cntrl:]]*" value == null
+    then refuse what value "contains a newline or another control character"
+    else value;
+  checkOptText = what: value: if value == null then null else checkText what value;
+  checkInt = what: value: if isInt value then value else refuse what value "is not a whole number";
+
+  checkAddress = what: a: a // {
+    address = checkText "${what} address" a.address;
+    prefixLength = checkInt "${what} prefixLength of ${toJSON a.address}" a.prefixLength;
+  };
+
+  # Every field this file puts into a unit, a resolv.conf line or a shell command.
+  validate = info: info // {
+    hostName = checkText "hostName" info.hostName;
+    hostId = checkOptText "hostId" (orNull info "hostId");
+    primaryInterface = checkOptText "primaryInterface" (orNull info "primaryInterface");
+    nameservers = map (checkText "nameserver") (orDefault info "nameservers" [ ]);
+    interfaces = map
+      (iface: iface // {
+        name = checkText "interface name" iface.name;
+        predictableName = checkOptText "predictableName" (orNull iface "predictableName");
+        mac = checkOptText "MAC address" (orNull iface "mac");
+        driver = checkOptText "driver" (orNull iface "driver");
+        ipv4 = map (checkAddress "IPv4") (orDefault iface "ipv4" [ ]);
+        ipv6 = map (checkAddress "IPv6") (orDefault iface "ipv6" [ ]);
+      })
+      info.interfaces;
+    routes = map
+      (route: route // {
+        family = let f = orNull route "family"; in
+          if f == 4 || f == 6 then f else refuse "route family" f "is neither 4 nor 6";
+        destination = checkText "route destination" route.destination;
+        gateway = checkOptText "route gateway" (orNull route "gateway");
+        device = checkOptText "route device" (orNull route "device");
+        metric = let m = orNull route "metric"; in
+          if m == null then null else checkInt "route metric" m;
+      })
+      (orDefault info "routes" [ ]);
+  };
 
   # --- IPv4 arithmetic (for "is the gateway inside the address's prefix") ---------------------
   pow2 = n: foldl' (acc: _: acc * 2) 1 (genList (x: x) n);
@@ -199,20 +253,23 @@ let
         let
           facts = ifaceFacts info iface;
           mac = orNull iface "mac";
-          find = if mac != null then "i=$(nixremote_ifname ${lower mac})" else "i=${stableName iface}";
+          find = if mac != null then "i=$(nixremote_ifname ${escapeShellArg (lower mac)})"
+            else "i=${escapeShellArg (stableName iface)}";
           routes = staticRoutes facts;
           routeCmds = concatLists (map
             (r:
               let
                 fam = if r.family == 6 then "-6 " else "";
                 dest = if isDefault r.destination then "default" else r.destination;
-                host = if gatewayOnLink facts r then [ "ip ${fam}route add ${r.gateway} dev \"$i\"" ] else [ ];
+                gw = escapeShellArg r.gateway;
+                host = if gatewayOnLink facts r then [ "ip ${fam}route add ${gw} dev \"$i\"" ] else [ ];
               in
-              host ++ [ "ip ${fam}route add ${dest} via ${r.gateway} dev \"$i\"" ])
+              host ++ [ "ip ${fam}route add ${escapeShellArg dest} via ${gw} dev \"$i\"" ])
             routes);
+          cidr = a: escapeShellArg "${a.address}/${toString a.prefixLength}";
           addrCmds =
-            map (a: "ip addr add ${a.address}/${toString a.prefixLength} dev \"$i\"") facts.static4
-            ++ map (a: "ip -6 addr add ${a.address}/${toString a.prefixLength} dev \"$i\"") facts.static6;
+            map (a: "ip addr add ${cidr a} dev \"$i\"") facts.static4
+            ++ map (a: "ip -6 addr add ${cidr a} dev \"$i\"") facts.static6;
         in
         if addrCmds == [ ] then ""
         else concatStringsSep "\n" ([
@@ -231,7 +288,7 @@ let
 
   toNixos = info0:
     let
-      info = normalize info0;
+      info = validate (normalize info0);
       ifaces = configuredInterfaces info;
       names = splitHostName info.hostName;
       drivers = unique (filter (d: d != null) (map (i: orNull i "driver") info.interfaces));
@@ -259,7 +316,8 @@ let
     };
 in
 {
-  inherit normalize toNixos initrdCommands splitHostName;
+  inherit normalize validate toNixos splitHostName escapeShellArg;
+  initrdCommands = info: initrdCommands (validate (normalize info));
   # exposed for tests and for other pure helpers
   inherit ip4ToInt inPrefix4 isLinkLocal6;
 }

@@ -1,5 +1,6 @@
 # The base of every host installed by nixremote: the runtime info, users without passwords, Nix
-# with flakes, the host flake in the registry as `installed`, and the boot loader.
+# with flakes, the editable host flake in /etc/nixos (registered as `installed`), the flakes it is
+# built from kept on the host (so it rebuilds offline), and the boot loader.
 { config, lib, ... }:
 let
   inherit (lib) mkDefault mkIf mkOption types;
@@ -7,6 +8,7 @@ let
   disks = import ../lib/disks.nix;
   info = cfg.runtimeInfo;
   hasInfo = info != null;
+  rootKeys = config.users.users.root.openssh.authorizedKeys;
   bootModeOf = mode:
     if mode == "bios" then "bios"
     else if mode == "uefi" then "uefi"
@@ -34,9 +36,28 @@ in
         type = types.nullOr types.raw;
         default = null;
         description = ''
-          The flake this system is built from (`self` of the host or fleet flake). It is
-          registered as `installed` in the Nix registry, so on the host
-          `nixos-rebuild switch --flake installed#<name>` rebuilds the installed configuration.
+          The flake this system is built from (`self` of the host or fleet flake); its revision,
+          when it has one, becomes `system.configurationRevision`.
+        '';
+      };
+      editable = mkOption {
+        type = types.str;
+        default = "/etc/nixos";
+        description = ''
+          The host flake as the host edits it, registered as `installed` in the Nix registry:
+          `nixos-rebuild switch --flake /etc/nixos#installed` (or `installed#installed`) builds
+          what is there now, edits included.
+        '';
+      };
+      inputs = mkOption {
+        type = types.attrsOf types.raw;
+        default = { };
+        defaultText = "{ nixremote = <nixremote's flake>; nixpkgs = <its nixpkgs>; } (makeSystem)";
+        description = ''
+          The flakes the system is built with, by input name (`nixremote.lib.makeSystem` sets
+          `nixremote` and `nixpkgs`). Their sources stay in the system's closure and each but
+          nixpkgs (which nixpkgs registers itself) is pinned in the Nix registry under its name,
+          so the host flake's flake.lock, which pins the same store paths, evaluates offline.
         '';
       };
       configurationName = mkOption {
@@ -75,17 +96,33 @@ in
     # the keys of the runtime info, over SSH only, and no user may carry a clear-text password.
     users.mutableUsers = mkDefault false;
     users.users.root.openssh.authorizedKeys.keys = info.rootAuthorizedKeys or [ ];
-    assertions = [{
-      assertion = lib.all (u: u.password == null && u.initialPassword == null)
-        (lib.attrValues config.users.users);
-      message = "nixremote: set no clear-text password (users.users.*.password or "
-        + "initialPassword); use SSH keys, or hashedPassword if you must.";
-    }];
+    assertions = [
+      {
+        assertion = lib.all (u: u.password == null && u.initialPassword == null)
+          (lib.attrValues config.users.users);
+        message = "nixremote: set no clear-text password (users.users.*.password or "
+          + "initialPassword); use SSH keys, or hashedPassword if you must.";
+      }
+      {
+        # nixpkgs refuses this too, in two assertions that do not say where the keys come from.
+        assertion = rootKeys.keys != [ ] || rootKeys.keyFiles != [ ];
+        message = "nixremote: root has no SSH key: rootAuthorizedKeys in runtime-info.json is "
+          + "empty and no key is set elsewhere, so nobody could log in or unlock the disk "
+          + "(port 2222). Put the public key(s) into rootAuthorizedKeys of runtime-info.json "
+          + "(nixremote install: --authorized-key KEY, or the key it connects with), or set "
+          + "users.users.root.openssh.authorizedKeys.keys in configuration.nix.";
+      }
+    ];
 
     nix.settings.experimental-features = [ "nix-command" "flakes" ];
-    nix.registry = mkIf (cfg.flake.source != null) {
-      installed.flake = cfg.flake.source;
-    };
+    # `installed` is the editable flake in /etc/nixos, not a store copy of it; the flakes the
+    # system is built from stay in its closure and keep their names in the registry.
+    nix.registry = {
+      installed.to = { type = "path"; path = cfg.flake.editable; };
+    } // lib.mapAttrs (_: flake: { inherit flake; }) (removeAttrs cfg.flake.inputs [ "nixpkgs" ]);
+    system.extraDependencies = map (flake: flake.outPath) (lib.attrValues cfg.flake.inputs);
+    system.configurationRevision = mkIf (cfg.flake.source != null)
+      (mkDefault (cfg.flake.source.rev or cfg.flake.source.dirtyRev or null));
 
     # The editable host flake, written by the installer; it survives the root reset. A bind
     # mount, not an /etc symlink: stage 2 creates /etc/nixos as a directory before activation.

@@ -9,12 +9,18 @@
 #   nixremote/nixremote.pyz        -> /root/nixremote.pyz
 # and comes up on the old system's addresses (restore_network.py), with DHCP as the fallback.
 #
+# It carries the sources of the flakes it was built from (`flakeInputs`: nixremote's own and its
+# nixpkgs) in its store, and says which they are in /etc/nixremote/flake-inputs.json (also in the
+# bundle's bundle.json): the host flake's flake.lock pins exactly these store paths, so
+# nixos-install evaluates the host's configuration without fetching anything.
+#
 # Size: see docs/nix.md ("The installer image") for each reduction and its reason.
 { config, lib, pkgs, modulesPath, ... }:
 let
   inherit (lib) mkDefault mkForce mkIf mkOption types;
   cfg = config.nixremote.installer;
   isx86 = pkgs.stdenv.hostPlatform.isx86;
+  flakeInputsFile = pkgs.callPackage ../packages/flake-inputs.nix { inputs = cfg.flakeInputs; };
   restoreNetwork = pkgs.writers.writePython3 "nixremote-restore-network"
     { flakeIgnore = [ "E501" "W503" ]; }
     (builtins.readFile ../installer/restore_network.py);
@@ -35,6 +41,15 @@ in
     package = mkOption {
       type = types.package;
       description = "nixremote for the installer (the flake sets its installer variant).";
+    };
+    flakeInputs = mkOption {
+      type = types.attrsOf types.raw;
+      default = { };
+      example = lib.literalExpression "{ nixremote = self; inherit nixpkgs; }";
+      description = ''
+        The flakes whose sources the image carries, by input name (the root flake sets
+        `nixremote` and `nixpkgs`). The host flake's flake.lock pins them as `path` inputs.
+      '';
     };
     python = mkOption {
       type = types.package;
@@ -74,7 +89,10 @@ in
   };
 
   config = {
-    system.stateVersion = mkDefault lib.trivial.release;
+    # Stronger than mkDefault: the installation CD's profile sets its own mkDefault (for years
+    # "18.03", lately lib.trivial.release) and two mkDefaults that differ do not evaluate; weaker
+    # than a plain definition, so a configuration built on this module can still set its own.
+    system.stateVersion = lib.mkOverride 900 lib.trivial.release;
 
     # --- size --------------------------------------------------------------------------------
     documentation.enable = mkForce false;
@@ -84,7 +102,10 @@ in
     documentation.doc.enable = mkForce false;
     system.installer.channel.enable = false; # no copy of nixpkgs: the host flake pins its own
     installer.cloneConfig = false;
-    system.extraDependencies = mkForce [ ]; # no stdenv/gcc "to speed up installs"
+    # No stdenv/gcc "to speed up installs"; only the flake sources the host flake is locked to.
+    system.extraDependencies = mkForce (map (flake: flake.outPath) (lib.attrValues cfg.flakeInputs));
+    environment.etc."nixremote/flake-inputs.json".source = flakeInputsFile;
+    system.build.nixremoteFlakeInputs = flakeInputsFile;
     nix.registry = mkForce { };
     hardware.enableRedistributableFirmware = mkForce false;
     hardware.firmware = mkForce cfg.firmware;

@@ -79,7 +79,8 @@ in
       boot.supportedFilesystems.zfs = true;
       boot.zfs = {
         requestEncryptionCredentials = cfg.encrypted;
-        devNodes = mkDefault "/dev/disk/by-id";
+        # by-id for by-id disks, by-partuuid for kernel names such as /dev/vda (../lib/disks.nix)
+        devNodes = mkDefault (disks.devNodes config.nixremote.boot.devices);
         forceImportRoot = mkDefault false;
       };
       services.zfs = {

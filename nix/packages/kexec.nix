@@ -2,7 +2,9 @@
 #   bzImage (x86_64) or Image (aarch64)  the kernel of the installer environment
 #   initrd.gz                            its initrd, the whole store inside as a squashfs
 #   bundle.json                          format, arch, file names, kernel parameters (init=...),
-#                                        the python inside, the unpacked initrd size
+#                                        the python inside, the unpacked initrd size, and the
+#                                        flake sources inside (`flakeInputs`, see
+#                                        flake-inputs.nix: what the host's flake.lock pins)
 #   run-installer                        nixremote install --bundle <this dir> "$@"
 #   write-runtime-info                   nixremote info "$@"  (collect a host's runtime info)
 { lib, stdenv, runCommand, gzip, jq, installer, nixremote }:
@@ -13,6 +15,7 @@ let
   kernelParams = "init=${build.toplevel}/init ${toString config.boot.kernelParams}";
   arch = stdenv.hostPlatform.parsed.cpu.name;
   python = "${config.nixremote.installer.python}/bin/python3";
+  flakeInputs = build.nixremoteFlakeInputs;
 in
 runCommand "nixremote-kexec-${stdenv.hostPlatform.system}"
 {
@@ -35,8 +38,10 @@ runCommand "nixremote-kexec-${stdenv.hostPlatform.system}"
       --arg params ${lib.escapeShellArg kernelParams} \
       --arg python ${lib.escapeShellArg python} \
       --argjson unpacked "$unpacked" \
+      --slurpfile flakeInputs ${flakeInputs} \
       '{format: 1, arch: $arch, kernel: $kernel, initrd: "initrd.gz",
-        kernelParams: $params, python: $python, initrdUnpackedBytes: $unpacked}' \
+        kernelParams: $params, python: $python, initrdUnpackedBytes: $unpacked,
+        flakeInputs: $flakeInputs[0]}' \
       > $out/bundle.json
 
     cat > $out/run-installer <<EOS

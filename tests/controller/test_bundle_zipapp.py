@@ -53,6 +53,27 @@ def test_directory_bundle(tmp_path: Path) -> None:
     # no initrdUnpackedBytes in bundle.json: counted from the gzip'd initrd
     assert b.initrd_unpacked_bytes > 256 * 1024
     assert b.files == (b.kernel, b.initrd)
+    assert b.flake_sources == ()  # a bundle without flakeInputs: the installer resolves online
+
+
+NAR_HASH = "sha256-" + "A" * 43 + "="
+
+
+def test_the_flake_sources_of_a_bundle(tmp_path: Path) -> None:
+    d = make_bundle(tmp_path / "b")
+    meta = json.loads((d / "bundle.json").read_text())
+    store = f"/nix/store/{'b' * 32}-source"
+    meta["flakeInputs"] = {
+        "nixremote": {"path": store, "narHash": NAR_HASH},
+        "nixpkgs": {"path": store.replace("b", "c"), "narHash": NAR_HASH,
+                    "lastModified": 1763078400, "url": "github:NixOS/nixpkgs/nixos-25.11"},
+    }
+    (d / "bundle.json").write_text(json.dumps(meta))
+    b = bundles.load_bundle(d)
+    assert [(s.name, s.path, s.url) for s in b.flake_sources] == [
+        ("nixpkgs", store.replace("b", "c"), "github:NixOS/nixpkgs/nixos-25.11"),
+        ("nixremote", store, None),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -63,6 +84,17 @@ def test_directory_bundle(tmp_path: Path) -> None:
         ({"kernelParams": "loglevel=4"}, r"no init= @ \$\.kernelParams"),
         ({"surprise": 1}, r"unknown key 'surprise' @ \$\.surprise"),
         ({"initrd": "missing.gz"}, "missing.gz is missing"),
+        ({"flakeInputs": []}, r"flakeInputs is not an object @ \$\.flakeInputs"),
+        ({"flakeInputs": {"nixpkgs": {"path": "/tmp/x", "narHash": "sha256-AAAA"}}},
+         r"@ \$\.flakeInputs\.nixpkgs"),
+        ({"flakeInputs": {"nixpkgs": {"path": f"/nix/store/{'a' * 32}-source",
+                                      "narHash": "md5:0"}}}, r"@ \$\.flakeInputs\.nixpkgs"),
+        ({"flakeInputs": {"nixpkgs": {"path": f"/nix/store/{'a' * 32}-source",
+                                      "narHash": NAR_HASH, "url": "https://x?y"}}},
+         r"unsupported flake reference .* @ \$\.flakeInputs\.nixpkgs"),
+        ({"flakeInputs": {"nixpkgs": {"path": f"/nix/store/{'a' * 32}-source",
+                                      "narHash": NAR_HASH, "extra": 1}}},
+         r"@ \$\.flakeInputs\.nixpkgs"),
     ],
 )
 def test_bad_bundle_json(tmp_path: Path, change: dict[str, object], message: str) -> None:

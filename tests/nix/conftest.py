@@ -1,46 +1,20 @@
-"""Helpers for the Nix tests: Nix's own parser and evaluator (Debian's nix-bin), no nixpkgs."""
+"""Helpers for the Nix tests: Nix's own parser and evaluator (Debian's nix-bin), no nixpkgs.
+
+nixpkgs' ``lib`` is real, though: ``tests/data/nixpkgs-lib-25.11.tar.gz`` is unpacked once per
+session (the ``nixpkgs_lib`` fixture) and ``nixos_eval`` evaluates NixOS configurations with its
+``lib.evalModules`` over the option declarations of ``tests/nix/nixos-options/``.
+"""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
+import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CASES = Path(__file__).resolve().parent / "cases"
-
-
-def _nix_instantiate() -> str:
-    path = shutil.which("nix-instantiate")
-    if path is None:
-        raise RuntimeError(
-            "nix-instantiate is not installed (Debian package nix-bin); the Nix tests need it"
-        )
-    return path
-
-
-def nix_eval(expr: str, **argstr: str) -> Any:
-    """Evaluate ``expr`` strictly and return its JSON value; ``argstr`` become ``--argstr``."""
-    argv = [_nix_instantiate(), "--eval", "--strict", "--json"]
-    for name, value in argstr.items():
-        argv += ["--argstr", name, value]
-    if argstr:
-        expr = "{ " + ", ".join(argstr) + " }: " + expr
-    argv += ["-E", expr]
-    result = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, check=False)
-    if result.returncode != 0:
-        raise AssertionError(f"nix-instantiate failed:\n{result.stderr}")
-    return json.loads(result.stdout)
-
-
-def nix_parse(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [_nix_instantiate(), "--parse", str(path)], capture_output=True, text=True, check=False
-    )
+from helpers.nix import NIXPKGS_LIB_TARBALL, REPO, nix_eval, nix_eval_result, with_prelude
 
 
 @pytest.fixture
@@ -55,3 +29,56 @@ def network_of() -> Any:
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def nixpkgs_lib(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """nixpkgs 25.11's ``lib`` directory, unpacked from tests/data (``import <it>`` is the lib)."""
+    dest = tmp_path_factory.mktemp("nixpkgs-lib")
+    with tarfile.open(NIXPKGS_LIB_TARBALL) as archive:
+        archive.extractall(dest, filter="data")
+    lib = dest / "lib"
+    assert (lib / ".version").read_text().strip() == "25.11"
+    return lib
+
+
+NixosEval = Callable[..., Any]
+
+
+@pytest.fixture(scope="session")
+def nixos_eval(nixpkgs_lib: Path) -> NixosEval:
+    """Evaluate NixOS configurations with the real module system.
+
+    ``nixos_eval(body, **argstr)``: ``body`` is a Nix expression in which ``lib`` (the real
+    nixpkgs lib), ``repo`` (this repository), ``evalConfig`` (tests/nix/nixos-eval/eval-config.nix,
+    a function ``{ modules, specialArgs ? {}, standIn ? {} }: evalModules result //
+    { failedAssertions }``), ``host`` (tests/nix/nixos-eval/host.nix: ``{ info, systemdInitrd ?
+    false, devices ? null, modules ? [] }``, the project's modules configured from a
+    runtime-info.json) and ``forceAll`` (forces every value of a configuration) are bound; its
+    JSON value is returned. An evaluation error raises AssertionError with Nix's message
+    (``nixos_eval_error`` returns the message instead).
+    """
+
+    def run(body: str, **argstr: str) -> Any:
+        return nix_eval(with_prelude(nixpkgs_lib, body), **argstr)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def nixos_eval_error(nixpkgs_lib: Path) -> Callable[..., str]:
+    """Like ``nixos_eval``, for an expression that must fail: returns Nix's error text."""
+
+    def run(body: str, **argstr: str) -> str:
+        result = nix_eval_result(with_prelude(nixpkgs_lib, body), **argstr)
+        assert result.returncode != 0, f"evaluation succeeded: {result.stdout[:2000]}"
+        return result.stderr
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def nix_json() -> Callable[..., Any]:
+    """``nix_json(expr, **argstr)``: ``expr`` evaluated strictly by nix-instantiate, as JSON
+    (``argstr`` become ``--argstr``; an evaluation error raises AssertionError)."""
+    return nix_eval

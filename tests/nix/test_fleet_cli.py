@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from helpers.nix import CASES
 from nixremote.cli.main import main
 from nixremote.controller import fleet
 from nixremote.core import hostflake
 from nixremote.core.converter import load_runtime_info
 from nixremote.core.errors import InvalidInputError
-
-from .conftest import CASES
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

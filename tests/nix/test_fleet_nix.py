@@ -5,9 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from helpers.nix import CASES, REPO, nix_eval
 from nixremote.controller import fleet
-
-from .conftest import CASES, REPO, nix_eval
 
 
 def _summary(hosts: Path) -> object:

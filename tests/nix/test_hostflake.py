@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from helpers.nix import CASES, REPO, nix_parse
 from nixremote.core import hostflake, nixtext
 from nixremote.core.converter import load_runtime_info, loads_runtime_info
 from nixremote.core.errors import InvalidInputError
 from nixremote.core.hostkeys import INITRD_SSH_PORT
 from nixremote.core.progress import Event
-
-from .conftest import CASES, REPO, nix_parse
 
 
 @pytest.fixture
@@ -56,8 +55,18 @@ def test_render_host_flake(info) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_no_extra_modules_leaves_template(info) -> None:  # type: ignore[no-untyped-def]
-    files = hostflake.render_host_flake(info)
+    # the template's own reference: nixremote's flake as the Nix registry names it
+    files = hostflake.render_host_flake(info, nixremote_url="flake:nixremote")
     assert files["flake.nix"] == hostflake.template_files("host")["flake.nix"]
+
+
+@pytest.mark.parametrize("name", ["host", "fleet"])
+def test_templates_name_no_repository_that_does_not_exist(name: str) -> None:
+    flake = hostflake.template_files(name)["flake.nix"]
+    assert 'nixremote.url = "flake:nixremote";' in flake
+    assert "github:nixremote" not in flake
+    if name == "host":  # the command it tells the user rebuilds what is in /etc/nixos
+        assert "nixos-rebuild switch --flake /etc/nixos#installed" in flake
 
 
 @pytest.mark.parametrize(
@@ -120,13 +129,13 @@ def test_paths_match_the_nix_modules() -> None:
     "value", ["plain", 'q"uote', "back\\slash", "${interp}", "$notinterp", "new\nline\ttab", "ä€"]
 )
 def test_nix_string_round_trips_through_nix(value: str) -> None:
-    from .conftest import nix_eval
+    from helpers.nix import nix_eval
 
     assert nix_eval(nixtext.nix_string(value)) == value
 
 
 def test_layout_module_for_mirror_and_unencrypted(info, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from .conftest import nix_eval
+    from helpers.nix import nix_eval
 
     assert nixtext.layout_module(boot_devices=["/dev/disk/by-id/a"]) is None
     mod = nixtext.layout_module(

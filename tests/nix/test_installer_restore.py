@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers.nix import CASES, REPO, nix_eval
 from nixremote.controller.handoff import NetworkDump, archive_entries, build_archive
 from nixremote.controller.keypair import generate_host_key
 from nixremote.core.converter import load_runtime_info, loads_runtime_info
-
-from .conftest import CASES, REPO, nix_eval
 
 LIB_STANDIN = """{
   mkDefault = x: x; mkForce = x: x; mkIf = c: x: x; mkOption = x: x;

@@ -16,14 +16,25 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from helpers.nix import REPO, nix_eval
 from nixremote.cli.kexec import grub_snippet, read_bundle
 from nixremote.controller.bundle import load_directory, unpacked_size
-
-from .conftest import REPO, nix_eval
 
 TOPLEVEL = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-nixremote-25.11"
 PYTHON = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-python3-3.12.10"
 NIXREMOTE = "/nix/store/cccccccccccccccccccccccccccccccc-nixremote-0.1.0"
+FLAKE_INPUTS = {
+    "nixpkgs": {
+        "path": "/nix/store/dddddddddddddddddddddddddddddddd-source",
+        "narHash": "sha256:0nsy761asxiaf69gl85myl326xagrvy5iv3kpm0gq1dz06s6xv29",
+        "lastModified": 1763078400,
+        "url": "github:NixOS/nixpkgs/nixos-25.11",
+    },
+    "nixremote": {
+        "path": "/nix/store/ffffffffffffffffffffffffffffffff-source",
+        "narHash": "sha256-SexutAG/BfxAvXPsWPzOT3UjBvW1IPqScSp2rYI5Xls=",
+    },
+}
 
 
 def _package() -> Any:
@@ -38,6 +49,7 @@ def _package() -> Any:
         f" nixremote = \"{NIXREMOTE}\";"
         " installer.config = {"
         "   system.build = { kernel = \"@KERNEL@\"; netbootRamdisk = \"@RAMDISK@\";"
+        "     nixremoteFlakeInputs = \"@FLAKE_INPUTS@\";"
         f"     toplevel = \"{TOPLEVEL}\"; }};"
         "   system.boot.loader.kernelFile = \"bzImage\";"
         "   boot.kernelParams = [ \"console=ttyS0,115200n8\" \"console=tty0\" ];"
@@ -65,7 +77,12 @@ def _build(tmp_path: Path) -> Path:
     (ramdisk / "initrd").write_bytes(
         gzip.compress(b"stage-1 cpio " * 1000) + gzip.compress(b"squashfs " * 5000)
     )
-    script = pkg["script"].replace("@KERNEL@", str(kernel)).replace("@RAMDISK@", str(ramdisk))
+    inputs = tmp_path / "flake-inputs.json"
+    inputs.write_text(json.dumps(FLAKE_INPUTS))
+    script = (
+        pkg["script"].replace("@KERNEL@", str(kernel)).replace("@RAMDISK@", str(ramdisk))
+        .replace("@FLAKE_INPUTS@", str(inputs))
+    )
     out = tmp_path / "result"
     env = dict(os.environ, out=str(out))
     subprocess.run(["bash", "-e", "-c", script], check=True, env=env, cwd=tmp_path)
@@ -86,6 +103,7 @@ def test_bundle_has_the_contracts_files(tmp_path: Path) -> None:
         "kernelParams": f"init={TOPLEVEL}/init console=ttyS0,115200n8 console=tty0",
         "python": f"{PYTHON}/bin/python3",
         "initrdUnpackedBytes": len(b"stage-1 cpio " * 1000) + len(b"squashfs " * 5000),
+        "flakeInputs": FLAKE_INPUTS,
     }
     assert os.access(out / "run-installer", os.X_OK)
     run = (out / "run-installer").read_text()
@@ -96,6 +114,8 @@ def test_bundle_has_the_contracts_files(tmp_path: Path) -> None:
 def test_the_controller_reads_the_bundle(tmp_path: Path) -> None:
     out = _build(tmp_path)
     bundle = load_directory(out)
+    assert {s.name: s.path for s in bundle.flake_sources} == {
+        name: entry["path"] for name, entry in FLAKE_INPUTS.items()}
     assert bundle.arch == "x86_64"
     assert bundle.kernel == out / "bzImage" and bundle.initrd == out / "initrd.gz"
     assert bundle.kernel_params.startswith(f"init={TOPLEVEL}/init ")

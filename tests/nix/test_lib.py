@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from helpers.nix import CASES, REPO, nix_eval
 from nixremote.controller import fleet
-
-from .conftest import CASES, REPO, nix_eval
 
 STANDIN = (
     "nixpkgs = { lib = { nixosSystem = args: args; mkDefault = x: { _default = x; }; }; }; "
@@ -21,8 +20,11 @@ STANDIN = (
 
 # paths would be copied into the store by --json; show them as strings
 SHOW = (
-    "show = sys: sys // { modules = map (m: if builtins.isPath m then toString m else m) "
-    "sys.modules; specialArgs = builtins.attrNames sys.specialArgs; };"
+    "showModule = m: if builtins.isPath m then toString m"
+    " else if m ? nixremote then m // { nixremote = m.nixremote // { flake = m.nixremote.flake"
+    " // { inputs = builtins.attrNames m.nixremote.flake.inputs; }; }; } else m;"
+    " show = sys: sys // { modules = map showModule sys.modules;"
+    " specialArgs = builtins.attrNames sys.specialArgs; };"
 )
 
 
@@ -58,7 +60,8 @@ def test_make_system_wiring() -> None:
     assert extra == "extra"
     assert settings["nixpkgs"]["hostPlatform"] == {"_default": "aarch64-linux"}  # from arch
     assert settings["nixremote"]["flake"] == {
-        "source": "the-host-flake", "configurationName": "installed"
+        "source": "the-host-flake", "configurationName": "installed",
+        "inputs": ["nixpkgs", "nixremote"],  # kept in the system's closure and registry
     }
     assert settings["nixremote"]["runtimeInfo"]["hostName"] == "v6only"
 
@@ -78,7 +81,9 @@ def test_make_fleet_wiring(tmp_path: Path) -> None:
     assert sorted(got) == ["dyn", "web1"]
     web1 = got["web1"]["modules"]
     assert web1[0] == "nixremote-default-module"
-    assert web1[1]["nixremote"]["flake"] == {"source": "the-fleet", "configurationName": "web1"}
+    assert web1[1]["nixremote"]["flake"] == {
+        "source": "the-fleet", "configurationName": "web1", "inputs": ["nixpkgs", "nixremote"]
+    }
     assert web1[2:] == ["common", str(root / "hosts" / "web1" / "configuration.nix")]
     assert got["dyn"]["modules"][2:] == ["common"]  # no configuration.nix, none added
 

@@ -15,10 +15,9 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from helpers.nix import REPO, nix_eval
 from nixremote.core.converter import runtime_info_to_json_data
 from nixremote.core.models import Interface, IPAddress, Route, RuntimeInfo
-
-from .conftest import REPO, nix_eval
 
 V4_NETS = ["198.51.100", "203.0.113"]
 

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
+from helpers.nix import CASES, REPO, nix_eval
 from nixremote.core.converter import load_runtime_info
-
-from .conftest import CASES, REPO, nix_eval
 
 CASE_NAMES = sorted(p.name for p in CASES.iterdir() if (p / "expected.json").is_file())
 
@@ -57,8 +56,8 @@ def test_hoster_on_link_gateway_and_fe80(network_of: Any) -> None:
     assert net["networking"]["domain"] == "example.com"
     assert net["networking"]["hostId"] == "8425e349"
     cmds = net["boot"]["initrd"]["network"]["postCommands"]
-    assert "ip route add 172.31.1.1 dev" in cmds
-    assert "ip -6 route add default via fe80::1" in cmds
+    assert "ip route add '172.31.1.1' dev" in cmds
+    assert "ip -6 route add 'default' via 'fe80::1'" in cmds
 
 
 def test_two_nics_each_matched_by_mac(network_of: Any) -> None:

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers.nix import CASES, REPO, nix_parse
 from nixremote.controller import fleet
 from nixremote.core import hostflake
 from nixremote.core.converter import load_runtime_info
-
-from .conftest import CASES, REPO, nix_parse
 
 
 def _repo_nix_files() -> list[Path]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import hcl2
 
-from .conftest import REPO, nix_eval
+from helpers.nix import REPO, nix_eval
 
 EXAMPLE = REPO / "examples" / "terraform"
 

@@ -28,6 +28,8 @@ from typing import Any, BinaryIO
 from attrs import frozen
 
 from ..core.errors import InvalidInputError
+from ..core.flakelock import LockedSource, parse_flake_ref
+from ..core.plan import FlakeSource
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class Bundle:
     python: str | None = None
     initrd_unpacked_bytes: int
     restores_archive: bool = True
+    flake_sources: tuple[FlakeSource, ...] = ()
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -199,7 +202,8 @@ def load_directory(directory: Path) -> Bundle:
     """A bundle directory with ``bundle.json``."""
     meta = directory / "bundle.json"
     data = _read_bundle_json(directory)
-    known = {"format", "arch", "kernel", "initrd", "kernelParams", "python", "initrdUnpackedBytes"}
+    known = {"format", "arch", "kernel", "initrd", "kernelParams", "python", "initrdUnpackedBytes",
+             "flakeInputs"}
     extra = sorted(set(data) - known)
     if extra:
         raise _bad(meta, f"unknown key {extra[0]!r} @ $.{extra[0]}")
@@ -231,7 +235,39 @@ def load_directory(directory: Path) -> Bundle:
         kernel_params=" ".join(params.split()),
         python=_field(data, meta, "python", str, False),
         initrd_unpacked_bytes=unpacked,
+        flake_sources=_flake_sources(data.get("flakeInputs"), meta),
     )
+
+
+def _flake_sources(data: Any, meta: Path) -> tuple[FlakeSource, ...]:
+    """``flakeInputs``: the flake sources in the installer's store (see ``nix/packages/
+    flake-inputs.nix``), checked as :mod:`~nixremote.core.flakelock` will lock them."""
+    if data is None:
+        return ()
+    if not isinstance(data, dict):
+        raise _bad(meta, "flakeInputs is not an object @ $.flakeInputs")
+    out = []
+    for name, entry in sorted(data.items()):
+        where = f"$.flakeInputs.{name}"
+        if not isinstance(entry, dict) or set(entry) - {"path", "narHash", "lastModified", "url"}:
+            raise _bad(meta, f"expected {{path, narHash, lastModified?, url?}} @ {where}")
+        path, nar_hash = entry.get("path"), entry.get("narHash")
+        last, url = entry.get("lastModified"), entry.get("url")
+        try:
+            if not isinstance(path, str) or not isinstance(nar_hash, str):
+                raise ValueError("path and narHash must be strings")
+            if last is not None and (type(last) is not int or last < 0):
+                raise ValueError("lastModified must be a whole number")
+            if url is not None and (not isinstance(url, str) or not url):
+                raise ValueError("url must be a flake reference")
+            locked = LockedSource(path=path, nar_hash=nar_hash, last_modified=last)
+            if url is not None:
+                parse_flake_ref(url)
+        except ValueError as exc:
+            raise _bad(meta, f"{exc} @ {where}") from None
+        out.append(FlakeSource(name=name, path=locked.path, nar_hash=locked.nar_hash,
+                               last_modified=last, url=url))
+    return tuple(out)
 
 
 _ASSIGN = re.compile(r"^\s*(init|kernelParams)=(.*)$", re.MULTILINE)

@@ -310,7 +310,8 @@ class _Run:
         target = f"{self.target.user}@{self.target.host}:{self.target.port}"
         return make_plan(
             info,
-            PlanOptions(layout=opts.layout, nixremote_flake=opts.flake, phases=opts.phases),
+            PlanOptions(layout=opts.layout, nixremote_flake=opts.flake, phases=opts.phases,
+                        flake_sources=self.bundle.flake_sources if self.bundle else ()),
             target=target, machine_id=parse_machine_id(facts.get("machine-id")),
         )
 

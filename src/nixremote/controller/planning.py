@@ -17,7 +17,7 @@ from ..core.errors import PlanError
 from ..core.layout import DiskLayout, LayoutOptions
 from ..core.models import RuntimeInfo
 from ..core.phases import CONTROLLER_PHASES
-from ..core.plan import Plan, PluginRecord, build_plan
+from ..core.plan import FlakeSource, Plan, PluginRecord, build_plan
 
 DECIDING_HOOKS = frozenset({"collect_runtime_info", "boot_mode", "disk_layout",
                             "host_flake_modules"})
@@ -28,7 +28,8 @@ DECIDING_HOOKS = frozenset({"collect_runtime_info", "boot_mode", "disk_layout",
 class PlanOptions:
     """What the user asked for: a layout variant and further disks (:class:`LayoutOptions`),
     the nixremote flake reference for the host flake, keys the installed system trusts beyond
-    the host's own, and the phases the plan is for."""
+    the host's own, the phases the plan is for, and the flake sources the bundle's installer
+    carries (``flakeInputs``)."""
 
     layout: str = "default"
     disks: tuple[str, ...] = ()
@@ -36,6 +37,7 @@ class PlanOptions:
     nixremote_flake: str | None = None
     authorized_keys: tuple[str, ...] = ()
     phases: tuple[str, ...] = CONTROLLER_PHASES
+    flake_sources: tuple[FlakeSource, ...] = ()
 
 
 def choose_layout(
@@ -116,5 +118,6 @@ def make_plan(
         authorized_keys=options.authorized_keys,
         phases=options.phases,
         plugins=plugin_records(pm),
+        flake_sources=options.flake_sources,
         now=now,
     )

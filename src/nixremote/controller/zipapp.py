@@ -36,7 +36,7 @@ DEPENDENCIES: tuple[str, ...] = (
 """Top-level modules/packages of the pure-Python libraries the installer side imports."""
 
 FORBIDDEN: tuple[str, ...] = (
-    "fabric", "paramiko", "invoke", "hcloud", "rich", "cryptography", "nacl", "bcrypt",
+    "fabric", "paramiko", "invoke", "hcloud", "rich", "cryptography", "nacl", "bcrypt", "yaml",
 )
 """Modules the installer must never import (and the zipapp never contains)."""
 

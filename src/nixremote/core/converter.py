@@ -35,6 +35,7 @@ from .models import (
 )
 from .plan import (
     PLAN_SCHEMA_VERSION,
+    FlakeSource,
     HostFlakeInputs,
     Plan,
     PlannedDisk,
@@ -117,7 +118,7 @@ def make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(layout.PartitionRole, lambda v: v.value)
     for model in (layout.Partition, layout.DiskSpec, layout.Pool, layout.Dataset,
                   layout.DiskLayout, layout.LayoutOptions, Step, PlannedDisk, TargetIdentity,
-                  HostFlakeInputs, PluginRecord, Plan):
+                  FlakeSource, HostFlakeInputs, PluginRecord, Plan):
         _register_camel(conv, model)
     return conv
 

@@ -7,7 +7,11 @@ at) and holds:
 ``flake.nix``
     calls ``nixremote.lib.makeSystem`` with ``./runtime-info.json``, ``./configuration.nix`` and
     the modules hoster plugins add (the ``host_flake_modules`` hook), and registers itself as
-    ``installed`` in the Nix registry (``nixos-rebuild switch --flake installed#installed``).
+    ``installed`` in the Nix registry, pointing at ``/etc/nixos``
+    (``nixos-rebuild switch --flake /etc/nixos#installed``).
+``flake.lock``
+    when the installer carries the flake's inputs (``flakeInputs`` of the kexec bundle): both
+    pinned to those store paths, so ``nixos-install`` evaluates offline.
 ``runtime-info.json``
     the host's runtime info (both the rich fields and the original installer's flat ones).
 ``configuration.nix``
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -31,14 +35,17 @@ from attrs import frozen
 
 from .converter import dumps_runtime_info
 from .errors import InvalidInputError
+from .flakelock import NIXREMOTE_DEFAULT_REF, host_flake_lock
 from .models import RuntimeInfo
 from .nixtext import check_flake_url
+from .plan import FlakeSource
 from .progress import Reporter, report
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NIXREMOTE_URL = "github:nixremote/nixremote"
-"""The flake reference of nixremote that generated flakes use unless told otherwise."""
+DEFAULT_NIXREMOTE_URL = NIXREMOTE_DEFAULT_REF
+"""The flake reference of nixremote that generated flakes use unless told otherwise: nixremote as
+the Nix registry names it (the installer image and the installed system register it)."""
 
 HOST_FLAKE_DIR = "/persist/etc/nixos"
 """Where the installer writes the host flake (bind-mounted on ``/etc/nixos`` on the host)."""
@@ -126,16 +133,22 @@ def render_host_flake(
     *,
     nixremote_url: str = DEFAULT_NIXREMOTE_URL,
     extra_modules: Iterable[str] = (),
+    sources: Sequence[FlakeSource] = (),
 ) -> dict[str, str]:
-    """The files of the host flake for ``info``, by name (pure)."""
+    """The files of the host flake for ``info``, by name (pure). With ``sources`` (the flake
+    inputs the installer carries) and nixremote as the registry names it, ``flake.lock`` pins
+    them; another ``nixremote_url`` is resolved by Nix itself (no lock)."""
     files = template_files("host")
     flake = set_nixremote_url(files["flake.nix"], nixremote_url)
     flake = insert_modules(flake, extra_modules)
-    return {
+    out = {
         "flake.nix": flake,
         "runtime-info.json": dumps_runtime_info(info),
         "configuration.nix": files["configuration.nix"],
     }
+    if sources and nixremote_url == NIXREMOTE_DEFAULT_REF:
+        out["flake.lock"] = host_flake_lock(sources, nixremote_ref=nixremote_url)
+    return out
 
 
 @frozen(kw_only=True)
@@ -176,6 +189,7 @@ def write_host_flake(
     *,
     nixremote_url: str = DEFAULT_NIXREMOTE_URL,
     extra_modules: Iterable[str] = (),
+    sources: Sequence[FlakeSource] = (),
     reporter: Reporter | None = None,
 ) -> HostFlake:
     """Write the host flake of ``info`` into ``dest`` (created if needed).
@@ -186,7 +200,8 @@ def write_host_flake(
     path = Path(dest)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        files = render_host_flake(info, nixremote_url=nixremote_url, extra_modules=extra_modules)
+        files = render_host_flake(info, nixremote_url=nixremote_url, extra_modules=extra_modules,
+                                  sources=sources)
         written, kept = write_files(path, files, keep=("configuration.nix",))
     except OSError as exc:
         raise InvalidInputError(

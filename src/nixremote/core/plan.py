@@ -52,15 +52,31 @@ class TargetIdentity:
 
 
 @frozen(kw_only=True)
+class FlakeSource:
+    """A flake input whose source the installer image carries in its store (``flakeInputs`` of
+    ``bundle.json``): the host flake's ``flake.lock`` pins it there, so ``nixos-install`` needs
+    no network to evaluate. ``nar_hash`` is in any form :func:`~.flakelock.sri_nar_hash` reads;
+    ``url`` is the reference nixremote's flake declares for the input."""
+
+    name: str
+    path: str
+    nar_hash: str
+    last_modified: int | None = None
+    url: str | None = None
+
+
+@frozen(kw_only=True)
 class HostFlakeInputs:
     """What the host flake gets beyond the runtime info: the nixremote flake reference
     (``None``: the default), the NixOS modules plugins add (Nix expressions, from the
     ``host_flake_modules`` hook) and the layout's module (which disks boot, whether the pool
-    asks for a key; ``None`` for the default layout)."""
+    asks for a key; ``None`` for the default layout); ``sources`` the flake inputs the
+    installer carries, which ``flake.lock`` pins (none: the installer resolves them online)."""
 
     nixremote_flake: str | None = None
     extra_modules: tuple[str, ...] = ()
     layout_module: str | None = None
+    sources: tuple[FlakeSource, ...] = ()
 
     @property
     def modules(self) -> tuple[str, ...]:
@@ -129,6 +145,7 @@ def build_plan(
     authorized_keys: Iterable[str] = (),
     phases: Iterable[str] = CONTROLLER_PHASES,
     plugins: Iterable[PluginRecord] = (),
+    flake_sources: Iterable[FlakeSource] = (),
     now: datetime.datetime | None = None,
 ) -> Plan:
     """A plan from decisions already taken: the layout (its steps follow from it), the host
@@ -148,6 +165,7 @@ def build_plan(
             extra_modules=tuple(m for m in extra_modules if m),
             layout_module=layout_module(
                 boot_devices=[d.path for d in layout.disks], encrypted=layout.pool.encrypted),
+            sources=tuple(flake_sources),
         ),
         authorized_keys=keys,
         phases=tuple(phases),

@@ -390,7 +390,7 @@ class Installer:
         hostflake.write_host_flake(
             self.info, self.path(FLAKE_DIR), reporter=self.reporter,
             nixremote_url=inputs.nixremote_flake or hostflake.DEFAULT_NIXREMOTE_URL,
-            extra_modules=inputs.modules,
+            extra_modules=inputs.modules, sources=inputs.sources,
         )
 
     def phase_install(self) -> None:

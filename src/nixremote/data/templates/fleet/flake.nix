@@ -6,11 +6,14 @@
 # repository, `git add hosts/<name>` (flakes only see tracked files).
 #
 # Deploy a host: nixos-rebuild switch --flake .#<name> --target-host root@<address>
+#
+# nixremote.url names nixremote's flake in the Nix registry (`nix registry add nixremote REF`), or
+# `nixremote fleet init --nixremote-url REF` writes REF here.
 {
   description = "NixOS hosts installed by nixremote";
 
   inputs = {
-    nixremote.url = "github:nixremote/nixremote";
+    nixremote.url = "flake:nixremote";
     nixpkgs.follows = "nixremote/nixpkgs";
   };
 
