@@ -24,13 +24,19 @@ def row(name: str, plain: int, compact: int, line: int | None) -> None:
 
 
 def main() -> None:
-    print(f"budget: {cmdline.CMDLINE_MAX_CHARS} characters (x86 {cmdline.COMMAND_LINE_SIZE} incl. "
-          f"NUL, minus {cmdline.KEXEC_FILE_RESERVED} reserved by kexec_file_load)")
+    print(
+        f"budget: {cmdline.CMDLINE_MAX_CHARS} characters (x86 {cmdline.COMMAND_LINE_SIZE} incl. "
+        f"NUL, minus {cmdline.KEXEC_FILE_RESERVED} reserved by kexec_file_load)"
+    )
     print(f"bundle kernel params: {len(KERNEL_PARAMS)} characters")
     print(f"{'host':<34} {'plain64':>8} {'z1.':>8} {'ratio':>6} {'line':>6} fits")
     one = runtime_info_from_json_data(ORIGINAL_ONE_NIC)
-    row("original one-NIC example (flat)", len(cmdline.encode_legacy(ORIGINAL_ONE_NIC)),
-        len(cmdline.encode_runtime_info(one)), len(cmdline.kernel_command_line(KERNEL_PARAMS, one)))
+    row(
+        "original one-NIC example (flat)",
+        len(cmdline.encode_legacy(ORIGINAL_ONE_NIC)),
+        len(cmdline.encode_runtime_info(one)),
+        len(cmdline.kernel_command_line(KERNEL_PARAMS, one)),
+    )
     for nics, disks in ((1, 1), (2, 2), (4, 8), (6, 12), (8, 16)):
         info = big_host(nics=nics, disks=disks)
         plain = len(cmdline.encode_legacy(json.loads(cmdline.minified_json(info))))

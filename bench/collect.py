@@ -70,15 +70,19 @@ def main() -> None:
         collect(LocalTransport(), pm)
         local.append(time.perf_counter() - started)
     size = sum(len(text) for text in facts.sections.values())
-    print(f"runs: {runs}, against sshd on 127.0.0.1 (probe output {size} bytes, "
-          f"{len(info.interfaces)} interfaces, {len(info.disks)} disks)")
+    print(
+        f"runs: {runs}, against sshd on 127.0.0.1 (probe output {size} bytes, "
+        f"{len(info.interfaces)} interfaces, {len(info.disks)} disks)"
+    )
     print(f"connect (handshake + auth):  {ms(connects)}")
     print(f"probe only (one exec):       {ms(probes)}")
     print(f"collect (probe + plugins):   {ms(collects)}")
     print(f"collect on this machine:     {ms(local)}  (LocalTransport, no SSH)")
     per_collect = channels / (2 * runs)
-    print(f"exec channels per collect: {per_collect:g} by the transport's counter, "
-          f"{logged / (2 * runs):g} by sshd's log")
+    print(
+        f"exec channels per collect: {per_collect:g} by the transport's counter, "
+        f"{logged / (2 * runs):g} by sshd's log"
+    )
     if channels != logged or per_collect != 1:
         print("MISMATCH: a collect must open exactly one exec channel", file=sys.stderr)
         sys.exit(1)

@@ -54,8 +54,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--cold", action="store_true", help="also time a build from an empty cache")
     ap.add_argument("--cache-dir", type=Path, default=None)
-    ap.add_argument("--kexec-flag", action="append", default=[],
-                    help="extra flag for kexec -l (e.g. -i to skip purgatory's checksum)")
+    ap.add_argument(
+        "--kexec-flag",
+        action="append",
+        default=[],
+        help="extra flag for kexec -l (e.g. -i to skip purgatory's checksum)",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
 
@@ -93,8 +97,10 @@ def main() -> int:
             assert vm.client_key is not None
             key = generate_key(wd / "installer_key", "bench-installer")
             archive = handoff_archive(
-                host_key=key, authorized_keys=(vm.client_key.public,),
-                extra=(cpio.file_entry("nixremote/nixremote.pyz", _zipapp()),))
+                host_key=key,
+                authorized_keys=(vm.client_key.public,),
+                extra=(cpio.file_entry("nixremote/nixremote.pyz", _zipapp()),),
+            )
             (wd / "handoff.cpio.gz").write_bytes(archive)
             vm.ssh(["mkdir", "-p", "/root/bundle"])
             t = time.monotonic()
@@ -102,11 +108,28 @@ def main() -> int:
                 vm.scp_to(art.bundle_dir / name, f"/root/bundle/{name}")
             vm.scp_to(wd / "handoff.cpio.gz", "/root/bundle/handoff.cpio.gz")
             figures["upload_s"] = round(time.monotonic() - t, 1)
-            vm.ssh(["sh", "-c", 'cat "$1" "$2" > "$3"', "concat", f"/root/bundle/{meta['initrd']}",
-                    "/root/bundle/handoff.cpio.gz", "/root/bundle/combined.img"])
+            vm.ssh(
+                [
+                    "sh",
+                    "-c",
+                    'cat "$1" "$2" > "$3"',
+                    "concat",
+                    f"/root/bundle/{meta['initrd']}",
+                    "/root/bundle/handoff.cpio.gz",
+                    "/root/bundle/combined.img",
+                ]
+            )
             t = time.monotonic()
-            vm.ssh(["kexec", "-l", *args.kexec_flag, f"/root/bundle/{meta['kernel']}",
-                    "--initrd=/root/bundle/combined.img", f"--append={meta['kernelParams']}"])
+            vm.ssh(
+                [
+                    "kexec",
+                    "-l",
+                    *args.kexec_flag,
+                    f"/root/bundle/{meta['kernel']}",
+                    "--initrd=/root/bundle/combined.img",
+                    f"--append={meta['kernelParams']}",
+                ]
+            )
             figures["kexec_load_s"] = round(time.monotonic() - t, 1)
             offset = vm.console_offset()
             t = time.monotonic()

@@ -70,8 +70,13 @@ def rst_to_md(text: str) -> str:
             while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
                 block.append(lines[i])
                 i += 1
-            out += ["", "```python", *textwrap.dedent("\n".join(block)).strip().splitlines(),
-                    "```", ""]
+            out += [
+                "",
+                "```python",
+                *textwrap.dedent("\n".join(block)).strip().splitlines(),
+                "```",
+                "",
+            ]
             continue
         out.append(line)
         i += 1
@@ -100,8 +105,11 @@ def _signature(name: str, func: Any) -> str:
         f"{p.name}: {p.annotation}" if p.annotation is not inspect.Parameter.empty else p.name
         for p in sig.parameters.values()
     )
-    ret = f" -> {sig.return_annotation}" if sig.return_annotation is not inspect.Signature.empty \
+    ret = (
+        f" -> {sig.return_annotation}"
+        if sig.return_annotation is not inspect.Signature.empty
         else ""
+    )
     return f"def {name}(\n    {params},\n){ret}: ..."
 
 
@@ -114,8 +122,11 @@ def _builtin_implementations() -> dict[str, list[str]]:
     for name in pm.hook.__dict__:
         caller = getattr(pm.hook, name)
         for impl in caller.get_hookimpls():
-            marks = [m for m in ("wrapper", "hookwrapper", "tryfirst", "trylast")
-                     if getattr(impl, m, False)]
+            marks = [
+                m
+                for m in ("wrapper", "hookwrapper", "tryfirst", "trylast")
+                if getattr(impl, m, False)
+            ]
             label = f"`{impl.plugin_name}`" + (f" ({', '.join(marks)})" if marks else "")
             out.setdefault(name, []).append(label)
     return out
@@ -128,7 +139,7 @@ def hook_reference() -> str:
     parts = [
         "# Hook reference",
         "",
-        "!!! note \"Generated\"",
+        '!!! note "Generated"',
         "    This page is generated from `src/nixremote/core/hookspecs.py` at build time "
         "(`docs/hooks.py`); edit the docstrings there.",
         "",
@@ -303,14 +314,20 @@ def _example() -> str:
         ),
         primary_interface="eth0",
         routes=(
-            Route(family=4, destination="default", gateway="172.31.1.1", device="eth0",
-                  on_link=True),
+            Route(
+                family=4, destination="default", gateway="172.31.1.1", device="eth0", on_link=True
+            ),
             Route(family=6, destination="default", gateway="fe80::1", device="eth0"),
         ),
         nameservers=("185.12.64.1", "185.12.64.2"),
         disks=(
-            Disk(path="/dev/sda", by_id="/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_12345678",
-                 size_bytes=40 * 2**30, model="QEMU HARDDISK", rotational=False),
+            Disk(
+                path="/dev/sda",
+                by_id="/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_12345678",
+                size_bytes=40 * 2**30,
+                model="QEMU HARDDISK",
+                rotational=False,
+            ),
         ),
         arch="x86_64",
         memory_bytes=4 * 2**30,
@@ -330,7 +347,7 @@ def runtime_info_reference() -> str:
     parts = [
         "# runtime-info.json",
         "",
-        "!!! note \"Generated\"",
+        '!!! note "Generated"',
         "    This page is generated from the attrs models in `src/nixremote/core/models.py` and "
         "the converter in `src/nixremote/core/converter.py` at build time (`docs/hooks.py`).",
         "",
@@ -451,7 +468,7 @@ def cli_reference() -> str:
     parts = [
         "# Command reference",
         "",
-        "!!! note \"Generated\"",
+        '!!! note "Generated"',
         "    This page is generated from the click commands at build time (`docs/hooks.py`); it "
         "lists exactly the commands and options of this version, including commands that the "
         "installed plugins add. The [commands guide](../commands.md) has examples.",

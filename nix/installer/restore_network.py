@@ -54,8 +54,15 @@ def normalize(info: dict[str, Any]) -> dict[str, Any]:
         if block.get("address"):
             iface[key] = [{"address": block["address"], "prefixLength": block["prefixLength"]}]
             if block.get("gateway"):
-                routes.append({"family": family, "destination": "default",
-                               "gateway": block["gateway"], "device": name, "onLink": False})
+                routes.append(
+                    {
+                        "family": family,
+                        "destination": "default",
+                        "gateway": block["gateway"],
+                        "device": name,
+                        "onLink": False,
+                    }
+                )
     return {**info, "interfaces": [iface], "routes": routes, "primaryInterface": name}
 
 
@@ -80,8 +87,11 @@ def units(info: dict[str, Any]) -> dict[str, str]:
     for index, iface in enumerate(interfaces):
         _text(iface["name"], "interface name")  # routes are matched to it
         v4 = iface.get("ipv4") or []
-        v6 = [a for a in iface.get("ipv6") or []
-              if not ipaddress.ip_address(a["address"]).is_link_local]
+        v6 = [
+            a
+            for a in iface.get("ipv6") or []
+            if not ipaddress.ip_address(a["address"]).is_link_local
+        ]
         static4 = [a for a in v4 if not a.get("dynamic")]
         static6 = [a for a in v6 if not a.get("dynamic")]
         is_primary = iface["name"] == primary
@@ -96,8 +106,12 @@ def units(info: dict[str, Any]) -> dict[str, str]:
         else:
             name = iface.get("predictableName") or iface["name"]
             lines.append(f"Name={_text(name, 'interface name')}")
-        lines += ["", "[Network]", f"DHCP={'ipv4' if dhcp4 else 'no'}",
-                  f"IPv6AcceptRA={'yes' if accept_ra else 'no'}"]
+        lines += [
+            "",
+            "[Network]",
+            f"DHCP={'ipv4' if dhcp4 else 'no'}",
+            f"IPv6AcceptRA={'yes' if accept_ra else 'no'}",
+        ]
         lines += [
             f"Address={_text(a['address'], 'address')}/{_prefix(a['prefixLength'], 'prefix')}"
             for a in static4 + static6
@@ -131,8 +145,10 @@ def main(argv: list[str]) -> int:
         info = json.loads(source.read_text(encoding="utf-8"))
         files = units(info)
     except (ValueError, KeyError, TypeError) as exc:
-        print(f"restore-network: cannot use {source} ({exc}), leaving the network to DHCP",
-              file=sys.stderr)
+        print(
+            f"restore-network: cannot use {source} ({exc}), leaving the network to DHCP",
+            file=sys.stderr,
+        )
         return 0
     target.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():

@@ -36,8 +36,9 @@ def test_unknown_shell_is_a_usage_error() -> None:
 
 
 def _complete(words: str, cword: int) -> list[str]:
-    env = dict(os.environ, COMP_WORDS=words, COMP_CWORD=str(cword),
-               _NIXREMOTE_COMPLETE="bash_complete")
+    env = dict(
+        os.environ, COMP_WORDS=words, COMP_CWORD=str(cword), _NIXREMOTE_COMPLETE="bash_complete"
+    )
     out = subprocess.run(NIXREMOTE, env=env, capture_output=True, text=True, check=True)
     return out.stdout.split()
 

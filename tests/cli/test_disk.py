@@ -20,8 +20,9 @@ DISK = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi0-0-0-0"
 
 
 def nixremote(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["nixremote", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, check=False)
+    return subprocess.run(
+        ["nixremote", *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+    )
 
 
 def test_plan_of_an_original_runtime_info_prints_the_original_layout():
@@ -64,8 +65,10 @@ def test_plan_of_an_original_runtime_info_prints_the_original_layout():
     assert positions[:15] == sorted(positions[:15])
     assert positions[14] < min(positions[15:])
     assert len(commands) == 33
-    assert "[key] write the disk key from stdin to /run/nixremote/disk.key (mode 0600)  " \
+    assert (
+        "[key] write the disk key from stdin to /run/nixremote/disk.key (mode 0600)  "
         "(key on stdin)" in out
+    )
 
 
 def test_plan_json():
@@ -76,12 +79,16 @@ def test_plan_json():
     assert data["layout"]["name"] == "default"
     assert data["layout"]["pool"]["encrypted"] is True
     assert [p["typeCode"] for p in data["layout"]["disks"][0]["partitions"]] == [
-        "EF02", "EF00", "BF01"]
+        "EF02",
+        "EF00",
+        "BF01",
+    ]
     steps = data["steps"]
     assert len(steps) == 33
     secret = [s for s in steps if s.get("stdinSecret")]
     assert [s["argv"] for s in secret] == [
-        ["install", "-m", "0600", "/dev/stdin", "/run/nixremote/disk.key"]]
+        ["install", "-m", "0600", "/dev/stdin", "/run/nixremote/disk.key"]
+    ]
 
 
 def test_plan_layouts_and_errors(tmp_path):
@@ -91,10 +98,13 @@ def test_plan_layouts_and_errors(tmp_path):
         assert f"layout {variant}:" in proc.stdout
     proc = nixremote("disk", "plan", str(ORIGINAL), "--layout", "mirror")
     assert proc.returncode == 1
-    assert proc.stderr == ("error: a mirror needs a second disk; found 0 candidates of the same "
-                           "size (name it with --disk)\n")
-    proc = nixremote("disk", "plan", str(ORIGINAL), "--layout", "mirror",
-                     "--disk", "/dev/disk/by-id/ata-SECOND")
+    assert proc.stderr == (
+        "error: a mirror needs a second disk; found 0 candidates of the same "
+        "size (name it with --disk)\n"
+    )
+    proc = nixremote(
+        "disk", "plan", str(ORIGINAL), "--layout", "mirror", "--disk", "/dev/disk/by-id/ata-SECOND"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "rpool mirror " in proc.stdout
     bad = tmp_path / "bad.json"
@@ -107,9 +117,17 @@ def test_plan_layouts_and_errors(tmp_path):
 
 def nix_eval(path: Path, attr: str) -> object:
     proc = subprocess.run(
-        ["nix-instantiate", "--eval", "--strict", "--json", "-E",
-         f"(import {path} {{ }}).disko.devices{attr}"],
-        capture_output=True, text=True, check=False,
+        [
+            "nix-instantiate",
+            "--eval",
+            "--strict",
+            "--json",
+            "-E",
+            f"(import {path} {{ }}).disko.devices{attr}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -117,8 +135,10 @@ def nix_eval(path: Path, attr: str) -> object:
 
 @pytest.mark.parametrize("variant", [v for v in LAYOUTS if v != "mirror"] + ["mirror"])
 def test_disko_export_parses_and_evaluates(tmp_path, variant):
-    disks = (Disk(path="/dev/sda", by_id=DISK, size_bytes=20 * 2**30),
-             Disk(path="/dev/sdb", by_id=DISK[:-1] + "1", size_bytes=20 * 2**30))
+    disks = (
+        Disk(path="/dev/sda", by_id=DISK, size_bytes=20 * 2**30),
+        Disk(path="/dev/sdb", by_id=DISK[:-1] + "1", size_bytes=20 * 2**30),
+    )
     info = RuntimeInfo(host_name="web1", host_id="deadbeef", disk_to_format=DISK, disks=disks)
     info_path = tmp_path / "runtime-info.json"
     save_runtime_info(info, info_path)
@@ -126,8 +146,9 @@ def test_disko_export_parses_and_evaluates(tmp_path, variant):
     assert proc.returncode == 0, proc.stderr
     nix = tmp_path / "disko.nix"
     nix.write_text(proc.stdout)
-    parsed = subprocess.run(["nix-instantiate", "--parse", str(nix)], capture_output=True,
-                            text=True, check=False)
+    parsed = subprocess.run(
+        ["nix-instantiate", "--parse", str(nix)], capture_output=True, text=True, check=False
+    )
     assert parsed.returncode == 0, parsed.stderr
     layout = default_layout(info, LayoutOptions(variant=variant))
     # Nix reads back exactly the data we meant to write.
@@ -135,12 +156,17 @@ def test_disko_export_parses_and_evaluates(tmp_path, variant):
     main = nix_eval(nix, ".disk.main")
     assert main["device"] == DISK
     parts = main["content"]["partitions"]
-    assert parts["zfs"] == {"priority": 1, "type": "BF01", "start": "513M", "end": "-0",
-                            "alignment": 1, "content": {"type": "zfs", "pool": "rpool"}}
+    assert parts["zfs"] == {
+        "priority": 1,
+        "type": "BF01",
+        "start": "513M",
+        "end": "-0",
+        "alignment": 1,
+        "content": {"type": "zfs", "pool": "rpool"},
+    }
     pool = nix_eval(nix, ".zpool.rpool")
     assert pool["options"] == {"ashift": "12"}
-    assert pool["datasets"]["local/root"]["postCreateHook"] == \
-        "zfs snapshot rpool/local/root@blank"
+    assert pool["datasets"]["local/root"]["postCreateHook"] == "zfs snapshot rpool/local/root@blank"
     assert pool["mode"] == ("mirror" if variant == "mirror" else "")
     if variant == "unencrypted":
         assert "encryption" not in pool["rootFsOptions"]
@@ -149,8 +175,13 @@ def test_disko_export_parses_and_evaluates(tmp_path, variant):
         assert pool["rootFsOptions"]["keylocation"] == "file:///run/nixremote/disk.key"
         assert pool["postCreateHook"] == "zfs set keylocation=prompt rpool"
     if variant in ("default", "unencrypted", "mirror"):
-        assert parts["bios"] == {"priority": 2, "type": "EF02", "start": "34", "end": "2047",
-                                 "alignment": 1}
+        assert parts["bios"] == {
+            "priority": 2,
+            "type": "EF02",
+            "start": "34",
+            "end": "2047",
+            "alignment": 1,
+        }
         assert parts["ESP"]["content"]["mountpoint"] == "/boot"
 
 
@@ -159,10 +190,20 @@ def test_nix_rendering_escapes(tmp_path):
     text = to_nix({"x": tricky, "in": [1, True, None], "a b": {}})
     path = tmp_path / "t.nix"
     path.write_text(text)
-    proc = subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", str(path)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["nix-instantiate", "--eval", "--strict", "--json", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"x": tricky, "in": [1, True, None], "a b": {}}
     assert nix_string("${x}") == '"\\${x}"'
-    assert render(default_layout(RuntimeInfo(
-        host_name="h", host_id="00000000", disk_to_format="/dev/vda"))).count("{ ... }:") == 1
+    assert (
+        render(
+            default_layout(
+                RuntimeInfo(host_name="h", host_id="00000000", disk_to_format="/dev/vda")
+            )
+        ).count("{ ... }:")
+        == 1
+    )

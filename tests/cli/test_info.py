@@ -14,7 +14,10 @@ from nixremote.core.converter import load_runtime_info
 
 def nixremote(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["nixremote", *args], capture_output=True, text=True, timeout=timeout,
+        ["nixremote", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
 
@@ -66,8 +69,16 @@ def test_auth_refused(sshd, tmp_path: Path) -> None:  # type: ignore[no-untyped-
 
     server = sshd()
     other = keygen(tmp_path / "other")
-    proc = nixremote("info", server.target, "-p", str(server.port), "-i", str(other),
-                     "--known-hosts", str(server.known_hosts))
+    proc = nixremote(
+        "info",
+        server.target,
+        "-p",
+        str(server.port),
+        "-i",
+        str(other),
+        "--known-hosts",
+        str(server.known_hosts),
+    )
     assert_one_line_error(proc, "refused authentication as root")
     assert server.exec_sessions() == 0
 
@@ -76,14 +87,32 @@ def test_unknown_host_key(sshd, tmp_path: Path) -> None:  # type: ignore[no-unty
     server = sshd()
     known = tmp_path / "known_hosts"
     known.write_text("")
-    proc = nixremote("info", server.target, "-p", str(server.port), "-i", str(server.identity),
-                     "--known-hosts", str(known))
+    proc = nixremote(
+        "info",
+        server.target,
+        "-p",
+        str(server.port),
+        "-i",
+        str(server.identity),
+        "--known-hosts",
+        str(known),
+    )
     line = assert_one_line_error(proc, "is not in")
     assert "--accept-new" in line
     assert known.read_text() == ""
     # With --accept-new it is recorded and the collect goes on.
-    proc = nixremote("info", server.target, "-p", str(server.port), "-i", str(server.identity),
-                     "--known-hosts", str(known), "--accept-new", "--json")
+    proc = nixremote(
+        "info",
+        server.target,
+        "-p",
+        str(server.port),
+        "-i",
+        str(server.identity),
+        "--known-hosts",
+        str(known),
+        "--accept-new",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "accepted the new host key" in proc.stderr
     assert known.read_text().startswith(f"[127.0.0.1]:{server.port} ssh-ed25519 ")
@@ -93,17 +122,35 @@ def test_host_key_changed(sshd) -> None:  # type: ignore[no-untyped-def]
     server = sshd()
     server.replace_host_key()
     for extra in ((), ("--accept-new",)):
-        proc = nixremote("info", server.target, "-p", str(server.port),
-                         "-i", str(server.identity), "--known-hosts", str(server.known_hosts),
-                         *extra)
+        proc = nixremote(
+            "info",
+            server.target,
+            "-p",
+            str(server.port),
+            "-i",
+            str(server.identity),
+            "--known-hosts",
+            str(server.known_hosts),
+            *extra,
+        )
         assert_one_line_error(proc, "has CHANGED")
     assert server.exec_sessions() == 0
 
 
 def test_probe_timeout(sshd) -> None:  # type: ignore[no-untyped-def]
     server = sshd(extra_config=["ForceCommand sleep 30"])
-    proc = nixremote("info", server.target, "-p", str(server.port), "-i", str(server.identity),
-                     "--known-hosts", str(server.known_hosts), "--timeout", "1")
+    proc = nixremote(
+        "info",
+        server.target,
+        "-p",
+        str(server.port),
+        "-i",
+        str(server.identity),
+        "--known-hosts",
+        str(server.known_hosts),
+        "--timeout",
+        "1",
+    )
     assert_one_line_error(proc, "did not finish within 1 s")
     assert proc.returncode == 3
 
@@ -119,8 +166,19 @@ def test_jump_host_through_the_cli(sshd) -> None:  # type: ignore[no-untyped-def
     target = sshd(identity=jump.identity)
     known = target.known_hosts
     known.write_text(known.read_text() + jump.known_hosts.read_text())
-    proc = nixremote("info", target.target, "-p", str(target.port), "-i", str(target.identity),
-                     "--known-hosts", str(known), "-J", f"root@127.0.0.1:{jump.port}", "--json")
+    proc = nixremote(
+        "info",
+        target.target,
+        "-p",
+        str(target.port),
+        "-i",
+        str(target.identity),
+        "--known-hosts",
+        str(known),
+        "-J",
+        f"root@127.0.0.1:{jump.port}",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["hostName"]
     assert target.wait_for_sessions(1) == 1

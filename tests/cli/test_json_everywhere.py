@@ -38,8 +38,9 @@ def test_every_reporting_command_has_json() -> None:
         opts = {o for p in cmd.get_params(ctx) if isinstance(p, click.Option) for o in p.opts}
         leaves[" ".join(path)] = "--json" in opts
     assert {"info", "install", "plugins", "runtime-info check"} <= set(leaves)
-    missing = sorted(name for name, has in leaves.items()
-                     if not has and name not in ARTIFACT_COMMANDS)
+    missing = sorted(
+        name for name, has in leaves.items() if not has and name not in ARTIFACT_COMMANDS
+    )
     assert not missing, f"commands without --json: {missing}"
 
 
@@ -55,7 +56,10 @@ def test_json_output_parses() -> None:
     for argv in (["plugins", "--json"], ["runtime-info", "check", "--json", str(original)]):
         out = subprocess.run(
             [sys.executable, "-m", "nixremote.cli.main", *argv],
-            capture_output=True, text=True, timeout=120, check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         )
         json.loads(out.stdout)
         assert "\x1b[" not in out.stdout + out.stderr, "no terminal escapes when not on a tty"

@@ -65,8 +65,12 @@ def test_the_flake_sources_of_a_bundle(tmp_path: Path) -> None:
     store = f"/nix/store/{'b' * 32}-source"
     meta["flakeInputs"] = {
         "nixremote": {"path": store, "narHash": NAR_HASH},
-        "nixpkgs": {"path": store.replace("b", "c"), "narHash": NAR_HASH,
-                    "lastModified": 1763078400, "url": "github:NixOS/nixpkgs/nixos-25.11"},
+        "nixpkgs": {
+            "path": store.replace("b", "c"),
+            "narHash": NAR_HASH,
+            "lastModified": 1763078400,
+            "url": "github:NixOS/nixpkgs/nixos-25.11",
+        },
     }
     (d / "bundle.json").write_text(json.dumps(meta))
     b = bundles.load_bundle(d)
@@ -85,16 +89,42 @@ def test_the_flake_sources_of_a_bundle(tmp_path: Path) -> None:
         ({"surprise": 1}, r"unknown key 'surprise' @ \$\.surprise"),
         ({"initrd": "missing.gz"}, "missing.gz is missing"),
         ({"flakeInputs": []}, r"flakeInputs is not an object @ \$\.flakeInputs"),
-        ({"flakeInputs": {"nixpkgs": {"path": "/tmp/x", "narHash": "sha256-AAAA"}}},
-         r"@ \$\.flakeInputs\.nixpkgs"),
-        ({"flakeInputs": {"nixpkgs": {"path": f"/nix/store/{'a' * 32}-source",
-                                      "narHash": "md5:0"}}}, r"@ \$\.flakeInputs\.nixpkgs"),
-        ({"flakeInputs": {"nixpkgs": {"path": f"/nix/store/{'a' * 32}-source",
-                                      "narHash": NAR_HASH, "url": "https://x?y"}}},
-         r"unsupported flake reference .* @ \$\.flakeInputs\.nixpkgs"),
-        ({"flakeInputs": {"nixpkgs": {"path": f"/nix/store/{'a' * 32}-source",
-                                      "narHash": NAR_HASH, "extra": 1}}},
-         r"@ \$\.flakeInputs\.nixpkgs"),
+        (
+            {"flakeInputs": {"nixpkgs": {"path": "/tmp/x", "narHash": "sha256-AAAA"}}},
+            r"@ \$\.flakeInputs\.nixpkgs",
+        ),
+        (
+            {
+                "flakeInputs": {
+                    "nixpkgs": {"path": f"/nix/store/{'a' * 32}-source", "narHash": "md5:0"}
+                }
+            },
+            r"@ \$\.flakeInputs\.nixpkgs",
+        ),
+        (
+            {
+                "flakeInputs": {
+                    "nixpkgs": {
+                        "path": f"/nix/store/{'a' * 32}-source",
+                        "narHash": NAR_HASH,
+                        "url": "https://x?y",
+                    }
+                }
+            },
+            r"unsupported flake reference .* @ \$\.flakeInputs\.nixpkgs",
+        ),
+        (
+            {
+                "flakeInputs": {
+                    "nixpkgs": {
+                        "path": f"/nix/store/{'a' * 32}-source",
+                        "narHash": NAR_HASH,
+                        "extra": 1,
+                    }
+                }
+            },
+            r"@ \$\.flakeInputs\.nixpkgs",
+        ),
     ],
 )
 def test_bad_bundle_json(tmp_path: Path, change: dict[str, object], message: str) -> None:
@@ -108,13 +138,15 @@ def test_bad_bundle_json(tmp_path: Path, change: dict[str, object], message: str
 
 def test_nixos_images_tarball(tmp_path: Path) -> None:
     raw = b"070701" + b"x" * 300_000
-    tarball = make_tarball(tmp_path / "nixos-kexec-installer-noninteractive-x86_64-linux.tar.gz",
-                           raw)
+    tarball = make_tarball(
+        tmp_path / "nixos-kexec-installer-noninteractive-x86_64-linux.tar.gz", raw
+    )
     cache = tmp_path / "cache"
     b = bundles.load_bundle(tarball, cache_dir=cache)
     assert b.kind == "tarball" and b.arch == "x86_64" and b.python is None
-    assert b.kernel_params == (f"init={INIT} console=ttyS0,115200n8 console=tty0 "
-                               "zswap.enabled=1 loglevel=4")
+    assert b.kernel_params == (
+        f"init={INIT} console=ttyS0,115200n8 console=tty0 zswap.enabled=1 loglevel=4"
+    )
     assert b.initrd_unpacked_bytes == len(raw)
     assert lzma.decompress(b.initrd.read_bytes()) == raw
     stamp = b.initrd.stat().st_mtime_ns
@@ -123,8 +155,10 @@ def test_nixos_images_tarball(tmp_path: Path) -> None:
 
 
 def test_run_script_parsing_and_errors(tmp_path: Path) -> None:
-    assert bundles.parse_run_script('init="/nix/store/a/init"\nkernelParams="a b"\n') == \
-        "init=/nix/store/a/init a b"
+    assert (
+        bundles.parse_run_script('init="/nix/store/a/init"\nkernelParams="a b"\n')
+        == "init=/nix/store/a/init a b"
+    )
     with pytest.raises(InvalidInputError, match="no init= assignment"):
         bundles.parse_run_script('init="@init@"\n')
     broken = tmp_path / "broken.tar.gz"
@@ -168,8 +202,10 @@ def test_zipapp_contents(pyz: zipapp.ZipappInfo) -> None:
     assert zipapp.build_bytes() == pyz.path.read_bytes()  # deterministic
 
 
-WHERE = ("import sys; sys.path.insert(0, sys.argv[1]); import nixremote.installers.phases as m;"
-         "print(m.__file__)")
+WHERE = (
+    "import sys; sys.path.insert(0, sys.argv[1]); import nixremote.installers.phases as m;"
+    "print(m.__file__)"
+)
 
 
 def test_zipapp_bytecode_and_its_fallback(pyz: zipapp.ZipappInfo, tmp_path: Path) -> None:
@@ -186,22 +222,35 @@ def test_zipapp_bytecode_and_its_fallback(pyz: zipapp.ZipappInfo, tmp_path: Path
             dst.writestr(item, data)
     out = subprocess.run([*clean, str(other)], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("nixremote/installers/phases.py")
-    version = subprocess.run([sys.executable, "-I", "-S", str(other), "--version"],
-                             capture_output=True, text=True, check=True)
+    version = subprocess.run(
+        [sys.executable, "-I", "-S", str(other), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert version.stdout.strip() == f"nixremote, version {__version__}"
 
 
 def test_zipapp_runs_in_a_clean_python(pyz: zipapp.ZipappInfo) -> None:
     clean = [sys.executable, "-I", "-S"]
-    out = subprocess.run([*clean, str(pyz.path), "--version"], capture_output=True, text=True,
-                         check=True, cwd="/")
+    out = subprocess.run(
+        [*clean, str(pyz.path), "--version"], capture_output=True, text=True, check=True, cwd="/"
+    )
     assert out.stdout.strip() == f"nixremote, version {__version__}"
     # the installer's command, with every import it does, never touches the forbidden ones
-    timed = subprocess.run([*clean, "-X", "importtime", str(pyz.path), "installer", "run",
-                            "--help"], capture_output=True, text=True, check=True, cwd="/")
+    timed = subprocess.run(
+        [*clean, "-X", "importtime", str(pyz.path), "installer", "run", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd="/",
+    )
     assert "--key-file" in timed.stdout
-    imported = {line.split("|")[-1].strip().split(".")[0]
-                for line in timed.stderr.splitlines() if line.startswith("import time:")}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in timed.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert "nixremote" in imported and "click" in imported
     assert not imported & set(zipapp.FORBIDDEN), imported & set(zipapp.FORBIDDEN)
     report = zipapp.verify_zipapp(pyz.path)
@@ -215,9 +264,15 @@ def test_zipapp_decodes_the_command_line(pyz: zipapp.ZipappInfo, tmp_path: Path)
 
     info = big_host()
     line = kernel_command_line(KERNEL_PARAMS, info)
-    code = ("import sys; sys.path.insert(0, sys.argv[1]);"
-            "from nixremote.core.cmdline import runtime_info_from_cmdline;"
-            "print(runtime_info_from_cmdline(sys.argv[2]).host_name)")
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(pyz.path), line],
-                         capture_output=True, text=True, check=True)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from nixremote.core.cmdline import runtime_info_from_cmdline;"
+        "print(runtime_info_from_cmdline(sys.argv[2]).host_name)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(pyz.path), line],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == info.host_name

@@ -25,8 +25,14 @@ def info_json(host: NetnsHost, *extra: str, address: str | None = None) -> dict[
     target = f"root@{address or host.address}"
     before = host.sshd.exec_sessions()
     proc = nixremote(
-        "info", target, "-i", str(host.sshd.identity),
-        "--known-hosts", str(host.sshd.known_hosts), "--json", *extra,
+        "info",
+        target,
+        "-i",
+        str(host.sshd.identity),
+        "--known-hosts",
+        str(host.sshd.known_hosts),
+        "--json",
+        *extra,
     )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -54,8 +60,10 @@ def test_info_of_hoster_like_host(hoster_like_host: NetnsHost) -> None:
     assert eth0["predictableName"] == "enp1s0"
     assert {"address": "203.0.113.10", "prefixLength": 32, "dynamic": False} in eth0["ipv4"]
     assert {"address": "2001:db8:a::2", "prefixLength": 64, "dynamic": False} in eth0["ipv6"]
-    routes = {(r["family"], r["destination"], r["gateway"], r["device"], r["onLink"])
-              for r in data["routes"]}
+    routes = {
+        (r["family"], r["destination"], r["gateway"], r["device"], r["onLink"])
+        for r in data["routes"]
+    }
     assert (4, "default", "172.31.1.1", "eth0", True) in routes
     assert (4, "172.31.1.1/32", None, "eth0", False) in routes
     assert (6, "default", "fe80::1", "eth0", False) in routes
@@ -64,8 +72,12 @@ def test_info_of_hoster_like_host(hoster_like_host: NetnsHost) -> None:
     # The original installer's fields.
     assert data["networkInterface"] == "enp1s0"
     assert data["networkInterfaceModule"] == "veth"
-    assert data["ipv4"] == {"address": "203.0.113.10", "prefixLength": 32,
-                            "gateway": "172.31.1.1", "netmask": "255.255.255.255"}
+    assert data["ipv4"] == {
+        "address": "203.0.113.10",
+        "prefixLength": 32,
+        "gateway": "172.31.1.1",
+        "netmask": "255.255.255.255",
+    }
     assert data["ipv6"] == {"address": "2001:db8:a::2", "prefixLength": 64, "gateway": "fe80::1"}
     assert len(data["hostId"]) == 8
     assert data["diskToFormat"]
@@ -76,8 +88,13 @@ def test_info_of_hoster_like_host_over_ipv6(hoster_like_host: NetnsHost, tmp_pat
     key = (hoster_like_host.sshd.host_key.with_suffix(".pub")).read_text().split()[:2]
     known.write_text(f"2001:db8:a::2 {' '.join(key)}\n")
     proc = nixremote(
-        "info", "root@2001:db8:a::2", "-i", str(hoster_like_host.sshd.identity),
-        "--known-hosts", str(known), "--json",
+        "info",
+        "root@2001:db8:a::2",
+        "-i",
+        str(hoster_like_host.sshd.identity),
+        "--known-hosts",
+        str(known),
+        "--json",
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["interfaces"][0]["mac"] == "96:00:00:12:34:56"
@@ -107,8 +124,12 @@ def test_info_of_two_nic_host(two_nic_host: NetnsHost, tmp_path) -> None:  # typ
 
 def test_human_summary(two_nic_host: NetnsHost) -> None:
     proc = nixremote(
-        "info", f"root@{two_nic_host.address}", "-i", str(two_nic_host.sshd.identity),
-        "--known-hosts", str(two_nic_host.sshd.known_hosts),
+        "info",
+        f"root@{two_nic_host.address}",
+        "-i",
+        str(two_nic_host.sshd.identity),
+        "--known-hosts",
+        str(two_nic_host.sshd.known_hosts),
     )
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
@@ -121,8 +142,7 @@ def test_human_summary(two_nic_host: NetnsHost) -> None:
 def test_library_collect_counts_one_channel(hoster_like_host: NetnsHost) -> None:
     server = hoster_like_host.sshd
     before = server.exec_sessions()
-    with connect(server.target, identity_file=server.identity,
-                 known_hosts=server.known_hosts) as t:
+    with connect(server.target, identity_file=server.identity, known_hosts=server.known_hosts) as t:
         info, _facts = collect(t)
         assert t.commands_run == 1
     assert server.wait_for_sessions(before + 1) == before + 1

@@ -71,10 +71,15 @@ def archive_parts(tmp_path: Path) -> dict[str, object]:
 
 def test_archive_is_deterministic(archive_parts: dict[str, object]) -> None:
     key, info, zipapp = archive_parts["key"], archive_parts["info"], archive_parts["zipapp"]
-    again = handoff.build_archive(handoff.archive_entries(
-        host_key=key, authorized_keys=[*info.root_authorized_keys], info=info,  # type: ignore
-        network=handoff.NetworkDump(addrs='[{"ifname": "eth0"}]', routes_v4="[]", routes_v6=""),
-        zipapp=zipapp))  # type: ignore[arg-type]
+    again = handoff.build_archive(
+        handoff.archive_entries(
+            host_key=key,
+            authorized_keys=[*info.root_authorized_keys],
+            info=info,  # type: ignore
+            network=handoff.NetworkDump(addrs='[{"ifname": "eth0"}]', routes_v4="[]", routes_v6=""),
+            zipapp=zipapp,
+        )
+    )  # type: ignore[arg-type]
     assert again == archive_parts["archive"]
 
 
@@ -84,25 +89,35 @@ def test_gnu_cpio_lists_and_unpacks_the_archive(
     archive = archive_parts["archive"]
     assert isinstance(archive, bytes)
     raw = gzip.decompress(archive)
-    listing = subprocess.run(["cpio", "-t", "--quiet"], input=raw, capture_output=True,
-                             check=True).stdout.decode().split()
+    listing = (
+        subprocess.run(["cpio", "-t", "--quiet"], input=raw, capture_output=True, check=True)
+        .stdout.decode()
+        .split()
+    )
     assert sorted(listing) == sorted(EXPECTED_MODES)
-    verbose = subprocess.run(["cpio", "-tv", "--quiet"], input=raw, capture_output=True,
-                             check=True).stdout.decode()
+    verbose = subprocess.run(
+        ["cpio", "-tv", "--quiet"], input=raw, capture_output=True, check=True
+    ).stdout.decode()
     assert "root" in verbose  # owner root:root
     out = tmp_path / "unpacked"
     out.mkdir()
-    subprocess.run(["cpio", "-i", "-d", "--quiet", "--no-absolute-filenames"], input=raw,
-                   cwd=out, check=True)
+    subprocess.run(
+        ["cpio", "-i", "-d", "--quiet", "--no-absolute-filenames"], input=raw, cwd=out, check=True
+    )
     for name, mode in EXPECTED_MODES.items():
         assert os.lstat(out / name).st_mode == mode, name
     key = archive_parts["key"]
     assert (out / "ssh/ssh_host_ed25519_key").read_text() == key.private_openssh  # type: ignore
-    assert (out / "ssh/ssh_host_ed25519_key.pub").read_text().split()[:2] == \
-        key.public_openssh.split()[:2]  # type: ignore[attr-defined]
+    assert (out / "ssh/ssh_host_ed25519_key.pub").read_text().split()[
+        :2
+    ] == key.public_openssh.split()[:2]  # type: ignore[attr-defined]
     # ssh-keygen accepts the private key and derives the same public key
-    derived = subprocess.run(["ssh-keygen", "-y", "-f", str(out / "ssh/ssh_host_ed25519_key")],
-                             capture_output=True, text=True, check=True).stdout
+    derived = subprocess.run(
+        ["ssh-keygen", "-y", "-f", str(out / "ssh/ssh_host_ed25519_key")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert derived.split()[:2] == key.public_openssh.split()[:2]  # type: ignore[attr-defined]
     keys = (out / "ssh/authorized_keys").read_text().splitlines()
     assert keys == list(archive_parts["info"].root_authorized_keys)  # type: ignore  # deduped
@@ -118,8 +133,11 @@ def test_appended_after_a_bundle_initrd(tmp_path: Path, archive_parts: dict[str,
     combined = base.read_bytes() + archive_parts["archive"]  # type: ignore[operator]
     first, second = gzip_members(combined)
     assert first == base_raw
-    names = subprocess.run(["cpio", "-t", "--quiet"], input=second, capture_output=True,
-                           check=True).stdout.decode().split()
+    names = (
+        subprocess.run(["cpio", "-t", "--quiet"], input=second, capture_output=True, check=True)
+        .stdout.decode()
+        .split()
+    )
     assert "ssh/ssh_host_ed25519_key" in names
 
 
@@ -150,14 +168,22 @@ def test_load_and_exec_on_the_target(
     line = "init=/nix/store/x/init nixremote.info=z1.abc"
     started = time.monotonic()
     handoff.load_and_exec(
-        ssh, kexec=str(double), kernel=str(remote / "bzImage"),
-        initrd=str(remote / "initrd.gz"), archive=str(remote / "handoff.cpio.gz"),
-        combined=str(remote / "initrd.combined"), cmdline=line, delay=1.0)
+        ssh,
+        kexec=str(double),
+        kernel=str(remote / "bzImage"),
+        initrd=str(remote / "initrd.gz"),
+        archive=str(remote / "handoff.cpio.gz"),
+        combined=str(remote / "initrd.combined"),
+        cmdline=line,
+        delay=1.0,
+    )
     returned = time.monotonic() - started
     calls = log.read_text().splitlines()
     assert calls == [f"-l {remote}/bzImage --initrd={remote}/initrd.combined --append={line}"]
-    assert copy.read_bytes() == (remote / "initrd.gz").read_bytes() + \
-        (remote / "handoff.cpio.gz").read_bytes()
+    assert (
+        copy.read_bytes()
+        == (remote / "initrd.gz").read_bytes() + (remote / "handoff.cpio.gz").read_bytes()
+    )
     assert not (remote / "initrd.combined").exists()  # removed once loaded
     # kexec -e runs detached, after the command returned
     assert returned < 5
@@ -177,16 +203,25 @@ def test_wait_for_installer_checks_the_generated_key(
     record_known_host(pinned, loopback_sshd.host, loopback_sshd.port, [wrong.public_openssh])
 
     def connect_pinned(path: Path) -> SshTransport:
-        return connect(loopback_sshd.host, user=loopback_sshd.user, port=loopback_sshd.port,
-                       identity_file=loopback_sshd.identity, known_hosts=path)
+        return connect(
+            loopback_sshd.host,
+            user=loopback_sshd.user,
+            port=loopback_sshd.port,
+            identity_file=loopback_sshd.identity,
+            known_hosts=path,
+        )
 
     start = time.monotonic()
     with pytest.raises(TransportError, match="console") as err:
-        handoff.wait_for_installer(lambda: connect_pinned(pinned), deadline=start + 2,
-                                   host="127.0.0.1", interval=0.5)
+        handoff.wait_for_installer(
+            lambda: connect_pinned(pinned), deadline=start + 2, host="127.0.0.1", interval=0.5
+        )
     assert "host key" in str(err.value)
-    good = handoff.wait_for_installer(lambda: connect_pinned(loopback_sshd.known_hosts),
-                                      deadline=time.monotonic() + 5, host="127.0.0.1")
+    good = handoff.wait_for_installer(
+        lambda: connect_pinned(loopback_sshd.known_hosts),
+        deadline=time.monotonic() + 5,
+        host="127.0.0.1",
+    )
     try:
         assert good.run(["echo", "ok"]).text.strip() == "ok"
     finally:
@@ -215,7 +250,8 @@ def test_ensure_kexec_installs_with_the_package_manager(
     (bin_dir / "apt-get").write_text(
         f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {record}\n"
         f"case \"$1\" in install) printf '#!/bin/sh\\n' > {bin_dir}/kexec; "
-        f"chmod 755 {bin_dir}/kexec ;; esac\n")
+        f"chmod 755 {bin_dir}/kexec ;; esac\n"
+    )
     (bin_dir / "apt-get").chmod(0o755)
     server = LoopbackSshd(tmp_path / "sshd2", extra_config=[f"SetEnv PATH={bin_dir}:/bin"])
     with server:

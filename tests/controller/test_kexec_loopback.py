@@ -26,7 +26,7 @@ from nixremote.core.converter import loads_runtime_info
 from nixremote.core.progress import Event
 from nixremote.testing.sshd import LoopbackSshd, find_sshd
 
-KEXEC_DOUBLE = r'''#!/usr/bin/env python3
+KEXEC_DOUBLE = r"""#!/usr/bin/env python3
 # kexec test double: records calls; "-e" swaps the rescue sshd for an installer sshd
 import json, os, signal, subprocess, sys, time, zlib
 from pathlib import Path
@@ -66,7 +66,7 @@ for _ in range(100):  # the port is free once the rescue sshd is gone
                       ).returncode == 0:
         break
     time.sleep(0.1)
-'''
+"""
 
 
 @pytest.fixture
@@ -75,12 +75,16 @@ def rescue(tmp_path: Path) -> Iterator[tuple[LoopbackSshd, Path]]:
     bin_dir = tmp_path / "bin"
     state.mkdir()
     bin_dir.mkdir()
-    server = LoopbackSshd(tmp_path / "rescue",
-                          extra_config=[f"SetEnv PATH={bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin"])
+    server = LoopbackSshd(
+        tmp_path / "rescue", extra_config=[f"SetEnv PATH={bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin"]
+    )
     server.start()
     assert server._proc is not None
-    (bin_dir / "kexec").write_text(KEXEC_DOUBLE.format(
-        state=str(state), rescue_pid=server._proc.pid, port=server.port, sshd=find_sshd()))
+    (bin_dir / "kexec").write_text(
+        KEXEC_DOUBLE.format(
+            state=str(state), rescue_pid=server._proc.pid, port=server.port, sshd=find_sshd()
+        )
+    )
     (bin_dir / "kexec").chmod(0o755)
     try:
         yield server, state
@@ -100,10 +104,20 @@ def test_kexec_phase_reconnects_to_the_pinned_installer_key(
     events: list[Event] = []
     remote = tmp_path / "remote"
     result = pipeline.install(
-        pipeline.Target(host=server.host, user=server.user, port=server.port,
-                        identity_file=server.identity, known_hosts=known),
-        pipeline.InstallOptions(bundle=make_bundle(tmp_path / "b"), phases=("kexec",), yes=True,
-                                remote_dir=str(remote), kexec_deadline=60),
+        pipeline.Target(
+            host=server.host,
+            user=server.user,
+            port=server.port,
+            identity_file=server.identity,
+            known_hosts=known,
+        ),
+        pipeline.InstallOptions(
+            bundle=make_bundle(tmp_path / "b"),
+            phases=("kexec",),
+            yes=True,
+            remote_dir=str(remote),
+            kexec_deadline=60,
+        ),
         events.append,
     )
     calls = [json.loads(line) for line in (state / "calls.jsonl").read_text().splitlines()]
@@ -121,15 +135,29 @@ def test_kexec_phase_reconnects_to_the_pinned_installer_key(
     assert not (remote / "initrd.combined").exists()
     # the installer answered with the generated key, and only that key was accepted
     served = (state / "installer-root" / "ssh" / "ssh_host_ed25519_key.pub").read_text()
-    fp = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f",
-                         str(state / "installer-root/ssh/ssh_host_ed25519_key.pub")],
-                        capture_output=True, text=True, check=True).stdout.split()[1]
+    fp = subprocess.run(
+        [
+            "ssh-keygen",
+            "-l",
+            "-E",
+            "sha256",
+            "-f",
+            str(state / "installer-root/ssh/ssh_host_ed25519_key.pub"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[1]
     assert result.installer_fingerprint == fp
     lines = known.read_text().splitlines()
     assert f"[{server.host}]:{server.port} {' '.join(served.split()[:2])}" in lines
     assert server.host_public_key not in known.read_text()  # the rescue key is replaced
-    assert any(e.kind == "done" and e.message.startswith("the installer on")
-               and "answers over SSH" in e.message for e in events)
+    assert any(
+        e.kind == "done"
+        and e.message.startswith("the installer on")
+        and "answers over SSH" in e.message
+        for e in events
+    )
     assert "Accepted publickey" in (state / "installer-sshd.log").read_text()
     # the archive carried the full runtime info and the old system's ip --json dumps
     root = state / "installer-root"
@@ -141,10 +169,14 @@ def test_kexec_phase_reconnects_to_the_pinned_installer_key(
 
     # a later run (--phases format,install) connects to the installer strictly through the
     # user's known_hosts, where the kexec phase recorded the installer's key
-    target = pipeline.Target(host=server.host, user=server.user, port=server.port,
-                             identity_file=server.identity, known_hosts=known)
-    transport = pipeline.ssh_connector(target, known_hosts=known, policy="strict",
-                                       port=server.port)
+    target = pipeline.Target(
+        host=server.host,
+        user=server.user,
+        port=server.port,
+        identity_file=server.identity,
+        known_hosts=known,
+    )
+    transport = pipeline.ssh_connector(target, known_hosts=known, policy="strict", port=server.port)
     try:
         assert transport.run(["echo", "verified"]).text.strip() == "verified"
     finally:

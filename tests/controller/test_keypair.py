@@ -24,7 +24,9 @@ def test_generated_key_is_usable_by_openssh(tmp_path: Path) -> None:
     assert derived.split()[:2] == key.public_openssh.split()[:2]
     printed = subprocess.run(
         ["ssh-keygen", "-l", "-E", "sha256", "-f", str(private)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert printed.split()[1] == key.fingerprint == fingerprint(key.public_openssh)
     assert "PRIVATE" not in repr(key)

@@ -148,15 +148,48 @@ def test_routes_keep_onlink_flag_and_normalize_host_routes() -> None:
 def test_lsblk_tree_root_on_partition_resolves_to_by_id_disk() -> None:
     lsblk = {
         "blockdevices": [
-            {"name": "sda", "kname": "sda", "path": "/dev/sda", "maj:min": "8:0", "type": "disk",
-             "size": 40 << 30, "model": "QEMU HARDDISK   ", "serial": "drive-scsi0",
-             "rota": True, "rm": False, "children": [
-                 {"name": "sda1", "kname": "sda1", "path": "/dev/sda1", "maj:min": "8:1",
-                  "type": "part", "size": 39 << 30, "mountpoint": "/", "pkname": "sda"},
-                 {"name": "sda14", "kname": "sda14", "path": "/dev/sda14", "maj:min": "8:14",
-                  "type": "part", "size": 4 << 20, "pkname": "sda"}]},
-            {"name": "sdb", "kname": "sdb", "path": "/dev/sdb", "maj:min": "8:16",
-             "type": "disk", "size": 10 << 30, "rm": "1"},
+            {
+                "name": "sda",
+                "kname": "sda",
+                "path": "/dev/sda",
+                "maj:min": "8:0",
+                "type": "disk",
+                "size": 40 << 30,
+                "model": "QEMU HARDDISK   ",
+                "serial": "drive-scsi0",
+                "rota": True,
+                "rm": False,
+                "children": [
+                    {
+                        "name": "sda1",
+                        "kname": "sda1",
+                        "path": "/dev/sda1",
+                        "maj:min": "8:1",
+                        "type": "part",
+                        "size": 39 << 30,
+                        "mountpoint": "/",
+                        "pkname": "sda",
+                    },
+                    {
+                        "name": "sda14",
+                        "kname": "sda14",
+                        "path": "/dev/sda14",
+                        "maj:min": "8:14",
+                        "type": "part",
+                        "size": 4 << 20,
+                        "pkname": "sda",
+                    },
+                ],
+            },
+            {
+                "name": "sdb",
+                "kname": "sdb",
+                "path": "/dev/sdb",
+                "maj:min": "8:16",
+                "type": "disk",
+                "size": 10 << 30,
+                "rm": "1",
+            },
             {"name": "sr0", "kname": "sr0", "maj:min": "11:0", "type": "rom", "size": 1024},
         ]
     }
@@ -220,11 +253,20 @@ def test_best_by_id_prefers_readable_names() -> None:
 def test_nics_and_predictable_names() -> None:
     text = "\n".join(
         [
-            "iface eth0", "address 96:00:01:AB:CD:EF", "ifindex 2", "type 1",
-            "driver virtio_net", "udev ID_NET_NAME_MAC=enx960001abcdef",
-            "udev ID_NET_NAME_PATH=enp1s0", "udev ID_NET_NAME_SLOT=ens3",
-            "iface lo", "address 00:00:00:00:00:00", "type 772", "virtual 1",
-            "iface bad name with spaces", "address 11:22:33:44:55:66",
+            "iface eth0",
+            "address 96:00:01:AB:CD:EF",
+            "ifindex 2",
+            "type 1",
+            "driver virtio_net",
+            "udev ID_NET_NAME_MAC=enx960001abcdef",
+            "udev ID_NET_NAME_PATH=enp1s0",
+            "udev ID_NET_NAME_SLOT=ens3",
+            "iface lo",
+            "address 00:00:00:00:00:00",
+            "type 772",
+            "virtual 1",
+            "iface bad name with spaces",
+            "address 11:22:33:44:55:66",
         ]
     )
     nics = parsers.parse_nics(text)
@@ -275,11 +317,13 @@ def test_stub_resolver_is_replaced_by_upstream() -> None:
 
 
 def test_host_id_rule() -> None:
-    assert derive_host_id(mac="96:00:00:12:34:56", machine_id="ab" * 16, host_name="h") == (
-        __import__("hashlib").sha256(b"96:00:00:12:34:56").hexdigest()[:8]
+    assert (
+        derive_host_id(mac="96:00:00:12:34:56", machine_id="ab" * 16, host_name="h")
+        == (__import__("hashlib").sha256(b"96:00:00:12:34:56").hexdigest()[:8])
     )
-    assert derive_host_id(mac=None, machine_id="ab" * 16, host_name="h") == (
-        __import__("hashlib").sha256(("ab" * 16).encode()).hexdigest()[:8]
+    assert (
+        derive_host_id(mac=None, machine_id="ab" * 16, host_name="h")
+        == (__import__("hashlib").sha256(("ab" * 16).encode()).hexdigest()[:8])
     )
     facts = capture("netns-hoster-a.txt")
     assert runtime_info_from_facts(facts, settings={"host_id": "DEADBEEF"}).host_id == "deadbeef"
@@ -324,7 +368,10 @@ def test_ip_addr_text() -> None:
     assert [link.name for link in links] == ["lo", "eth0", "tun0"]
     eth0 = links[1]
     assert (eth0.mac, eth0.link_type, eth0.up, eth0.ifindex) == (
-        "96:00:00:12:34:56", "ether", True, 2
+        "96:00:00:12:34:56",
+        "ether",
+        True,
+        2,
     )
     assert [(a.address, a.prefix_length, a.dynamic) for a in eth0.ipv4] == [
         ("203.0.113.10", 32, False),
@@ -354,5 +401,6 @@ def test_ip_route_text() -> None:
     ]
     v6 = "fe80::/64 dev eth0  metric 256\ndefault via fe80::1 dev eth0  metric 1024\n"
     assert [(r.destination, r.gateway) for r in parsers.parse_routes(v6, 6)] == [
-        ("fe80::/64", None), ("default", "fe80::1")
+        ("fe80::/64", None),
+        ("default", "fe80::1"),
     ]

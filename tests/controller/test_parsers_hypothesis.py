@@ -49,30 +49,118 @@ json_values = st.recursive(
     | st.floats(allow_nan=True)
     | st.text(max_size=20)
     | st.sampled_from(
-        ["default", "eth0", "inet", "inet6", "unicast", "disk", "part", "8:0", "::/0",
-         "203.0.113.7", "2001:db8::1", "fe80::1", "onlink", "UP", "loopback", "veth"]
+        [
+            "default",
+            "eth0",
+            "inet",
+            "inet6",
+            "unicast",
+            "disk",
+            "part",
+            "8:0",
+            "::/0",
+            "203.0.113.7",
+            "2001:db8::1",
+            "fe80::1",
+            "onlink",
+            "UP",
+            "loopback",
+            "veth",
+        ]
     ),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(
-        st.sampled_from(
-            ["ifname", "address", "addr_info", "family", "local", "prefixlen", "scope",
-             "dynamic", "linkinfo", "info_kind", "flags", "dst", "gateway", "dev", "metric",
-             "type", "protocol", "via", "blockdevices", "name", "kname", "path", "maj:min",
-             "size", "model", "serial", "rota", "rm", "children", "pkname", "mountpoint",
-             "ifindex", "link_type"]
-        ),
-        children,
-        max_size=8,
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "ifname",
+                    "address",
+                    "addr_info",
+                    "family",
+                    "local",
+                    "prefixlen",
+                    "scope",
+                    "dynamic",
+                    "linkinfo",
+                    "info_kind",
+                    "flags",
+                    "dst",
+                    "gateway",
+                    "dev",
+                    "metric",
+                    "type",
+                    "protocol",
+                    "via",
+                    "blockdevices",
+                    "name",
+                    "kname",
+                    "path",
+                    "maj:min",
+                    "size",
+                    "model",
+                    "serial",
+                    "rota",
+                    "rm",
+                    "children",
+                    "pkname",
+                    "mountpoint",
+                    "ifindex",
+                    "link_type",
+                ]
+            ),
+            children,
+            max_size=8,
+        )
     ),
     max_leaves=30,
 )
 
 line_words = st.sampled_from(
-    ["2: eth0@if5: <UP,LOWER_UP>", "link/ether", "inet", "inet6", "10.0.0.1/24", "fe80::1/64",
-     "scope", "global", "via", "dev", "metric", "onlink", "unreachable", "proto", "src",
-     "iface", "address", "ifindex", "type", "driver", "virtual", "udev", "ID_NET_NAME_PATH=",
-     "nameserver", "MemTotal:", "kB", "-", "/", "/dev/sda", "/dev/disk/by-id/x", "8:1",
-     "1", "0", "ext4", "ssh-ed25519", "AAAA", " ", "\t", "=", '"', "\\", "é", "\x00"]
+    [
+        "2: eth0@if5: <UP,LOWER_UP>",
+        "link/ether",
+        "inet",
+        "inet6",
+        "10.0.0.1/24",
+        "fe80::1/64",
+        "scope",
+        "global",
+        "via",
+        "dev",
+        "metric",
+        "onlink",
+        "unreachable",
+        "proto",
+        "src",
+        "iface",
+        "address",
+        "ifindex",
+        "type",
+        "driver",
+        "virtual",
+        "udev",
+        "ID_NET_NAME_PATH=",
+        "nameserver",
+        "MemTotal:",
+        "kB",
+        "-",
+        "/",
+        "/dev/sda",
+        "/dev/disk/by-id/x",
+        "8:1",
+        "1",
+        "0",
+        "ext4",
+        "ssh-ed25519",
+        "AAAA",
+        " ",
+        "\t",
+        "=",
+        '"',
+        "\\",
+        "é",
+        "\x00",
+    ]
 )
 structured_text = st.lists(
     st.lists(line_words | st.text(max_size=6), max_size=8).map(" ".join), max_size=12

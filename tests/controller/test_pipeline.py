@@ -25,9 +25,13 @@ from nixremote.testing.sshd import LoopbackSshd
 
 
 def target(sshd: LoopbackSshd, known_hosts: Path | None = None) -> pipeline.Target:
-    return pipeline.Target(host=sshd.host, user=sshd.user, port=sshd.port,
-                           identity_file=sshd.identity,
-                           known_hosts=known_hosts or sshd.known_hosts)
+    return pipeline.Target(
+        host=sshd.host,
+        user=sshd.user,
+        port=sshd.port,
+        identity_file=sshd.identity,
+        known_hosts=known_hosts or sshd.known_hosts,
+    )
 
 
 def test_dry_run_shows_every_step_and_changes_nothing(
@@ -38,8 +42,9 @@ def test_dry_run_shows_every_step_and_changes_nothing(
     before = loopback_sshd.known_hosts.read_text()
     result = pipeline.install(
         target(loopback_sshd),
-        pipeline.InstallOptions(bundle=make_bundle(tmp_path / "b"), dry_run=True,
-                                remote_dir=str(remote), layout="bios"),
+        pipeline.InstallOptions(
+            bundle=make_bundle(tmp_path / "b"), dry_run=True, remote_dir=str(remote), layout="bios"
+        ),
         events.append,
     )
     assert result.dry_run and result.runtime_info is not None
@@ -63,12 +68,18 @@ def test_dry_run_shows_every_step_and_changes_nothing(
     events.clear()
     again = pipeline.install(
         target(loopback_sshd),
-        pipeline.InstallOptions(bundle=tmp_path / "b", dry_run=True, remote_dir=str(remote),
-                                layout="bios", phases=("kexec",)),
+        pipeline.InstallOptions(
+            bundle=tmp_path / "b",
+            dry_run=True,
+            remote_dir=str(remote),
+            layout="bios",
+            phases=("kexec",),
+        ),
         events.append,
     )
-    assert any(e.kind == "skip" and e.message.endswith("bzImage is already on the target")
-               for e in events)
+    assert any(
+        e.kind == "skip" and e.message.endswith("bzImage is already on the target") for e in events
+    )
     assert not any("upload" in s and "bzImage" in s for s in again.steps)
     assert any("upload" in s and "initrd.gz" in s for s in again.steps)
     assert sorted(p.name for p in remote.iterdir()) == ["bzImage"]
@@ -78,11 +89,13 @@ def test_destructive_run_needs_confirmation_and_key(
     loopback_sshd: LoopbackSshd, tmp_path: Path
 ) -> None:
     with pytest.raises(InvalidInputError, match="wipes its disk"):
-        pipeline.install(target(loopback_sshd), pipeline.InstallOptions(
-            bundle=make_bundle(tmp_path / "b")))
+        pipeline.install(
+            target(loopback_sshd), pipeline.InstallOptions(bundle=make_bundle(tmp_path / "b"))
+        )
     with pytest.raises(InvalidInputError, match="disk key is needed"):
-        pipeline.install(target(loopback_sshd), pipeline.InstallOptions(
-            phases=("format",), yes=True))
+        pipeline.install(
+            target(loopback_sshd), pipeline.InstallOptions(phases=("format",), yes=True)
+        )
     with pytest.raises(InvalidInputError, match="unknown phase 'wipe'"):
         pipeline.parse_phases("kexec,wipe")
     assert pipeline.parse_phases("reboot,kexec") == ("kexec", "reboot")
@@ -106,17 +119,27 @@ def test_drives_the_installer_and_relays_its_error(
     with pytest.raises(CommandFailedError, match=r"the installer failed: .*needs format") as err:
         pipeline.install(
             target(loopback_sshd),
-            pipeline.InstallOptions(phases=("install",), yes=True, disk_key=secret, plan=plan,
-                                    installer_zipapp=str(remote_pyz), key_file=str(key_file),
-                                    plan_file=str(plan_file)),
+            pipeline.InstallOptions(
+                phases=("install",),
+                yes=True,
+                disk_key=secret,
+                plan=plan,
+                installer_zipapp=str(remote_pyz),
+                key_file=str(key_file),
+                plan_file=str(plan_file),
+            ),
             events.append,
         )
     assert err.value.hint and "format" in err.value.hint
     assert loads_plan(plan_file.read_text()) == plan
     assert stat.S_IMODE(plan_file.stat().st_mode) == 0o600
     assert remote_pyz.is_file()
-    out = subprocess.run([sys.executable, "-I", "-S", str(remote_pyz), "--version"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", str(remote_pyz), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "nixremote" in out.stdout
     assert key_file.read_bytes() == secret
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -131,17 +154,35 @@ def test_installer_host_keys_go_into_known_hosts(tmp_path: Path) -> None:
     host = generate_host_key()
     initrd = generate_host_key()
     known = tmp_path / "known_hosts"
-    known.write_text("203.0.113.7 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOldOldOldOldOldOldOldOld"
-                     "OldOldOldOldOldOld\nother.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeep"
-                     "KeepKeepKeepKeepKeepKeepKeepKeepKeepKeep\n")
-    data = host_keys_data([
-        HostKey(role="host", type="ed25519", public=host.known_hosts_key,
-                fingerprint=host.fingerprint, port=22),
-        HostKey(role="initrd", type="ed25519", public=initrd.known_hosts_key,
-                fingerprint=initrd.fingerprint, port=2222),
-    ])
-    run = pipeline._Run(pipeline.Target(host="203.0.113.7", known_hosts=known),
-                        pipeline.InstallOptions(), None, pipeline.ssh_connector)
+    known.write_text(
+        "203.0.113.7 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOldOldOldOldOldOldOldOld"
+        "OldOldOldOldOldOld\nother.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeep"
+        "KeepKeepKeepKeepKeepKeepKeepKeepKeepKeep\n"
+    )
+    data = host_keys_data(
+        [
+            HostKey(
+                role="host",
+                type="ed25519",
+                public=host.known_hosts_key,
+                fingerprint=host.fingerprint,
+                port=22,
+            ),
+            HostKey(
+                role="initrd",
+                type="ed25519",
+                public=initrd.known_hosts_key,
+                fingerprint=initrd.fingerprint,
+                port=2222,
+            ),
+        ]
+    )
+    run = pipeline._Run(
+        pipeline.Target(host="203.0.113.7", known_hosts=known),
+        pipeline.InstallOptions(),
+        None,
+        pipeline.ssh_connector,
+    )
     try:
         # Without the reboot phase the installer keeps answering on port 22: only the initrd's
         # key (its own port) is recorded, the installer's key stays for a verified rerun.
@@ -161,8 +202,12 @@ def test_installer_host_keys_go_into_known_hosts(tmp_path: Path) -> None:
     assert {k.fingerprint for k in run.host_keys} == {host.fingerprint, initrd.fingerprint}
     # ssh-keygen reads the file and finds the host under both names
     for name in ("203.0.113.7", "[203.0.113.7]:2222"):
-        found = subprocess.run(["ssh-keygen", "-F", name, "-f", str(known)],
-                               capture_output=True, text=True, check=False)
+        found = subprocess.run(
+            ["ssh-keygen", "-F", name, "-f", str(known)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert found.returncode == 0, name
 
 
@@ -170,11 +215,30 @@ def test_cli_dry_run_json(loopback_sshd: LoopbackSshd, tmp_path: Path) -> None:
     bundle = make_bundle(tmp_path / "b")
     env = {**os.environ, "HOME": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "nixremote.cli.main", "install",
-         f"{loopback_sshd.user}@{loopback_sshd.host}", "-p", str(loopback_sshd.port),
-         "-i", str(loopback_sshd.identity), "--known-hosts", str(loopback_sshd.known_hosts),
-         "--bundle", str(bundle), "--dry-run", "--json", "--layout", "bios"],
-        capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "nixremote.cli.main",
+            "install",
+            f"{loopback_sshd.user}@{loopback_sshd.host}",
+            "-p",
+            str(loopback_sshd.port),
+            "-i",
+            str(loopback_sshd.identity),
+            "--known-hosts",
+            str(loopback_sshd.known_hosts),
+            "--bundle",
+            str(bundle),
+            "--dry-run",
+            "--json",
+            "--layout",
+            "bios",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -187,10 +251,23 @@ def test_cli_refuses_without_confirmation(loopback_sshd: LoopbackSshd, tmp_path:
     key = tmp_path / "key"
     key.write_text("a long enough passphrase\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "nixremote.cli.main", "install", "root@127.0.0.1", "-p",
-         str(loopback_sshd.port), "--bundle", str(make_bundle(tmp_path / "b")),
-         "--disk-key-file", str(key)],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "nixremote.cli.main",
+            "install",
+            "root@127.0.0.1",
+            "-p",
+            str(loopback_sshd.port),
+            "--bundle",
+            str(make_bundle(tmp_path / "b")),
+            "--disk-key-file",
+            str(key),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert "pass --yes to confirm" in proc.stderr

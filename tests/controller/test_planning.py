@@ -21,8 +21,9 @@ class AcmePlugin:
     def disk_layout(self, info: RuntimeInfo, options: LayoutOptions) -> DiskLayout | None:
         if info.hoster != "acme":
             return None
-        return default_layout(info, attrs.evolve(options, variant="mirror",
-                                                 disks=("/dev/disk/by-id/acme-2",)))
+        return default_layout(
+            info, attrs.evolve(options, variant="mirror", disks=("/dev/disk/by-id/acme-2",))
+        )
 
 
 class BrokenPlugin:

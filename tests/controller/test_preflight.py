@@ -66,8 +66,9 @@ PROBE_OUTPUT = (
 MIB = 1024 * 1024
 
 
-def probe_output(*, disk: str, avail: int = 2**31, disabled: int = 0, fs: str = "ext2/ext3",
-                 free: int = 2**34) -> str:
+def probe_output(
+    *, disk: str, avail: int = 2**31, disabled: int = 0, fs: str = "ext2/ext3", free: int = 2**34
+) -> str:
     return PROBE_OUTPUT.format(avail=avail, disabled=disabled, disk=disk, fs=fs, free=free)
 
 
@@ -77,8 +78,13 @@ def test_upload_space_and_ram(info: RuntimeInfo, tmp_path: Path) -> None:
     bundle = load_bundle(make_bundle(tmp_path / "b", unpacked=1024, initrd_bytes=8 * MIB))
     files = bundle.kernel.stat().st_size + bundle.initrd.stat().st_size
     with pytest.raises(PreflightError, match=r"/root/k on h has 1 MiB free; the bundle and"):
-        preflight.check(preflight.parse_probe(probe_output(disk=disk.path, free=MIB)), info,
-                        bundle, host="h", upload_dir="/root/k")
+        preflight.check(
+            preflight.parse_probe(probe_output(disk=disk.path, free=MIB)),
+            info,
+            bundle,
+            host="h",
+            upload_dir="/root/k",
+        )
     # in RAM (tmpfs) the uploaded files and the combined initrd count against free memory
     avail = files + preflight.LOAD_MARGIN + 1
     on_disk = preflight.parse_probe(probe_output(disk=disk.path, avail=avail))
@@ -107,8 +113,7 @@ def test_kexec_disabled_by_the_kernel(info: RuntimeInfo, tmp_path: Path) -> None
     assert disk is not None
     state = preflight.parse_probe(probe_output(disk=disk.path, disabled=1))
     with pytest.raises(PreflightError, match=r"kexec is disabled on h \(kernel.kexec_load_disab"):
-        preflight.check(state, info, load_bundle(make_bundle(tmp_path / "b", unpacked=1)),
-                        host="h")
+        preflight.check(state, info, load_bundle(make_bundle(tmp_path / "b", unpacked=1)), host="h")
 
 
 def test_kexec_missing_without_install(
@@ -139,8 +144,9 @@ def loop_device(tmp_path: Path) -> Iterator[Path]:
     image = tmp_path / "disk.img"
     with image.open("wb") as f:
         f.truncate(8 * 1024 * 1024)
-    dev = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True,
-                         text=True, check=True).stdout.strip()
+    dev = subprocess.run(
+        ["losetup", "-f", "--show", str(image)], capture_output=True, text=True, check=True
+    ).stdout.strip()
     try:
         yield Path(dev)
     finally:
@@ -156,8 +162,9 @@ def test_disk_moved_since_collect(
     assert disk is not None
     other = loop_device
     link.symlink_to(other)
-    moved = attrs.evolve(info, disk_to_format=str(link),
-                         disks=(attrs.evolve(disk, by_id=str(link)),))
+    moved = attrs.evolve(
+        info, disk_to_format=str(link), disks=(attrs.evolve(disk, by_id=str(link)),)
+    )
     with pytest.raises(PreflightError, match=f"now points to {other}, it was {disk.path}"):
         run(ssh, moved, make_bundle(tmp_path / "b"))
 

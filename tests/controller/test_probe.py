@@ -73,8 +73,11 @@ def test_probe_on_busybox_only_system(tmp_path: Path) -> None:
     assert not (facts.get("ip-addr") or "").lstrip().startswith("[")
     info = runtime_info_from_facts(facts)
     # The same machine seen through iproute2's JSON and Debian's lsblk.
-    full = runtime_info_from_facts(split_probe_output(
-        subprocess.run(probe_argv(), capture_output=True, text=True, check=True).stdout))
+    full = runtime_info_from_facts(
+        split_probe_output(
+            subprocess.run(probe_argv(), capture_output=True, text=True, check=True).stdout
+        )
+    )
     eth0 = next(i for i in info.interfaces if i.name == "eth0")
     assert eth0.mac and re.fullmatch(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", eth0.mac)
     assert eth0.ipv4 and eth0.ipv6

@@ -94,8 +94,9 @@ def test_accept_new_records_the_key_and_says_so(sshd, tmp_path: Path) -> None:  
     server = sshd()
     known = tmp_path / "ssh" / "known_hosts"
     events: list[Event] = []
-    with _connect(server, known_hosts=known, host_key_policy="accept-new",
-                  reporter=events.append) as t:
+    with _connect(
+        server, known_hosts=known, host_key_policy="accept-new", reporter=events.append
+    ) as t:
         assert t.accepted_new_key and t.accepted_new_key.startswith("SHA256:")
         assert t.run(["true"]).ok
     assert known.read_text().split()[0] == f"[127.0.0.1]:{server.port}"

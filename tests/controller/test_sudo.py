@@ -27,8 +27,11 @@ def sudo_sshd(sshd, tmp_path: Path):  # type: ignore[no-untyped-def]
     home = tmp_path / "home"
     home.mkdir()
     hashed = subprocess.run(
-        ["openssl", "passwd", "-6", "-stdin"], input=PASSWORD, capture_output=True,
-        text=True, check=True,
+        ["openssl", "passwd", "-6", "-stdin"],
+        input=PASSWORD,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     files = {
         "passwd": "nxsudo:x:4242:4242:nixremote test:/home/nxsudo:/bin/sh\n",
@@ -75,8 +78,13 @@ def sudo_sshd(sshd, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def _connect(server, **kw):  # type: ignore[no-untyped-def]
     return connect(
-        "nxsudo@127.0.0.1", port=server.port, identity_file=server.identity,
-        known_hosts=server.known_hosts, connect_timeout=5, sudo=True, **kw,
+        "nxsudo@127.0.0.1",
+        port=server.port,
+        identity_file=server.identity,
+        known_hosts=server.known_hosts,
+        connect_timeout=5,
+        sudo=True,
+        **kw,
     )
 
 
@@ -119,8 +127,13 @@ def test_without_sudo_the_probe_warns(sudo_sshd) -> None:  # type: ignore[no-unt
     from nixremote.core.progress import Event
 
     events: list[Event] = []
-    with connect("nxsudo@127.0.0.1", port=sudo_sshd.port, identity_file=sudo_sshd.identity,
-                 known_hosts=sudo_sshd.known_hosts, connect_timeout=5) as t:
+    with connect(
+        "nxsudo@127.0.0.1",
+        port=sudo_sshd.port,
+        identity_file=sudo_sshd.identity,
+        known_hosts=sudo_sshd.known_hosts,
+        connect_timeout=5,
+    ) as t:
         info, facts = collect(t, reporter=events.append)
     assert facts.get("uid") == "4242"
     assert any(e.kind == "warning" and "not root" in e.message for e in events)
@@ -132,10 +145,23 @@ def test_cli_sudo_password_from_env(sudo_sshd) -> None:  # type: ignore[no-untyp
     import os
 
     proc = subprocess.run(
-        ["nixremote", "info", "nxsudo@127.0.0.1", "-p", str(sudo_sshd.port),
-         "-i", str(sudo_sshd.identity), "--known-hosts", str(sudo_sshd.known_hosts),
-         "--sudo", "--json"],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        [
+            "nixremote",
+            "info",
+            "nxsudo@127.0.0.1",
+            "-p",
+            str(sudo_sshd.port),
+            "-i",
+            str(sudo_sshd.identity),
+            "--known-hosts",
+            str(sudo_sshd.known_hosts),
+            "--sudo",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, SUDO_PASSWORD_ENV: PASSWORD},
     )
     assert proc.returncode == 0, proc.stderr
@@ -144,9 +170,23 @@ def test_cli_sudo_password_from_env(sudo_sshd) -> None:  # type: ignore[no-untyp
     # Without the variable and without a terminal to prompt on: a one-line error.
     env = {k: v for k, v in os.environ.items() if k != SUDO_PASSWORD_ENV}
     proc = subprocess.run(
-        ["nixremote", "info", "nxsudo@127.0.0.1", "-p", str(sudo_sshd.port),
-         "-i", str(sudo_sshd.identity), "--known-hosts", str(sudo_sshd.known_hosts), "--sudo"],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env=env,
+        [
+            "nixremote",
+            "info",
+            "nxsudo@127.0.0.1",
+            "-p",
+            str(sudo_sshd.port),
+            "-i",
+            str(sudo_sshd.identity),
+            "--known-hosts",
+            str(sudo_sshd.known_hosts),
+            "--sudo",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env,
     )
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: sudo needs a password")

@@ -70,17 +70,19 @@ def test_second_run_transfers_nothing(
     assert loopback_sshd.sessions_started() - before == 1  # one sha256sum exec for all files
 
 
-def test_interrupted_upload_resumes(
-    loopback_sshd: LoopbackSshd, files: list[UploadItem]
-) -> None:
+def test_interrupted_upload_resumes(loopback_sshd: LoopbackSshd, files: list[UploadItem]) -> None:
     transport = open_ssh(loopback_sshd)
     big = files[1]
     size = big.local.stat().st_size
 
     def cut(event: Event) -> None:
         # the connection dies in the middle of the second file
-        if event.kind == "progress" and "initrd" in event.message and event.current and \
-                event.current > files[0].local.stat().st_size + 2 * MIB:
+        if (
+            event.kind == "progress"
+            and "initrd" in event.message
+            and event.current
+            and event.current > files[0].local.stat().st_size + 2 * MIB
+        ):
             transport.close()
 
     with pytest.raises(TransportError):

@@ -21,22 +21,36 @@ from nixremote.core.models import BootMode, Disk, Interface, IPAddress, Route, R
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 ipv4 = st.ip_addresses(v=4).map(str)
 ipv6 = st.ip_addresses(v=6).map(str)
-addr4 = st.builds(IPAddress, address=ipv4, prefix_length=st.integers(0, 32),
-                  dynamic=st.booleans())
-addr6 = st.builds(IPAddress, address=ipv6, prefix_length=st.integers(0, 128),
-                  dynamic=st.booleans())
+addr4 = st.builds(IPAddress, address=ipv4, prefix_length=st.integers(0, 32), dynamic=st.booleans())
+addr6 = st.builds(IPAddress, address=ipv6, prefix_length=st.integers(0, 128), dynamic=st.booleans())
 opt = st.none() | text
 interfaces = st.builds(
-    Interface, name=text, mac=opt, driver=opt, predictable_name=opt,
-    ipv4=st.lists(addr4, max_size=3).map(tuple), ipv6=st.lists(addr6, max_size=3).map(tuple),
+    Interface,
+    name=text,
+    mac=opt,
+    driver=opt,
+    predictable_name=opt,
+    ipv4=st.lists(addr4, max_size=3).map(tuple),
+    ipv6=st.lists(addr6, max_size=3).map(tuple),
 )
 routes = st.builds(
-    Route, family=st.sampled_from((4, 6)), destination=text, gateway=st.none() | ipv4 | ipv6,
-    device=opt, on_link=st.booleans(), metric=st.none() | st.integers(0, 2**31),
+    Route,
+    family=st.sampled_from((4, 6)),
+    destination=text,
+    gateway=st.none() | ipv4 | ipv6,
+    device=opt,
+    on_link=st.booleans(),
+    metric=st.none() | st.integers(0, 2**31),
 )
 disks = st.builds(
-    Disk, path=text, by_id=opt, size_bytes=st.none() | st.integers(0, 2**62), model=opt,
-    serial=opt, rotational=st.none() | st.booleans(), removable=st.booleans(),
+    Disk,
+    path=text,
+    by_id=opt,
+    size_bytes=st.none() | st.integers(0, 2**62),
+    model=opt,
+    serial=opt,
+    rotational=st.none() | st.booleans(),
+    removable=st.booleans(),
 )
 runtime_infos = st.builds(
     RuntimeInfo,
@@ -87,9 +101,12 @@ def test_original_plain_base64_is_accepted() -> None:
     assert info.default_gateway(4) == "172.31.1.1"
     # unpadded, and the URL-safe alphabet, are read too
     assert cmdline.decode_runtime_info(plain.rstrip("=")) == info
-    assert cmdline.decode_runtime_info(
-        base64.urlsafe_b64encode(json.dumps(ORIGINAL_ONE_NIC).encode()).decode()
-    ) == info
+    assert (
+        cmdline.decode_runtime_info(
+            base64.urlsafe_b64encode(json.dumps(ORIGINAL_ONE_NIC).encode()).decode()
+        )
+        == info
+    )
     assert cmdline.runtime_info_from_cmdline(f"init=/x {cmdline.PARAM}={plain}") == info
 
 
@@ -149,12 +166,15 @@ def test_no_param_is_none() -> None:
     [
         ("z1.!!!", "not valid base64"),
         ("z1." + base64.urlsafe_b64encode(b"not zlib").decode().rstrip("="), "corrupt"),
-        ("z1." + base64.urlsafe_b64encode(zlib.compress(b"{" * 500)[:-6]).decode().rstrip("="),
-         "truncated"),
-        ("z1." + base64.urlsafe_b64encode(zlib.compress(b"[1,2")).decode().rstrip("="),
-         "not JSON"),
-        ("z1." + base64.urlsafe_b64encode(zlib.compress(b" " * (5 * 2**20))).decode(),
-         "larger than"),
+        (
+            "z1." + base64.urlsafe_b64encode(zlib.compress(b"{" * 500)[:-6]).decode().rstrip("="),
+            "truncated",
+        ),
+        ("z1." + base64.urlsafe_b64encode(zlib.compress(b"[1,2")).decode().rstrip("="), "not JSON"),
+        (
+            "z1." + base64.urlsafe_b64encode(zlib.compress(b" " * (5 * 2**20))).decode(),
+            "larger than",
+        ),
         (base64.b64encode(b'{"hostName": 1}').decode(), r"\$\.hostName"),
         ("%%%", "not valid base64"),
     ],

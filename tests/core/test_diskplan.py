@@ -69,9 +69,11 @@ def test_variants_as_plans():
 
 
 def test_auto_follows_the_boot_mode():
-    for boot, has_bios_boot, esp_code in ((BootMode.UEFI, False, "EF00"),
-                                          (BootMode.BIOS, True, "8300"),
-                                          (BootMode.UNKNOWN, True, "EF00")):
+    for boot, has_bios_boot, esp_code in (
+        (BootMode.UEFI, False, "EF00"),
+        (BootMode.BIOS, True, "8300"),
+        (BootMode.UNKNOWN, True, "EF00"),
+    ):
         info = attrs.evolve(INFO, boot_mode=boot)
         layout = default_layout(info, LayoutOptions(variant="auto"))
         codes = {p.number: p.type_code for p in layout.disks[0].partitions}
@@ -93,7 +95,8 @@ def test_mirror_picks_the_disk_of_equal_size_or_refuses():
     create = next(s.argv for s in steps if s.stage == "pool")
     assert create[-4:] == ("rpool", "mirror", f"{DISK}-part1", f"{second}-part1")
     assert ("mount", "-t", "vfat", f"{second}-part3", "/mnt/boot-fallback") in [
-        s.argv for s in steps]
+        s.argv for s in steps
+    ]
     assert ("sgdisk", "--zap-all", second) in [s.argv for s in steps]
     with pytest.raises(PlanError, match="second disk"):
         default_layout(INFO, LayoutOptions(variant="mirror"))
@@ -107,7 +110,11 @@ def test_the_generic_plugin_answers_the_disk_layout_hook():
     assert layout == default_layout(INFO)
     assert layout.pool.name == "rpool"
     assert [d.name for d in layout.datasets] == [
-        "local/root", "local/nix", "safe/home", "safe/persist"]
+        "local/root",
+        "local/nix",
+        "safe/home",
+        "safe/persist",
+    ]
     assert layout.datasets[0].snapshots == ("blank",)
 
 

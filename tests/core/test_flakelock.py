@@ -34,33 +34,51 @@ NIXPKGS_URL = "github:NixOS/nixpkgs/nixos-25.11"
 
 
 def nix_text(*argv: str) -> str:
-    env = {"PATH": "/usr/bin:/bin", "NIX_CONFIG": "experimental-features = nix-command\n"
-                                                  "build-users-group =\n"}
-    return subprocess.run(list(argv), capture_output=True, text=True, check=True,
-                          env=env).stdout.strip()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "NIX_CONFIG": "experimental-features = nix-command\nbuild-users-group =\n",
+    }
+    return subprocess.run(
+        list(argv), capture_output=True, text=True, check=True, env=env
+    ).stdout.strip()
 
 
 @pytest.mark.parametrize("seed", [b"", b"nixremote", b"\x00" * 7, b"source", b"\xff" * 64])
 def test_every_nar_hash_form_gives_the_sri_nix_gives(seed: bytes) -> None:
     digest = hashlib.sha256(seed).digest()
     hexa = digest.hex()
-    nix32 = nix_text(shutil.which("nix-hash") or "nix-hash", "--type", "sha256", "--to-base32",
-                     hexa)
+    nix32 = nix_text(
+        shutil.which("nix-hash") or "nix-hash", "--type", "sha256", "--to-base32", hexa
+    )
     sri = nix_text(shutil.which("nix") or "nix", "hash", "to-sri", "--type", "sha256", hexa)
     assert sri == "sha256-" + base64.b64encode(digest).decode()
     b64 = base64.b64encode(digest).decode()
-    for form in (sri, hexa, nix32, f"sha256:{hexa}", f"sha256:{nix32}", f"sha256:{b64}",
-                 f"  {sri}\n"):
+    for form in (
+        sri,
+        hexa,
+        nix32,
+        f"sha256:{hexa}",
+        f"sha256:{nix32}",
+        f"sha256:{b64}",
+        f"  {sri}\n",
+    ):
         assert sri_nar_hash(form) == sri, form
     assert set(nix32) <= set(NIX32_ALPHABET) and len(nix32) == 52
 
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "sha256-", "sha256:abc", "md5:d41d8cd98f00b204e9800998ecf8427e",
-     "sha512-" + "A" * 88, "sha256:" + "e" * 52,  # 'e' is not in Nix's base-32
-     "sha256:" + "z" * 52,  # more than 256 bits
-     "sha256-" + "!" * 44, "sha1:" + "0" * 40],
+    [
+        "",
+        "sha256-",
+        "sha256:abc",
+        "md5:d41d8cd98f00b204e9800998ecf8427e",
+        "sha512-" + "A" * 88,
+        "sha256:" + "e" * 52,  # 'e' is not in Nix's base-32
+        "sha256:" + "z" * 52,  # more than 256 bits
+        "sha256-" + "!" * 44,
+        "sha1:" + "0" * 40,
+    ],
 )
 def test_bad_nar_hashes_are_refused(bad: str) -> None:
     with pytest.raises(ValueError):
@@ -73,13 +91,19 @@ def test_bad_nar_hashes_are_refused(bad: str) -> None:
         ("flake:nixremote", {"id": "nixremote", "type": "indirect"}),
         ("nixremote", {"id": "nixremote", "type": "indirect"}),
         ("flake:nixpkgs/nixos-25.11", {"id": "nixpkgs", "ref": "nixos-25.11", "type": "indirect"}),
-        ("github:NixOS/nixpkgs/nixos-25.11",
-         {"owner": "NixOS", "repo": "nixpkgs", "ref": "nixos-25.11", "type": "github"}),
+        (
+            "github:NixOS/nixpkgs/nixos-25.11",
+            {"owner": "NixOS", "repo": "nixpkgs", "ref": "nixos-25.11", "type": "github"},
+        ),
         ("github:me/nixremote", {"owner": "me", "repo": "nixremote", "type": "github"}),
-        ("github:me/nixremote/" + "a" * 40,
-         {"owner": "me", "repo": "nixremote", "rev": "a" * 40, "type": "github"}),
-        ("path:/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-source",
-         {"path": "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-source", "type": "path"}),
+        (
+            "github:me/nixremote/" + "a" * 40,
+            {"owner": "me", "repo": "nixremote", "rev": "a" * 40, "type": "github"},
+        ),
+        (
+            "path:/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-source",
+            {"path": "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-source", "type": "path"},
+        ),
         ("/srv/nixremote", {"path": "/srv/nixremote", "type": "path"}),
     ],
 )
@@ -89,9 +113,22 @@ def test_flake_refs_parse_as_nix_parses_them(ref: str, attrs: dict[str, str]) ->
 
 @pytest.mark.parametrize(
     "ref",
-    ["", "github:a", "github:a/b/c/d", "github:a/b?dir=x", "git+https://example.org/x",
-     "path:relative", "path:/x/", "flake:", "flake:9x", 'github:a/b"', "a b", "path:/x\ny",
-     "https://example.org/x.tar.gz", "github:a/b#x"],
+    [
+        "",
+        "github:a",
+        "github:a/b/c/d",
+        "github:a/b?dir=x",
+        "git+https://example.org/x",
+        "path:relative",
+        "path:/x/",
+        "flake:",
+        "flake:9x",
+        'github:a/b"',
+        "a b",
+        "path:/x\ny",
+        "https://example.org/x.tar.gz",
+        "github:a/b#x",
+    ],
 )
 def test_other_flake_refs_are_refused(ref: str) -> None:
     with pytest.raises(ValueError, match="unsupported flake reference"):
@@ -99,13 +136,23 @@ def test_other_flake_refs_are_refused(ref: str) -> None:
 
 
 def test_locked_source_checks_its_path_and_normalises_its_hash() -> None:
-    src = LockedSource(path="/nix/store/" + "a" * 32 + "-source",
-                       nar_hash="sha256:0nsy761asxiaf69gl85myl326xagrvy5iv3kpm0gq1dz06s6xv29",
-                       last_modified=1763078400)
-    assert src.locked() == {"lastModified": 1763078400, "path": src.path, "type": "path",
-                            "narHash": "sha256-SexutAG/BfxAvXPsWPzOT3UjBvW1IPqScSp2rYI5Xls="}
-    for path in ("/tmp/x", "/nix/store/short-source", "/nix/store/" + "e" * 32 + "-source",
-                 "/nix/store/" + "a" * 32 + "-source/sub"):
+    src = LockedSource(
+        path="/nix/store/" + "a" * 32 + "-source",
+        nar_hash="sha256:0nsy761asxiaf69gl85myl326xagrvy5iv3kpm0gq1dz06s6xv29",
+        last_modified=1763078400,
+    )
+    assert src.locked() == {
+        "lastModified": 1763078400,
+        "path": src.path,
+        "type": "path",
+        "narHash": "sha256-SexutAG/BfxAvXPsWPzOT3UjBvW1IPqScSp2rYI5Xls=",
+    }
+    for path in (
+        "/tmp/x",
+        "/nix/store/short-source",
+        "/nix/store/" + "e" * 32 + "-source",
+        "/nix/store/" + "a" * 32 + "-source/sub",
+    ):
         with pytest.raises(ValueError, match="not a store path"):
             LockedSource(path=path, nar_hash=src.nar_hash)
 
@@ -119,19 +166,24 @@ def test_render_lock_refuses_dangling_nodes() -> None:
 
 def _sources() -> tuple[LockedSource, LockedSource]:
     return (
-        LockedSource(path="/nix/store/" + "a" * 32 + "-source",
-                     nar_hash="sha256-" + base64.b64encode(b"\x01" * 32).decode()),
-        LockedSource(path="/nix/store/" + "b" * 32 + "-source",
-                     nar_hash="sha256-" + base64.b64encode(b"\x02" * 32).decode(),
-                     last_modified=1763078400),
+        LockedSource(
+            path="/nix/store/" + "a" * 32 + "-source",
+            nar_hash="sha256-" + base64.b64encode(b"\x01" * 32).decode(),
+        ),
+        LockedSource(
+            path="/nix/store/" + "b" * 32 + "-source",
+            nar_hash="sha256-" + base64.b64encode(b"\x02" * 32).decode(),
+            last_modified=1763078400,
+        ),
     )
 
 
 def test_the_lock_as_call_flake_reads_it(tmp_path: Path) -> None:
     nixremote, nixpkgs = _sources()
     lock = tmp_path / "flake.lock"
-    lock.write_text(render_host_flake_lock(nixremote=nixremote, nixpkgs=nixpkgs,
-                                           nixpkgs_ref=NIXPKGS_URL))
+    lock.write_text(
+        render_host_flake_lock(nixremote=nixremote, nixpkgs=nixpkgs, nixpkgs_ref=NIXPKGS_URL)
+    )
     # call-flake.nix's resolution (Nix 2.8): every input of every node to the node it names,
     # a list being a `follows` path from the root; then what fetchTree gets for each node.
     expr = """
@@ -154,12 +206,26 @@ def test_the_lock_as_call_flake_reads_it(tmp_path: Path) -> None:
           (removeAttrs lockFile.nodes [ lockFile.root ]);
       }
     """
-    got = json.loads(nix_text("nix-instantiate", "--eval", "--strict", "--json",
-                              "--argstr", "file", str(lock), "-E", "{ file }: " + expr))
+    got = json.loads(
+        nix_text(
+            "nix-instantiate",
+            "--eval",
+            "--strict",
+            "--json",
+            "--argstr",
+            "file",
+            str(lock),
+            "-E",
+            "{ file }: " + expr,
+        )
+    )
     assert got["version"] == 7 and got["root"] == "root"
     # the root's nixpkgs follows nixremote's, which is the one locked nixpkgs node
-    assert got["inputs"] == {"root": {"nixremote": "nixremote", "nixpkgs": "nixpkgs"},
-                             "nixremote": {"nixpkgs": "nixpkgs"}, "nixpkgs": {}}
+    assert got["inputs"] == {
+        "root": {"nixremote": "nixremote", "nixpkgs": "nixpkgs"},
+        "nixremote": {"nixpkgs": "nixpkgs"},
+        "nixpkgs": {},
+    }
     assert got["fetchTree"] == {"nixremote": nixremote.locked(), "nixpkgs": nixpkgs.locked()}
     assert got["original"] == {
         "nixremote": {"id": "nixremote", "type": "indirect"},
@@ -227,8 +293,7 @@ def test_nix_evaluates_the_host_flake_offline_from_the_locked_sources(
     offline_nix: Any, host_with_lock: dict[str, Any]
 ) -> None:
     host = host_with_lock["host"]
-    out = offline_nix.run("eval", "--json",
-                          f"{host}#nixosConfigurations.installed.config").stdout
+    out = offline_nix.run("eval", "--json", f"{host}#nixosConfigurations.installed.config").stdout
     assert json.loads(out) == {
         "hostName": "web1",
         "nixpkgs": "fake-nixpkgs",
@@ -252,29 +317,60 @@ def test_nix_refuses_a_lock_with_another_nar_hash(
     inputs = host_with_lock["inputs"]
     inputs["nixremote"]["narHash"] = hashlib.sha256(b"other").hexdigest()
     (host / "flake.lock").write_text(host_flake_lock_from_inputs(inputs))
-    result = offline_nix.run("eval", "--json", f"{host}#nixosConfigurations.installed.config",
-                             check=False)
+    result = offline_nix.run(
+        "eval", "--json", f"{host}#nixosConfigurations.installed.config", check=False
+    )
     assert result.returncode != 0
     assert "NAR hash mismatch" in result.stderr
 
 
 @pytest.mark.parametrize(
     ("inputs", "message"),
-    [({}, "no 'nixremote'"),
-     ({"nixremote": {"path": "/nix/store/" + "a" * 32 + "-source",
-                     "narHash": "sha256-" + "A" * 43 + "="},
-       "nixpkgs": {"path": "/nix/store/" + "b" * 32 + "-source",
-                   "narHash": "sha256-" + "A" * 43 + "="}}, "no url"),
-     ({"nixremote": {"path": 1, "narHash": "x"}, "nixpkgs": {"url": NIXPKGS_URL}},
-      "needs the strings"),
-     ({"nixremote": {"path": "/nix/store/" + "a" * 32 + "-source",
-                     "narHash": "sha256-" + "A" * 43 + "=", "lastModified": "1"},
-       "nixpkgs": {"url": NIXPKGS_URL}}, "not a whole number"),
-     ({"nixremote": {"path": "/nix/store/" + "a" * 32 + "-source",
-                     "narHash": "sha256-" + "A" * 43 + "="},
-       "nixpkgs": {"path": "/nix/store/" + "b" * 32 + "-source",
-                   "narHash": "sha256-" + "A" * 43 + "=", "url": "git+https://x/y"}},
-      "unsupported flake reference")],
+    [
+        ({}, "no 'nixremote'"),
+        (
+            {
+                "nixremote": {
+                    "path": "/nix/store/" + "a" * 32 + "-source",
+                    "narHash": "sha256-" + "A" * 43 + "=",
+                },
+                "nixpkgs": {
+                    "path": "/nix/store/" + "b" * 32 + "-source",
+                    "narHash": "sha256-" + "A" * 43 + "=",
+                },
+            },
+            "no url",
+        ),
+        (
+            {"nixremote": {"path": 1, "narHash": "x"}, "nixpkgs": {"url": NIXPKGS_URL}},
+            "needs the strings",
+        ),
+        (
+            {
+                "nixremote": {
+                    "path": "/nix/store/" + "a" * 32 + "-source",
+                    "narHash": "sha256-" + "A" * 43 + "=",
+                    "lastModified": "1",
+                },
+                "nixpkgs": {"url": NIXPKGS_URL},
+            },
+            "not a whole number",
+        ),
+        (
+            {
+                "nixremote": {
+                    "path": "/nix/store/" + "a" * 32 + "-source",
+                    "narHash": "sha256-" + "A" * 43 + "=",
+                },
+                "nixpkgs": {
+                    "path": "/nix/store/" + "b" * 32 + "-source",
+                    "narHash": "sha256-" + "A" * 43 + "=",
+                    "url": "git+https://x/y",
+                },
+            },
+            "unsupported flake reference",
+        ),
+    ],
 )
 def test_flake_inputs_that_cannot_make_a_lock(inputs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -283,6 +379,7 @@ def test_flake_inputs_that_cannot_make_a_lock(inputs: dict[str, Any], message: s
 
 def test_the_nixpkgs_reference_is_the_one_nixremotes_flake_declares() -> None:
     # flake-inputs.nix records it from flake.nix; the lock's original must equal it
-    declared = nix_text("nix-instantiate", "--eval", "--json", "-E",
-                        f"(import {REPO}/flake.nix).inputs.nixpkgs.url")
+    declared = nix_text(
+        "nix-instantiate", "--eval", "--json", "-E", f"(import {REPO}/flake.nix).inputs.nixpkgs.url"
+    )
     assert json.loads(declared) == NIXPKGS_URL

@@ -14,11 +14,17 @@ def test_fingerprint_and_host_key_data_round_trip() -> None:
     with pytest.raises(InvalidInputError):
         parse_fingerprint("no fingerprint here")
     keys = (
-        HostKey(role="host", type="ed25519", public="ssh-ed25519 AAAA1", fingerprint="SHA256:a",
-                port=22),
+        HostKey(
+            role="host", type="ed25519", public="ssh-ed25519 AAAA1", fingerprint="SHA256:a", port=22
+        ),
         HostKey(role="host", type="rsa", public="ssh-rsa AAAA2", fingerprint="SHA256:b", port=22),
-        HostKey(role="initrd", type="ed25519", public="ssh-ed25519 AAAA3",
-                fingerprint="SHA256:c", port=2222),
+        HostKey(
+            role="initrd",
+            type="ed25519",
+            public="ssh-ed25519 AAAA3",
+            fingerprint="SHA256:c",
+            port=2222,
+        ),
     )
     data = host_keys_data(keys)
     assert data["initrd.ed25519.sha256"] == "SHA256:c" and data["initrd.port"] == "2222"

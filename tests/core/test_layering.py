@@ -36,11 +36,17 @@ def imports(path: Path, *, top_level_only: bool) -> set[str]:
         for node in tree.body:
             if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
                 continue
-            nodes.extend(ast.walk(node) if not isinstance(
-                node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) else [])
+            nodes.extend(
+                ast.walk(node)
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                else []
+            )
             if isinstance(node, ast.ClassDef):
-                nodes.extend(n for n in ast.walk(node) if not isinstance(
-                    n, ast.FunctionDef | ast.AsyncFunctionDef))
+                nodes.extend(
+                    n
+                    for n in ast.walk(node)
+                    if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                )
     else:
         nodes = list(ast.walk(tree))
     found: set[str] = set()
@@ -58,7 +64,8 @@ def imports(path: Path, *, top_level_only: bool) -> set[str]:
             for alias in node.names:
                 sub = f"{target}.{alias.name}"
                 if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").is_file() or (
-                        PACKAGE.parent / sub.replace(".", "/") / "__init__.py").is_file():
+                    PACKAGE.parent / sub.replace(".", "/") / "__init__.py"
+                ).is_file():
                     found.add(sub)
     return {m for m in found if m == "nixremote" or m.startswith("nixremote.")}
 
@@ -73,23 +80,30 @@ def side(module: str) -> str:
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if side(m) == "core"))
 def test_the_core_imports_only_the_core(module: str) -> None:
-    outside = sorted(m for m in imports(MODULES[module], top_level_only=False)
-                     if side(m) != "core")
+    outside = sorted(m for m in imports(MODULES[module], top_level_only=False) if side(m) != "core")
     assert outside == [], f"{module} imports {outside}"
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if side(m) == "installers"))
 def test_the_installer_side_imports_only_itself_and_the_core(module: str) -> None:
-    outside = sorted(m for m in imports(MODULES[module], top_level_only=False)
-                     if side(m) not in ("core", "installers", ""))
+    outside = sorted(
+        m
+        for m in imports(MODULES[module], top_level_only=False)
+        if side(m) not in ("core", "installers", "")
+    )
     assert outside == [], f"{module} imports {outside}"
 
 
 def test_no_import_cycle_at_import_time() -> None:
     # An edge to one's own parent package is no cycle: the parent is already being imported.
-    graph = {m: {i for i in imports(p, top_level_only=True)
-                 if i in MODULES and i != m and not m.startswith(i + ".")}
-             for m, p in MODULES.items()}
+    graph = {
+        m: {
+            i
+            for i in imports(p, top_level_only=True)
+            if i in MODULES and i != m and not m.startswith(i + ".")
+        }
+        for m, p in MODULES.items()
+    }
     state: dict[str, int] = {}
     cycle: list[str] = []
 
@@ -97,7 +111,7 @@ def test_no_import_cycle_at_import_time() -> None:
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                cycle.extend([*stack[stack.index(nxt):], nxt])
+                cycle.extend([*stack[stack.index(nxt) :], nxt])
                 return True
             if nxt not in state and visit(nxt, [*stack, nxt]):
                 return True

@@ -21,8 +21,11 @@ def test_mountinfo_parsing_and_prefixes() -> None:
     mounts = parse_mountinfo(MOUNTINFO)
     assert [m.target for m in mounts][-2:] == ["/mnt/my boot", "/mnt2"]  # \040 is a space
     assert mounts[3].source == "rpool/local/root" and mounts[3].fstype == "zfs"
-    assert [m.target for m in mounts_under("/mnt", MOUNTINFO)] == ["/mnt", "/mnt/nix",
-                                                                    "/mnt/my boot"]
+    assert [m.target for m in mounts_under("/mnt", MOUNTINFO)] == [
+        "/mnt",
+        "/mnt/nix",
+        "/mnt/my boot",
+    ]
     assert mounts_under("/srv", MOUNTINFO) == ()
     assert filesystem_type(Path("/run/nixremote/disk.key"), MOUNTINFO) == "tmpfs"
     assert filesystem_type(Path("/root/disk.key"), MOUNTINFO) == "ext4"

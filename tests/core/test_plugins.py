@@ -37,8 +37,9 @@ def nixremote(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 
 
 def test_builtin_plugins_are_listed_with_their_hooks() -> None:
-    proc = nixremote("plugins", "--json", env={**os.environ,
-                                                "NIXREMOTE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    proc = nixremote(
+        "plugins", "--json", env={**os.environ, "NIXREMOTE_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    )
     assert proc.returncode == 0, proc.stderr
     plugins = {p["name"]: p for p in json.loads(proc.stdout)}
     assert list(plugins)[:2] == ["generic", "hetzner"]
@@ -63,8 +64,10 @@ def test_third_party_plugin_is_picked_up(thirdparty_env: dict[str, str]) -> None
 
 
 def test_third_party_plugin_can_be_blocked(thirdparty_env: dict[str, str]) -> None:
-    for extra in ({"NIXREMOTE_DISABLE_PLUGINS": "thirdparty"},
-                  {"NIXREMOTE_DISABLE_PLUGIN_AUTOLOAD": "1"}):
+    for extra in (
+        {"NIXREMOTE_DISABLE_PLUGINS": "thirdparty"},
+        {"NIXREMOTE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    ):
         proc = nixremote("plugins", "--json", env={**thirdparty_env, **extra})
         assert proc.returncode == 0, proc.stderr
         names = [p["name"] for p in json.loads(proc.stdout)]

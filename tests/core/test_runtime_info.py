@@ -48,8 +48,11 @@ def test_legacy_fields_follow_the_primary_interface() -> None:
         host_id="0badc0de",
         disk_to_format="/dev/disk/by-id/nvme-a",
         interfaces=(
-            Interface(name="eth1", mac="52:54:00:00:00:02", ipv4=(
-                IPAddress(address="198.51.100.9", prefix_length=24),)),
+            Interface(
+                name="eth1",
+                mac="52:54:00:00:00:02",
+                ipv4=(IPAddress(address="198.51.100.9", prefix_length=24),),
+            ),
             Interface(
                 name="eth0",
                 mac="52:54:00:00:00:01",
@@ -85,14 +88,20 @@ def test_legacy_fields_follow_the_primary_interface() -> None:
     [
         (lambda d: d["interfaces"][0].__setitem__("mac", 42), "$.interfaces[0].mac"),
         (lambda d: d["routes"][0].__setitem__("onLink", "yes"), "$.routes[0].onLink"),
-        (lambda d: d["disks"].append({"path": "/dev/sda", "sizeBytes": "1T"}),
-         "$.disks[0].sizeBytes"),
+        (
+            lambda d: d["disks"].append({"path": "/dev/sda", "sizeBytes": "1T"}),
+            "$.disks[0].sizeBytes",
+        ),
         (lambda d: d.__setitem__("hostName", ["a"]), "$.hostName"),
-        (lambda d: d["interfaces"][0]["ipv4"][0].__setitem__("prefixLength", True),
-         "$.interfaces[0].ipv4[0].prefixLength"),
+        (
+            lambda d: d["interfaces"][0]["ipv4"][0].__setitem__("prefixLength", True),
+            "$.interfaces[0].ipv4[0].prefixLength",
+        ),
         (lambda d: d.__setitem__("colour", "blue"), "unknown key 'colour' @ $"),
-        (lambda d: d["interfaces"][0].__setitem__("speed", 1000),
-         "unknown key 'speed' @ $.interfaces[0]"),
+        (
+            lambda d: d["interfaces"][0].__setitem__("speed", 1000),
+            "unknown key 'speed' @ $.interfaces[0]",
+        ),
         (lambda d: d.__setitem__("schemaVersion", 2), "newer than this nixremote reads"),
         (lambda d: d.__setitem__("bootMode", "coreboot"), "$.bootMode"),
     ],
@@ -195,8 +204,11 @@ def test_any_valid_model_round_trips(info: RuntimeInfo) -> None:
 @given(infos)
 def test_derived_legacy_fields_are_readable_alone(info: RuntimeInfo) -> None:
     data = runtime_info_to_json_data(info)
-    flat = {k: v for k, v in data.items() if k in (*LEGACY_KEYS, "hostName", "hostId",
-                                                     "rootAuthorizedKeys", "diskToFormat")}
+    flat = {
+        k: v
+        for k, v in data.items()
+        if k in (*LEGACY_KEYS, "hostName", "hostId", "rootAuthorizedKeys", "diskToFormat")
+    }
     again = loads_runtime_info(json.dumps(flat))
     assert attrs.evolve(again, interfaces=(), routes=(), primary_interface=None) == RuntimeInfo(
         host_name=info.host_name,

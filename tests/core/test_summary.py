@@ -15,6 +15,8 @@ INFO = RuntimeInfo(
 
 def test_summary_names_the_disk_to_wipe() -> None:
     lines = summary_lines(INFO)
-    assert any("/dev/disk/by-id/ata-DISK_1" in line and "WIPED" in line and "20.0 GiB" in line
-               for line in lines)
+    assert any(
+        "/dev/disk/by-id/ata-DISK_1" in line and "WIPED" in line and "20.0 GiB" in line
+        for line in lines
+    )
     assert lines[0].startswith("host name:   web1")

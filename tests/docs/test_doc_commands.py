@@ -103,8 +103,11 @@ def check(line: str, where: str) -> None:
             i += 1
             continue
         args = [p for p in cmd.get_params(ctx) if isinstance(p, click.Argument)]
-        if args and args[-1].nargs == -1 and positional >= len(args) - 1 and (
-            cmd.context_settings.get("ignore_unknown_options")
+        if (
+            args
+            and args[-1].nargs == -1
+            and positional >= len(args) - 1
+            and (cmd.context_settings.get("ignore_unknown_options"))
         ):
             break  # the rest is passed through verbatim (nixremote vm ssh COMMAND...)
         capacity = sum(a.nargs for a in args) if all(a.nargs >= 0 for a in args) else None

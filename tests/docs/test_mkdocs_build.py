@@ -35,10 +35,24 @@ def _page(site: Path, name: str) -> str:
 
 
 def test_every_nav_page_is_built(site: Path) -> None:
-    for name in ("getting-started", "architecture", "commands", "hetzner", "fleets",
-                 "security", "troubleshooting", "exit-codes", "plugins", "plugin-testing",
-                 "python-api", "kexec-bundle", "nix", "reference/cli", "reference/hooks",
-                 "reference/runtime-info"):
+    for name in (
+        "getting-started",
+        "architecture",
+        "commands",
+        "hetzner",
+        "fleets",
+        "security",
+        "troubleshooting",
+        "exit-codes",
+        "plugins",
+        "plugin-testing",
+        "python-api",
+        "kexec-bundle",
+        "nix",
+        "reference/cli",
+        "reference/hooks",
+        "reference/runtime-info",
+    ):
         assert (site / name / "index.html").is_file(), name
     assert (site / "index.html").is_file()
     assert not (site / "hooks.py").exists(), "the MkDocs hook must not be published"
@@ -76,8 +90,12 @@ def test_plugin_guide_includes_the_example_sources(site: Path) -> None:
 
 def test_python_api_is_rendered_from_docstrings(site: Path) -> None:
     page = _page(site, "python-api")
-    for ident in ("nixremote.load_runtime_info", "nixremote.RuntimeInfo",
-                  "nixremote.core.errors.TransportError", "nixremote.controller.collect.collect"):
+    for ident in (
+        "nixremote.load_runtime_info",
+        "nixremote.RuntimeInfo",
+        "nixremote.core.errors.TransportError",
+        "nixremote.controller.collect.collect",
+    ):
         assert f'id="{ident}"' in page, ident
 
 

@@ -28,14 +28,25 @@ def real_initrd(path: Path, files: dict[str, bytes]) -> bytes:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(data)
     listing = subprocess.run(["find", "."], cwd=root, capture_output=True, check=True).stdout
-    archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=listing,
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["cpio", "-o", "-H", "newc", "--quiet"],
+        cwd=root,
+        input=listing,
+        capture_output=True,
+        check=True,
+    ).stdout
     path.write_bytes(gzip.compress(archive, mtime=0))
     return archive
 
 
-def make_bundle(directory: Path, *, arch: str = "x86_64", params: str | None = None,
-                unpacked: int | None = None, initrd_bytes: int = 256 * 1024) -> Path:
+def make_bundle(
+    directory: Path,
+    *,
+    arch: str = "x86_64",
+    params: str | None = None,
+    unpacked: int | None = None,
+    initrd_bytes: int = 256 * 1024,
+) -> Path:
     """A bundle directory in the contract's shape (a fake kernel, a real gzip'd cpio initrd)."""
     directory.mkdir(parents=True, exist_ok=True)
     fake_bzimage(directory / "bzImage")
@@ -45,7 +56,8 @@ def make_bundle(directory: Path, *, arch: str = "x86_64", params: str | None = N
         "arch": arch,
         "kernel": "bzImage",
         "initrd": "initrd.gz",
-        "kernelParams": params or "init=/nix/store/0a1b2c3d4f5g6h7i0a1b2c3d4f5g6h7i-nixos-system"
+        "kernelParams": params
+        or "init=/nix/store/0a1b2c3d4f5g6h7i0a1b2c3d4f5g6h7i-nixos-system"
         "-nixos-kexec-25.05/init loglevel=4",
         "python": "python3",
     }

@@ -16,8 +16,13 @@ KEY = b"correct horse battery staple"
 
 
 def info_with(*disks: Disk, boot: BootMode = BootMode.UNKNOWN) -> RuntimeInfo:
-    return RuntimeInfo(host_name="web1", host_id="deadbeef", disk_to_format=disks[0].stable_path,
-                       disks=disks, boot_mode=boot)
+    return RuntimeInfo(
+        host_name="web1",
+        host_id="deadbeef",
+        disk_to_format=disks[0].stable_path,
+        disks=disks,
+        boot_mode=boot,
+    )
 
 
 INFO = info_with(Disk(path="/dev/sda", by_id=DISK, size_bytes=20 * 2**30))
@@ -39,10 +44,32 @@ ORIGINAL_ARGV = [
     ("wipefs", "-a", f"{DISK}-part3"),
     ("mkfs.vfat", "-F", "32", f"{DISK}-part3"),
     ("install", "-m", "0600", "/dev/stdin", "/run/nixremote/disk.key"),
-    ("zpool", "create", "-o", "ashift=12", "-o", "altroot=/mnt", "-O", "mountpoint=legacy",
-     "-O", "atime=off", "-O", "acltype=posixacl", "-O", "xattr=sa", "-O", "compression=on",
-     "-O", "encryption=on", "-O", "keyformat=passphrase",
-     "-O", "keylocation=file:///run/nixremote/disk.key", "rpool", f"{DISK}-part1"),
+    (
+        "zpool",
+        "create",
+        "-o",
+        "ashift=12",
+        "-o",
+        "altroot=/mnt",
+        "-O",
+        "mountpoint=legacy",
+        "-O",
+        "atime=off",
+        "-O",
+        "acltype=posixacl",
+        "-O",
+        "xattr=sa",
+        "-O",
+        "compression=on",
+        "-O",
+        "encryption=on",
+        "-O",
+        "keyformat=passphrase",
+        "-O",
+        "keylocation=file:///run/nixremote/disk.key",
+        "rpool",
+        f"{DISK}-part1",
+    ),
     ("zfs", "create", "-p", "-o", "mountpoint=legacy", "rpool/local/root"),
     ("zfs", "snapshot", "rpool/local/root@blank"),
     ("zfs", "create", "-p", "-o", "mountpoint=legacy", "rpool/local/nix"),
@@ -74,15 +101,25 @@ class RecordingTransport:
     def host(self) -> str:
         return "recording"
 
-    def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
-            timeout: float | None = None, check: bool = True, on_line=None) -> CommandResult:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        on_line=None,
+    ) -> CommandResult:
         args = tuple(argv)
         self.calls.append((args, stdin))
         failed = self.fail_on is not None and args[: len(self.fail_on)] == self.fail_on
         out = self.stdout.get(args, b"tmpfs\n" if args[0] == "findmnt" else b"")
-        return CommandResult(argv=args, returncode=1 if failed else 0, stdout=out,
-                             stderr=b"cannot create 'rpool': pool already exists\n"
-                             if failed else b"")
+        return CommandResult(
+            argv=args,
+            returncode=1 if failed else 0,
+            stdout=out,
+            stderr=b"cannot create 'rpool': pool already exists\n" if failed else b"",
+        )
 
     def put(self, local: Path, remote: str, *, mode: int | None = None) -> None:
         raise NotImplementedError

@@ -167,23 +167,41 @@ class InstallerEnv:
 
     def env(self, *, faults: bool = False, fail_once: str | None = None) -> dict[str, str]:
         path = [str(DOUBLES)] + ([str(FAULTS)] if faults else []) + [os.environ["PATH"]]
-        env = {**os.environ, "PATH": os.pathsep.join(path),
-               "ZFS_DOUBLE_DIR": str(self.double_dir),
-               "NIXREMOTE_DISABLE_PLUGIN_AUTOLOAD": "1"}
+        env = {
+            **os.environ,
+            "PATH": os.pathsep.join(path),
+            "ZFS_DOUBLE_DIR": str(self.double_dir),
+            "NIXREMOTE_DISABLE_PLUGIN_AUTOLOAD": "1",
+        }
         env.pop("DOUBLE_FAIL_ONCE", None)
         if fail_once:
             env["DOUBLE_FAIL_ONCE"] = fail_once
         return env
 
-    def run(self, *extra: str, phases: str | None = None, faults: bool = False,
-            fail_once: str | None = None, reboot: bool = False, yes: bool = True,
-            runtime_info: bool = True, json_lines: bool = True,
-            key_file: Path | None = KEY_FILE, pyz: Path | None = None,
-            verbose: bool = False) -> RunResult:
+    def run(
+        self,
+        *extra: str,
+        phases: str | None = None,
+        faults: bool = False,
+        fail_once: str | None = None,
+        reboot: bool = False,
+        yes: bool = True,
+        runtime_info: bool = True,
+        json_lines: bool = True,
+        key_file: Path | None = KEY_FILE,
+        pyz: Path | None = None,
+        verbose: bool = False,
+    ) -> RunResult:
         # From the zipapp: -I -S, so nothing but the standard library and the zipapp is importable.
         python = [sys.executable, "-I", "-S", str(pyz)] if pyz else [sys.executable, "-c", CLI]
-        argv = [*python, *(["-vv"] if verbose else []), "installer", "run", "--root",
-                str(self.root)]
+        argv = [
+            *python,
+            *(["-vv"] if verbose else []),
+            "installer",
+            "run",
+            "--root",
+            str(self.root),
+        ]
         if key_file is not None:
             argv += ["--key-file", str(key_file)]
         if yes:
@@ -197,17 +215,26 @@ class InstallerEnv:
         if not reboot:
             argv.append("--no-reboot")
         argv += list(extra)
-        proc = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL,
-                              env=self.env(faults=faults, fail_once=fail_once), check=False,
-                              timeout=600)
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            env=self.env(faults=faults, fail_once=fail_once),
+            check=False,
+            timeout=600,
+        )
         stdout = proc.stdout.decode()
         events = []
         for line in stdout.splitlines() if json_lines else ():
             event = event_from_json(line)
             assert event is not None, f"not an event line on stdout: {line!r}"
             events.append(event)
-        return RunResult(returncode=proc.returncode, stdout=stdout,
-                         stderr=proc.stderr.decode(), events=tuple(events))
+        return RunResult(
+            returncode=proc.returncode,
+            stdout=stdout,
+            stderr=proc.stderr.decode(),
+            events=tuple(events),
+        )
 
     def calls(self) -> list[list[str]]:
         path = self.double_dir / "calls.jsonl"

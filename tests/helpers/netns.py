@@ -180,15 +180,11 @@ def create_host(spec: HostSpec, workdir: Path) -> NetnsHost:
         (workdir / "hosts").write_text(
             f"127.0.0.1 localhost\n127.0.1.1 {spec.fqdn} {spec.hostname}\n"
         )
-        (workdir / "resolv.conf").write_text(
-            "".join(f"nameserver {s}\n" for s in spec.nameservers)
-        )
+        (workdir / "resolv.conf").write_text("".join(f"nameserver {s}\n" for s in spec.nameservers))
         (workdir / "machine-id").write_text(spec.machine_id + "\n")
         udev = workdir / "udev"
         (udev / "data").mkdir(parents=True, exist_ok=True)
-        links = {
-            item["ifname"]: item["ifindex"] for item in json.loads(ip("-j", "link", ns=ns))
-        }
+        links = {item["ifname"]: item["ifindex"] for item in json.loads(ip("-j", "link", ns=ns))}
         for nic in spec.nics:
             if nic.udev:
                 (udev / "data" / f"n{links[nic.name]}").write_text(
@@ -211,8 +207,15 @@ def create_host(spec: HostSpec, workdir: Path) -> NetnsHost:
             listen="0.0.0.0",
             port=22,
             prefix=[
-                "ip", "netns", "exec", ns,
-                "unshare", "--uts", "--mount", "--propagation", "private",
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "unshare",
+                "--uts",
+                "--mount",
+                "--propagation",
+                "private",
             ],
             setup=setup,
             authorized_keys_file=".ssh/authorized_keys",
@@ -229,7 +232,12 @@ def create_host(spec: HostSpec, workdir: Path) -> NetnsHost:
         _HELD.discard(spec.key)
         raise
     return NetnsHost(
-        spec=spec, ns=ns, peers=peers, sshd=server, authorized_keys=keys, workdir=workdir,
+        spec=spec,
+        ns=ns,
+        peers=peers,
+        sshd=server,
+        authorized_keys=keys,
+        workdir=workdir,
         lock_fd=lock,
     )
 

@@ -34,9 +34,9 @@ class OfflineNix:
             "XDG_CACHE_HOME": str(home / ".cache"),
             "XDG_CONFIG_HOME": str(home / ".config"),
             "NIX_CONFIG": "experimental-features = nix-command flakes\n"
-                          "build-users-group =\n"
-                          f"flake-registry = {registry}\n"
-                          "substituters =\n",
+            "build-users-group =\n"
+            f"flake-registry = {registry}\n"
+            "substituters =\n",
         }
 
     def run(self, *args: str, check: bool = True) -> Any:
@@ -44,7 +44,10 @@ class OfflineNix:
 
         result = subprocess.run(
             [self.nix, "--store", str(self.store), "--offline", *args],
-            capture_output=True, text=True, env=self.env, check=False,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            check=False,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"nix {' '.join(args)} failed:\n{result.stderr}")
@@ -65,7 +68,10 @@ class OfflineNix:
 
         result = subprocess.run(
             ["nix-store", "--store", str(self.store), "--dump-db", path],
-            capture_output=True, text=True, env=self.env, check=True,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            check=True,
         )
         return result.stdout
 

@@ -19,10 +19,22 @@ def pip_install(project: Path, target: Path) -> Path:
         source = Path(tmp) / project.name
         shutil.copytree(project, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-             "--no-build-isolation", "--disable-pip-version-check", "--target", str(target),
-             str(source)],
-            check=True, capture_output=True, timeout=300,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+                "--disable-pip-version-check",
+                "--target",
+                str(target),
+                str(source),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
         )
     return target
 

@@ -30,8 +30,9 @@ ORIGINAL_ONE_NIC = {
 
 INIT = (
     "init=/nix/store/"
-    + hashlib.sha256(b"toplevel").hexdigest()[:32].translate(str.maketrans("0123456789abcdef",
-                                                                         "0a1b2c3d4f5g6h7i"))
+    + hashlib.sha256(b"toplevel")
+    .hexdigest()[:32]
+    .translate(str.maketrans("0123456789abcdef", "0a1b2c3d4f5g6h7i"))
     + "-nixos-system-nixos-kexec-25.05.20250612.8f7ffa1/init"
 )
 """A realistic ``init=`` of a NixOS 25.05 kexec image (32-character store hash)."""
@@ -61,8 +62,9 @@ def big_host(nics: int = 4, disks: int = 8) -> RuntimeInfo:
                 ),
                 ipv6=(
                     IPAddress(address=f"2001:db8:{n + 1}:10::2", prefix_length=64),
-                    IPAddress(address=f"fe80::ec4:7aff:fe{n:02x}:5e{0x30 + n:02x}",
-                              prefix_length=64),
+                    IPAddress(
+                        address=f"fe80::ec4:7aff:fe{n:02x}:5e{0x30 + n:02x}", prefix_length=64
+                    ),
                 ),
             )
         )
@@ -74,20 +76,28 @@ def big_host(nics: int = 4, disks: int = 8) -> RuntimeInfo:
     for d in range(disks):
         if d < 4:
             serial = f"S64ANS0T{51234 + d:06d}K"
-            disk_list.append(Disk(
-                path=f"/dev/nvme{d}n1",
-                by_id=f"/dev/disk/by-id/nvme-SAMSUNG_MZQL23T8HCLS-00A07_{serial}",
-                size_bytes=3840755982336, model="SAMSUNG MZQL23T8HCLS-00A07", serial=serial,
-                rotational=False,
-            ))
+            disk_list.append(
+                Disk(
+                    path=f"/dev/nvme{d}n1",
+                    by_id=f"/dev/disk/by-id/nvme-SAMSUNG_MZQL23T8HCLS-00A07_{serial}",
+                    size_bytes=3840755982336,
+                    model="SAMSUNG MZQL23T8HCLS-00A07",
+                    serial=serial,
+                    rotational=False,
+                )
+            )
         else:
             serial = f"ZL2{d:02d}K7Q"
-            disk_list.append(Disk(
-                path=f"/dev/sd{chr(ord('a') + d - 4)}",
-                by_id=f"/dev/disk/by-id/ata-ST16000NM001G-2KK103_{serial}",
-                size_bytes=16000900661248, model="ST16000NM001G-2KK103", serial=serial,
-                rotational=True,
-            ))
+            disk_list.append(
+                Disk(
+                    path=f"/dev/sd{chr(ord('a') + d - 4)}",
+                    by_id=f"/dev/disk/by-id/ata-ST16000NM001G-2KK103_{serial}",
+                    size_bytes=16000900661248,
+                    model="ST16000NM001G-2KK103",
+                    serial=serial,
+                    rotational=True,
+                )
+            )
     return RuntimeInfo(
         host_name="storage-fsn1-dc14-07",
         host_id="8425e349",

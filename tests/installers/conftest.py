@@ -39,8 +39,10 @@ def loop_disk(tmp_path: Path) -> Iterator[Callable[..., LoopDisk]]:
     finally:
         for device, image in attached:
             # Unmount anything a test left mounted on the device or its partitions.
-            tree = json.loads(run("lsblk", "-J", "-o", "PATH,MOUNTPOINT", device, check=False)
-                              or '{"blockdevices": []}')
+            tree = json.loads(
+                run("lsblk", "-J", "-o", "PATH,MOUNTPOINT", device, check=False)
+                or '{"blockdevices": []}'
+            )
             stack = list(tree.get("blockdevices") or [])
             while stack:
                 node = stack.pop()
@@ -60,14 +62,21 @@ def loop_disk(tmp_path: Path) -> Iterator[Callable[..., LoopDisk]]:
 def runtime_info_for(tmp_path: Path) -> Callable[..., tuple[RuntimeInfo, Path]]:
     """A factory: a runtime info (and its file) whose disks are the given loop disks."""
 
-    def make(*disks: LoopDisk, by_id: dict[str, str] | None = None,
-             disk_to_format: str | None = None,
-             sizes: dict[str, int] | None = None) -> tuple[RuntimeInfo, Path]:
+    def make(
+        *disks: LoopDisk,
+        by_id: dict[str, str] | None = None,
+        disk_to_format: str | None = None,
+        sizes: dict[str, int] | None = None,
+    ) -> tuple[RuntimeInfo, Path]:
         by_id = by_id or {}
         sizes = sizes or {}
         models = tuple(
-            Disk(path=d.device, by_id=by_id.get(d.device),
-                 size_bytes=sizes.get(d.device, d.size_bytes), model="loop image")
+            Disk(
+                path=d.device,
+                by_id=by_id.get(d.device),
+                size_bytes=sizes.get(d.device, d.size_bytes),
+                model="loop image",
+            )
             for d in disks
         )
         first = models[0]

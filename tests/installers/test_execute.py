@@ -95,8 +95,7 @@ def test_default_layout_leaves_exactly_the_original_table(loop_disk, runtime_inf
     layout = default_layout(info, LayoutOptions())
     events: list[Event] = []
 
-    results = nuke_disks(info, layout, LocalTransport(), None, events.append,
-                         stages=PARTITIONING)
+    results = nuke_disks(info, layout, LocalTransport(), None, events.append, stages=PARTITIONING)
 
     assert [r.status for r in results].count("ok") == len(results) - 1
     # zpool does not exist on this machine: the label clear is the one tolerated failure.
@@ -124,9 +123,12 @@ def test_the_same_table_as_the_original_commands(loop_disk, runtime_info_for):
     theirs: LoopDisk = loop_disk(3000, "theirs")
     info, _ = runtime_info_for(ours)
     nuke_disks(info, default_layout(info), LocalTransport(), None, stages=PARTITIONING)
-    for argv in (["sgdisk", "-Z"], ["sgdisk", "-a1", "-n2:34:2047", "-t2:EF02"],
-                 ["sgdisk", "-a1", "-n3:1M:+512M", "-t3:EF00"],
-                 ["sgdisk", "-a1", "-n1:0:0", "-t1:BF01"]):
+    for argv in (
+        ["sgdisk", "-Z"],
+        ["sgdisk", "-a1", "-n2:34:2047", "-t2:EF02"],
+        ["sgdisk", "-a1", "-n3:1M:+512M", "-t3:EF00"],
+        ["sgdisk", "-a1", "-n1:0:0", "-t1:BF01"],
+    ):
         run(*argv, theirs.device)
     assert read_table(ours.device) == read_table(theirs.device) == original_table(ours.sectors)
 
@@ -136,8 +138,10 @@ def test_the_same_table_as_the_original_commands(loop_disk, runtime_info_for):
     [
         ("uefi", {3: (2048, 1050623, "EF00"), 1: (1050624, None, "BF01")}),
         ("bios", {2: (34, 2047, "EF02"), 3: (2048, 1050623, "8300"), 1: (1050624, None, "BF01")}),
-        ("unencrypted", {2: (34, 2047, "EF02"), 3: (2048, 1050623, "EF00"),
-                         1: (1050624, None, "BF01")}),
+        (
+            "unencrypted",
+            {2: (34, 2047, "EF02"), 3: (2048, 1050623, "EF00"), 1: (1050624, None, "BF01")},
+        ),
     ],
 )
 def test_variants_on_a_loop_disk(loop_disk, runtime_info_for, variant, expected):
@@ -168,17 +172,32 @@ def test_a_failing_step_stops_the_plan_with_its_output(loop_disk, runtime_info_f
     """Two partitions that overlap: sgdisk fails on the second, nothing after it runs."""
     disk: LoopDisk = loop_disk(2048)
     info, _ = runtime_info_for(disk)
-    esp = Partition(number=3, role=PartitionRole.ESP, type_code="EF00", start="1M",
-                    end="+512M", filesystem="vfat", mountpoint="/boot")
-    overlapping = Partition(number=2, role=PartitionRole.BIOS_BOOT, type_code="EF02",
-                            start="2M", end="+1M")
+    esp = Partition(
+        number=3,
+        role=PartitionRole.ESP,
+        type_code="EF00",
+        start="1M",
+        end="+512M",
+        filesystem="vfat",
+        mountpoint="/boot",
+    )
+    overlapping = Partition(
+        number=2, role=PartitionRole.BIOS_BOOT, type_code="EF02", start="2M", end="+1M"
+    )
     layout = DiskLayout(
         name="broken",
-        disks=(DiskSpec(path=disk.device, partitions=(
-            esp,
-            overlapping,
-            Partition(number=1, role=PartitionRole.ZFS, type_code="BF01", start="0", end="0"),
-        )),),
+        disks=(
+            DiskSpec(
+                path=disk.device,
+                partitions=(
+                    esp,
+                    overlapping,
+                    Partition(
+                        number=1, role=PartitionRole.ZFS, type_code="BF01", start="0", end="0"
+                    ),
+                ),
+            ),
+        ),
         pool=Pool(encrypted=False),
         datasets=(),
     )
@@ -202,18 +221,24 @@ def test_cli_apply_partitions_a_loop_disk(loop_disk, runtime_info_for):
     disk: LoopDisk = loop_disk(2048)
     _, path = runtime_info_for(disk)
     stages = [arg for s in PARTITIONING for arg in ("--stage", s)]
-    proc = subprocess.run(["nixremote", "disk", "apply", str(path), "--yes", "--json", *stages],
-                          capture_output=True, stdin=subprocess.DEVNULL, check=False)
+    proc = subprocess.run(
+        ["nixremote", "disk", "apply", str(path), "--yes", "--json", *stages],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     events = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     assert events[-1]["kind"] == "done"
-    assert any(e["kind"] == "step" and e["message"].startswith("create partition 2")
-               for e in events)
+    assert any(
+        e["kind"] == "step" and e["message"].startswith("create partition 2") for e in events
+    )
     assert read_table(disk.device) == original_table(disk.sectors)
 
 
 def test_the_full_plan_stops_in_preflight_here_and_never_touches_the_disk(
-        loop_disk, runtime_info_for):
+    loop_disk, runtime_info_for
+):
     """This machine has neither ZFS nor (as CI may) /run on tmpfs: the complete plan, key on
     stdin, stops at a preflight check, before the first destructive step, and says which."""
     disk: LoopDisk = loop_disk(1600)
@@ -221,16 +246,23 @@ def test_the_full_plan_stops_in_preflight_here_and_never_touches_the_disk(
     before = disk.sha256()
     _, path = runtime_info_for(disk)
     key = b"preflight passphrase 42"
-    proc = subprocess.run(["nixremote", "disk", "apply", str(path), "--yes", "--json"],
-                          capture_output=True, input=key + b"\n", check=False)
+    proc = subprocess.run(
+        ["nixremote", "disk", "apply", str(path), "--yes", "--json"],
+        capture_output=True,
+        input=key + b"\n",
+        check=False,
+    )
     assert proc.returncode == 3, proc.stderr.decode()
     err = proc.stderr.decode()
     match = re.search(r"error: disk step (\d)/32 \(([^)]*)\) failed", err)
     assert match is not None, err
     assert match.group(2).startswith("check that ")
     events = [json.loads(line) for line in proc.stdout.decode().splitlines()]
-    stages = {e["data"]["stage"] for e in events if e["kind"] == "step" and "data" in e
-              and "stage" in e["data"]}
+    stages = {
+        e["data"]["stage"]
+        for e in events
+        if e["kind"] == "step" and "data" in e and "stage" in e["data"]
+    }
     assert stages <= {"preflight", "cleanup"}
     assert b"preflight passphrase" not in proc.stdout + proc.stderr
     assert "failed too" not in err  # the key was never written: no shredding
@@ -244,8 +276,9 @@ def test_the_full_plan_stops_in_preflight_here_and_never_touches_the_disk(
 def test_the_key_reaches_only_the_stdin_of_the_key_step():
     host = RecordingTransport()
     events: list[Event] = []
-    results = execute(plan(default_layout(INFO)), host, DiskKey.from_bytes(KEY + b"\n"),
-                      events.append)
+    results = execute(
+        plan(default_layout(INFO)), host, DiskKey.from_bytes(KEY + b"\n"), events.append
+    )
     assert [r.status for r in results] == ["ok"] * len(ORIGINAL_ARGV)
     assert [argv for argv, _ in host.calls] == ORIGINAL_ARGV
     fed = [(argv, stdin) for argv, stdin in host.calls if stdin is not None]
@@ -273,8 +306,9 @@ def test_after_a_failure_only_the_key_shredding_runs():
 
 
 def test_a_wrong_answer_fails_an_expect_step():
-    host = RecordingTransport(stdout={("findmnt", "-n", "-o", "FSTYPE", "-T", "/run/nixremote"):
-                                      b"ext4\n"})
+    host = RecordingTransport(
+        stdout={("findmnt", "-n", "-o", "FSTYPE", "-T", "/run/nixremote"): b"ext4\n"}
+    )
     with pytest.raises(CommandFailedError, match="expected output 'tmpfs', got 'ext4'"):
         execute(plan(default_layout(INFO)), host, DiskKey.from_bytes(KEY))
     # The key was never written, so there is nothing to shred.
@@ -288,7 +322,8 @@ def test_dry_run_runs_nothing_and_reports_every_step():
     assert host.calls == []
     assert {r.status for r in results} == {"dry-run"}
     assert [dict(e.data)["argv"] for e in events] == [
-        Step(stage="wipe", description="x", argv=a).command for a in ORIGINAL_ARGV]
+        Step(stage="wipe", description="x", argv=a).command for a in ORIGINAL_ARGV
+    ]
 
 
 def test_keys_are_checked():
@@ -306,9 +341,13 @@ def test_key_file_steps_run_for_real(tmp_path):
     key_file = tmp_path / "keys" / "disk.key"
     key_file.parent.mkdir(mode=0o700)
     layout = default_layout(INFO)
-    pool = attrs.evolve(layout.pool, root_options=tuple(
-        (k, f"file://{key_file}" if k == "keylocation" else v) for k, v in layout.pool.root_options
-    ))
+    pool = attrs.evolve(
+        layout.pool,
+        root_options=tuple(
+            (k, f"file://{key_file}" if k == "keylocation" else v)
+            for k, v in layout.pool.root_options
+        ),
+    )
     layout = attrs.evolve(layout, pool=pool)
     steps = plan(layout)
     create = next(s for s in steps if s.stage == "pool")

@@ -23,14 +23,17 @@ from nixremote.core.cmdline import encode_runtime_info
 from nixremote.core.converter import load_runtime_info
 from nixremote.installers.phases import PHASES, host_keys_from_data
 
-ROOT_KEYS = ("/persist/etc/ssh/ssh_host_ed25519_key", "/persist/etc/ssh/ssh_host_rsa_key",
-             "/persist/etc/secrets/initrd/ssh_host_ed25519_key")
+ROOT_KEYS = (
+    "/persist/etc/ssh/ssh_host_ed25519_key",
+    "/persist/etc/ssh/ssh_host_rsa_key",
+    "/persist/etc/secrets/initrd/ssh_host_ed25519_key",
+)
 
 
 def persist(env: InstallerEnv, path: str) -> Path:
     """Where a /persist path of the installed system is on the (double's) pool."""
     assert path.startswith("/persist/")
-    return env.dataset("safe/persist") / path[len("/persist/"):]
+    return env.dataset("safe/persist") / path[len("/persist/") :]
 
 
 def fingerprint(pub: Path) -> str:
@@ -39,8 +42,10 @@ def fingerprint(pub: Path) -> str:
 
 def partition_types(device: str) -> dict[int, str]:
     out = sh("sgdisk", "-p", device)
-    return {int(n): code for n, code in
-            re.findall(r"^\s+(\d+)\s+\d+\s+\d+\s+\S+ \S+\s+([0-9A-F]{4})", out, re.M)}
+    return {
+        int(n): code
+        for n, code in re.findall(r"^\s+(\d+)\s+\d+\s+\d+\s+\S+ \S+\s+([0-9A-F]{4})", out, re.M)
+    }
 
 
 def test_full_run_installs_and_never_shows_the_key(installer_env: InstallerEnv) -> None:
@@ -78,8 +83,9 @@ def test_full_run_installs_and_never_shows_the_key(installer_env: InstallerEnv) 
     keys = {(k.role, k.type): k for k in host_keys_from_data(final.data)}
     assert set(keys) == {("host", "ed25519"), ("host", "rsa"), ("initrd", "ed25519")}
     assert keys["initrd", "ed25519"].port == 2222 and keys["host", "rsa"].port == 22
-    for rel, (role, kind) in zip(ROOT_KEYS, (("host", "ed25519"), ("host", "rsa"),
-                                             ("initrd", "ed25519")), strict=True):
+    for rel, (role, kind) in zip(
+        ROOT_KEYS, (("host", "ed25519"), ("host", "rsa"), ("initrd", "ed25519")), strict=True
+    ):
         private = persist(env, rel)
         public = Path(f"{private}.pub")
         assert stat.S_IMODE(private.stat().st_mode) == 0o600
@@ -97,10 +103,16 @@ def test_full_run_installs_and_never_shows_the_key(installer_env: InstallerEnv) 
     assert load_runtime_info(flake / "runtime-info.json") == env.info
 
     # nixos-install ran once, exactly so.
-    assert env.install_calls() == [[
-        "nixos-install", "--no-root-passwd", "--root", str(env.root),
-        "--flake", f"{env.root}/persist/etc/nixos#installed",
-    ]]
+    assert env.install_calls() == [
+        [
+            "nixos-install",
+            "--no-root-passwd",
+            "--root",
+            str(env.root),
+            "--flake",
+            f"{env.root}/persist/etc/nixos#installed",
+        ]
+    ]
     assert (env.dataset("local/root") / "etc/NIXOS").exists()
 
     # The real partition table, and the real FAT ESP with what was installed into /boot.
@@ -207,7 +219,7 @@ def test_resume_after_a_failure_in_each_phase(installer_env: InstallerEnv, phase
     resumed = env.run(**how)  # the same fault is armed again: it fails only once
     assert resumed.returncode == 0, resumed.stderr
     assert [e.phase for e in resumed.events if e.kind == "skip"] == before
-    assert [e.phase for e in resumed.events if e.kind == "start"] == list(PHASES[len(before):])
+    assert [e.phase for e in resumed.events if e.kind == "start"] == list(PHASES[len(before) :])
     assert env.state()["finished"] == list(PHASES)
     assert "failed" not in env.state()
     created = [c for c in env.calls() if c[:2] == ["zpool", "create"]]
@@ -284,7 +296,9 @@ def test_phases_subset_needs_its_predecessors(installer_env: InstallerEnv) -> No
     assert only_format.final.data and dict(only_format.final.data)["next"] == "keys"
     status = subprocess.run(
         [sys.executable, "-c", CLI, "installer", "status", "--json"],
-        capture_output=True, check=True, env=env.env(),
+        capture_output=True,
+        check=True,
+        env=env.env(),
     )
     data = json.loads(status.stdout)
     assert data["finished"] == ["format"] and data["next"] == "keys"
@@ -297,10 +311,18 @@ def test_phases_subset_needs_its_predecessors(installer_env: InstallerEnv) -> No
 
 def test_state_of_another_host_is_refused_until_restart(installer_env: InstallerEnv) -> None:
     env = installer_env
-    STATE_FILE.write_text(json.dumps({
-        "format": 1, "hostName": "otherhost", "disk": "/dev/disk/by-id/other", "pool": "rpool",
-        "root": str(env.root), "finished": ["format"],
-    }))
+    STATE_FILE.write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "hostName": "otherhost",
+                "disk": "/dev/disk/by-id/other",
+                "pool": "rpool",
+                "root": str(env.root),
+                "finished": ["format"],
+            }
+        )
+    )
     refused = env.run()
     assert refused.returncode == 4
     assert "records an install of host otherhost" in refused.final.message
@@ -333,10 +355,18 @@ def test_key_file_on_a_disk_is_refused(installer_env: InstallerEnv) -> None:
 def test_runtime_info_from_the_kernel_command_line(installer_env: InstallerEnv) -> None:
     env = installer_env
     cmdline = env.tmp / "cmdline"
-    cmdline.write_text(f"init=/nix/store/x-nixos-system/init loglevel=4 "
-                       f"nixremote.info={encode_runtime_info(env.info)}\n")
-    result = env.run("--dry-run", "--cmdline", str(cmdline), "--network-runtime-info",
-                     str(env.tmp / "absent.json"), runtime_info=False)
+    cmdline.write_text(
+        f"init=/nix/store/x-nixos-system/init loglevel=4 "
+        f"nixremote.info={encode_runtime_info(env.info)}\n"
+    )
+    result = env.run(
+        "--dry-run",
+        "--cmdline",
+        str(cmdline),
+        "--network-runtime-info",
+        str(env.tmp / "absent.json"),
+        runtime_info=False,
+    )
     assert result.returncode == 0, result.stderr
     first = dict(result.events[0].data)
     assert first["source"] == f"kernel command line ({cmdline})"
@@ -360,18 +390,31 @@ def test_plain_output_is_lines_for_a_console(installer_env: InstallerEnv) -> Non
     assert os.environ.get("DOUBLE_FAIL_ONCE") is None
 
 
-def _on_a_terminal(env: InstallerEnv, answers: list[tuple[str, str]],
-                   *extra: str) -> tuple[int, str]:
+def _on_a_terminal(
+    env: InstallerEnv, answers: list[tuple[str, str]], *extra: str
+) -> tuple[int, str]:
     """Run ``installer run`` on a pseudo terminal (its controlling tty, as on a console) and
     answer each prompt (``(text to wait for, answer)``); returns the exit code and the output."""
     import pty
     import select
 
     master, slave = pty.openpty()
-    argv = [sys.executable, "-c", CLI, "installer", "run", "--root", str(env.root),
-            "--runtime-info", str(env.info_file), "--no-reboot", *extra]
-    proc = subprocess.Popen(argv, env=env.env(), preexec_fn=lambda: os.login_tty(slave),
-                            close_fds=True)
+    argv = [
+        sys.executable,
+        "-c",
+        CLI,
+        "installer",
+        "run",
+        "--root",
+        str(env.root),
+        "--runtime-info",
+        str(env.info_file),
+        "--no-reboot",
+        *extra,
+    ]
+    proc = subprocess.Popen(
+        argv, env=env.env(), preexec_fn=lambda: os.login_tty(slave), close_fds=True
+    )
     os.close(slave)
     out = b""
     pending = list(answers)
@@ -404,11 +447,16 @@ def test_on_a_console_the_host_name_confirms_and_the_passphrase_is_asked(
     assert env.calls() == [] and partition_types(env.device) == {}
 
     passphrase = "typed at the console " + env.key.decode()[-8:]
-    code, out = _on_a_terminal(env, [
-        ("Type the host name", "looptest"),
-        ("Disk encryption passphrase", passphrase),
-        ("Repeat for confirmation", passphrase),
-    ], "--phases", "format")
+    code, out = _on_a_terminal(
+        env,
+        [
+            ("Type the host name", "looptest"),
+            ("Disk encryption passphrase", passphrase),
+            ("Repeat for confirmation", passphrase),
+        ],
+        "--phases",
+        "format",
+    )
     assert code == 0, out
     assert passphrase not in out  # not echoed
     assert "host name:   looptest" in out and "WIPED" in out  # the summary came first

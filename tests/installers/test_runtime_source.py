@@ -48,8 +48,11 @@ def test_runtime_info_source_order(tmp_path: Path) -> None:
 
 def test_runtime_info_from_the_original_installers_plain_base64(tmp_path: Path) -> None:
     legacy = {
-        "hostName": "legacy", "hostId": "8425e349", "diskToFormat": "/dev/sda",
-        "rootAuthorizedKeys": ["ssh-ed25519 AAAA x"], "networkInterface": "ens3",
+        "hostName": "legacy",
+        "hostId": "8425e349",
+        "diskToFormat": "/dev/sda",
+        "rootAuthorizedKeys": ["ssh-ed25519 AAAA x"],
+        "networkInterface": "ens3",
         "ipv4": {"address": "203.0.113.7", "prefixLength": 32, "gateway": "172.31.1.1"},
     }
     cmdline = tmp_path / "cmdline"

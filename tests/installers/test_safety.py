@@ -41,8 +41,14 @@ def mount_ro(part: str, where: Path) -> None:
 def refused(info, disk: LoopDisk, match: str, **kw) -> SafetyError:
     layout = kw.pop("layout", None) or default_layout(info, kw.pop("options", LayoutOptions()))
     with pytest.raises(SafetyError, match=match) as caught:
-        nuke_disks(info, layout, LocalTransport(), DiskKey.from_bytes(b"a good passphrase"),
-                   stages=EVERYTHING, **kw)
+        nuke_disks(
+            info,
+            layout,
+            LocalTransport(),
+            DiskKey.from_bytes(b"a good passphrase"),
+            stages=EVERYTHING,
+            **kw,
+        )
     return caught.value
 
 
@@ -57,8 +63,12 @@ def test_refuses_a_mounted_disk(loop_disk, runtime_info_for, tmp_path):
         err = refused(info, disk, "is mounted at")
         assert str(mountpoint) in err.message
         # The command says the same, with the preflight exit code.
-        proc = subprocess.run(["nixremote", "disk", "apply", str(path), "--yes"],
-                              capture_output=True, stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.run(
+            ["nixremote", "disk", "apply", str(path), "--yes"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
         assert proc.returncode == 4
         assert f"{Path(part).name} is mounted at {mountpoint}" in proc.stderr.decode()
     finally:
@@ -92,11 +102,13 @@ def test_refuses_a_by_id_path_that_points_elsewhere(loop_disk, runtime_info_for,
     link.symlink_to(other.device)  # renumbered: the by-id name now means the other disk
     info, _ = runtime_info_for(wanted, by_id={wanted.device: str(link)})
     err = refused(info, wanted, "resolves to")
-    assert err.message == (f"refusing {link}: it resolves to {other.device}, but the runtime "
-                           f"info has {wanted.device}")
+    assert err.message == (
+        f"refusing {link}: it resolves to {other.device}, but the runtime info has {wanted.device}"
+    )
     # Named by its kernel path, the disk is refused too while its by-id link points elsewhere.
-    info2, _ = runtime_info_for(wanted, by_id={wanted.device: str(link)},
-                                disk_to_format=wanted.device)
+    info2, _ = runtime_info_for(
+        wanted, by_id={wanted.device: str(link)}, disk_to_format=wanted.device
+    )
     refused(info2, wanted, "resolves to")
     link.unlink()
     refused(info, wanted, "does not exist on looptest")
@@ -109,8 +121,10 @@ def test_refuses_a_disk_smaller_than_the_layout(loop_disk, runtime_info_for):
     info, _ = runtime_info_for(disk)
     layout = default_layout(info)
     err = refused(info, disk, "smaller than the layout needs")
-    assert f"{SMALL * 2**20} bytes is smaller than the layout needs ({layout.min_disk_bytes})" \
+    assert (
+        f"{SMALL * 2**20} bytes is smaller than the layout needs ({layout.min_disk_bytes})"
         in err.message
+    )
     assert disk.sha256() == before
 
 
@@ -137,9 +151,13 @@ def test_refuses_a_partition(loop_disk, runtime_info_for):
     part = with_filesystem(disk)
     before = disk.sha256()
     info, _ = runtime_info_for(disk)
-    info = info.__class__(**{**{a: getattr(info, a) for a in (
-        "host_name", "host_id")}, "disk_to_format": part,
-        "disks": (*info.disks, Disk(path=part, size_bytes=64 * 2**20))})
+    info = info.__class__(
+        **{
+            **{a: getattr(info, a) for a in ("host_name", "host_id")},
+            "disk_to_format": part,
+            "disks": (*info.disks, Disk(path=part, size_bytes=64 * 2**20)),
+        }
+    )
     refused(info, disk, "is a part, not a whole disk")
     assert disk.sha256() == before
 
@@ -150,13 +168,21 @@ def test_refuses_without_confirmation(loop_disk, runtime_info_for):
     info, path = runtime_info_for(disk)
     layout = default_layout(info)
     # No --yes and no terminal to ask on.
-    proc = subprocess.run(["nixremote", "disk", "apply", str(path)], capture_output=True,
-                          stdin=subprocess.DEVNULL, check=False)
+    proc = subprocess.run(
+        ["nixremote", "disk", "apply", str(path)],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert proc.returncode == 4
     assert "without confirmation" in proc.stderr.decode()
     # The key on stdin leaves no way to type the host name: still refused.
-    proc = subprocess.run(["nixremote", "disk", "apply", str(path)], capture_output=True,
-                          input=b"a good passphrase\n", check=False)
+    proc = subprocess.run(
+        ["nixremote", "disk", "apply", str(path)],
+        capture_output=True,
+        input=b"a good passphrase\n",
+        check=False,
+    )
     assert proc.returncode == 4
     assert "without confirmation" in proc.stderr.decode()
     with pytest.raises(SafetyError, match="typed 'lopptest', not 'looptest'"):
@@ -170,8 +196,12 @@ def test_dry_run_changes_nothing(loop_disk, runtime_info_for):
     with_filesystem(disk)
     before = disk.sha256()
     _, path = runtime_info_for(disk)
-    proc = subprocess.run(["nixremote", "disk", "apply", str(path), "--dry-run", "--json"],
-                          capture_output=True, stdin=subprocess.DEVNULL, check=False)
+    proc = subprocess.run(
+        ["nixremote", "disk", "apply", str(path), "--dry-run", "--json"],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     lines = proc.stdout.decode().splitlines()
     # Every step of the plan (32: a kernel path needs no `udevadm settle`), none run.
@@ -189,16 +219,20 @@ def test_check_layout_accepts_a_good_disk(loop_disk, runtime_info_for):
 
 
 def test_parse_lsblk_old_and_new_output():
-    new = ('{"blockdevices": [{"name": "vda", "kname": "vda", "type": "disk", "size": 1000,'
-           ' "mountpoints": [null], "children": [{"name": "vda1", "kname": "vda1",'
-           ' "type": "part", "size": 900, "mountpoints": ["/", "/var/lib/x"]}]}]}')
+    new = (
+        '{"blockdevices": [{"name": "vda", "kname": "vda", "type": "disk", "size": 1000,'
+        ' "mountpoints": [null], "children": [{"name": "vda1", "kname": "vda1",'
+        ' "type": "part", "size": 900, "mountpoints": ["/", "/var/lib/x"]}]}]}'
+    )
     state = disk_state(new)
     assert state.devices == ("vda", "vda1")
     assert state.mountpoints == (("vda1", "/"), ("vda1", "/var/lib/x"))
-    old = ('{"blockdevices": [{"name": "sda", "type": "disk", "size": "2000",'
-           ' "mountpoint": null, "children": [{"name": "sda2", "type": "part", "size": "10",'
-           ' "mountpoint": "[SWAP]", "children": [{"name": "md0", "type": "raid1",'
-           ' "size": "10", "mountpoint": null}]}]}]}')
+    old = (
+        '{"blockdevices": [{"name": "sda", "type": "disk", "size": "2000",'
+        ' "mountpoint": null, "children": [{"name": "sda2", "type": "part", "size": "10",'
+        ' "mountpoint": "[SWAP]", "children": [{"name": "md0", "type": "raid1",'
+        ' "size": "10", "mountpoint": null}]}]}]}'
+    )
     state = disk_state(old)
     assert state.size_bytes == 2000
     assert state.devices == ("sda", "sda2", "md0")
@@ -214,8 +248,13 @@ def _apply_on_a_terminal(path: Path, answer: bytes, *extra: str) -> tuple[int, s
     import pty
 
     master, slave = pty.openpty()
-    proc = subprocess.Popen(["nixremote", "disk", "apply", str(path), *extra],
-                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    proc = subprocess.Popen(
+        ["nixremote", "disk", "apply", str(path), *extra],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
     os.close(slave)
     seen = b""
     answered = False

@@ -29,8 +29,10 @@ INFO = RuntimeInfo(
     host_name="web1",
     host_id="0a1b2c3d",
     disk_to_format="/dev/disk/by-id/ata-DISK_1",
-    disks=(Disk(path="/dev/sda", by_id="/dev/disk/by-id/ata-DISK_1", size_bytes=20 * 1024**3),
-           Disk(path="/dev/sdb", by_id="/dev/disk/by-id/ata-DISK_2", size_bytes=20 * 1024**3)),
+    disks=(
+        Disk(path="/dev/sda", by_id="/dev/disk/by-id/ata-DISK_1", size_bytes=20 * 1024**3),
+        Disk(path="/dev/sdb", by_id="/dev/disk/by-id/ata-DISK_2", size_bytes=20 * 1024**3),
+    ),
 )
 
 
@@ -61,7 +63,12 @@ def test_pool_import_searches_by_id_or_the_partition() -> None:
     by_id = build_plan(INFO, default_layout(INFO))
     assert Installer(by_id, config=InstallerConfig()).import_search() == ["-d", "/dev/disk/by-id"]
     kernel = attrs.evolve(INFO, disk_to_format="/dev/sda")
-    mixed = default_layout(kernel, LayoutOptions(variant="mirror",
-                                                 disks=("/dev/disk/by-id/ata-DISK_2",)))
+    mixed = default_layout(
+        kernel, LayoutOptions(variant="mirror", disks=("/dev/disk/by-id/ata-DISK_2",))
+    )
     assert Installer(build_plan(kernel, mixed), config=InstallerConfig()).import_search() == [
-        "-d", "/dev/sda1", "-d", "/dev/disk/by-id"]
+        "-d",
+        "/dev/sda1",
+        "-d",
+        "/dev/disk/by-id",
+    ]

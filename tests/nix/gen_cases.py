@@ -47,8 +47,9 @@ def hoster() -> RuntimeInfo:
         ),
         primary_interface="eth0",
         routes=(
-            Route(family=4, destination="default", gateway="172.31.1.1", device="eth0",
-                  on_link=True),
+            Route(
+                family=4, destination="default", gateway="172.31.1.1", device="eth0", on_link=True
+            ),
             Route(family=4, destination="172.31.1.1/32", device="eth0"),
             Route(family=6, destination="default", gateway="fe80::1", device="eth0"),
         ),
@@ -83,13 +84,15 @@ def two_nics() -> RuntimeInfo:
                 predictable_name="enp4s0",
                 ipv4=(IPAddress(address="203.0.113.5", prefix_length=28),),
             ),
-            Interface(name="eth2", mac="52:54:00:00:00:03", driver="e1000e",
-                      predictable_name="enp5s0"),
+            Interface(
+                name="eth2", mac="52:54:00:00:00:03", driver="e1000e", predictable_name="enp5s0"
+            ),
         ),
         primary_interface="eth0",
         routes=(
-            Route(family=4, destination="default", gateway="198.51.100.1", device="eth0",
-                  metric=100),
+            Route(
+                family=4, destination="default", gateway="198.51.100.1", device="eth0", metric=100
+            ),
             Route(family=4, destination="198.51.100.0/24", device="eth0"),
             Route(family=4, destination="203.0.113.0/24", gateway="203.0.113.1", device="eth1"),
         ),
@@ -145,8 +148,9 @@ def dhcp() -> RuntimeInfo:
         ),
         primary_interface="eth0",
         routes=(
-            Route(family=4, destination="default", gateway="198.51.100.1", device="eth0",
-                  metric=1024),
+            Route(
+                family=4, destination="default", gateway="198.51.100.1", device="eth0", metric=1024
+            ),
             Route(family=6, destination="default", gateway="fe80::1", device="eth0"),
         ),
         boot_mode=BootMode.UNKNOWN,
@@ -182,17 +186,16 @@ def mixed() -> RuntimeInfo:
                 ),
                 ipv6=(IPAddress(address="2001:db8:51::5", prefix_length=64),),
             ),
-            Interface(name="eth2", mac="52:54:00:00:10:03", driver="e1000e",
-                      predictable_name="enp3s0"),
+            Interface(
+                name="eth2", mac="52:54:00:00:10:03", driver="e1000e", predictable_name="enp3s0"
+            ),
         ),
         primary_interface="eth0",
         routes=(
             Route(family=4, destination="default", gateway="172.31.1.1", device="eth0"),
             Route(family=6, destination="default", gateway="fe80::1", device="eth0"),
-            Route(family=4, destination="default", gateway="10.0.0.1", device="eth1",
-                  metric=200),
-            Route(family=6, destination="default", gateway="fe80::1", device="eth1",
-                  metric=200),
+            Route(family=4, destination="default", gateway="10.0.0.1", device="eth1", metric=200),
+            Route(family=6, destination="default", gateway="fe80::1", device="eth1", metric=200),
         ),
         nameservers=("203.0.113.53", "2001:db8::53"),
         arch="x86_64",
@@ -239,18 +242,34 @@ LEGACY = {
 }
 
 
-GENERATED = (("hoster", hoster), ("two-nics", two_nics), ("ipv6-only", ipv6_only),
-             ("dhcp", dhcp), ("mixed", mixed), ("no-keys", no_keys))
+GENERATED = (
+    ("hoster", hoster),
+    ("two-nics", two_nics),
+    ("ipv6-only", ipv6_only),
+    ("dhcp", dhcp),
+    ("mixed", mixed),
+    ("no-keys", no_keys),
+)
 
 
 def write_expected(case: Path) -> None:
     """``expected.json`` of ``case`` from the Nix network function (review the diff)."""
     out = subprocess.run(
-        ["nix-instantiate", "--eval", "--strict", "--json", "--argstr", "file",
-         str(case / "runtime-info.json"), "-E",
-         f"{{ file }}: (import {REPO}/nix/lib/network.nix).toNixos "
-         "(builtins.fromJSON (builtins.readFile file))"],
-        capture_output=True, text=True, check=True,
+        [
+            "nix-instantiate",
+            "--eval",
+            "--strict",
+            "--json",
+            "--argstr",
+            "file",
+            str(case / "runtime-info.json"),
+            "-E",
+            f"{{ file }}: (import {REPO}/nix/lib/network.nix).toNixos "
+            "(builtins.fromJSON (builtins.readFile file))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     text = json.dumps(json.loads(out), indent=2, sort_keys=True) + "\n"
     (case / "expected.json").write_text(text, encoding="utf-8")

@@ -21,7 +21,6 @@ from nixremote.core.flakelock import host_flake_lock_from_inputs
 NixosEval = Callable[..., Any]
 
 
-
 def test_flake_inputs_json_from_the_stores_registration(
     tmp_path: Path, offline_nix: Any, nixos_eval: NixosEval
 ) -> None:
@@ -29,32 +28,43 @@ def test_flake_inputs_json_from_the_stores_registration(
     for name in ("nixremote", "nixpkgs"):
         src = tmp_path / name
         src.mkdir()
-        (src / "flake.nix").write_text(f"{{ outputs = {{ self }}: {{ name = \"{name}\"; }}; }}\n")
+        (src / "flake.nix").write_text(f'{{ outputs = {{ self }}: {{ name = "{name}"; }}; }}\n')
         paths[name] = offline_nix.add(src)
     closures = tmp_path / "closures"
     for name, path in paths.items():
         record = offline_nix.dump_db(path).splitlines()
         if name == "nixpkgs":  # as closureInfo writes it: "sha256:" and Nix base-32
-            record[1] = "sha256:" + subprocess.run(
-                ["nix-hash", "--type", "sha256", "--to-base32", record[1]],
-                capture_output=True, text=True, check=True).stdout.strip()
+            record[1] = (
+                "sha256:"
+                + subprocess.run(
+                    ["nix-hash", "--type", "sha256", "--to-base32", record[1]],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.strip()
+            )
         d = closures / Path(path).name
         d.mkdir(parents=True)
         (d / "registration").write_text("\n".join(record) + "\n")
 
     pkg = nixos_eval(
-        "import (repo + \"/nix/packages/flake-inputs.nix\") {"
-        "  inherit lib; jq = \"jq\";"
+        'import (repo + "/nix/packages/flake-inputs.nix") {'
+        '  inherit lib; jq = "jq";'
         "  runCommand = name: env: script: { inherit name env script; };"
-        "  closureInfo = { rootPaths }: closures + \"/\" + baseNameOf (builtins.head rootPaths);"
+        '  closureInfo = { rootPaths }: closures + "/" + baseNameOf (builtins.head rootPaths);'
         "  inputs = { nixremote = { outPath = nixremote; };"
         "    nixpkgs = { outPath = nixpkgs; lastModified = 1763078400; }; }; }",
-        closures=str(closures), **paths,
+        closures=str(closures),
+        **paths,
     )
     assert pkg["name"] == "nixremote-flake-inputs.json"
     out = tmp_path / "flake-inputs.json"
-    subprocess.run(["bash", "-e", "-c", pkg["script"]], check=True, cwd=tmp_path,
-                   env=dict(os.environ, out=str(out)))
+    subprocess.run(
+        ["bash", "-e", "-c", pkg["script"]],
+        check=True,
+        cwd=tmp_path,
+        env=dict(os.environ, out=str(out)),
+    )
     got = json.loads(out.read_text())
     nixremote_record = offline_nix.dump_db(paths["nixremote"]).splitlines()
     assert got["nixremote"] == {"path": paths["nixremote"], "narHash": nixremote_record[1]}
@@ -78,16 +88,21 @@ def test_a_path_missing_from_its_registration_fails_the_build(
     closure.mkdir()
     (closure / "registration").write_text("/nix/store/" + "c" * 32 + "-other\nsha256:x\n1\n\n0\n")
     pkg = nixos_eval(
-        "import (repo + \"/nix/packages/flake-inputs.nix\") {"
-        "  inherit lib; jq = \"jq\";"
+        'import (repo + "/nix/packages/flake-inputs.nix") {'
+        '  inherit lib; jq = "jq";'
         "  runCommand = name: env: script: { inherit name env script; };"
         "  closureInfo = { rootPaths }: closure;"
-        "  inputs.nixremote.outPath = \"/nix/store/" + "a" * 32 + "-source\"; }",
+        '  inputs.nixremote.outPath = "/nix/store/' + "a" * 32 + '-source"; }',
         closure=str(closure),
     )
-    result = subprocess.run(["bash", "-e", "-c", pkg["script"]], cwd=tmp_path, text=True,
-                            capture_output=True, env=dict(os.environ, out=str(tmp_path / "o")),
-                            check=False)
+    result = subprocess.run(
+        ["bash", "-e", "-c", pkg["script"]],
+        cwd=tmp_path,
+        text=True,
+        capture_output=True,
+        env=dict(os.environ, out=str(tmp_path / "o")),
+        check=False,
+    )
     assert result.returncode == 1
     assert "no NAR hash for /nix/store/" + "a" * 32 + "-source" in result.stderr
     assert not (tmp_path / "o").exists()

@@ -41,7 +41,7 @@ def outputs(nixos_eval: NixosEval) -> Any:
         "  packages = builtins.mapAttrs (s: names) out.packages;"
         "  checks = builtins.mapAttrs (s: names) out.checks;"
         "  modules = builtins.mapAttrs (n: p: builtins.pathExists p) out.nixosModules;"
-        "  templates = builtins.mapAttrs (n: t: builtins.pathExists (t.path + \"/flake.nix\"))"
+        '  templates = builtins.mapAttrs (n: t: builtins.pathExists (t.path + "/flake.nix"))'
         "    out.templates;"
         "  lib = names out.lib;"
         "  networkCheck = out.checks.x86_64-linux.network-function;"
@@ -58,7 +58,12 @@ def test_nixpkgs_is_a_current_release(outputs: Any) -> None:
 
 def test_top_level_outputs(outputs: Any) -> None:
     assert set(outputs["outputs"]) >= {
-        "packages", "nixosModules", "lib", "templates", "checks", "formatter"
+        "packages",
+        "nixosModules",
+        "lib",
+        "templates",
+        "checks",
+        "formatter",
     }
 
 
@@ -70,7 +75,14 @@ def test_packages_for_both_systems(outputs: Any) -> None:
 
 def test_modules_exist(outputs: Any) -> None:
     assert set(outputs["modules"]) >= {
-        "core", "ssh", "zfs", "network", "hetzner", "impermanence", "installer", "default"
+        "core",
+        "ssh",
+        "zfs",
+        "network",
+        "hetzner",
+        "impermanence",
+        "installer",
+        "default",
     }
     assert all(outputs["modules"].values())
 

@@ -60,7 +60,7 @@ SUMMARY = (
     "  hostName = c.networking.hostName;"
     "  extraDependencies = c.system.extraDependencies;"
     "  registry = builtins.mapAttrs (n: r: r.to) c.nix.registry;"
-    "  registryJson = c.environment.etc.\"nix/registry.json\".text;"
+    '  registryJson = c.environment.etc."nix/registry.json".text;'
     "  nixPath = c.nix.nixPath;"
     "  stateVersion = c.system.stateVersion;"
     "  packages = map (p: p.name) c.environment.systemPackages;"
@@ -70,8 +70,9 @@ SUMMARY = (
 
 
 @pytest.fixture(scope="module")
-def sources(shared_offline_nix: Any, nixpkgs_lib: Path,
-            tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def sources(
+    shared_offline_nix: Any, nixpkgs_lib: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     """The two flake sources in the store and the flakeInputs JSON an image would carry."""
     work = tmp_path_factory.mktemp("sources")
     stub = work / "nixpkgs"
@@ -82,7 +83,9 @@ def sources(shared_offline_nix: Any, nixpkgs_lib: Path,
     (stub / "flake.nix").write_text(STUB_NIXPKGS_FLAKE)
     tracked = subprocess.run(
         ["git", "-C", str(REPO), "ls-files", "--cached", "--others", "--exclude-standard"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     own = work / "nixremote"
     for rel in tracked:
@@ -110,13 +113,24 @@ def test_rendered_host_flake_evaluates_from_its_lock(
 ) -> None:
     info = load_runtime_info(CASES / case / "runtime-info.json")
     written = hostflake.write_host_flake(
-        info, tmp_path / "host", nixremote_url="flake:nixremote",
-        extra_modules=["nixremote.nixosModules.hetzner",
-                       nixtext.layout_module(boot_devices=["/dev/disk/by-id/ata-A",
-                                                             "/dev/disk/by-id/ata-B"]) or ""],
-        sources=[FlakeSource(name=name, path=entry["path"], nar_hash=entry["narHash"],
-                             last_modified=entry.get("lastModified"), url=entry.get("url"))
-                 for name, entry in sources["inputs"].items()],
+        info,
+        tmp_path / "host",
+        nixremote_url="flake:nixremote",
+        extra_modules=[
+            "nixremote.nixosModules.hetzner",
+            nixtext.layout_module(boot_devices=["/dev/disk/by-id/ata-A", "/dev/disk/by-id/ata-B"])
+            or "",
+        ],
+        sources=[
+            FlakeSource(
+                name=name,
+                path=entry["path"],
+                nar_hash=entry["narHash"],
+                last_modified=entry.get("lastModified"),
+                url=entry.get("url"),
+            )
+            for name, entry in sources["inputs"].items()
+        ],
     )
     # the production path (the flake phase) wrote the lock the tested function renders
     assert "flake.lock" in written.written
@@ -137,12 +151,16 @@ def test_rendered_host_flake_evaluates_from_its_lock(
     registry = got["registry"]
     assert registry["nixpkgs"] == {"type": "path", "path": paths["nixpkgs"]}
     assert registry["nixremote"]["path"] == paths["nixremote"]
-    assert registry["nixremote"]["narHash"] == json.loads(lock)["nodes"]["nixremote"][
-        "locked"]["narHash"]
+    assert (
+        registry["nixremote"]["narHash"]
+        == json.loads(lock)["nodes"]["nixremote"]["locked"]["narHash"]
+    )
     assert registry["installed"] == {"type": "path", "path": "/etc/nixos"}
     assert paths["nixremote"] in got["registryJson"] and paths["nixpkgs"] in got["registryJson"]
-    assert got["nixPath"] == ["nixpkgs=flake:nixpkgs",
-                              "/nix/var/nix/profiles/per-user/root/channels"]
+    assert got["nixPath"] == [
+        "nixpkgs=flake:nixpkgs",
+        "/nix/var/nix/profiles/per-user/root/channels",
+    ]
     # the lock is as Nix keeps it
     shared_offline_nix.run("flake", "lock", str(written.path))
     assert (written.path / "flake.lock").read_text() == lock
@@ -159,15 +177,19 @@ def test_rendered_host_flake_without_keys_stops_at_nixremotes_assertion(
     assert len(ours) == 1 and "rootAuthorizedKeys in runtime-info.json" in ours[0]
 
 
-def test_rendered_fleet_evaluates_every_host(tmp_path: Path, shared_offline_nix: Any,
-                                             sources: dict[str, Any]) -> None:
+def test_rendered_fleet_evaluates_every_host(
+    tmp_path: Path, shared_offline_nix: Any, sources: dict[str, Any]
+) -> None:
     root = tmp_path / "fleet"
     fleet.init_fleet(root, nixremote_url="flake:nixremote")
     for case in ("hoster", "two-nics", "mixed", "dhcp"):
         fleet.add_host(root, CASES / case / "runtime-info.json")
     (root / "flake.lock").write_text(host_flake_lock_from_inputs(sources["inputs"]))
     out = shared_offline_nix.run(
-        "eval", "--json", f"{root}#nixosConfigurations", "--apply",
+        "eval",
+        "--json",
+        f"{root}#nixosConfigurations",
+        "--apply",
         f"builtins.mapAttrs (name: {SUMMARY})",
     ).stdout
     got = json.loads(out)

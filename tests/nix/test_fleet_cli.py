@@ -28,15 +28,18 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 def test_init_and_add(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "fleet"
-    code, out, _ = run(["fleet", "init", str(root), "--nixremote-url", "path:/src/nixremote"],
-                       capsys)
+    code, out, _ = run(
+        ["fleet", "init", str(root), "--nixremote-url", "path:/src/nixremote"], capsys
+    )
     assert code == 0
     assert 'nixremote.url = "path:/src/nixremote";' in (root / "flake.nix").read_text()
     assert "nixremote.lib.makeFleet" in (root / "flake.nix").read_text()
     assert (root / "common.nix").is_file()
 
-    code, out, _ = run(["fleet", "add", str(root), str(CASES / "hoster" / "runtime-info.json"),
-                        "--no-git-add"], capsys)
+    code, out, _ = run(
+        ["fleet", "add", str(root), str(CASES / "hoster" / "runtime-info.json"), "--no-git-add"],
+        capsys,
+    )
     assert code == 0, out
     host = root / "hosts" / "web1"
     assert load_runtime_info(host / "runtime-info.json").host_name == "web1.example.com"
@@ -65,8 +68,7 @@ def test_add_refuses_duplicate_and_force_keeps_configuration(
     config.write_text("{ ... }: { }\n")
     code, _, err = run(["fleet", "add", str(tmp_path), str(src)], capsys)
     assert code == 2 and "has a host 'legacy1' already" in err
-    code, out, _ = run(["fleet", "add", str(tmp_path), str(src), "--force", "--no-git-add"],
-                       capsys)
+    code, out, _ = run(["fleet", "add", str(tmp_path), str(src), "--force", "--no-git-add"], capsys)
     assert code == 0
     assert "kept" in out
     assert config.read_text() == "{ ... }: { }\n"
@@ -111,11 +113,16 @@ def test_invalid_runtime_info_is_refused_with_its_path(tmp_path: Path) -> None:
 def test_add_stages_with_git(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     fleet.init_fleet(tmp_path)
-    code, out, _ = run(["fleet", "add", str(tmp_path), str(CASES / "hoster" / "runtime-info.json")],
-                       capsys)
+    code, out, _ = run(
+        ["fleet", "add", str(tmp_path), str(CASES / "hoster" / "runtime-info.json")], capsys
+    )
     assert code == 0 and "staged hosts/web1" in out
-    staged = subprocess.run(["git", "-C", str(tmp_path), "diff", "--cached", "--name-only"],
-                            capture_output=True, text=True, check=True).stdout.split()
+    staged = subprocess.run(
+        ["git", "-C", str(tmp_path), "diff", "--cached", "--name-only"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert sorted(staged) == ["hosts/web1/configuration.nix", "hosts/web1/runtime-info.json"]
 
 

@@ -28,12 +28,24 @@ def test_discovery_over_a_generated_fleet(tmp_path: Path) -> None:
 
     got = _summary(root / "hosts")
     assert got == {
-        "db-1": {"name": "db-1", "hostName": "db1", "hostId": "0badcafe",
-                 "hasConfiguration": False},
-        "legacy1": {"name": "legacy1", "hostName": "legacy1", "hostId": "a1b2c3d4",
-                    "hasConfiguration": True},
-        "web1": {"name": "web1", "hostName": "web1.example.com", "hostId": "8425e349",
-                 "hasConfiguration": True},
+        "db-1": {
+            "name": "db-1",
+            "hostName": "db1",
+            "hostId": "0badcafe",
+            "hasConfiguration": False,
+        },
+        "legacy1": {
+            "name": "legacy1",
+            "hostName": "legacy1",
+            "hostId": "a1b2c3d4",
+            "hasConfiguration": True,
+        },
+        "web1": {
+            "name": "web1",
+            "hostName": "web1.example.com",
+            "hostId": "8425e349",
+            "hasConfiguration": True,
+        },
     }
     # the Python mirror of the rule agrees
     assert fleet.discover(root) == tuple(sorted(got))

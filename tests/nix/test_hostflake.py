@@ -27,14 +27,13 @@ def test_template_files_are_the_flake_templates() -> None:
     assert "path = ./src/nixremote/data/templates/fleet;" in flake
     files = hostflake.template_files("host")
     assert set(files) == {"flake.nix", "configuration.nix"}
-    assert files["flake.nix"] == (
-        REPO / "src/nixremote/data/templates/host/flake.nix"
-    ).read_text()
+    assert files["flake.nix"] == (REPO / "src/nixremote/data/templates/host/flake.nix").read_text()
 
 
 def test_render_host_flake(info) -> None:  # type: ignore[no-untyped-def]
     files = hostflake.render_host_flake(
-        info, nixremote_url="github:me/nixremote/v0.1.0",
+        info,
+        nixremote_url="github:me/nixremote/v0.1.0",
         extra_modules=["nixremote.nixosModules.hetzner"],
     )
     assert set(files) == {"flake.nix", "runtime-info.json", "configuration.nix"}
@@ -171,12 +170,22 @@ def test_host_flake_renders_from_the_installer_zipapp(tmp_path: Path) -> None:
         " extra_modules=['nixremote.nixosModules.hetzner'])"
     )
     subprocess.run(
-        [sys.executable, "-I", "-c", code, str(pyz), str(CASES / "hoster" / "runtime-info.json"),
-         str(out)],
-        check=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            code,
+            str(pyz),
+            str(CASES / "hoster" / "runtime-info.json"),
+            str(out),
+        ],
+        check=True,
+        cwd=tmp_path,
     )
     assert sorted(p.name for p in out.iterdir()) == [
-        "configuration.nix", "flake.nix", "runtime-info.json"
+        "configuration.nix",
+        "flake.nix",
+        "runtime-info.json",
     ]
     assert (out / "configuration.nix").read_text() == hostflake.template_files("host")[
         "configuration.nix"

@@ -23,12 +23,12 @@ MODULES_PATH = REPO / "tests" / "nix" / "nixos-modules-path"
 INSTALLER = (
     "installer = medium: cd: evalConfig {{"
     "  standIn.cdBaseStateVersion = cd;"
-    "  modules = [ (repo + \"/nix/installer/${{medium}}.nix\") ({{ pkgs, ... }}: {{"
-    "    nixpkgs.hostPlatform = \"x86_64-linux\";"
+    '  modules = [ (repo + "/nix/installer/${{medium}}.nix") ({{ pkgs, ... }}: {{'
+    '    nixpkgs.hostPlatform = "x86_64-linux";'
     "    nixremote.installer.package = pkgs.python3;"
     "    nixremote.installer.flakeInputs = {{"
-    "      nixremote = {{ outPath = \"{store}/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-source\"; }};"
-    "      nixpkgs = {{ outPath = \"{store}/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-source\";"
+    '      nixremote = {{ outPath = "{store}/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-source"; }};'
+    '      nixpkgs = {{ outPath = "{store}/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-source";'
     "        lastModified = 1763078400; }}; }};"
     "  }}) ]; }};"
 ).format(store="/nix/store")
@@ -38,14 +38,16 @@ def installer_eval(nixos_eval: NixosEval, body: str, **argstr: str) -> object:
     return nixos_eval(f"let {INSTALLER} in {body}", **argstr)
 
 
-@pytest.mark.parametrize(("medium", "cd"), [("netboot", "release"), ("iso", "release"),
-                                            ("iso", "18.03")])
+@pytest.mark.parametrize(
+    ("medium", "cd"), [("netboot", "release"), ("iso", "release"), ("iso", "18.03")]
+)
 def test_installer_evaluates_whole(medium: str, cd: str, nixos_eval: NixosEval) -> None:
     got = installer_eval(
         nixos_eval,
         "let i = installer medium cd; in { forced = forceAll i.config;"
         " failed = i.failedAssertions; state = i.config.system.stateVersion; }",
-        medium=medium, cd=cd,
+        medium=medium,
+        cd=cd,
     )
     # whichever stateVersion default installation-cd-base.nix brings, the installer's wins
     assert got == {"forced": True, "failed": [], "state": "25.11"}
@@ -59,9 +61,9 @@ def test_the_old_state_version_default_would_not_evaluate_on_the_iso(
     # suspected. The mkOverride 900 of installer.nix is what makes test_installer_evaluates_whole
     # pass with "18.03".
     message = nixos_eval_error(
-        "let i = evalConfig { standIn.cdBaseStateVersion = \"18.03\"; modules = ["
-        " (/. + modulesPath + \"/installer/cd-dvd/installation-cd-minimal.nix\")"
-        " { nixpkgs.hostPlatform = \"x86_64-linux\";"
+        'let i = evalConfig { standIn.cdBaseStateVersion = "18.03"; modules = ['
+        ' (/. + modulesPath + "/installer/cd-dvd/installation-cd-minimal.nix")'
+        ' { nixpkgs.hostPlatform = "x86_64-linux";'
         "   system.stateVersion = lib.mkDefault lib.trivial.release; } ]; };"
         " in i.config.system.stateVersion",
         modulesPath=str(MODULES_PATH),
@@ -73,7 +75,7 @@ def test_the_old_state_version_default_would_not_evaluate_on_the_iso(
 def test_installer_locks_the_profiles_down(nixos_eval: NixosEval) -> None:
     got = installer_eval(
         nixos_eval,
-        "let c = (installer \"netboot\" \"release\").config; in {"
+        'let c = (installer "netboot" "release").config; in {'
         "  root = c.users.users.root.initialHashedPassword;"
         "  nixos = c.users.users.nixos.initialHashedPassword;"
         "  ssh = c.services.openssh.settings; autologin = c.services.getty.autologinUser;"
@@ -99,7 +101,8 @@ def test_installer_locks_the_profiles_down(nixos_eval: NixosEval) -> None:
     # profiles/base.nix is disabled: none of its tools, none of its file systems
     assert "testdisk" not in got["packages"]
     assert {"nixremote-installer", "python3", "kexec-tools", "gptfdisk", "zfs"} <= (
-        set(got["packages"]) | {"nixremote-installer"})
+        set(got["packages"]) | {"nixremote-installer"}
+    )
     assert got["filesystems"] == {"ext4": True, "vfat": True, "zfs": True, "tmpfs": True}
     assert got["systemdInitrd"] is True
     assert got["registry"] == {}
@@ -114,15 +117,17 @@ def test_installer_locks_the_profiles_down(nixos_eval: NixosEval) -> None:
 def test_installer_carries_the_flake_sources_and_nothing_else(nixos_eval: NixosEval) -> None:
     got = installer_eval(
         nixos_eval,
-        "let c = (installer \"netboot\" \"release\").config; in {"
+        'let c = (installer "netboot" "release").config; in {'
         "  extra = c.system.extraDependencies;"
         "  inStore = c.netboot.storeContents == [ c.system.build.toplevel ];"
         "  toplevelExtra = c.system.build.toplevel.env.extraDependencies;"
-        "  etc = c.environment.etc.\"nixremote/flake-inputs.json\".source.name;"
+        '  etc = c.environment.etc."nixremote/flake-inputs.json".source.name;'
         "  file = c.system.build.nixremoteFlakeInputs.script; }",
     )
-    sources = ["/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-source",
-               "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-source"]
+    sources = [
+        "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-source",
+        "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-source",
+    ]
     # installation-device.nix's stdenv & co are gone; the two sources are in the image's closure
     assert got["extra"] == sources
     assert got["toplevelExtra"] == sources and got["inStore"] is True
@@ -138,8 +143,8 @@ def test_kexec_package_reads_what_the_installer_has(nixos_eval: NixosEval) -> No
     # nix/packages/kexec.nix called on the evaluated installer: every attribute it reads exists
     got = installer_eval(
         nixos_eval,
-        "let i = installer \"netboot\" \"release\"; pkgs = i._module.args.pkgs;"
-        " k = pkgs.callPackage (repo + \"/nix/packages/kexec.nix\") {"
+        'let i = installer "netboot" "release"; pkgs = i._module.args.pkgs;'
+        ' k = pkgs.callPackage (repo + "/nix/packages/kexec.nix") {'
         "   installer = i; nixremote = pkgs.python3; gzip = pkgs.coreutils; }; in"
         " { inherit (k) name script; params = k.env.passthru.kernelParams; }",
     )

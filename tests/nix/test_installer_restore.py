@@ -32,8 +32,8 @@ LIB_STANDIN = """{
 def _module_scripts() -> tuple[str, str]:
     expr = (
         f"let m = import {REPO}/nix/modules/installer.nix {{"
-        f" lib = {LIB_STANDIN}; modulesPath = \"/modules\";"
-        " pkgs = { stdenv.hostPlatform.isx86 = true; writers.writePython3 = n: o: t: \"/x\"; };"
+        f' lib = {LIB_STANDIN}; modulesPath = "/modules";'
+        ' pkgs = { stdenv.hostPlatform.isx86 = true; writers.writePython3 = n: o: t: "/x"; };'
         " config = { nixremote.installer = { }; boot.zfs.package = null; }; };"
         " in [ m.config.boot.initrd.systemd.services.nixremote-restore-handoff.script"
         "      m.config.systemd.services.nixremote-host-key.script ]"
@@ -50,17 +50,20 @@ def _mode(path: Path) -> int:
 def unpacked(tmp_path: Path) -> tuple[Path, object]:
     key = generate_host_key("installer")
     info = load_runtime_info(CASES / "hoster" / "runtime-info.json")
-    archive = build_archive(archive_entries(
-        host_key=key,
-        authorized_keys=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAbc user@example"],
-        info=info,
-        network=NetworkDump(addrs='[{"ifname": "eth0"}]'),
-        zipapp=b"PK\x05\x06" + b"\0" * 18,
-    ))
+    archive = build_archive(
+        archive_entries(
+            host_key=key,
+            authorized_keys=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAbc user@example"],
+            info=info,
+            network=NetworkDump(addrs='[{"ifname": "eth0"}]'),
+            zipapp=b"PK\x05\x06" + b"\0" * 18,
+        )
+    )
     root = tmp_path / "initramfs"
     root.mkdir()
-    subprocess.run(["sh", "-c", "gzip -dc | cpio -idm --quiet"], input=archive, cwd=root,
-                   check=True)
+    subprocess.run(
+        ["sh", "-c", "gzip -dc | cpio -idm --quiet"], input=archive, cwd=root, check=True
+    )
     return root, key
 
 
@@ -79,7 +82,10 @@ def test_restore_follows_the_bundle_contract(tmp_path: Path, unpacked: tuple[Pat
     assert _mode(sysroot / "root/.ssh") == 0o700
     network = sysroot / "root/network"
     assert sorted(p.name for p in network.iterdir()) == [
-        "addrs.json", "routes-v4.json", "routes-v6.json", "runtime-info.json"
+        "addrs.json",
+        "routes-v4.json",
+        "routes-v6.json",
+        "runtime-info.json",
     ]
     assert loads_runtime_info((network / "runtime-info.json").read_text()).host_name == (
         "web1.example.com"
@@ -98,8 +104,9 @@ def test_restore_follows_the_bundle_contract(tmp_path: Path, unpacked: tuple[Pat
     assert public.read_text().split()[:2] == key.public_openssh.split()[:2]  # type: ignore[attr-defined]
     assert (_mode(private), _mode(public)) == (0o600, 0o644)
     # sshd would accept the key file as it is
-    check = subprocess.run(["ssh-keygen", "-l", "-f", str(private)], capture_output=True,
-                           text=True, check=False)
+    check = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(private)], capture_output=True, text=True, check=False
+    )
     assert check.returncode == 0, check.stderr
 
 
@@ -127,8 +134,15 @@ def test_restore_network_script_passes_the_nix_writers_flake8() -> None:
     assert match is not None
     ignore = ",".join(re.findall(r'"([A-Z][0-9]+)"', match.group(1)))
     result = subprocess.run(
-        [sys.executable, "-m", "flake8", f"--ignore={ignore}",
-         str(REPO / "nix/installer/restore_network.py")],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "flake8",
+            f"--ignore={ignore}",
+            str(REPO / "nix/installer/restore_network.py"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -46,8 +46,19 @@ def test_snippet_from_bundle_json(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_snippet_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bundle = _bundle(tmp_path, kernel="Image")
-    main(["kexec", "grub-snippet", str(bundle), "--root", "hd0,msdos1", "--dir", "/boot/nr/",
-          "--append", "loglevel=7"])
+    main(
+        [
+            "kexec",
+            "grub-snippet",
+            str(bundle),
+            "--root",
+            "hd0,msdos1",
+            "--dir",
+            "/boot/nr/",
+            "--append",
+            "loglevel=7",
+        ]
+    )
     lines = capsys.readouterr().out.splitlines()
     assert "set root='hd0,msdos1'" in lines
     params = f"init={INIT} console=ttyS0,115200n8 console=tty0 loglevel=7"
@@ -96,8 +107,14 @@ def test_not_a_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_kexec_package_writes_what_the_reader_expects() -> None:
     # nix/packages/kexec.nix cannot be built here; check that it writes the fields we read
     text = (Path(__file__).resolve().parents[2] / "nix/packages/kexec.nix").read_text()
-    for field in ("format: 1", "arch: $arch", "kernel: $kernel", 'initrd: "initrd.gz"',
-                  "kernelParams: $params", "python: $python",
-                  "initrdUnpackedBytes: $unpacked"):
+    for field in (
+        "format: 1",
+        "arch: $arch",
+        "kernel: $kernel",
+        'initrd: "initrd.gz"',
+        "kernelParams: $params",
+        "python: $python",
+        "initrdUnpackedBytes: $unpacked",
+    ):
         assert field in text
     assert 'kernelParams = "init=${build.toplevel}/init' in text

@@ -40,20 +40,20 @@ FLAKE_INPUTS = {
 def _package() -> Any:
     return nix_eval(
         f"import {REPO}/nix/packages/kexec.nix {{"
-        " lib.escapeShellArg = s: \"'\" + builtins.replaceStrings [ \"'\" ] [ \"'\\\\''\" ] s"
-        " + \"'\";"
-        " stdenv = { hostPlatform = { system = \"x86_64-linux\"; parsed.cpu.name = \"x86_64\"; };"
-        "   shell = \"/bin/sh\"; };"
+        ' lib.escapeShellArg = s: "\'" + builtins.replaceStrings [ "\'" ] [ "\'\\\\\'\'" ] s'
+        ' + "\'";'
+        ' stdenv = { hostPlatform = { system = "x86_64-linux"; parsed.cpu.name = "x86_64"; };'
+        '   shell = "/bin/sh"; };'
         " runCommand = name: env: script: { inherit name script; };"
-        " gzip = \"gzip\"; jq = \"jq\";"
-        f" nixremote = \"{NIXREMOTE}\";"
+        ' gzip = "gzip"; jq = "jq";'
+        f' nixremote = "{NIXREMOTE}";'
         " installer.config = {"
-        "   system.build = { kernel = \"@KERNEL@\"; netbootRamdisk = \"@RAMDISK@\";"
-        "     nixremoteFlakeInputs = \"@FLAKE_INPUTS@\";"
-        f"     toplevel = \"{TOPLEVEL}\"; }};"
-        "   system.boot.loader.kernelFile = \"bzImage\";"
-        "   boot.kernelParams = [ \"console=ttyS0,115200n8\" \"console=tty0\" ];"
-        f"   nixremote.installer.python = \"{PYTHON}\";"
+        '   system.build = { kernel = "@KERNEL@"; netbootRamdisk = "@RAMDISK@";'
+        '     nixremoteFlakeInputs = "@FLAKE_INPUTS@";'
+        f'     toplevel = "{TOPLEVEL}"; }};'
+        '   system.boot.loader.kernelFile = "bzImage";'
+        '   boot.kernelParams = [ "console=ttyS0,115200n8" "console=tty0" ];'
+        f'   nixremote.installer.python = "{PYTHON}";'
         " }; }"
     )
 
@@ -80,7 +80,9 @@ def _build(tmp_path: Path) -> Path:
     inputs = tmp_path / "flake-inputs.json"
     inputs.write_text(json.dumps(FLAKE_INPUTS))
     script = (
-        pkg["script"].replace("@KERNEL@", str(kernel)).replace("@RAMDISK@", str(ramdisk))
+        pkg["script"]
+        .replace("@KERNEL@", str(kernel))
+        .replace("@RAMDISK@", str(ramdisk))
         .replace("@FLAKE_INPUTS@", str(inputs))
     )
     out = tmp_path / "result"
@@ -92,7 +94,11 @@ def _build(tmp_path: Path) -> Path:
 def test_bundle_has_the_contracts_files(tmp_path: Path) -> None:
     out = _build(tmp_path)
     assert sorted(p.name for p in out.iterdir()) == [
-        "bundle.json", "bzImage", "initrd.gz", "run-installer", "write-runtime-info"
+        "bundle.json",
+        "bzImage",
+        "initrd.gz",
+        "run-installer",
+        "write-runtime-info",
     ]
     meta = json.loads((out / "bundle.json").read_text())
     assert meta == {
@@ -115,7 +121,8 @@ def test_the_controller_reads_the_bundle(tmp_path: Path) -> None:
     out = _build(tmp_path)
     bundle = load_directory(out)
     assert {s.name: s.path for s in bundle.flake_sources} == {
-        name: entry["path"] for name, entry in FLAKE_INPUTS.items()}
+        name: entry["path"] for name, entry in FLAKE_INPUTS.items()
+    }
     assert bundle.arch == "x86_64"
     assert bundle.kernel == out / "bzImage" and bundle.initrd == out / "initrd.gz"
     assert bundle.kernel_params.startswith(f"init={TOPLEVEL}/init ")
@@ -135,8 +142,16 @@ def test_run_installer_passes_arguments(tmp_path: Path) -> None:
     script = (out / "run-installer").read_text().replace(NIXREMOTE, str(standin))
     (fake / "nixremote").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
     (fake / "nixremote").chmod(0o755)
-    result = subprocess.run(["sh", "-c", script, "run-installer", "root@203.0.113.7", "--yes"],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["sh", "-c", script, "run-installer", "root@203.0.113.7", "--yes"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert result.stdout.splitlines() == [
-        "install", "--bundle", str(out), "root@203.0.113.7", "--yes"
+        "install",
+        "--bundle",
+        str(out),
+        "root@203.0.113.7",
+        "--yes",
     ]

@@ -35,12 +35,11 @@ def test_pure_parts_need_no_nixpkgs() -> None:
         " { arch = null; } { } ];"
         ' part = l.partitionPath "/dev/disk/by-id/nvme-X" 3;'
         " net = (l.network.toNixos (l.readRuntimeInfo (/. + file))).networking.hostId;"
-        ' info = (l.readRuntimeInfo (/. + file)).hostName; }',
+        " info = (l.readRuntimeInfo (/. + file)).hostName; }",
         file=str(CASES / "legacy" / "runtime-info.json"),
     )
     assert got == {
-        "sys": ["x86_64-linux", "aarch64-linux", "aarch64-linux", "x86_64-linux",
-                "x86_64-linux"],
+        "sys": ["x86_64-linux", "aarch64-linux", "aarch64-linux", "x86_64-linux", "x86_64-linux"],
         "part": "/dev/disk/by-id/nvme-X-part3",
         "net": "a1b2c3d4",
         "info": "legacy1",
@@ -50,7 +49,7 @@ def test_pure_parts_need_no_nixpkgs() -> None:
 def test_make_system_wiring() -> None:
     got: Any = nix_eval(
         f"let {STANDIN} {SHOW} l = import {REPO}/nix/lib {{ inherit self nixpkgs; }}; in "
-        "show (l.makeSystem { runtimeInfo = /. + file; flake = \"the-host-flake\";"
+        'show (l.makeSystem { runtimeInfo = /. + file; flake = "the-host-flake";'
         ' modules = [ "extra" ]; })',
         file=str(CASES / "ipv6-only" / "runtime-info.json"),
     )
@@ -60,7 +59,8 @@ def test_make_system_wiring() -> None:
     assert extra == "extra"
     assert settings["nixpkgs"]["hostPlatform"] == {"_default": "aarch64-linux"}  # from arch
     assert settings["nixremote"]["flake"] == {
-        "source": "the-host-flake", "configurationName": "installed",
+        "source": "the-host-flake",
+        "configurationName": "installed",
         "inputs": ["nixpkgs", "nixremote"],  # kept in the system's closure and registry
     }
     assert settings["nixremote"]["runtimeInfo"]["hostName"] == "v6only"
@@ -82,7 +82,9 @@ def test_make_fleet_wiring(tmp_path: Path) -> None:
     web1 = got["web1"]["modules"]
     assert web1[0] == "nixremote-default-module"
     assert web1[1]["nixremote"]["flake"] == {
-        "source": "the-fleet", "configurationName": "web1", "inputs": ["nixpkgs", "nixremote"]
+        "source": "the-fleet",
+        "configurationName": "web1",
+        "inputs": ["nixpkgs", "nixremote"],
     }
     assert web1[2:] == ["common", str(root / "hosts" / "web1" / "configuration.nix")]
     assert got["dyn"]["modules"][2:] == ["common"]  # no configuration.nix, none added
@@ -96,8 +98,7 @@ def test_boot_mount_points_match_the_disk_layouts() -> None:
     disks = tuple(f"/dev/disk/by-id/ata-DISK{i}" for i in range(4))
     layout = build_layout(name="mirror", disks=disks, boot=BootMode.UNKNOWN)
     got = nix_eval(
-        f"let d = import {REPO}/nix/lib/disks.nix; in "
-        "builtins.genList (i: d.bootMountPoint i) 4"
+        f"let d = import {REPO}/nix/lib/disks.nix; in builtins.genList (i: d.bootMountPoint i) 4"
     )
     assert [mount for _disk, mount in layout.boot_mounts] == got
     assert [disk for disk, _mount in layout.boot_mounts] == list(disks)

@@ -31,23 +31,34 @@ def info(case: str) -> str:
 
 
 def test_all_cases_present() -> None:
-    assert set(ALL_CASES) >= {"hoster", "two-nics", "ipv6-only", "dhcp", "legacy", "mixed",
-                              "no-keys"}
+    assert set(ALL_CASES) >= {
+        "hoster",
+        "two-nics",
+        "ipv6-only",
+        "dhcp",
+        "legacy",
+        "mixed",
+        "no-keys",
+    }
 
 
 @pytest.mark.parametrize("systemd_initrd", [False, True])
 @pytest.mark.parametrize("case", [c for c in ALL_CASES if c != "no-keys"])
-def test_every_case_evaluates_whole(case: str, systemd_initrd: bool,
-                                    nixos_eval: NixosEval) -> None:
+def test_every_case_evaluates_whole(case: str, systemd_initrd: bool, nixos_eval: NixosEval) -> None:
     got = nixos_eval(
-        "let h = host { info = /. + file; systemdInitrd = sd == \"1\"; }; in"
+        'let h = host { info = /. + file; systemdInitrd = sd == "1"; }; in'
         " { forced = forceAll h.config; failed = h.failedAssertions;"
         "   host = h.config.networking.hostName; id = h.config.networking.hostId; }",
-        file=info(case), sd="1" if systemd_initrd else "0",
+        file=info(case),
+        sd="1" if systemd_initrd else "0",
     )
     data = json.loads((CASES / case / "runtime-info.json").read_text())
-    assert got == {"forced": True, "failed": [], "host": data["hostName"].split(".")[0],
-                   "id": data["hostId"]}
+    assert got == {
+        "forced": True,
+        "failed": [],
+        "host": data["hostName"].split(".")[0],
+        "id": data["hostId"],
+    }
 
 
 def test_a_runtime_info_without_keys_is_refused_with_a_clear_message(
@@ -58,7 +69,8 @@ def test_a_runtime_info_without_keys_is_refused_with_a_clear_message(
         "  bare = (h [ ]).failedAssertions;"
         "  fixed = (h [ { users.users.root.openssh.authorizedKeys.keys = [ key ]; } ])"
         "    .failedAssertions; }",
-        file=info("no-keys"), key=KEY,
+        file=info("no-keys"),
+        key=KEY,
     )
     ours = [m for m in got["bare"] if m.startswith("nixremote:")]
     assert len(ours) == 1
@@ -77,9 +89,9 @@ def test_core_single_disk(nixos_eval: NixosEval) -> None:
         "    efiInstallAsRemovable zfsSupport; };"
         "  efi = c.boot.loader.efi;"
         "  registry = builtins.mapAttrs (n: r: { inherit (r) from to; }) c.nix.registry;"
-        "  registryJson = builtins.fromJSON c.environment.etc.\"nix/registry.json\".text;"
+        '  registryJson = builtins.fromJSON c.environment.etc."nix/registry.json".text;'
         "  keys = c.users.users.root.openssh.authorizedKeys.keys;"
-        "  etcNixos = { inherit (c.fileSystems.\"/etc/nixos\") device fsType options depends; };"
+        '  etcNixos = { inherit (c.fileSystems."/etc/nixos") device fsType options depends; };'
         "  flakes = c.nix.settings.experimental-features; mutable = c.users.mutableUsers; }",
         file=info("hoster"),
     )
@@ -87,67 +99,97 @@ def test_core_single_disk(nixos_eval: NixosEval) -> None:
     assert got["grub"] == {
         "devices": [disk],
         # grub.nix derives the one boot path from `devices`
-        "mirroredBoots": [{"path": "/boot", "devices": [disk], "efiSysMountPoint": "/boot",
-                           "efiBootloaderId": None}],
-        "efiSupport": False, "efiInstallAsRemovable": False, "zfsSupport": True,
+        "mirroredBoots": [
+            {
+                "path": "/boot",
+                "devices": [disk],
+                "efiSysMountPoint": "/boot",
+                "efiBootloaderId": None,
+            }
+        ],
+        "efiSupport": False,
+        "efiInstallAsRemovable": False,
+        "zfsSupport": True,
     }
     assert got["efi"] == {"canTouchEfiVariables": False, "efiSysMountPoint": "/boot"}
     # `installed` is the editable flake, not a store copy of it
     assert got["registry"] == {
-        "installed": {"from": {"type": "indirect", "id": "installed"},
-                      "to": {"type": "path", "path": "/etc/nixos"}},
+        "installed": {
+            "from": {"type": "indirect", "id": "installed"},
+            "to": {"type": "path", "path": "/etc/nixos"},
+        },
     }
     assert got["registryJson"]["flakes"] == [
-        {"exact": True, "from": {"id": "installed", "type": "indirect"},
-         "to": {"path": "/etc/nixos", "type": "path"}},
+        {
+            "exact": True,
+            "from": {"id": "installed", "type": "indirect"},
+            "to": {"path": "/etc/nixos", "type": "path"},
+        },
     ]
     assert got["keys"] == [KEY]
     etc_nixos = got["etcNixos"]
     # filesystems.nix adds the systemd ordering `depends` means, outside the initrd
-    assert sorted(etc_nixos.pop("options")) == ["bind", "nofail",
-                                                "x-systemd.requires-mounts-for=/persist"]
-    assert etc_nixos == {"device": "/persist/etc/nixos", "fsType": "none",
-                         "depends": ["/persist"]}
+    assert sorted(etc_nixos.pop("options")) == [
+        "bind",
+        "nofail",
+        "x-systemd.requires-mounts-for=/persist",
+    ]
+    assert etc_nixos == {"device": "/persist/etc/nixos", "fsType": "none", "depends": ["/persist"]}
     assert got["flakes"] == ["nix-command", "flakes"]
     assert got["mutable"] is False
 
 
 @pytest.mark.parametrize(
     ("case", "mode", "devices", "efi"),
-    [("hoster", "bios", ["/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_12345"], False),
-     ("dhcp", "hybrid", ["/dev/vda"], True),
-     ("two-nics", "uefi", ["nodev"], True)],
+    [
+        ("hoster", "bios", ["/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_12345"], False),
+        ("dhcp", "hybrid", ["/dev/vda"], True),
+        ("two-nics", "uefi", ["nodev"], True),
+    ],
 )
-def test_boot_mode_from_the_runtime_info(case: str, mode: str, devices: list[str], efi: bool,
-                                         nixos_eval: NixosEval) -> None:
+def test_boot_mode_from_the_runtime_info(
+    case: str, mode: str, devices: list[str], efi: bool, nixos_eval: NixosEval
+) -> None:
     got = nixos_eval(
         "let c = (host { info = /. + file; }).config; in"
         " { mode = c.nixremote.boot.mode; inherit (c.boot.loader.grub) devices efiSupport"
         " efiInstallAsRemovable; }",
         file=info(case),
     )
-    assert got == {"mode": mode, "devices": devices, "efiSupport": efi,
-                   "efiInstallAsRemovable": efi}
+    assert got == {
+        "mode": mode,
+        "devices": devices,
+        "efiSupport": efi,
+        "efiInstallAsRemovable": efi,
+    }
 
 
 @pytest.mark.parametrize("case", ["hoster", "two-nics", "dhcp"])
 def test_core_mirrored_disks(case: str, nixos_eval: NixosEval) -> None:
     got = nixos_eval(
         "let h = host { info = /. + file;"
-        " devices = [ \"/dev/disk/by-id/ata-D0\" \"/dev/disk/by-id/ata-D1\" ]; }; in {"
+        ' devices = [ "/dev/disk/by-id/ata-D0" "/dev/disk/by-id/ata-D1" ]; }; in {'
         "  failed = h.failedAssertions; inherit (h.config.boot.loader.grub) devices mirroredBoots;"
         "  boots = map (m: { inherit (h.config.fileSystems.${m}) device options; })"
-        "    [ \"/boot\" \"/boot-fallback\" ]; }",
+        '    [ "/boot" "/boot-fallback" ]; }',
         file=info(case),
     )
     uefi = case == "two-nics"
     assert got["failed"] == []
     assert got["devices"] == []
     assert got["mirroredBoots"] == [
-        {"devices": ["nodev"] if uefi else ["/dev/disk/by-id/ata-D0"], "path": "/boot",
-         "efiSysMountPoint": "/boot", "efiBootloaderId": None},
-        {"devices": ["nodev"] if uefi else ["/dev/disk/by-id/ata-D1"], "path": "/boot-fallback",
-         "efiSysMountPoint": "/boot-fallback", "efiBootloaderId": None},
+        {
+            "devices": ["nodev"] if uefi else ["/dev/disk/by-id/ata-D0"],
+            "path": "/boot",
+            "efiSysMountPoint": "/boot",
+            "efiBootloaderId": None,
+        },
+        {
+            "devices": ["nodev"] if uefi else ["/dev/disk/by-id/ata-D1"],
+            "path": "/boot-fallback",
+            "efiSysMountPoint": "/boot-fallback",
+            "efiBootloaderId": None,
+        },
     ]
     vfat = ["fmask=0077", "dmask=0077", "nofail"]
     assert got["boots"] == [
@@ -158,15 +200,21 @@ def test_core_mirrored_disks(case: str, nixos_eval: NixosEval) -> None:
 
 @pytest.mark.parametrize(
     ("case", "devices", "dev_nodes"),
-    [("hoster", None, "/dev/disk/by-id"),
-     ("dhcp", None, "/dev/disk/by-partuuid"),  # /dev/vda: a virtio disk has no by-id link
-     ("ipv6-only", None, "/dev/disk/by-partuuid"),  # /dev/sda
-     ("hoster", ["/dev/disk/by-path/pci-0000:00:04.0", "/dev/disk/by-path/pci-0000:00:05.0"],
-      "/dev/disk/by-path"),
-     ("hoster", ["/dev/disk/by-id/ata-A", "/dev/nvme0n1"], "/dev/disk/by-partuuid")],
+    [
+        ("hoster", None, "/dev/disk/by-id"),
+        ("dhcp", None, "/dev/disk/by-partuuid"),  # /dev/vda: a virtio disk has no by-id link
+        ("ipv6-only", None, "/dev/disk/by-partuuid"),  # /dev/sda
+        (
+            "hoster",
+            ["/dev/disk/by-path/pci-0000:00:04.0", "/dev/disk/by-path/pci-0000:00:05.0"],
+            "/dev/disk/by-path",
+        ),
+        ("hoster", ["/dev/disk/by-id/ata-A", "/dev/nvme0n1"], "/dev/disk/by-partuuid"),
+    ],
 )
-def test_zfs_dev_nodes_follow_the_disk(case: str, devices: list[str] | None, dev_nodes: str,
-                                       nixos_eval: NixosEval) -> None:
+def test_zfs_dev_nodes_follow_the_disk(
+    case: str, devices: list[str] | None, dev_nodes: str, nixos_eval: NixosEval
+) -> None:
     devs = "null" if devices is None else "[ " + " ".join(json.dumps(d) for d in devices) + " ]"
     got = nixos_eval(
         f"(host {{ info = /. + file; devices = {devs}; }}).config.boot.zfs.devNodes",
@@ -177,7 +225,7 @@ def test_zfs_dev_nodes_follow_the_disk(case: str, devices: list[str] | None, dev
 
 def test_zfs_dev_nodes_yield_to_the_user(nixos_eval: NixosEval) -> None:
     got = nixos_eval(
-        "(host { info = /. + file; modules = [ { boot.zfs.devNodes = \"/dev\"; } ]; })"
+        '(host { info = /. + file; modules = [ { boot.zfs.devNodes = "/dev"; } ]; })'
         ".config.boot.zfs.devNodes",
         file=info("dhcp"),
     )
@@ -187,7 +235,7 @@ def test_zfs_dev_nodes_yield_to_the_user(nixos_eval: NixosEval) -> None:
 @pytest.mark.parametrize("systemd_initrd", [False, True])
 def test_zfs_file_systems_and_unlock(systemd_initrd: bool, nixos_eval: NixosEval) -> None:
     got = nixos_eval(
-        "let c = (host { info = /. + file; systemdInitrd = sd == \"1\"; }).config; in {"
+        'let c = (host { info = /. + file; systemdInitrd = sd == "1"; }).config; in {'
         "  fs = builtins.mapAttrs (n: f: { inherit (f) device fsType neededForBoot; })"
         "    c.fileSystems;"
         "  initrdMounts = map (f: f.mountPoint) c.system.build.initrdFileSystems;"
@@ -195,25 +243,34 @@ def test_zfs_file_systems_and_unlock(systemd_initrd: bool, nixos_eval: NixosEval
         "  secrets = c.boot.initrd.secrets; zfs = c.boot.zfs.requestEncryptionCredentials;"
         "  post = c.boot.initrd.network.postCommands;"
         "  rootShell = c.boot.initrd.systemd.users.root.shell or null; }",
-        file=info("hoster"), sd="1" if systemd_initrd else "0",
+        file=info("hoster"),
+        sd="1" if systemd_initrd else "0",
     )
     fs = got["fs"]
     assert fs["/"] == {"device": "rpool/local/root", "fsType": "zfs", "neededForBoot": False}
-    assert fs["/persist"] == {"device": "rpool/safe/persist", "fsType": "zfs",
-                              "neededForBoot": True}
+    assert fs["/persist"] == {
+        "device": "rpool/safe/persist",
+        "fsType": "zfs",
+        "neededForBoot": True,
+    }
     assert fs["/boot"]["device"] == "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_12345-part3"
     # what the initrd mounts (nixpkgs' utils.fsNeededForBoot), in the order it mounts them
     # (filesystems.nix's toposort over utils.fsBefore): the root first, /nix, /persist, and the
     # persisted directories, bind-mounted from /persist, after it
     mounts = got["initrdMounts"]
     assert mounts[0] == "/"
-    assert sorted(mounts) == ["/", "/nix", "/persist", "/var/lib/nixos", "/var/lib/systemd",
-                              "/var/log"]
+    assert sorted(mounts) == [
+        "/",
+        "/nix",
+        "/persist",
+        "/var/lib/nixos",
+        "/var/lib/systemd",
+        "/var/log",
+    ]
     for bind in ("/var/lib/nixos", "/var/lib/systemd", "/var/log"):
         assert mounts.index("/persist") < mounts.index(bind)
     key = "/persist/etc/secrets/initrd/ssh_host_ed25519_key"
-    assert got["ssh"] == {"enable": True, "port": 2222, "hostKeys": [key],
-                          "authorizedKeys": [KEY]}
+    assert got["ssh"] == {"enable": True, "port": 2222, "hostKeys": [key], "authorizedKeys": [KEY]}
     assert got["secrets"] == {key: key}  # copied into the initrd by the boot loader, not the store
     assert got["zfs"] is True
     if systemd_initrd:
@@ -233,7 +290,7 @@ def test_zfs_file_systems_and_unlock(systemd_initrd: bool, nixos_eval: NixosEval
 def test_systemd_initrd_shell_yields_to_a_plain_definition(nixos_eval: NixosEval) -> None:
     got = nixos_eval(
         "(host { info = /. + file; systemdInitrd = true; modules = ["
-        " { boot.initrd.systemd.users.root.shell = \"/bin/sh\"; } ]; })"
+        ' { boot.initrd.systemd.users.root.shell = "/bin/sh"; } ]; })'
         ".config.boot.initrd.systemd.users.root.shell",
         file=info("hoster"),
     )
@@ -250,33 +307,39 @@ def test_ssh_keys_only(nixos_eval: NixosEval) -> None:
         file=info("hoster"),
     )
     assert got["enable"] is True and got["openFirewall"] is True
-    assert got["settings"] == {"PasswordAuthentication": False,
-                               "KbdInteractiveAuthentication": False,
-                               "PermitRootLogin": "prohibit-password"}
-    assert got["hostKeys"] == ["/persist/etc/ssh/ssh_host_ed25519_key",
-                               "/persist/etc/ssh/ssh_host_rsa_key"]
+    assert got["settings"] == {
+        "PasswordAuthentication": False,
+        "KbdInteractiveAuthentication": False,
+        "PermitRootLogin": "prohibit-password",
+    }
+    assert got["hostKeys"] == [
+        "/persist/etc/ssh/ssh_host_ed25519_key",
+        "/persist/etc/ssh/ssh_host_rsa_key",
+    ]
     assert got["requires"] == ["/persist/etc/ssh"]
     assert got["sudo"] is True
 
 
 @pytest.mark.parametrize("systemd_initrd", [False, True])
 @pytest.mark.parametrize("case", ["hoster", "two-nics", "mixed", "legacy"])
-def test_network_module_uses_the_pure_function(case: str, systemd_initrd: bool,
-                                               nixos_eval: NixosEval) -> None:
+def test_network_module_uses_the_pure_function(
+    case: str, systemd_initrd: bool, nixos_eval: NixosEval
+) -> None:
     got = nixos_eval(
-        "let c = (host { info = /. + file; systemdInitrd = sd == \"1\"; }).config;"
+        'let c = (host { info = /. + file; systemdInitrd = sd == "1"; }).config;'
         " strip = builtins.mapAttrs (n: u: { inherit (u) matchConfig linkConfig networkConfig"
         "   address routes; }); in {"
         "  networks = strip c.systemd.network.networks;"
         "  initrdNetworks = strip c.boot.initrd.systemd.network.networks;"
         "  units = builtins.mapAttrs (n: f: f.text) (lib.filterAttrs"
-        "    (n: _: lib.hasPrefix \"systemd/network/\" n) c.environment.etc);"
+        '    (n: _: lib.hasPrefix "systemd/network/" n) c.environment.etc);'
         "  networking = { inherit (c.networking) hostName domain hostId useDHCP useNetworkd"
         "    nameservers; };"
         "  modules = c.boot.initrd.availableKernelModules;"
         "  udhcpc = c.boot.initrd.network.udhcpc.enable;"
         "  post = c.boot.initrd.network.postCommands; }",
-        file=info(case), sd="1" if systemd_initrd else "0",
+        file=info(case),
+        sd="1" if systemd_initrd else "0",
     )
     expected = json.loads((CASES / case / "expected.json").read_text())
     assert got["networks"] == expected["systemd"]["network"]["networks"]
@@ -289,8 +352,11 @@ def test_network_module_uses_the_pure_function(case: str, systemd_initrd: bool,
         for address in unit["address"]:
             assert f"Address={address}\n" in text
         match = unit["matchConfig"]
-        assert f"MACAddress={match['MACAddress']}\n" in text if "MACAddress" in match else (
-            f"Name={match['Name']}\n" in text)
+        assert (
+            f"MACAddress={match['MACAddress']}\n" in text
+            if "MACAddress" in match
+            else (f"Name={match['Name']}\n" in text)
+        )
     assert set(expected["boot"]["initrd"]["availableKernelModules"]) <= set(got["modules"])
     if systemd_initrd:
         assert got["initrdNetworks"] == expected["systemd"]["network"]["networks"]
@@ -303,8 +369,10 @@ def test_network_module_uses_the_pure_function(case: str, systemd_initrd: bool,
 
 @pytest.mark.parametrize(
     ("case", "hetzner", "nameservers"),
-    [("hoster", True, ["185.12.64.1", "2a01:4ff:ff00::add:1"]),  # the runtime info's win
-     ("legacy", False, [])],
+    [
+        ("hoster", True, ["185.12.64.1", "2a01:4ff:ff00::add:1"]),  # the runtime info's win
+        ("legacy", False, []),
+    ],
 )
 def test_nameservers_from_the_runtime_info_else_the_hosters(
     case: str, hetzner: bool, nameservers: list[str], nixos_eval: NixosEval
@@ -317,13 +385,16 @@ def test_nameservers_from_the_runtime_info_else_the_hosters(
     )
     assert got["plain"] == nameservers
     # Hetzner's resolvers are only a default: runtime info wins, none -> Hetzner's
-    assert got["hetzner"] == (nameservers or ["185.12.64.1", "185.12.64.2",
-                                              "2a01:4ff:ff00::add:1", "2a01:4ff:ff00::add:2"])
+    assert got["hetzner"] == (
+        nameservers
+        or ["185.12.64.1", "185.12.64.2", "2a01:4ff:ff00::add:1", "2a01:4ff:ff00::add:2"]
+    )
     assert hetzner == (case == "hoster")
 
 
-@pytest.mark.parametrize(("network", "cloud"), [(None, True), ("cloud", True),
-                                                 ("dedicated", False)])
+@pytest.mark.parametrize(
+    ("network", "cloud"), [(None, True), ("cloud", True), ("dedicated", False)]
+)
 def test_hetzner_cloud_or_dedicated_from_the_plugins_details(
     network: str | None, cloud: bool, tmp_path: Path, nixos_eval: NixosEval
 ) -> None:
@@ -339,14 +410,19 @@ def test_hetzner_cloud_or_dedicated_from_the_plugins_details(
         "  params = c.boot.kernelParams; }",
         file=str(path),
     )
-    assert got == {"enable": True, "cloud": cloud, "guest": cloud, "firmware": not cloud,
-                   "params": ["console=ttyS0,115200", "console=tty0"]}
+    assert got == {
+        "enable": True,
+        "cloud": cloud,
+        "guest": cloud,
+        "firmware": not cloud,
+        "params": ["console=ttyS0,115200", "console=tty0"],
+    }
 
 
 def test_core_assertion_refuses_clear_text_passwords(nixos_eval: NixosEval) -> None:
     got = nixos_eval(
         "(host { info = /. + file; modules = [ { users.users.alice = { isNormalUser = true;"
-        " initialPassword = \"hunter2\"; }; } ]; }).failedAssertions",
+        ' initialPassword = "hunter2"; }; } ]; }).failedAssertions',
         file=info("hoster"),
     )
     assert [m for m in got if m.startswith("nixremote:")] == [
@@ -359,20 +435,27 @@ def test_core_assertion_refuses_clear_text_passwords(nixos_eval: NixosEval) -> N
     ("module", "error"),
     [
         # an option nixpkgs does not have (a typo): "does not exist", as on a real build
-        ("{ boot.zfs.devnodes = \"/dev\"; }", "The option `boot.zfs.devnodes' does not exist"),
+        ('{ boot.zfs.devnodes = "/dev"; }', "The option `boot.zfs.devnodes' does not exist"),
         # a value of the wrong type
-        ("{ nixremote.zfs.unlock.port = \"2222\"; }",
-         "`nixremote.zfs.unlock.port' is not of type `16 bit unsigned integer"),
-        ("{ boot.kernelParams = [ \"quiet splash\" ]; }",
-         "is not of type `string, with spaces inside double quotes'"),
+        (
+            '{ nixremote.zfs.unlock.port = "2222"; }',
+            "`nixremote.zfs.unlock.port' is not of type `16 bit unsigned integer",
+        ),
+        (
+            '{ boot.kernelParams = [ "quiet splash" ]; }',
+            "is not of type `string, with spaces inside double quotes'",
+        ),
         # two plain definitions that disagree
-        ("{ networking.hostId = \"deadbeef\"; }", "conflicting definition values"),
-        ("{ users.users.root.openssh.authorizedKeys.keys = [ \"a\\nb\" ]; }",
-         "is not of type `(optionally newline-terminated) single-line string'"),
+        ('{ networking.hostId = "deadbeef"; }', "conflicting definition values"),
+        (
+            '{ users.users.root.openssh.authorizedKeys.keys = [ "a\\nb" ]; }',
+            "is not of type `(optionally newline-terminated) single-line string'",
+        ),
     ],
 )
-def test_errors_of_a_real_build_fail_here(module: str, error: str,
-                                          nixos_eval_error: Callable[..., str]) -> None:
+def test_errors_of_a_real_build_fail_here(
+    module: str, error: str, nixos_eval_error: Callable[..., str]
+) -> None:
     message = nixos_eval_error(
         f"forceAll (host {{ info = /. + file; modules = [ {module} ]; }}).config",
         file=info("hoster"),
@@ -381,10 +464,11 @@ def test_errors_of_a_real_build_fail_here(module: str, error: str,
 
 
 @pytest.mark.parametrize("systemd_initrd", [False, True])
-def test_impermanence_bind_mounts_the_persisted_directories(systemd_initrd: bool,
-                                                            nixos_eval: NixosEval) -> None:
+def test_impermanence_bind_mounts_the_persisted_directories(
+    systemd_initrd: bool, nixos_eval: NixosEval
+) -> None:
     got = nixos_eval(
-        "let c = (host { info = /. + file; systemdInitrd = sd == \"1\"; }).config; in {"
+        'let c = (host { info = /. + file; systemdInitrd = sd == "1"; }).config; in {'
         "  binds = map (d: { inherit (c.fileSystems.${d}) device fsType depends neededForBoot;"
         "    options = lib.sort lib.lessThan c.fileSystems.${d}.options; })"
         "    c.nixremote.impermanence.directories;"
@@ -393,17 +477,24 @@ def test_impermanence_bind_mounts_the_persisted_directories(systemd_initrd: bool
         "  unit = let u = c.boot.initrd.systemd.services.nixremote-rollback or null; in"
         "    if u == null then null else u // { path = map (p: p.name) u.path; };"
         "  order = c.system.build.activationOrder;"
-        "  activation = c.system.activationScripts.\"00-nixremote-persist\".text;"
+        '  activation = c.system.activationScripts."00-nixremote-persist".text;'
         "  machineId = c.environment.etc.machine-id.source; }",
-        file=info("hoster"), sd="1" if systemd_initrd else "0",
+        file=info("hoster"),
+        sd="1" if systemd_initrd else "0",
     )
     # x-initrd.mount: filesystems.nix's mark of a mount the initrd makes; with systemd in the
     # initrd, `depends` becomes the ordering after /sysroot/persist (scripted: the sort order)
     options = ["bind", "x-initrd.mount"] + (
-        ["x-systemd.requires-mounts-for=/sysroot/persist"] if systemd_initrd else [])
+        ["x-systemd.requires-mounts-for=/sysroot/persist"] if systemd_initrd else []
+    )
     assert got["binds"] == [
-        {"device": f"/persist{d}", "fsType": "none", "options": options,
-         "depends": ["/persist"], "neededForBoot": True}
+        {
+            "device": f"/persist{d}",
+            "fsType": "none",
+            "options": options,
+            "depends": ["/persist"],
+            "neededForBoot": True,
+        }
         for d in ("/var/lib/nixos", "/var/lib/systemd", "/var/log")
     ]
     script = got["script"]
@@ -425,12 +516,15 @@ def test_impermanence_bind_mounts_the_persisted_directories(systemd_initrd: bool
     assert got["machineId"] == "/persist/etc/machine-id"
 
 
-def test_rollback_script_creates_the_bind_mount_sources(tmp_path: Path,
-                                                        nixos_eval: NixosEval) -> None:
+def test_rollback_script_creates_the_bind_mount_sources(
+    tmp_path: Path, nixos_eval: NixosEval
+) -> None:
     # The initrd's script, run by sh with stand-ins for zfs, mount and umount (which record
     # their arguments); its mount point is moved into the test's directory.
-    script = nixos_eval("(host { info = /. + file; }).config.nixremote.impermanence.rollbackScript",
-                        file=info("hoster"))
+    script = nixos_eval(
+        "(host { info = /. + file; }).config.nixremote.impermanence.rollbackScript",
+        file=info("hoster"),
+    )
     mnt = tmp_path / "mnt"
     stubs = tmp_path / "bin"
     stubs.mkdir()
@@ -439,8 +533,13 @@ def test_rollback_script_creates_the_bind_mount_sources(tmp_path: Path,
         (stubs / name).write_text(f'#!/bin/sh\necho "{name} $*" >> {log}\n')
         (stubs / name).chmod(0o755)
     text = script.replace("/run/nixremote-persist", str(mnt))
-    result = subprocess.run(["sh", "-eu", "-c", text], capture_output=True, text=True,
-                            env={"PATH": f"{stubs}:{os.environ['PATH']}"}, check=False)
+    result = subprocess.run(
+        ["sh", "-eu", "-c", text],
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{stubs}:{os.environ['PATH']}"},
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert log.read_text().splitlines() == [
         "zfs rollback -r rpool/local/root@blank",

@@ -24,21 +24,39 @@ V4_NETS = ["198.51.100", "203.0.113"]
 
 @st.composite
 def interfaces(draw: st.DrawFn, index: int) -> Interface:
-    v4 = draw(st.lists(st.tuples(st.sampled_from(V4_NETS), st.integers(2, 250),
-                                 st.sampled_from([24, 28, 32]), st.booleans()),
-                       max_size=2, unique_by=lambda t: (t[0], t[1])))
-    v6 = draw(st.lists(st.tuples(st.integers(1, 9), st.booleans(), st.booleans()), max_size=2,
-                       unique_by=lambda t: t[0]))
+    v4 = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(V4_NETS),
+                st.integers(2, 250),
+                st.sampled_from([24, 28, 32]),
+                st.booleans(),
+            ),
+            max_size=2,
+            unique_by=lambda t: (t[0], t[1]),
+        )
+    )
+    v6 = draw(
+        st.lists(
+            st.tuples(st.integers(1, 9), st.booleans(), st.booleans()),
+            max_size=2,
+            unique_by=lambda t: t[0],
+        )
+    )
     return Interface(
         name=f"eth{index}",
         mac=draw(st.one_of(st.none(), st.just(f"52:54:00:00:00:{index:02X}"))),
         driver="virtio_net",
         predictable_name=f"enp{index + 1}s0",
-        ipv4=tuple(IPAddress(address=f"{net}.{host}", prefix_length=p, dynamic=d)
-                   for net, host, p, d in v4),
+        ipv4=tuple(
+            IPAddress(address=f"{net}.{host}", prefix_length=p, dynamic=d) for net, host, p, d in v4
+        ),
         ipv6=tuple(
-            IPAddress(address=(f"fe80::{n}" if ll else f"2001:db8:{index}::{n}"),
-                      prefix_length=64, dynamic=d and not ll)
+            IPAddress(
+                address=(f"fe80::{n}" if ll else f"2001:db8:{index}::{n}"),
+                prefix_length=64,
+                dynamic=d and not ll,
+            )
             for n, ll, d in v6
         ),
     )
@@ -52,14 +70,25 @@ def runtime_infos(draw: st.DrawFn) -> RuntimeInfo:
     for iface in ifaces:
         if draw(st.booleans()):
             gw = draw(st.sampled_from(["172.31.1.1", "198.51.100.1", "203.0.113.1"]))
-            routes.append(Route(family=4, destination="default", gateway=gw, device=iface.name,
-                                on_link=draw(st.booleans())))
+            routes.append(
+                Route(
+                    family=4,
+                    destination="default",
+                    gateway=gw,
+                    device=iface.name,
+                    on_link=draw(st.booleans()),
+                )
+            )
         if draw(st.booleans()):
-            routes.append(Route(family=6, destination="default", gateway="fe80::1",
-                                device=iface.name))
+            routes.append(
+                Route(family=6, destination="default", gateway="fe80::1", device=iface.name)
+            )
         if draw(st.booleans()):
-            routes.append(Route(family=4, destination="192.0.2.0/24", gateway="203.0.113.1",
-                                device=iface.name))
+            routes.append(
+                Route(
+                    family=4, destination="192.0.2.0/24", gateway="203.0.113.1", device=iface.name
+                )
+            )
         if draw(st.booleans()):
             routes.append(Route(family=4, destination="198.51.100.0/24", device=iface.name))
     return RuntimeInfo(
@@ -108,8 +137,10 @@ def _summary_of_unit_text(text: str) -> dict[str, Any]:
         "address": out["address"],
         "dhcp": out["DHCP"],
         "ra": out["IPv6AcceptRA"] == "yes",
-        "routes": [(r["Gateway"], r.get("Destination"), r.get("GatewayOnLink") == "yes")
-                   for r in out["routes"]],
+        "routes": [
+            (r["Gateway"], r.get("Destination"), r.get("GatewayOnLink") == "yes")
+            for r in out["routes"]
+        ],
     }
 
 
@@ -120,15 +151,21 @@ def _summary_of_nix_unit(unit: dict[str, Any]) -> dict[str, Any]:
         "address": unit["address"],
         "dhcp": unit["networkConfig"]["DHCP"],
         "ra": unit["networkConfig"]["IPv6AcceptRA"],
-        "routes": [(r["Gateway"], r.get("Destination"), bool(r.get("GatewayOnLink")))
-                   for r in unit["routes"]],
+        "routes": [
+            (r["Gateway"], r.get("Destination"), bool(r.get("GatewayOnLink")))
+            for r in unit["routes"]
+        ],
     }
 
 
 # Each example is a batch of runtime infos evaluated by one nix-instantiate call. No shrinking:
 # every shrink step would be another Nix run; the failing runtime info is in the message.
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck),
-          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 @given(st.lists(runtime_infos(), min_size=20, max_size=20))
 def test_nix_and_installer_agree(tmp_path_factory: Any, infos: list[RuntimeInfo]) -> None:
     path: Path = tmp_path_factory.mktemp("agree") / "infos.json"

@@ -36,7 +36,8 @@ def nix_lower(mac: str) -> str:
 
 def _restore() -> Any:
     spec = importlib.util.spec_from_file_location(
-        "restore_network", REPO / "nix" / "installer" / "restore_network.py")
+        "restore_network", REPO / "nix" / "installer" / "restore_network.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -46,16 +47,41 @@ def _restore() -> Any:
 RESTORE = _restore()
 
 
-def hostile_info(*, name: str, mac: str | None, address: str, gateway: str, destination: str,
-                 nameserver: str = "192.0.2.53", host_name: str = "web1") -> dict[str, Any]:
+def hostile_info(
+    *,
+    name: str,
+    mac: str | None,
+    address: str,
+    gateway: str,
+    destination: str,
+    nameserver: str = "192.0.2.53",
+    host_name: str = "web1",
+) -> dict[str, Any]:
     return {
-        "hostName": host_name, "hostId": "8425e349", "diskToFormat": "/dev/vda",
+        "hostName": host_name,
+        "hostId": "8425e349",
+        "diskToFormat": "/dev/vda",
         "rootAuthorizedKeys": [],
-        "interfaces": [{"name": name, "mac": mac, "predictableName": name, "driver": None,
-                        "ipv4": [{"address": address, "prefixLength": 24}], "ipv6": []}],
+        "interfaces": [
+            {
+                "name": name,
+                "mac": mac,
+                "predictableName": name,
+                "driver": None,
+                "ipv4": [{"address": address, "prefixLength": 24}],
+                "ipv6": [],
+            }
+        ],
         "primaryInterface": name,
-        "routes": [{"family": 4, "destination": destination, "gateway": gateway,
-                    "device": name, "onLink": True}],
+        "routes": [
+            {
+                "family": 4,
+                "destination": destination,
+                "gateway": gateway,
+                "device": name,
+                "onLink": True,
+            }
+        ],
         "nameservers": [nameserver],
     }
 
@@ -70,39 +96,54 @@ def run_post_commands(script: str, tmp: Path, macs: dict[str, str]) -> dict[str,
         # the command's name, then each argument after a unit separator; a record separator
         (stubs / name).write_text(
             f"#!/bin/sh\nprintf '%s' {name} >> {log}\n"
-            f"for a in \"$@\"; do printf '\\037%s' \"$a\" >> {log}; done\n"
-            f"printf '\\036' >> {log}\n")
+            f'for a in "$@"; do printf \'\\037%s\' "$a" >> {log}; done\n'
+            f"printf '\\036' >> {log}\n"
+        )
         (stubs / name).chmod(0o755)
     sys_net = tmp / "sys-class-net"
     for iface, mac in macs.items():
         (sys_net / iface).mkdir(parents=True, exist_ok=True)
         (sys_net / iface / "address").write_text(mac + "\n")
     text = script.replace("/sys/class/net/*", f"{sys_net}/*")
-    syntax = subprocess.run(["sh", "-n", "-c", text], capture_output=True, text=True,
-                            check=False)
+    syntax = subprocess.run(["sh", "-n", "-c", text], capture_output=True, text=True, check=False)
     assert syntax.returncode == 0, syntax.stderr
-    result = subprocess.run(["env", "-i", f"PATH={stubs}:/usr/bin:/bin", "sh", "-c", text],
-                            capture_output=True, text=True, cwd=tmp, check=False)
+    result = subprocess.run(
+        ["env", "-i", f"PATH={stubs}:/usr/bin:/bin", "sh", "-c", text],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+        check=False,
+    )
     calls = [c.split("\x1f") for c in log.read_text().split("\x1e") if c] if log.exists() else []
-    return {"returncode": result.returncode, "stderr": result.stderr,
-            "ip": [c[1:] for c in calls if c[0] == "ip"],
-            "others": [c for c in calls if c[0] != "ip"],
-            "pwned": (tmp / "PWNED").exists()}
+    return {
+        "returncode": result.returncode,
+        "stderr": result.stderr,
+        "ip": [c[1:] for c in calls if c[0] == "ip"],
+        "others": [c for c in calls if c[0] != "ip"],
+        "pwned": (tmp / "PWNED").exists(),
+    }
 
 
 @pytest.mark.parametrize("with_mac", [True, False])
-def test_shell_metacharacters_stay_inert_in_the_initrd(with_mac: bool, tmp_path: Path,
-                                                        nix_json: NixJson) -> None:
+def test_shell_metacharacters_stay_inert_in_the_initrd(
+    with_mac: bool, tmp_path: Path, nix_json: NixJson
+) -> None:
     name, address, gateway, destination = "$(reboot)", ";touch PWNED", "`id`", "a'b $IFS"
     mac = "52:54:00:12:34:56;touch${IFS}PWNED;#" if with_mac else None
-    info = hostile_info(name=name, mac=mac, address=address, gateway=gateway,
-                        destination=destination)
+    info = hostile_info(
+        name=name, mac=mac, address=address, gateway=gateway, destination=destination
+    )
     path = tmp_path / "ri.json"
     path.write_text(json.dumps(info))
-    net = nix_json(f"(import {REPO}/nix/lib/network.nix).toNixos "
-                   "(builtins.fromJSON (builtins.readFile file))", file=str(path))
-    got = run_post_commands(net["boot"]["initrd"]["network"]["postCommands"], tmp_path,
-                            {"eth9": nix_lower(mac)} if mac else {})
+    net = nix_json(
+        f"(import {REPO}/nix/lib/network.nix).toNixos (builtins.fromJSON (builtins.readFile file))",
+        file=str(path),
+    )
+    got = run_post_commands(
+        net["boot"]["initrd"]["network"]["postCommands"],
+        tmp_path,
+        {"eth9": nix_lower(mac)} if mac else {},
+    )
     dev = "eth9" if with_mac else name
     assert got["returncode"] == 0, got["stderr"]
     assert got["ip"] == [
@@ -119,13 +160,21 @@ def test_shell_metacharacters_stay_inert_in_the_initrd(with_mac: bool, tmp_path:
 
 
 @pytest.mark.parametrize(
-    "field", ["name", "mac", "address", "gateway", "destination", "nameserver", "host_name"])
-@pytest.mark.parametrize("bad", ["eth0\n[Network]\nDHCP=yes", "x\rDNS=1.2.3.4", "tab\there",
-                                 "del\x7f"])
-def test_control_characters_are_refused_by_both(field: str, bad: str, tmp_path: Path,
-                                                nix_json: NixJson) -> None:
-    values = {"name": "eth0", "mac": "52:54:00:12:34:56", "address": "198.51.100.7",
-              "gateway": "198.51.100.1", "destination": "default"} | {field: bad}
+    "field", ["name", "mac", "address", "gateway", "destination", "nameserver", "host_name"]
+)
+@pytest.mark.parametrize(
+    "bad", ["eth0\n[Network]\nDHCP=yes", "x\rDNS=1.2.3.4", "tab\there", "del\x7f"]
+)
+def test_control_characters_are_refused_by_both(
+    field: str, bad: str, tmp_path: Path, nix_json: NixJson
+) -> None:
+    values = {
+        "name": "eth0",
+        "mac": "52:54:00:12:34:56",
+        "address": "198.51.100.7",
+        "gateway": "198.51.100.1",
+        "destination": "default",
+    } | {field: bad}
     info = hostile_info(**values)  # type: ignore[arg-type]
     path = tmp_path / "ri.json"
     path.write_text(json.dumps(info))
@@ -137,10 +186,21 @@ def test_control_characters_are_refused_by_both(field: str, bad: str, tmp_path: 
     )
     assert got is False
     message = subprocess.run(
-        ["nix-instantiate", "--eval", "--strict", "--json", "--argstr", "file", str(path), "-E",
-         f"{{ file }}: (import {REPO}/nix/lib/network.nix).toNixos"
-         " (builtins.fromJSON (builtins.readFile file))"],
-        capture_output=True, text=True, check=False,
+        [
+            "nix-instantiate",
+            "--eval",
+            "--strict",
+            "--json",
+            "--argstr",
+            "file",
+            str(path),
+            "-E",
+            f"{{ file }}: (import {REPO}/nix/lib/network.nix).toNixos"
+            " (builtins.fromJSON (builtins.readFile file))",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     ).stderr
     assert "contains a newline or another control character" in message
     assert "nixremote: runtime-info.json:" in message
@@ -153,37 +213,51 @@ def test_control_characters_are_refused_by_both(field: str, bad: str, tmp_path: 
         assert not out.exists()
 
 
-def test_nul_cannot_reach_nix_and_is_refused_by_the_restore_script(tmp_path: Path,
-                                                                   nix_json: NixJson) -> None:
+def test_nul_cannot_reach_nix_and_is_refused_by_the_restore_script(
+    tmp_path: Path, nix_json: NixJson
+) -> None:
     # Nix strings cannot hold NUL: builtins.fromJSON ends the string there, so nothing after
     # it reaches a unit or a shell; the restore script (Python) refuses it.
-    info = hostile_info(name="eth0\x00;reboot", mac=None, address="198.51.100.7",
-                        gateway="198.51.100.1", destination="default")
+    info = hostile_info(
+        name="eth0\x00;reboot",
+        mac=None,
+        address="198.51.100.7",
+        gateway="198.51.100.1",
+        destination="default",
+    )
     path = tmp_path / "ri.json"
     path.write_text(json.dumps(info))
-    net = nix_json(f"(import {REPO}/nix/lib/network.nix).toNixos "
-                   "(builtins.fromJSON (builtins.readFile file))", file=str(path))
+    net = nix_json(
+        f"(import {REPO}/nix/lib/network.nix).toNixos (builtins.fromJSON (builtins.readFile file))",
+        file=str(path),
+    )
     assert list(net["systemd"]["network"]["networks"]) == ["10-eth0"]
     with pytest.raises(ValueError, match="control character"):
         RESTORE.units(info)
 
 
-def test_hostile_values_in_the_module_systems_unit_files(nixos_eval: NixosEval,
-                                                         tmp_path: Path) -> None:
+def test_hostile_values_in_the_module_systems_unit_files(
+    nixos_eval: NixosEval, tmp_path: Path
+) -> None:
     # through nix/modules/network.nix to the unit text networkd reads (tests/nix/nixos-options/
     # networkd.nix renders it as nixpkgs does): each value stays on its own Key= line
-    info = hostile_info(name="$(reboot)", mac=None, address="a;b", gateway="`id`",
-                        destination="x y") | {"rootAuthorizedKeys": ["ssh-ed25519 AAAA k"]}
+    info = hostile_info(
+        name="$(reboot)", mac=None, address="a;b", gateway="`id`", destination="x y"
+    ) | {"rootAuthorizedKeys": ["ssh-ed25519 AAAA k"]}
     path = tmp_path / "ri.json"
     path.write_text(json.dumps(info))
     text = nixos_eval(
         "(host { info = /. + file; }).config.environment.etc"
-        ".\"systemd/network/10-$(reboot).network\".text",
+        '."systemd/network/10-$(reboot).network".text',
         file=str(path),
     )
     lines = [line for line in text.splitlines() if line]
     assert [line for line in lines if line.startswith("[")] == [
-        "[Match]", "[Link]", "[Network]", "[Route]"]
+        "[Match]",
+        "[Link]",
+        "[Network]",
+        "[Route]",
+    ]
     assert "Name=$(reboot)" in lines and "Address=a;b/24" in lines
     assert "Gateway=`id`" in lines and "Destination=x y" in lines
 
@@ -201,16 +275,29 @@ HOSTILE = st.one_of(
 )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck),
-          phases=[Phase.explicit, Phase.reuse, Phase.generate])
-@given(st.lists(st.tuples(HOSTILE, HOSTILE, HOSTILE, HOSTILE, st.booleans()), min_size=8,
-                max_size=8))
-def test_any_text_is_refused_or_inert(tmp_path_factory: Any, nix_json: NixJson,
-                                      draws: list[tuple[str, str, str, str, bool]]) -> None:
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+@given(
+    st.lists(st.tuples(HOSTILE, HOSTILE, HOSTILE, HOSTILE, st.booleans()), min_size=8, max_size=8)
+)
+def test_any_text_is_refused_or_inert(
+    tmp_path_factory: Any, nix_json: NixJson, draws: list[tuple[str, str, str, str, bool]]
+) -> None:
     tmp = tmp_path_factory.mktemp("hostile")
-    infos = [hostile_info(name=n, mac=f"52:54:00:00:00:0{i};{m}" if use_mac else None,
-                          address=a, gateway=g, destination="default")
-             for i, (n, m, a, g, use_mac) in enumerate(draws)]
+    infos = [
+        hostile_info(
+            name=n,
+            mac=f"52:54:00:00:00:0{i};{m}" if use_mac else None,
+            address=a,
+            gateway=g,
+            destination="default",
+        )
+        for i, (n, m, a, g, use_mac) in enumerate(draws)
+    ]
     path = tmp / "infos.json"
     path.write_text(json.dumps(infos))
     results = nix_json(
@@ -222,8 +309,12 @@ def test_any_text_is_refused_or_inert(tmp_path_factory: Any, nix_json: NixJson,
     )
     for i, (info, net) in enumerate(zip(infos, results, strict=True)):
         iface = info["interfaces"][0]
-        texts = [iface["name"], iface["mac"] or "", iface["ipv4"][0]["address"],
-                 info["routes"][0]["gateway"]]
+        texts = [
+            iface["name"],
+            iface["mac"] or "",
+            iface["ipv4"][0]["address"],
+            info["routes"][0]["gateway"],
+        ]
         refused = any(ord(c) < 32 or ord(c) == 127 for t in texts for c in t)
         assert (net is None) == refused, info
         if refused:
@@ -233,11 +324,16 @@ def test_any_text_is_refused_or_inert(tmp_path_factory: Any, nix_json: NixJson,
         run_dir = tmp / str(i)
         run_dir.mkdir()
         mac = iface["mac"]
-        got = run_post_commands(net["boot"]["initrd"]["network"]["postCommands"], run_dir,
-                                {"eth9": nix_lower(mac)} if mac else {})
+        got = run_post_commands(
+            net["boot"]["initrd"]["network"]["postCommands"],
+            run_dir,
+            {"eth9": nix_lower(mac)} if mac else {},
+        )
         dev = "eth9" if mac else iface["name"]
         assert got["returncode"] == 0, got["stderr"]
         assert got["others"] == [] and not got["pwned"]
-        assert got["ip"][:2] == [["link", "set", dev, "up"],
-                                 ["addr", "add", f"{iface['ipv4'][0]['address']}/24", "dev", dev]]
+        assert got["ip"][:2] == [
+            ["link", "set", dev, "up"],
+            ["addr", "add", f"{iface['ipv4'][0]['address']}/24", "dev", dev],
+        ]
         assert all(info["routes"][0]["gateway"] in call for call in got["ip"][2:])

@@ -113,9 +113,7 @@ def test_static_address_without_mac_and_no_routes(network_of: Any, tmp_path: Pat
         "hostName": "bare",
         "hostId": "00000001",
         "diskToFormat": "/dev/sda",
-        "interfaces": [
-            {"name": "eth0", "ipv4": [{"address": "198.51.100.9", "prefixLength": 24}]}
-        ],
+        "interfaces": [{"name": "eth0", "ipv4": [{"address": "198.51.100.9", "prefixLength": 24}]}],
         "routes": [],
     }
     path = tmp_path / "ri.json"
@@ -137,9 +135,7 @@ def test_static_address_without_mac_and_no_routes(network_of: Any, tmp_path: Pat
     ],
 )
 def test_in_prefix4(addr: str, prefix: int, gw: str, inside: bool) -> None:
-    got = nix_eval(
-        f'(import {REPO}/nix/lib/network.nix).inPrefix4 "{addr}" {prefix} "{gw}"'
-    )
+    got = nix_eval(f'(import {REPO}/nix/lib/network.nix).inPrefix4 "{addr}" {prefix} "{gw}"')
     assert got is inside
 
 
@@ -218,14 +214,34 @@ def test_installer_restore_without_file_leaves_dhcp(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("v4", "v6"),
     [
-        ({"address": "203.0.113.99", "prefixLength": 32, "gateway": "172.31.1.1",
-          "netmask": "255.255.255.255"},
-         {"address": "2001:db8:99::1", "prefixLength": 64, "gateway": "fe80::1"}),
-        ({"address": "198.51.100.20", "prefixLength": 24, "gateway": "198.51.100.1",
-          "netmask": "255.255.255.0"}, None),
+        (
+            {
+                "address": "203.0.113.99",
+                "prefixLength": 32,
+                "gateway": "172.31.1.1",
+                "netmask": "255.255.255.255",
+            },
+            {"address": "2001:db8:99::1", "prefixLength": 64, "gateway": "fe80::1"},
+        ),
+        (
+            {
+                "address": "198.51.100.20",
+                "prefixLength": 24,
+                "gateway": "198.51.100.1",
+                "netmask": "255.255.255.0",
+            },
+            None,
+        ),
         (None, {"address": "2001:db8:5::2", "prefixLength": 64, "gateway": "fe80::1"}),
-        ({"address": "198.51.100.20", "prefixLength": 25, "gateway": "198.51.100.200",
-          "netmask": "255.255.255.128"}, None),
+        (
+            {
+                "address": "198.51.100.20",
+                "prefixLength": 25,
+                "gateway": "198.51.100.200",
+                "netmask": "255.255.255.128",
+            },
+            None,
+        ),
     ],
 )
 def test_legacy_read_by_nix_equals_legacy_read_by_python(
@@ -236,8 +252,11 @@ def test_legacy_read_by_nix_equals_legacy_read_by_python(
     from nixremote.core.converter import dumps_runtime_info, loads_runtime_info
 
     legacy: dict[str, Any] = {
-        "hostName": "old", "hostId": "0000abcd", "diskToFormat": "/dev/sda",
-        "rootAuthorizedKeys": [], "networkInterface": "ens3",
+        "hostName": "old",
+        "hostId": "0000abcd",
+        "diskToFormat": "/dev/sda",
+        "rootAuthorizedKeys": [],
+        "networkInterface": "ens3",
         "networkInterfaceModule": "virtio_net",
     }
     if v4:

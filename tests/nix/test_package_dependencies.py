@@ -26,8 +26,10 @@ NixosEval = Callable[..., Any]
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 # PEP 508: the name is what precedes the first version, extra or marker character
-DECLARED = [re.match(r"[A-Za-z0-9._-]+", d).group(0)  # type: ignore[union-attr]
-            for d in PYPROJECT["project"]["dependencies"]]
+DECLARED = [
+    re.match(r"[A-Za-z0-9._-]+", d).group(0)  # type: ignore[union-attr]
+    for d in PYPROJECT["project"]["dependencies"]
+]
 
 
 def canonical(name: str) -> str:
@@ -39,12 +41,12 @@ def canonical(name: str) -> str:
 def variants(nixos_eval: NixosEval) -> Any:
     return nixos_eval(
         "let python3Packages = { buildPythonApplication = args: args; }"
-        "  // lib.genAttrs [ \"setuptools\" \"wheel\" \"pluggy\" \"attrs\" \"cattrs\" \"click\""
-        "    \"fabric\" \"hcloud\" \"rich\" \"cryptography\" \"pyyaml\" ] (name: name);"
-        " pkg = variant: import (repo + \"/nix/packages/nixremote.nix\")"
+        '  // lib.genAttrs [ "setuptools" "wheel" "pluggy" "attrs" "cattrs" "click"'
+        '    "fabric" "hcloud" "rich" "cryptography" "pyyaml" ] (name: name);'
+        ' pkg = variant: import (repo + "/nix/packages/nixremote.nix")'
         "   { inherit lib python3Packages variant; };"
         " show = p: { inherit (p) pname version dependencies pythonRemoveDeps; };"
-        " in { full = show (pkg \"full\"); installer = show (pkg \"installer\"); }"
+        ' in { full = show (pkg "full"); installer = show (pkg "installer"); }'
     )
 
 
@@ -72,6 +74,5 @@ def test_every_dependency_is_installed_or_removed_in_the_installer_variant(
     for name in DECLARED:
         assert (canonical(name) in installed) != (name in removed), name
     # removed are the controller's: what the installer imports is what its zipapp carries
-    assert {canonical(n) for n in removed} == {"fabric", "hcloud", "rich", "cryptography",
-                                               "pyyaml"}
+    assert {canonical(n) for n in removed} == {"fabric", "hcloud", "rich", "cryptography", "pyyaml"}
     assert installed <= {canonical(m) for m in ZIPAPP_DEPENDENCIES}

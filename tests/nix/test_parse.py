@@ -15,9 +15,10 @@ from nixremote.core.converter import load_runtime_info
 
 def _repo_nix_files() -> list[Path]:
     listed = subprocess.run(
-        ["git", "-C", str(REPO), "ls-files", "--cached", "--others", "--exclude-standard",
-         "*.nix"],
-        capture_output=True, text=True, check=False,
+        ["git", "-C", str(REPO), "ls-files", "--cached", "--others", "--exclude-standard", "*.nix"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if listed.returncode == 0 and listed.stdout.strip():
         files = [REPO / line for line in listed.stdout.splitlines()]

@@ -80,7 +80,10 @@ def test_terranix_renders_the_same_resources() -> None:
     nix_resources = {f"{t}.{n}" for t, named in got["resource"].items() for n in named}
     assert nix_resources == tf_resources
     assert set(got["terraform"]["required_providers"]) == {"hcloud", "tls", "local"}
-    commands = [p["local-exec"]["command"] for p in got["resource"]["terraform_data"]["install"]
-                ["provisioner"]]
-    assert any(c.startswith("nixremote install root@${hcloud_server.host.ipv4_address}")
-               for c in commands)
+    commands = [
+        p["local-exec"]["command"]
+        for p in got["resource"]["terraform_data"]["install"]["provisioner"]
+    ]
+    assert any(
+        c.startswith("nixremote install root@${hcloud_server.host.ipv4_address}") for c in commands
+    )

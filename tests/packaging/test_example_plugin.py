@@ -46,7 +46,10 @@ def test_example_is_listed_by_nixremote_plugins(example_site: Path) -> None:
     assert mine["version"] == "0.1.0"
     assert mine["builtin"] is False
     assert set(mine["hooks"]) == {
-        "boot_mode", "collect_runtime_info", "detect_hoster", "register_commands"
+        "boot_mode",
+        "collect_runtime_info",
+        "detect_hoster",
+        "register_commands",
     }
 
 
@@ -64,8 +67,17 @@ def test_example_command_is_registered(example_site: Path) -> None:
 
 def test_example_plugin_test_suite_passes(example_site: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark",
-         "tests"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:benchmark",
+            "tests",
+        ],
         cwd=EXAMPLE,
         env=_env(example_site),
         capture_output=True,

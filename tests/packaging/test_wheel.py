@@ -39,8 +39,15 @@ def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=300)
     (wheel,) = dist.glob("nixremote-*.whl")
     result = subprocess.run(
-        [str(env_dir / "bin/python"), "-m", "pip", "install", "--quiet",
-         "--disable-pip-version-check", str(wheel)],
+        [
+            str(env_dir / "bin/python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
         capture_output=True,
         text=True,
         timeout=900,
@@ -92,29 +99,43 @@ def test_sdist_carries_the_sources(dist: Path) -> None:
 
 def test_installed_wheel_runs(venv: Path) -> None:
     exe = venv / "bin" / "nixremote"
-    version = subprocess.run([str(exe), "--version"], capture_output=True, text=True,
-                             timeout=120, check=True)
+    version = subprocess.run(
+        [str(exe), "--version"], capture_output=True, text=True, timeout=120, check=True
+    )
     assert version.stdout.strip() == f"nixremote, version {nixremote.__version__}"
-    plugins = subprocess.run([str(exe), "plugins", "--json"], capture_output=True, text=True,
-                             timeout=120, check=True)
+    plugins = subprocess.run(
+        [str(exe), "plugins", "--json"], capture_output=True, text=True, timeout=120, check=True
+    )
     names = [p["name"] for p in json.loads(plugins.stdout)]
     assert names[:2] == ["generic", "hetzner"]
-    table = subprocess.run([str(exe), "plugins"], capture_output=True, text=True, timeout=120,
-                           check=True)
+    table = subprocess.run(
+        [str(exe), "plugins"], capture_output=True, text=True, timeout=120, check=True
+    )
     assert "nixremote.hosters.hetzner" in table.stdout
 
 
 def test_installed_wheel_is_not_the_source_tree(venv: Path) -> None:
     where = subprocess.run(
         [str(venv / "bin/python"), "-c", "import nixremote, sys; print(nixremote.__file__)"],
-        capture_output=True, text=True, timeout=60, check=True, cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd="/",
     ).stdout.strip()
     assert where.startswith(str(venv)), where
     # The templates are readable through importlib.resources from the installed wheel.
     check = subprocess.run(
-        [str(venv / "bin/python"), "-c",
-         "from importlib.resources import files;"
-         "print(files('nixremote').joinpath('data/templates/host/flake.nix').is_file())"],
-        capture_output=True, text=True, timeout=60, check=True, cwd="/",
+        [
+            str(venv / "bin/python"),
+            "-c",
+            "from importlib.resources import files;"
+            "print(files('nixremote').joinpath('data/templates/host/flake.nix').is_file())",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd="/",
     )
     assert check.stdout.strip() == "True"

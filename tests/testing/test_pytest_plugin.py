@@ -68,16 +68,18 @@ def test_captured_facts_fixture_finds_captures_beside_the_test(pytester) -> None
 
 
 def test_loopback_sshd_checks_host_keys_strictly(loopback_sshd, tmp_path) -> None:
-    ok = subprocess.run(loopback_sshd.ssh_argv("echo", "hello"), capture_output=True, text=True,
-                        timeout=60)
+    ok = subprocess.run(
+        loopback_sshd.ssh_argv("echo", "hello"), capture_output=True, text=True, timeout=60
+    )
     assert ok.stdout == "hello\n", ok.stderr
     # Pinning another server's key must make the client refuse this one.
     with LoopbackSshd(tmp_path / "other") as other:
         loopback_sshd.known_hosts.write_text(
             f"[{loopback_sshd.host}]:{loopback_sshd.port} {other.host_public_key}\n"
         )
-    refused = subprocess.run(loopback_sshd.ssh_argv("echo", "hello"), capture_output=True,
-                             text=True, timeout=60)
+    refused = subprocess.run(
+        loopback_sshd.ssh_argv("echo", "hello"), capture_output=True, text=True, timeout=60
+    )
     assert refused.returncode == 255
     assert "Host key verification failed" in refused.stderr
     assert loopback_sshd.sessions_started() == 1

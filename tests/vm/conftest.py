@@ -20,8 +20,9 @@ def vm_artifacts() -> VmArtifacts:
 
 
 @pytest.fixture(scope="module")
-def rescue_vm(vm_artifacts: VmArtifacts, tmp_path_factory: pytest.TempPathFactory
-              ) -> Iterator[RescueVm]:
+def rescue_vm(
+    vm_artifacts: VmArtifacts, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RescueVm]:
     """One booted rescue VM per test module (the tests of a module run in file order and may
     leave it changed; the kexec test comes last)."""
     vm = RescueVm(vm_artifacts, workdir=tmp_path_factory.mktemp("vm"), boot_timeout=400)

@@ -54,8 +54,14 @@ class Run:
 
 @pytest.fixture(scope="module")
 def machine(vm_artifacts: VmArtifacts, tmp_path_factory: pytest.TempPathFactory):
-    vm = RescueVm(vm_artifacts, workdir=tmp_path_factory.mktemp("e2e"), disk_size=DISK_SIZE,
-                  boot_timeout=400, sample_argv=True, no_reboot=True)
+    vm = RescueVm(
+        vm_artifacts,
+        workdir=tmp_path_factory.mktemp("e2e"),
+        disk_size=DISK_SIZE,
+        boot_timeout=400,
+        sample_argv=True,
+        no_reboot=True,
+    )
     vm.start()
     try:
         yield vm
@@ -77,13 +83,24 @@ def state(machine: RescueVm, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 
 
 def nixremote(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "nixremote.cli.main", *args],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "nixremote.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def target_args(vm: RescueVm, known_hosts: Path) -> list[str]:
-    return [f"root@{vm.host}", "-p", str(vm.ssh_port), "-i", str(vm.identity_file),
-            "--known-hosts", str(known_hosts)]
+    return [
+        f"root@{vm.host}",
+        "-p",
+        str(vm.ssh_port),
+        "-i",
+        str(vm.identity_file),
+        "--known-hosts",
+        str(known_hosts),
+    ]
 
 
 def test_info_matches_the_machine(machine: RescueVm, state: dict[str, Any]) -> None:
@@ -102,13 +119,22 @@ def test_info_matches_the_machine(machine: RescueVm, state: dict[str, Any]) -> N
     assert info.arch == "x86_64"
 
 
-def test_kexec_and_format(machine: RescueVm, vm_artifacts: VmArtifacts,
-                          state: dict[str, Any]) -> None:
+def test_kexec_and_format(
+    machine: RescueVm, vm_artifacts: VmArtifacts, state: dict[str, Any]
+) -> None:
     boot_id = machine.ssh(["cat", "/proc/sys/kernel/random/boot_id"]).stdout.strip()
-    proc = nixremote("install", *target_args(machine, state["known_hosts"]),
-                     "--bundle", str(vm_artifacts.bundle_dir),
-                     "--disk-key-file", str(state["key_file"]),
-                     "--phases", "kexec,format", "--yes", "--json")
+    proc = nixremote(
+        "install",
+        *target_args(machine, state["known_hosts"]),
+        "--bundle",
+        str(vm_artifacts.bundle_dir),
+        "--disk-key-file",
+        str(state["key_file"]),
+        "--phases",
+        "kexec,format",
+        "--yes",
+        "--json",
+    )
     run = Run(proc)
     state["runs"] = [run]
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
@@ -134,8 +160,14 @@ def test_kexec_and_format(machine: RescueVm, vm_artifacts: VmArtifacts,
     assert carried.disk_to_format == machine.disk_by_id
 
 
-def sh(machine: RescueVm, state: dict[str, Any] | None, script: str, *,
-       input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def sh(
+    machine: RescueVm,
+    state: dict[str, Any] | None,
+    script: str,
+    *,
+    input: bytes | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
     """Run a script on the installer (pinned in ``state``), or on the rescue system (None)."""
     known_hosts = state["known_hosts"] if state is not None else machine.known_hosts_file
     return machine.ssh(["sh", "-c", script], known_hosts=known_hosts, input=input, check=check)
@@ -143,8 +175,10 @@ def sh(machine: RescueVm, state: dict[str, Any] | None, script: str, *,
 
 def test_the_disk_has_the_original_layout(machine: RescueVm, state: dict[str, Any]) -> None:
     table = sh(machine, state, f"sgdisk -p {machine.disk_by_id}").stdout
-    rows = {int(m[0]): (int(m[1]), int(m[2]), m[3]) for m in re.findall(
-        r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+\S+ \S+\s+([0-9A-F]{4})", table, re.M)}
+    rows = {
+        int(m[0]): (int(m[1]), int(m[2]), m[3])
+        for m in re.findall(r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+\S+ \S+\s+([0-9A-F]{4})", table, re.M)
+    }
     sectors = DISK_SIZE // 512
     assert rows == {
         2: (34, 2047, "EF02"),
@@ -154,10 +188,10 @@ def test_the_disk_has_the_original_layout(machine: RescueVm, state: dict[str, An
     assert sectors - 34 - 2048 < rows[1][1] <= sectors - 34
 
 
-def test_the_pool_is_encrypted_with_the_datasets(machine: RescueVm,
-                                                 state: dict[str, Any]) -> None:
-    props = sh(machine, state,
-               "zfs get -H -o property,value encryption,keyformat,keylocation rpool").stdout
+def test_the_pool_is_encrypted_with_the_datasets(machine: RescueVm, state: dict[str, Any]) -> None:
+    props = sh(
+        machine, state, "zfs get -H -o property,value encryption,keyformat,keylocation rpool"
+    ).stdout
     values = dict(line.split("\t") for line in props.strip().splitlines())
     assert values["encryption"].startswith("aes-")
     assert values["keyformat"] == "passphrase"
@@ -175,9 +209,16 @@ def test_install_resumes_without_formatting(machine: RescueVm, state: dict[str, 
     """A second run, for the install phase only: it goes on where the first stopped, on the
     same installer (reached with the pinned key) and the same pool, without formatting."""
     sh(machine, state, "echo still-here > /mnt/persist/marker")
-    proc = nixremote("install", *target_args(machine, state["known_hosts"]),
-                     "--disk-key-file", str(state["key_file"]),
-                     "--phases", "install", "--yes", "--json")
+    proc = nixremote(
+        "install",
+        *target_args(machine, state["known_hosts"]),
+        "--disk-key-file",
+        str(state["key_file"]),
+        "--phases",
+        "install",
+        "--yes",
+        "--json",
+    )
     run = Run(proc)
     state["runs"].append(run)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
@@ -196,8 +237,12 @@ def test_install_resumes_without_formatting(machine: RescueVm, state: dict[str, 
 def test_persist_holds_keys_flake_and_the_install_record(
     machine: RescueVm, state: dict[str, Any], tmp_path: Path
 ) -> None:
-    modes = sh(machine, state, "stat -c '%a %n' /mnt/persist/etc/ssh/ssh_host_* "
-               "/mnt/persist/etc/secrets/initrd/ssh_host_ed25519_key").stdout.splitlines()
+    modes = sh(
+        machine,
+        state,
+        "stat -c '%a %n' /mnt/persist/etc/ssh/ssh_host_* "
+        "/mnt/persist/etc/secrets/initrd/ssh_host_ed25519_key",
+    ).stdout.splitlines()
     for line in modes:
         mode, name = line.split(" ", 1)
         assert mode == ("644" if name.endswith(".pub") else "600"), line
@@ -206,15 +251,18 @@ def test_persist_holds_keys_flake_and_the_install_record(
 
     flake = sh(machine, state, "cat /mnt/persist/etc/nixos/flake.nix").stdout
     (tmp_path / "flake.nix").write_text(flake)
-    subprocess.run(["nix-instantiate", "--parse", str(tmp_path / "flake.nix")], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["nix-instantiate", "--parse", str(tmp_path / "flake.nix")], check=True, capture_output=True
+    )
     info_text = sh(machine, state, "cat /mnt/persist/etc/nixos/runtime-info.json").stdout
     info = loads_runtime_info(info_text)
     assert info.disk_to_format == machine.disk_by_id
     state["flake_texts"] = flake + info_text
 
-    record = [json.loads(line) for line in sh(
-        machine, state, "cat /mnt/persist/nixos-install.log").stdout.splitlines()]
+    record = [
+        json.loads(line)
+        for line in sh(machine, state, "cat /mnt/persist/nixos-install.log").stdout.splitlines()
+    ]
     assert len(record) == 1
     assert record[0]["flake"] == "/mnt/persist/etc/nixos#installed"
     assert record[0]["ok"] is True
@@ -232,37 +280,51 @@ def test_the_disk_key_is_nowhere(machine: RescueVm, state: dict[str, Any]) -> No
     assert not [a for a in argvs if key in " ".join(a)]
     assert key not in machine.console_text()
     assert key not in state["flake_texts"]
-    leftovers = sh(machine, state, "ls /run/nixremote/; grep -rl " + key +
-                   " /run/nixremote /mnt/persist /root /tmp 2>/dev/null; true").stdout
+    leftovers = sh(
+        machine,
+        state,
+        "ls /run/nixremote/; grep -rl "
+        + key
+        + " /run/nixremote /mnt/persist /root /tmp 2>/dev/null; true",
+    ).stdout
     assert "disk.key" not in leftovers.split()
     assert key not in leftovers
 
 
-def test_reboot_records_the_installed_systems_keys(machine: RescueVm,
-                                                   state: dict[str, Any]) -> None:
-    proc = nixremote("install", *target_args(machine, state["known_hosts"]),
-                     "--phases", "reboot", "--yes", "--json")
+def test_reboot_records_the_installed_systems_keys(
+    machine: RescueVm, state: dict[str, Any]
+) -> None:
+    proc = nixremote(
+        "install",
+        *target_args(machine, state["known_hosts"]),
+        "--phases",
+        "reboot",
+        "--yes",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     recorded = [line.split() for line in state["known_hosts"].read_text().splitlines()]
-    ours = [fingerprint(" ".join(f[1:3])) for f in recorded
-            if f[0] == f"[{machine.host}]:{machine.ssh_port}"]
+    ours = [
+        fingerprint(" ".join(f[1:3]))
+        for f in recorded
+        if f[0] == f"[{machine.host}]:{machine.ssh_port}"
+    ]
     assert state["host_keys"]["host.ed25519.sha256"] in ours
     # The installer rebooted the machine; it comes back as the rescue system (QEMU boots that
     # kernel directly: the installed NixOS was not built here).
     machine.restart_after_reboot()
 
 
-def test_the_pool_opens_with_the_passphrase_only(machine: RescueVm,
-                                                 state: dict[str, Any]) -> None:
+def test_the_pool_opens_with_the_passphrase_only(machine: RescueVm, state: dict[str, Any]) -> None:
     """After the reboot, from a fresh system: the pool is there, exported cleanly, and its key
     loads with the passphrase and not without it."""
     sh(machine, None, "modprobe zfs; zpool import -d /dev/disk/by-id -N rpool")
     wrong = sh(machine, None, "zfs load-key rpool", input=b"not-the-key\n", check=False)
     assert wrong.returncode != 0
-    assert sh(machine, None, "zfs get -H -o value keystatus rpool").stdout.strip() == \
-        "unavailable"
+    assert sh(machine, None, "zfs get -H -o value keystatus rpool").stdout.strip() == "unavailable"
     sh(machine, None, "zfs load-key rpool", input=state["key"] + b"\n")
-    assert sh(machine, None, "zfs get -H -o value keystatus rpool").stdout.strip() == \
-        "available"
-    assert "rpool/local/root@blank" in sh(machine, None,
-                                          "zfs list -H -t snapshot -o name").stdout.split()
+    assert sh(machine, None, "zfs get -H -o value keystatus rpool").stdout.strip() == "available"
+    assert (
+        "rpool/local/root@blank"
+        in sh(machine, None, "zfs list -H -t snapshot -o name").stdout.split()
+    )

@@ -17,9 +17,13 @@ pytestmark = pytest.mark.vm
 
 
 def _nixremote(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "nixremote.cli.main", *args],
-                          capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "nixremote.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_vm_up_ssh_down(vm_artifacts: VmArtifacts, tmp_path: Path) -> None:

@@ -26,19 +26,22 @@ from nixremote.testing.vm.cli import parse_size
 
 
 def test_cpio_archive_unpacks_with_gnu_cpio(tmp_path: Path) -> None:
-    data = cpio.write_entries([
-        cpio.file_entry("ssh/ssh_host_ed25519_key", b"PRIVATE\n", 0o600),
-        cpio.file_entry("nixremote/nixremote.pyz", b"PK\x05\x06" + b"\0" * 18),
-        cpio.symlink_entry("etc/link", "../ssh/ssh_host_ed25519_key"),
-        cpio.dir_entry("empty", 0o700),
-    ])
+    data = cpio.write_entries(
+        [
+            cpio.file_entry("ssh/ssh_host_ed25519_key", b"PRIVATE\n", 0o600),
+            cpio.file_entry("nixremote/nixremote.pyz", b"PK\x05\x06" + b"\0" * 18),
+            cpio.symlink_entry("etc/link", "../ssh/ssh_host_ed25519_key"),
+            cpio.dir_entry("empty", 0o700),
+        ]
+    )
     raw = gzip.decompress(data)
     assert raw.startswith(b"070701")
     assert len(raw) % 512 == 0
     out = tmp_path / "out"
     out.mkdir()
-    subprocess.run(["cpio", "-idm", "--quiet", "--no-absolute-filenames"], input=raw, cwd=out,
-                   check=True)
+    subprocess.run(
+        ["cpio", "-idm", "--quiet", "--no-absolute-filenames"], input=raw, cwd=out, check=True
+    )
     key = out / "ssh/ssh_host_ed25519_key"
     assert key.read_bytes() == b"PRIVATE\n"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -104,7 +107,9 @@ def test_module_closure_follows_dependencies() -> None:
         "updates/dkms/zfs.ko",
     ]
     assert module_closure(deps, [], ["kernel/crypto"]) == [
-        "kernel/crypto/sub/gf128mul.ko", "kernel/crypto/xts.ko"]
+        "kernel/crypto/sub/gf128mul.ko",
+        "kernel/crypto/xts.ko",
+    ]
 
 
 def test_cache_key_follows_the_scripts(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -124,6 +124,7 @@ def test_reads_the_server_id_through_the_transport(nixremote_pm, tmp_path) -> No
 
 def test_reads_the_server_id_over_ssh(nixremote_pm, loopback_sshd, tmp_path) -> None:
     from nixremote.controller import ssh
+
     server_id = tmp_path / "server-id"
     server_id.write_text("4712\n")
     transport = ssh.connect(

@@ -35,11 +35,18 @@ _ROLE_TEXT = {
 
 def _layout_options(func: click.decorators.FC) -> click.decorators.FC:
     func = click.option(
-        "--disk", "disks", multiple=True, metavar="PATH",
+        "--disk",
+        "disks",
+        multiple=True,
+        metavar="PATH",
         help="A further disk (by-id path), e.g. the second disk of --layout mirror.",
     )(func)
     func = click.option(
-        "--layout", "variant", type=click.Choice(LAYOUTS), default="default", show_default=True,
+        "--layout",
+        "variant",
+        type=click.Choice(LAYOUTS),
+        default="default",
+        show_default=True,
         help="The layout: the original installer's (default), uefi, bios, mirror, unencrypted, "
         "or auto (uefi/bios from the runtime info's boot mode).",
     )(func)
@@ -55,16 +62,23 @@ def resolve_layout(info: RuntimeInfo, variant: str, disks: tuple[str, ...]) -> D
 
 def layout_lines(layout: DiskLayout) -> list[str]:
     """A person's summary of a layout."""
-    lines = [f"layout {layout.name}: {len(layout.disks)} disk(s), needs at least "
-             f"{layout.min_disk_bytes / 2**30:.1f} GiB each"]
+    lines = [
+        f"layout {layout.name}: {len(layout.disks)} disk(s), needs at least "
+        f"{layout.min_disk_bytes / 2**30:.1f} GiB each"
+    ]
     for disk in layout.disks:
         lines.append(f"  disk {disk.path}")
         for part in sorted(disk.partitions, key=lambda p: p.number):
             fs = f", {part.filesystem}" if part.filesystem else ""
-            where = ("the rest of the disk" if (part.start, part.end) == ("0", "0")
-                     else f"{part.start}..{part.end}")
-            lines.append(f"    partition {part.number}: {part.type_code} {_ROLE_TEXT[part.role]}"
-                         f", {where}{fs}")
+            where = (
+                "the rest of the disk"
+                if (part.start, part.end) == ("0", "0")
+                else f"{part.start}..{part.end}"
+            )
+            lines.append(
+                f"    partition {part.number}: {part.type_code} {_ROLE_TEXT[part.role]}"
+                f", {where}{fs}"
+            )
     pool = layout.pool
     enc = "encrypted (passphrase prompted at boot)" if pool.encrypted else "not encrypted"
     lines.append(f"  pool {pool.name}{' (' + pool.vdev + ')' if pool.vdev else ''}, {enc}")
@@ -108,8 +122,13 @@ def plan_cmd(file: Path, variant: str, disks: tuple[str, ...], as_json: bool) ->
     layout = resolve_layout(info, variant, disks)
     steps = plan(layout)
     if as_json:
-        emit_json({"host": info.host_name, "layout": unstructure(layout),
-                   "steps": plan_to_json_data(steps)})
+        emit_json(
+            {
+                "host": info.host_name,
+                "layout": unstructure(layout),
+                "steps": plan_to_json_data(steps),
+            }
+        )
         return
     click.echo(f"disk plan for {info.host_name}: {len(steps)} steps")
     for line in (*layout_lines(layout), "", *plan_lines(steps)):
@@ -132,8 +151,9 @@ def _read_key(key_file: Path | None) -> DiskKey:
         return DiskKey.from_file(key_file)
     if not sys.stdin.isatty():
         return DiskKey.from_bytes(sys.stdin.buffer.read(), source="the disk key on stdin")
-    key = click.prompt("Disk encryption passphrase", hide_input=True,
-                       confirmation_prompt=True, err=True)
+    key = click.prompt(
+        "Disk encryption passphrase", hide_input=True, confirmation_prompt=True, err=True
+    )
     return DiskKey.from_bytes(str(key).encode(), source="the passphrase")
 
 
@@ -144,12 +164,20 @@ def _ask(prompt: str) -> str:
 @disk_group.command("apply", short_help="Erase the disks here and create the layout.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_layout_options
-@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Read the disk passphrase from this file (default: stdin, or a prompt).")
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the disk passphrase from this file (default: stdin, or a prompt).",
+)
 @click.option("--yes", is_flag=True, help="Do not ask; erase the disks.")
 @click.option("--dry-run", is_flag=True, help="Check the disks and show the steps; change nothing.")
-@click.option("--stage", "stages", multiple=True, type=click.Choice(STAGES),
-              help="Run only these stages (repeatable; for recovery and tests).")
+@click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    type=click.Choice(STAGES),
+    help="Run only these stages (repeatable; for recovery and tests).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Progress as JSON lines on stdout.")
 def apply_cmd(
     file: Path,
@@ -183,5 +211,4 @@ def apply_cmd(
             confirm(info, layout, yes=yes, ask=ask)
             if needs_key:
                 key = _read_key(key_file)
-        nuke_disks(info, layout, transport, key, reporter, dry_run=dry_run,
-                   stages=stages or None)
+        nuke_disks(info, layout, transport, key, reporter, dry_run=dry_run, stages=stages or None)

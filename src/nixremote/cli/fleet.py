@@ -66,14 +66,16 @@ def add_cmd(
     if stage:
         fleet_lib.git_add(directory, [rel])
     if as_json:
-        emit_json({
-            "name": host.name,
-            "hostName": host.info.host_name,
-            "path": str(host.path),
-            "written": list(host.written),
-            "kept": list(host.kept),
-            "staged": stage,
-        })
+        emit_json(
+            {
+                "name": host.name,
+                "hostName": host.info.host_name,
+                "path": str(host.path),
+                "written": list(host.written),
+                "kept": list(host.kept),
+                "staged": stage,
+            }
+        )
         return
     for file in host.written:
         click.echo(f"wrote {host.path / file}")
@@ -83,8 +85,10 @@ def add_cmd(
         click.echo(f"staged {rel} with git")
     elif fleet_lib.is_git_worktree(directory):
         click.echo(f"note: git add {rel} (a flake only sees files git tracks)")
-    click.echo(f"build it: nix build {directory}#nixosConfigurations.{host.name}"
-               ".config.system.build.toplevel")
+    click.echo(
+        f"build it: nix build {directory}#nixosConfigurations.{host.name}"
+        ".config.system.build.toplevel"
+    )
 
 
 @fleet_group.command("list")

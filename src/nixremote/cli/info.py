@@ -48,9 +48,7 @@ def summary(info: RuntimeInfo, facts: Facts | None = None) -> str:
         name = iface.name
         if iface.predictable_name and iface.predictable_name != iface.name:
             name += f" ({iface.predictable_name})"
-        lines.append(
-            f"  {mark} {name}  mac {iface.mac or '?'}  driver {iface.driver or '?'}"
-        )
+        lines.append(f"  {mark} {name}  mac {iface.mac or '?'}  driver {iface.driver or '?'}")
         for addr in (*iface.ipv4, *iface.ipv6):
             dyn = " dynamic" if addr.dynamic else ""
             lines.append(f"      {addr.address}/{addr.prefix_length}{dyn}")
@@ -97,20 +95,39 @@ def _stderr_reporter(quiet: bool) -> Any:
     is_flag=True,
     help="Record an unknown host key in the known_hosts file (a changed key is still refused).",
 )
-@click.option("--sudo", is_flag=True, help=(
-    "Run the probe through sudo (a non-root USER); the password comes from "
-    "NIXREMOTE_SUDO_PASSWORD or a prompt."))
-@click.option("--connect-timeout", type=float, default=15.0, show_default=True,
-              help="Seconds to wait for the SSH connection.")
-@click.option("--timeout", type=float, default=60.0, show_default=True,
-              help="Seconds the probe may run on the host.")
+@click.option(
+    "--sudo",
+    is_flag=True,
+    help=(
+        "Run the probe through sudo (a non-root USER); the password comes from "
+        "NIXREMOTE_SUDO_PASSWORD or a prompt."
+    ),
+)
+@click.option(
+    "--connect-timeout",
+    type=float,
+    default=15.0,
+    show_default=True,
+    help="Seconds to wait for the SSH connection.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds the probe may run on the host.",
+)
 @click.option("--disk", metavar="DEV", help="The disk to format (default: the disk holding /).")
 @click.option("--hoster", metavar="NAME", help="The hoster (default: detected).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write runtime-info.json to this file.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write runtime-info.json to this file."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print runtime-info.json to stdout.")
-@click.option("--save-facts", type=click.Path(dir_okay=False),
-              help="Also write the probe's raw facts to this file.")
+@click.option(
+    "--save-facts",
+    type=click.Path(dir_okay=False),
+    help="Also write the probe's raw facts to this file.",
+)
 @click.pass_context
 def info_cmd(
     ctx: click.Context,

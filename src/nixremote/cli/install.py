@@ -20,11 +20,14 @@ from ..core.layout import LAYOUTS
 
 def _prompt_key() -> bytes:
     if not sys.stdin.isatty():
-        raise InvalidInputError("the disk key is needed and there is no terminal to ask for it",
-                                hint="pass --disk-key-file FILE")
+        raise InvalidInputError(
+            "the disk key is needed and there is no terminal to ask for it",
+            hint="pass --disk-key-file FILE",
+        )
     while True:
-        value: str = click.prompt("Disk encryption passphrase", hide_input=True,
-                                  confirmation_prompt=True, err=True)
+        value: str = click.prompt(
+            "Disk encryption passphrase", hide_input=True, confirmation_prompt=True, err=True
+        )
         try:
             return DiskKey.from_bytes(value.encode("utf-8"), source="the passphrase").value
         except InvalidInputError as exc:
@@ -37,10 +40,14 @@ def _confirm(host: str, phases: tuple[str, ...]) -> None:
             f"installing onto {host} replaces its system and wipes its disk",
             hint="pass --yes to confirm, or --dry-run to look first",
         )
-    click.echo(f"This replaces the running system of {host} ({', '.join(phases)}) and WIPES "
-               "the disk to format.", err=True)
-    answer: str = click.prompt(f"Type the host name ({host}) to go on", default="",
-                               show_default=False, err=True)
+    click.echo(
+        f"This replaces the running system of {host} ({', '.join(phases)}) and WIPES "
+        "the disk to format.",
+        err=True,
+    )
+    answer: str = click.prompt(
+        f"Type the host name ({host}) to go on", default="", show_default=False, err=True
+    )
     if answer.strip() != host:
         raise click.exceptions.Abort()
 
@@ -48,31 +55,73 @@ def _confirm(host: str, phases: tuple[str, ...]) -> None:
 @click.command("install")
 @click.argument("target", metavar="[USER@]HOST")
 @click.option("-p", "--port", type=int, default=None, help="SSH port (default 22).")
-@click.option("-i", "--identity", "identity", type=click.Path(path_type=Path, dir_okay=False),
-              help="SSH private key (its .pub is also allowed into the installer).")
-@click.option("--known-hosts", type=click.Path(path_type=Path, dir_okay=False),
-              help="known_hosts file to check and record host keys in "
-              "(default ~/.ssh/known_hosts).")
-@click.option("--accept-new", is_flag=True,
-              help="Accept and record the running system's host key when it is unknown "
-              "(a rescue system's key cannot be known in advance).")
-@click.option("--bundle", type=click.Path(path_type=Path, exists=True),
-              help="Kexec bundle: a directory with bundle.json, or a nixos-images kexec "
-              "tarball.")
-@click.option("--flake", default=None, metavar="REF",
-              help="Flake reference of nixremote for the host flake's input.")
-@click.option("--disk-key-file", type=click.Path(path_type=Path, dir_okay=False),
-              help="File holding the disk encryption passphrase (else it is asked for).")
-@click.option("--layout", type=click.Choice(LAYOUTS), default="default", show_default=True,
-              help="Disk layout.")
-@click.option("--disk", default=None, metavar="PATH",
-              help="The disk to format (by-id path; default: the disk holding /).")
-@click.option("--phases", default="kexec,format,install,reboot", show_default=True,
-              metavar="LIST", help="Comma-separated subset of kexec,format,install,reboot.")
-@click.option("--installer-port", type=int, default=None,
-              help="SSH port of the installer after kexec (default: the same port).")
-@click.option("--kexec-timeout", type=float, default=600.0, show_default=True,
-              help="Seconds to wait for the installer's SSH after kexec.")
+@click.option(
+    "-i",
+    "--identity",
+    "identity",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="SSH private key (its .pub is also allowed into the installer).",
+)
+@click.option(
+    "--known-hosts",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="known_hosts file to check and record host keys in (default ~/.ssh/known_hosts).",
+)
+@click.option(
+    "--accept-new",
+    is_flag=True,
+    help="Accept and record the running system's host key when it is unknown "
+    "(a rescue system's key cannot be known in advance).",
+)
+@click.option(
+    "--bundle",
+    type=click.Path(path_type=Path, exists=True),
+    help="Kexec bundle: a directory with bundle.json, or a nixos-images kexec tarball.",
+)
+@click.option(
+    "--flake",
+    default=None,
+    metavar="REF",
+    help="Flake reference of nixremote for the host flake's input.",
+)
+@click.option(
+    "--disk-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File holding the disk encryption passphrase (else it is asked for).",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(LAYOUTS),
+    default="default",
+    show_default=True,
+    help="Disk layout.",
+)
+@click.option(
+    "--disk",
+    default=None,
+    metavar="PATH",
+    help="The disk to format (by-id path; default: the disk holding /).",
+)
+@click.option(
+    "--phases",
+    default="kexec,format,install,reboot",
+    show_default=True,
+    metavar="LIST",
+    help="Comma-separated subset of kexec,format,install,reboot.",
+)
+@click.option(
+    "--installer-port",
+    type=int,
+    default=None,
+    help="SSH port of the installer after kexec (default: the same port).",
+)
+@click.option(
+    "--kexec-timeout",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for the installer's SSH after kexec.",
+)
 @click.option("--hoster", default=None, help="Hoster plugin to use (default: detected).")
 @click.option("--dry-run", is_flag=True, help="Show the disk plan and every step; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing the system.")
@@ -105,9 +154,11 @@ def install_cmd(
     user, host, t_port = parse_target(target)
     wanted = parse_phases(phases)
     if "kexec" in wanted and bundle is None:
-        raise InvalidInputError("the kexec phase needs --bundle",
-                                hint="pass --bundle DIR (nix build .#kexec) or a nixos-images "
-                                "kexec tarball, or leave kexec out of --phases")
+        raise InvalidInputError(
+            "the kexec phase needs --bundle",
+            hint="pass --bundle DIR (nix build .#kexec) or a nixos-images "
+            "kexec tarball, or leave kexec out of --phases",
+        )
     needs_key = "format" in wanted or "install" in wanted
     key: bytes | None = None
     if disk_key_file is not None:
@@ -117,12 +168,24 @@ def install_cmd(
     if not dry_run and not yes and any(p in wanted for p in ("kexec", "format", "install")):
         _confirm(host, wanted)
     the_target = Target(
-        host=host, user=user or "root", port=port or t_port or 22, identity_file=identity,
-        known_hosts=known_hosts, host_key_policy="accept-new" if accept_new else "strict",
+        host=host,
+        user=user or "root",
+        port=port or t_port or 22,
+        identity_file=identity,
+        known_hosts=known_hosts,
+        host_key_policy="accept-new" if accept_new else "strict",
     )
     options = InstallOptions(
-        bundle=bundle, flake=flake, disk_key=key, layout=layout, disk=disk, phases=wanted,
-        dry_run=dry_run, yes=True, installer_port=installer_port, kexec_deadline=kexec_timeout,
+        bundle=bundle,
+        flake=flake,
+        disk_key=key,
+        layout=layout,
+        disk=disk,
+        phases=wanted,
+        dry_run=dry_run,
+        yes=True,
+        installer_port=installer_port,
+        kexec_deadline=kexec_timeout,
         hoster=hoster,
     )
     with progress_reporter(json_lines=json_lines) as reporter:
@@ -139,13 +202,15 @@ def install_cmd(
             data["installerFingerprint"] = result.installer_fingerprint
         for k in result.host_keys:
             data[f"{k.role}.{k.type}.sha256"] = k.fingerprint
-        message = (f"dry run for {result.host}: {len(result.steps)} steps, nothing changed"
-                   if result.dry_run else f"{result.host}: {', '.join(result.phases)} done")
+        message = (
+            f"dry run for {result.host}: {len(result.steps)} steps, nothing changed"
+            if result.dry_run
+            else f"{result.host}: {', '.join(result.phases)} done"
+        )
         reporter(Event(kind="done", message=message, data=data))
     if not json_lines and result.host_keys:
         when = "" if "reboot" in result.phases else " (the system's are recorded at reboot)"
-        click.echo(f"host keys of the installed system, for {result.known_hosts}{when}:",
-                   err=True)
+        click.echo(f"host keys of the installed system, for {result.known_hosts}{when}:", err=True)
         for k in result.host_keys:
             click.echo(f"  {k.role:<6} {k.type:<8} {k.fingerprint}", err=True)
 

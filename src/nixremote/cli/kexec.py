@@ -87,18 +87,21 @@ def grub_snippet(
     """The GRUB console lines that boot the bundle from ``directory`` on partition ``root``."""
     directory = "/" + directory.strip("/") if directory.strip("/") else ""
     params = " ".join(p for p in (boot.kernel_params, extra) if p)
-    return "\n".join(
-        [
-            "insmod gzio",
-            "insmod part_gpt",
-            "insmod part_msdos",
-            "insmod ext2",
-            f"set root='{root}'",
-            f"linux {directory}/{boot.kernel} {params}",
-            f"initrd {directory}/{boot.initrd}",
-            "boot",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                "insmod gzio",
+                "insmod part_gpt",
+                "insmod part_msdos",
+                "insmod ext2",
+                f"set root='{root}'",
+                f"linux {directory}/{boot.kernel} {params}",
+                f"initrd {directory}/{boot.initrd}",
+                "boot",
+            ]
+        )
+        + "\n"
+    )
 
 
 @click.group("kexec")
@@ -129,5 +132,7 @@ def grub_snippet_cmd(bundle: Path, grub_root: str, directory: str, append: str) 
     Copy the bundle's kernel and initrd to DIR on the old system, open the hoster's console,
     press `c` in GRUB and paste the lines.
     """
-    click.echo(grub_snippet(read_bundle(bundle), root=grub_root, directory=directory,
-                            extra=append), nl=False)
+    click.echo(
+        grub_snippet(read_bundle(bundle), root=grub_root, directory=directory, extra=append),
+        nl=False,
+    )

@@ -22,8 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "completion": ("nixremote.cli.completion:completion_cmd", "Print a shell completion script."),
     "disk": ("nixremote.cli.disk:disk_group", "Plan and apply disk layouts."),
     "fleet": ("nixremote.cli.fleet:fleet_group", "Manage a flake of many hosts."),
-    "hetzner": ("nixremote.hosters.hetzner.cli:hetzner_group",
-                "Hetzner Cloud servers (the built-in Hetzner plugin)."),
+    "hetzner": (
+        "nixremote.hosters.hetzner.cli:hetzner_group",
+        "Hetzner Cloud servers (the built-in Hetzner plugin).",
+    ),
     "info": ("nixremote.cli.info:info_cmd", "Collect a host's runtime info over SSH."),
     "install": ("nixremote.cli.install:install_cmd", "Install NixOS onto a host over SSH."),
     "installer": ("nixremote.installers.cli:installer_group", "Commands run inside the installer."),

@@ -87,7 +87,10 @@ def progress_reporter(*, json_lines: bool = False) -> Iterator[Reporter]:
                 return
             style = {"warning": "yellow", "error": "red", "done": "green"}.get(event.kind, "")
             prefix = f"[dim]{event.phase}[/dim] " if event.phase else ""
-            con.print(f"{prefix}[{style}]{event.message}[/{style}]" if style else
-                      f"{prefix}{event.message}")
+            con.print(
+                f"{prefix}[{style}]{event.message}[/{style}]"
+                if style
+                else f"{prefix}{event.message}"
+            )
 
         yield render

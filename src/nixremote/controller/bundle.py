@@ -202,15 +202,26 @@ def load_directory(directory: Path) -> Bundle:
     """A bundle directory with ``bundle.json``."""
     meta = directory / "bundle.json"
     data = _read_bundle_json(directory)
-    known = {"format", "arch", "kernel", "initrd", "kernelParams", "python", "initrdUnpackedBytes",
-             "flakeInputs"}
+    known = {
+        "format",
+        "arch",
+        "kernel",
+        "initrd",
+        "kernelParams",
+        "python",
+        "initrdUnpackedBytes",
+        "flakeInputs",
+    }
     extra = sorted(set(data) - known)
     if extra:
         raise _bad(meta, f"unknown key {extra[0]!r} @ $.{extra[0]}")
     fmt = _field(data, meta, "format", int)
     if fmt != BUNDLE_FORMAT:
-        raise _bad(meta, f"format {fmt} is not supported (this nixremote reads {BUNDLE_FORMAT})",
-                   hint="use a bundle built by this version of nixremote")
+        raise _bad(
+            meta,
+            f"format {fmt} is not supported (this nixremote reads {BUNDLE_FORMAT})",
+            hint="use a bundle built by this version of nixremote",
+        )
     kernel = directory / (_field(data, meta, "kernel", str, False) or "bzImage")
     initrd_name = _field(data, meta, "initrd", str, False)
     if initrd_name is None:
@@ -265,8 +276,11 @@ def _flake_sources(data: Any, meta: Path) -> tuple[FlakeSource, ...]:
                 parse_flake_ref(url)
         except ValueError as exc:
             raise _bad(meta, f"{exc} @ {where}") from None
-        out.append(FlakeSource(name=name, path=locked.path, nar_hash=locked.nar_hash,
-                               last_modified=last, url=url))
+        out.append(
+            FlakeSource(
+                name=name, path=locked.path, nar_hash=locked.nar_hash, last_modified=last, url=url
+            )
+        )
     return tuple(out)
 
 
@@ -291,8 +305,9 @@ def parse_run_script(text: str) -> str:
             values.setdefault(match.group(1), " ".join(words))
     init = values.get("init")
     if not init or not init.startswith("/"):
-        raise InvalidInputError("kexec/run: no init= assignment found",
-                                hint="is this a nixos-images kexec tarball?")
+        raise InvalidInputError(
+            "kexec/run: no init= assignment found", hint="is this a nixos-images kexec tarball?"
+        )
     # kernelParams is itself a string of words, shell-escaped per word
     try:
         params = shlex.split(values.get("kernelParams", ""))
@@ -334,8 +349,11 @@ def load_tarball(tarball: Path, *, cache_dir: Path | None = None) -> Bundle:
                 names = {m.name.lstrip("./"): m for m in tar.getmembers() if m.isfile()}
                 for need in ("kexec/bzImage", "kexec/initrd", "kexec/run"):
                     if need not in names:
-                        raise _bad(tarball, f"{need} is missing",
-                                   hint="expected a nixos-images kexec installer tarball")
+                        raise _bad(
+                            tarball,
+                            f"{need} is missing",
+                            hint="expected a nixos-images kexec installer tarball",
+                        )
                 for name in ("bzImage", "initrd", "run"):
                     src = tar.extractfile(names[f"kexec/{name}"])
                     assert src is not None
@@ -376,10 +394,14 @@ def load_bundle(path: str | Path, *, cache_dir: Path | None = None) -> Bundle:
         if (p / "bundle.json").is_file():
             return load_directory(p)
         if (p / "kexec" / "run").is_file():
-            raise _bad(p, "an unpacked nixos-images folder is not a bundle",
-                       hint="pass the .tar.gz itself")
-        raise _bad(p, "no bundle.json in this directory",
-                   hint="pass a bundle directory (nix build .#kexec) or a kexec tarball")
+            raise _bad(
+                p, "an unpacked nixos-images folder is not a bundle", hint="pass the .tar.gz itself"
+            )
+        raise _bad(
+            p,
+            "no bundle.json in this directory",
+            hint="pass a bundle directory (nix build .#kexec) or a kexec tarball",
+        )
     if p.is_file():
         return load_tarball(p, cache_dir=cache_dir)
     raise _bad(p, "no such file or directory", hint="check the --bundle path")

@@ -110,9 +110,7 @@ def _routes(facts: Facts, links: tuple[parsers.Link, ...]) -> tuple[Route, ...]:
 def _primary(interfaces: tuple[Interface, ...], routes: tuple[Route, ...]) -> str | None:
     names = {i.name for i in interfaces}
     for family in (4, 6):
-        defaults = [
-            r for r in routes if r.family == family and r.is_default and r.device in names
-        ]
+        defaults = [r for r in routes if r.family == family and r.is_default and r.device in names]
         if defaults:
             best = min(defaults, key=lambda r: r.metric if r.metric is not None else 0)
             return best.device
@@ -135,17 +133,11 @@ def _nameservers(facts: Facts) -> tuple[str, ...]:
 
 
 def _block_devices(facts: Facts) -> tuple[BlockDevice, ...]:
-    return parse_lsblk(facts.get("lsblk")) or parsers.parse_sys_block(
-        facts.get("sys-block")
-    )
+    return parse_lsblk(facts.get("lsblk")) or parsers.parse_sys_block(facts.get("sys-block"))
 
 
 def _is_candidate(dev: BlockDevice) -> bool:
-    return (
-        dev.type == "disk"
-        and not dev.name.startswith(_NO_DISK_NAMES)
-        and (dev.size or 0) > 0
-    )
+    return dev.type == "disk" and not dev.name.startswith(_NO_DISK_NAMES) and (dev.size or 0) > 0
 
 
 def _disks(
@@ -231,8 +223,9 @@ def _disk_to_format(
     fixed = [d for d in disks if not d.removable]
     if len(fixed) == 1:
         return fixed[0].stable_path
-    log.warning("cannot tell which disk to format: / is not on a disk and there are %d disks",
-                len(fixed))
+    log.warning(
+        "cannot tell which disk to format: / is not on a disk and there are %d disks", len(fixed)
+    )
     return ""
 
 
@@ -378,7 +371,10 @@ def collect(
     pm = pm or get_plugin_manager()
     guess = detect_hoster(pm, facts, hoster)
     report(
-        reporter, "step", f"hoster: {guess.name} ({guess.reason})", phase="collect",
+        reporter,
+        "step",
+        f"hoster: {guess.name} ({guess.reason})",
+        phase="collect",
         data={"hoster": guess.name},
     )
     info = pm.hook.collect_runtime_info(
@@ -402,4 +398,3 @@ def kexec_available(facts: Facts) -> bool | None:
         return False
     disabled = (facts.get("kexec-load-disabled") or "").strip()
     return disabled != "1"
-

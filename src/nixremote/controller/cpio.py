@@ -64,11 +64,33 @@ class CpioWriter:
         if rest:
             self._write(b"\0" * rest)
 
-    def _header(self, name: str, mode: int, size: int, *, uid: int = 0, gid: int = 0,
-                rmaj: int = 0, rmin: int = 0, nlink: int = 1) -> None:
+    def _header(
+        self,
+        name: str,
+        mode: int,
+        size: int,
+        *,
+        uid: int = 0,
+        gid: int = 0,
+        rmaj: int = 0,
+        rmin: int = 0,
+        nlink: int = 1,
+    ) -> None:
         encoded = name.encode() + b"\0"
         fields = (
-            self._ino, mode, uid, gid, nlink, 0, size, 0, 0, rmaj, rmin, len(encoded), 0,
+            self._ino,
+            mode,
+            uid,
+            gid,
+            nlink,
+            0,
+            size,
+            0,
+            0,
+            rmaj,
+            rmin,
+            len(encoded),
+            0,
         )
         self._ino += 1
         self._write(b"070701" + b"".join(b"%08X" % value for value in fields))
@@ -79,9 +101,16 @@ class CpioWriter:
         name = entry.path.strip("/") or "."
         if stat.S_ISDIR(entry.mode):
             self._seen_dirs.add(name)
-        self._header(name, entry.mode, len(entry.data), uid=entry.uid, gid=entry.gid,
-                     rmaj=entry.rdev_major, rmin=entry.rdev_minor,
-                     nlink=2 if stat.S_ISDIR(entry.mode) else 1)
+        self._header(
+            name,
+            entry.mode,
+            len(entry.data),
+            uid=entry.uid,
+            gid=entry.gid,
+            rmaj=entry.rdev_major,
+            rmin=entry.rdev_minor,
+            nlink=2 if stat.S_ISDIR(entry.mode) else 1,
+        )
         if entry.data:
             self._write(entry.data)
             self._pad()
@@ -108,19 +137,34 @@ class CpioWriter:
                 rel = name if rel_base == "." else f"{rel_base}/{name}"
                 st = full.lstat()
                 if stat.S_ISLNK(st.st_mode):
-                    self.add(Entry(path=rel, mode=st.st_mode, data=os.readlink(full).encode(),
-                                   uid=st.st_uid, gid=st.st_gid))
+                    self.add(
+                        Entry(
+                            path=rel,
+                            mode=st.st_mode,
+                            data=os.readlink(full).encode(),
+                            uid=st.st_uid,
+                            gid=st.st_gid,
+                        )
+                    )
                 elif stat.S_ISDIR(st.st_mode):
                     self.add(Entry(path=rel, mode=st.st_mode, uid=st.st_uid, gid=st.st_gid))
                 elif stat.S_ISREG(st.st_mode):
                     data = full.read_bytes()
                     total += len(data)
-                    self.add(Entry(path=rel, mode=st.st_mode, data=data,
-                                   uid=st.st_uid, gid=st.st_gid))
+                    self.add(
+                        Entry(path=rel, mode=st.st_mode, data=data, uid=st.st_uid, gid=st.st_gid)
+                    )
                 elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-                    self.add(Entry(path=rel, mode=st.st_mode, rdev_major=os.major(st.st_rdev),
-                                   rdev_minor=os.minor(st.st_rdev), uid=st.st_uid,
-                                   gid=st.st_gid))
+                    self.add(
+                        Entry(
+                            path=rel,
+                            mode=st.st_mode,
+                            rdev_major=os.major(st.st_rdev),
+                            rdev_minor=os.minor(st.st_rdev),
+                            uid=st.st_uid,
+                            gid=st.st_gid,
+                        )
+                    )
                 # sockets and fifos are skipped: nothing in an initramfs needs them
         return total
 
@@ -149,9 +193,12 @@ def write_tree(root: Path, dest: Path, *, compresslevel: int = 6) -> int:
     """Pack the tree ``root`` into the gzip'd ``newc`` archive ``dest``; returns the unpacked
     size in bytes (file contents), which the bundle records as ``initrdUnpackedBytes``."""
     tmp = dest.with_name(dest.name + ".tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(
-        filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=0
-    ) as out:
+    with (
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(
+            filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=0
+        ) as out,
+    ):
         writer = CpioWriter(out)  # type: ignore[arg-type]
         total = writer.add_tree(root)
         writer.close()
@@ -173,24 +220,33 @@ def read_entries(data: bytes) -> list[Entry]:
             raw, data = data, b""
         pos = 0
         while pos + 110 <= len(raw):
-            if raw[pos:pos + 6] != b"070701":
-                if raw[pos:pos + 4] == b"\0\0\0\0":
+            if raw[pos : pos + 6] != b"070701":
+                if raw[pos : pos + 4] == b"\0\0\0\0":
                     pos += 4
                     continue
                 raise ValueError(f"not a newc cpio header at offset {pos}")
-            f = [int(raw[pos + 6 + 8 * i: pos + 14 + 8 * i], 16) for i in range(13)]
+            f = [int(raw[pos + 6 + 8 * i : pos + 14 + 8 * i], 16) for i in range(13)]
             mode, uid, gid, size, rmaj, rmin, namesize = f[1], f[2], f[3], f[6], f[9], f[10], f[11]
             pos += 110
-            name = raw[pos:pos + namesize - 1].decode()
+            name = raw[pos : pos + namesize - 1].decode()
             pos += namesize
             pos += (-pos) % 4
-            body = raw[pos:pos + size]
+            body = raw[pos : pos + size]
             pos += size
             pos += (-pos) % 4
             if name == _TRAILER:
                 break
-            out.append(Entry(path=name, mode=mode, data=body, rdev_major=rmaj, rdev_minor=rmin,
-                             uid=uid, gid=gid))
+            out.append(
+                Entry(
+                    path=name,
+                    mode=mode,
+                    data=body,
+                    rdev_major=rmaj,
+                    rdev_minor=rmin,
+                    uid=uid,
+                    gid=gid,
+                )
+            )
         # skip padding between concatenated members
         data = data.lstrip(b"\0")
     return out

@@ -131,9 +131,7 @@ def layout_to_disko(layout: DiskLayout) -> dict[str, Any]:
         "datasets": datasets,
     }
     if pool.encrypted:
-        zpool["postCreateHook"] = (
-            f"zfs set keylocation={pool.final_keylocation} {pool.name}"
-        )
+        zpool["postCreateHook"] = f"zfs set keylocation={pool.final_keylocation} {pool.name}"
     return {"disk": disks, "zpool": {pool.name: zpool}}
 
 

@@ -70,8 +70,9 @@ def archive_entries(
     entries = [
         cpio.dir_entry("ssh"),
         cpio.file_entry("ssh/ssh_host_ed25519_key", host_key.private_openssh.encode(), 0o600),
-        cpio.file_entry("ssh/ssh_host_ed25519_key.pub",
-                        (host_key.public_openssh.strip() + "\n").encode()),
+        cpio.file_entry(
+            "ssh/ssh_host_ed25519_key.pub", (host_key.public_openssh.strip() + "\n").encode()
+        ),
         cpio.file_entry("ssh/authorized_keys", keys.encode(), 0o600),
         cpio.file_entry("runtime-info.json", dumps_runtime_info(info).encode()),
     ]
@@ -101,14 +102,17 @@ def build_archive(entries: Iterable[cpio.Entry]) -> bytes:
 
 KEXEC_PACKAGES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     # (package manager, refresh argv or (), install argv)
-    ("apt-get", ("apt-get", "update", "-q"),
-     ("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "kexec-tools")),
+    (
+        "apt-get",
+        ("apt-get", "update", "-q"),
+        ("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "kexec-tools"),
+    ),
     ("dnf", (), ("dnf", "install", "-y", "kexec-tools")),
     ("zypper", (), ("zypper", "--non-interactive", "install", "kexec-tools")),
     ("apk", (), ("apk", "add", "kexec-tools")),
 )
 
-_FIND = "for c in \"$@\"; do command -v \"$c\" 2>/dev/null && exit 0; done; exit 1"
+_FIND = 'for c in "$@"; do command -v "$c" 2>/dev/null && exit 0; done; exit 1'
 
 
 def which(transport: Transport, *names: str) -> str | None:
@@ -172,13 +176,19 @@ def load_and_exec(
         if not result.ok and "not permitted" in result.tail().lower():
             # a locked-down kernel (Secure Boot) refuses kexec_load but may take a signed
             # kernel through kexec_file_load; the command line budget covers both
-            report(reporter, "warning", "kexec_load was refused; trying kexec_file_load (-s)",
-                   phase="kexec")
+            report(
+                reporter,
+                "warning",
+                "kexec_load was refused; trying kexec_file_load (-s)",
+                phase="kexec",
+            )
             result = transport.run([kexec, "-s", *load[2:]], timeout=300, check=False)
         if not result.ok:
             raise CommandFailedError(
                 f"kexec could not load the installer: {result.tail(3)}",
-                argv=result.argv, returncode=result.returncode, output=result.tail(),
+                argv=result.argv,
+                returncode=result.returncode,
+                output=result.tail(),
                 hint="see `dmesg | tail` on the host; Secure Boot (lockdown) or too little "
                 "memory are the usual causes",
             )

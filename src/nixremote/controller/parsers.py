@@ -261,12 +261,30 @@ def ip_addr_text_to_json(text: str) -> list[dict[str, Any]]:
 
 
 _ROUTE_TYPES = frozenset(
-    ("unicast", "unreachable", "blackhole", "prohibit", "local", "broadcast", "throw", "nat",
-     "anycast", "multicast")
+    (
+        "unicast",
+        "unreachable",
+        "blackhole",
+        "prohibit",
+        "local",
+        "broadcast",
+        "throw",
+        "nat",
+        "anycast",
+        "multicast",
+    )
 )
 _ROUTE_FLAGS = frozenset(("onlink", "pervasive", "linkdown", "dead", "offload", "trap"))
-_ROUTE_KEYS = {"via": "gateway", "dev": "dev", "proto": "protocol", "metric": "metric",
-               "scope": "scope", "src": "prefsrc", "table": "table", "pref": "pref"}
+_ROUTE_KEYS = {
+    "via": "gateway",
+    "dev": "dev",
+    "proto": "protocol",
+    "metric": "metric",
+    "scope": "scope",
+    "src": "prefsrc",
+    "table": "table",
+    "pref": "pref",
+}
 
 
 def ip_route_text_to_json(text: str) -> list[dict[str, Any]]:

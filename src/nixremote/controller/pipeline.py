@@ -127,15 +127,26 @@ Connector = Callable[..., Transport]
 ``known_hosts`` ``None`` means the user's and the system's files."""
 
 
-def ssh_connector(target: Target, *, known_hosts: Path | None, policy: str, port: int,
-                  reporter: Reporter | None = None) -> Transport:
+def ssh_connector(
+    target: Target,
+    *,
+    known_hosts: Path | None,
+    policy: str,
+    port: int,
+    reporter: Reporter | None = None,
+) -> Transport:
     """Open an :class:`~nixremote.controller.ssh.SshTransport` (imported here: controller only)."""
     from .ssh import connect
 
     return connect(
-        target.host, user=target.user, port=port, identity_file=target.identity_file,
-        known_hosts=known_hosts, host_key_policy=policy,
-        connect_timeout=target.connect_timeout, reporter=reporter,
+        target.host,
+        user=target.user,
+        port=port,
+        identity_file=target.identity_file,
+        known_hosts=known_hosts,
+        host_key_policy=policy,
+        connect_timeout=target.connect_timeout,
+        reporter=reporter,
     )
 
 
@@ -150,8 +161,13 @@ def _json_list(text: str | None) -> str:
 class _Run:
     """One run of the pipeline (state shared between the phases)."""
 
-    def __init__(self, target: Target, options: InstallOptions, reporter: Reporter | None,
-                 connector: Connector) -> None:
+    def __init__(
+        self,
+        target: Target,
+        options: InstallOptions,
+        reporter: Reporter | None,
+        connector: Connector,
+    ) -> None:
         self.target = target
         self.options = options
         self.reporter = reporter
@@ -172,31 +188,47 @@ class _Run:
 
     def step(self, message: str, phase: str, **data: str) -> None:
         self.steps.append(f"[{phase}] {message}")
-        report(self.reporter, "step", ("would " if self.options.dry_run else "") + message,
-               phase=phase, data=data)
+        report(
+            self.reporter,
+            "step",
+            ("would " if self.options.dry_run else "") + message,
+            phase=phase,
+            data=data,
+        )
 
     @property
     def installer_port(self) -> int:
         return self.options.installer_port or self.target.port
 
     def connect_running(self) -> Transport:
-        return self.connector(self.target, known_hosts=self.target.known_hosts,
-                              policy=self.target.host_key_policy, port=self.target.port,
-                              reporter=self.reporter)
+        return self.connector(
+            self.target,
+            known_hosts=self.target.known_hosts,
+            policy=self.target.host_key_policy,
+            port=self.target.port,
+            reporter=self.reporter,
+        )
 
     def connect_installer(self, known_hosts: Path | None = None) -> Transport:
         # the installer lets root in (with the keys of the archive), whoever ran the old system
         root = attrs.evolve(self.target, user="root")
-        return self.connector(root, known_hosts=known_hosts or self.target.known_hosts,
-                              policy="strict", port=self.installer_port, reporter=self.reporter)
+        return self.connector(
+            root,
+            known_hosts=known_hosts or self.target.known_hosts,
+            policy="strict",
+            port=self.installer_port,
+            reporter=self.reporter,
+        )
 
     # -- kexec --
 
     def kexec(self) -> Transport | None:
         opts = self.options
         if opts.bundle is None:
-            raise InvalidInputError("the kexec phase needs a bundle",
-                                    hint="pass --bundle DIR or a nixos-images kexec tarball")
+            raise InvalidInputError(
+                "the kexec phase needs a bundle",
+                hint="pass --bundle DIR or a nixos-images kexec tarball",
+            )
         report(self.reporter, "start", f"taking over {self.target.host}", phase="kexec")
         transport = self.connect_running()
         try:
@@ -209,11 +241,14 @@ class _Run:
         from .collect import collect
 
         settings = {"disk": self.options.disk} if self.options.disk else {}
-        info, self.facts = collect(transport, hoster=self.options.hoster, settings=settings,
-                                   reporter=self.reporter)
+        info, self.facts = collect(
+            transport, hoster=self.options.hoster, settings=settings, reporter=self.reporter
+        )
         if not info.disk_to_format:
-            raise InvalidInputError(f"cannot tell which disk of {transport.host} to format",
-                                    hint="pass --disk /dev/disk/by-id/...")
+            raise InvalidInputError(
+                f"cannot tell which disk of {transport.host} to format",
+                hint="pass --disk /dev/disk/by-id/...",
+            )
         self.info = info
         return info
 
@@ -225,8 +260,12 @@ class _Run:
         facts = self.facts
         assert opts.bundle is not None and facts is not None
         bundle = self.bundle = load_bundle(opts.bundle)
-        report(self.reporter, "step", f"bundle {bundle.source} ({bundle.kind}, {bundle.arch})",
-               phase="kexec")
+        report(
+            self.reporter,
+            "step",
+            f"bundle {bundle.source} ({bundle.kind}, {bundle.arch})",
+            phase="kexec",
+        )
         self.installer_key = generate_host_key("nixremote-installer")
         pyz = zipapp.build_bytes()
         (self.work / "nixremote.pyz").write_bytes(pyz)
@@ -236,21 +275,31 @@ class _Run:
             if pub.is_file():
                 keys.append(pub.read_text(encoding="utf-8").strip())
         plan = self.plan = self.plan or self.make_plan(info, facts)
-        archive = handoff.build_archive(handoff.archive_entries(
-            host_key=self.installer_key, authorized_keys=keys, info=info, plan=plan,
-            network=handoff.NetworkDump(
-                addrs=_json_list(facts.get("ip-addr")),
-                routes_v4=_json_list(facts.get("ip-route4")),
-                routes_v6=_json_list(facts.get("ip-route6")),
-            ),
-            zipapp=pyz,
-        ))
+        archive = handoff.build_archive(
+            handoff.archive_entries(
+                host_key=self.installer_key,
+                authorized_keys=keys,
+                info=info,
+                plan=plan,
+                network=handoff.NetworkDump(
+                    addrs=_json_list(facts.get("ip-addr")),
+                    routes_v4=_json_list(facts.get("ip-route4")),
+                    routes_v6=_json_list(facts.get("ip-route6")),
+                ),
+                zipapp=pyz,
+            )
+        )
         archive_path = self.work / "nixremote-handoff.cpio.gz"
         archive_path.write_bytes(archive)
         state, self.cmdline = preflight.run_preflight(
-            transport, info, bundle, archive_bytes=len(archive),
-            allow_kexec_install=opts.allow_kexec_install, upload_dir=opts.remote_dir,
-            reporter=self.reporter)
+            transport,
+            info,
+            bundle,
+            archive_bytes=len(archive),
+            allow_kexec_install=opts.allow_kexec_install,
+            upload_dir=opts.remote_dir,
+            reporter=self.reporter,
+        )
         remote = opts.remote_dir.rstrip("/")
         kernel = f"{remote}/{bundle.kernel.name}"
         initrd = f"{remote}/{bundle.initrd.name}"
@@ -266,17 +315,29 @@ class _Run:
                 self.step(f"install kexec-tools with {state.package_manager}", "kexec")
             for it, there in upload.pending(transport, items):
                 if there:
-                    report(self.reporter, "skip", f"{it.remote} is already on the target",
-                           phase="kexec")
+                    report(
+                        self.reporter,
+                        "skip",
+                        f"{it.remote} is already on the target",
+                        phase="kexec",
+                    )
                 else:
-                    self.step(f"upload {it.local} ({it.local.stat().st_size} bytes) to "
-                              f"{it.remote}", "kexec")
-            self.step(f"run {shlex.join([kexec, '-l', kernel, f'--initrd={initrd}+archive'])} "
-                      f"--append=<{len(self.cmdline)} bytes: {bundle.kernel_params} "
-                      "nixremote.info=...>", "kexec")
-            self.step(f"run {kexec} -e (detached), then reconnect to {self.target.host} port "
-                      f"{self.installer_port} checking the generated host key "
-                      f"{self.installer_key.fingerprint}", "kexec")
+                    self.step(
+                        f"upload {it.local} ({it.local.stat().st_size} bytes) to {it.remote}",
+                        "kexec",
+                    )
+            self.step(
+                f"run {shlex.join([kexec, '-l', kernel, f'--initrd={initrd}+archive'])} "
+                f"--append=<{len(self.cmdline)} bytes: {bundle.kernel_params} "
+                "nixremote.info=...>",
+                "kexec",
+            )
+            self.step(
+                f"run {kexec} -e (detached), then reconnect to {self.target.host} port "
+                f"{self.installer_port} checking the generated host key "
+                f"{self.installer_key.fingerprint}",
+                "kexec",
+            )
             transport.close()
             return None
         if not state.kexec:
@@ -284,21 +345,40 @@ class _Run:
         result = upload.upload(transport, items, reporter=self.reporter, phase="upload")
         self.uploaded += result.transferred_bytes
         handoff.load_and_exec(
-            transport, kexec=kexec, kernel=kernel, initrd=initrd, archive=archive_remote,
-            combined=f"{remote}/initrd.combined", cmdline=self.cmdline, reporter=self.reporter)
+            transport,
+            kexec=kexec,
+            kernel=kernel,
+            initrd=initrd,
+            archive=archive_remote,
+            combined=f"{remote}/initrd.combined",
+            cmdline=self.cmdline,
+            reporter=self.reporter,
+        )
         kexec_at = time.monotonic()
         transport.close()
         pinned = self.work / "installer_known_hosts"  # the generated key and nothing else
-        record_known_host(pinned, self.target.host, self.installer_port,
-                          [self.installer_key.public_openssh])
+        record_known_host(
+            pinned, self.target.host, self.installer_port, [self.installer_key.public_openssh]
+        )
         installer = handoff.wait_for_installer(
             lambda: self.connect_installer(pinned),
-            deadline=kexec_at + opts.kexec_deadline, host=self.target.host,
-            reporter=self.reporter)
-        record_known_host(self.target.known_hosts_path, self.target.host, self.installer_port,
-                          [self.installer_key.public_openssh])
-        report(self.reporter, "done", f"installer verified ({self.installer_key.fingerprint})",
-               phase="kexec", data={"fingerprint": self.installer_key.fingerprint})
+            deadline=kexec_at + opts.kexec_deadline,
+            host=self.target.host,
+            reporter=self.reporter,
+        )
+        record_known_host(
+            self.target.known_hosts_path,
+            self.target.host,
+            self.installer_port,
+            [self.installer_key.public_openssh],
+        )
+        report(
+            self.reporter,
+            "done",
+            f"installer verified ({self.installer_key.fingerprint})",
+            phase="kexec",
+            data={"fingerprint": self.installer_key.fingerprint},
+        )
         return installer
 
     def make_plan(self, info: RuntimeInfo, facts: Facts) -> Plan:
@@ -310,9 +390,14 @@ class _Run:
         target = f"{self.target.user}@{self.target.host}:{self.target.port}"
         return make_plan(
             info,
-            PlanOptions(layout=opts.layout, nixremote_flake=opts.flake, phases=opts.phases,
-                        flake_sources=self.bundle.flake_sources if self.bundle else ()),
-            target=target, machine_id=parse_machine_id(facts.get("machine-id")),
+            PlanOptions(
+                layout=opts.layout,
+                nixremote_flake=opts.flake,
+                phases=opts.phases,
+                flake_sources=self.bundle.flake_sources if self.bundle else (),
+            ),
+            target=target,
+            machine_id=parse_machine_id(facts.get("machine-id")),
         )
 
     def plan_disk(self) -> None:
@@ -321,26 +406,47 @@ class _Run:
             self.step("use the plan the installer holds (made by the kexec phase)", "format")
             return
         for s in self.plan.steps:
-            self.step(f"{s.description}: {s.command}" + (" (key on stdin)" if s.stdin_secret
-                                                         else ""), "format")
+            self.step(
+                f"{s.description}: {s.command}" + (" (key on stdin)" if s.stdin_secret else ""),
+                "format",
+            )
 
     # -- installer phases --
 
     def installer_phases(self, installer: Transport | None, phases: Sequence[str]) -> None:
-        wanted = [p for name in phases if name in INSTALLER_PHASES_OF
-                  for p in INSTALLER_PHASES_OF[name]]
+        wanted = [
+            p for name in phases if name in INSTALLER_PHASES_OF for p in INSTALLER_PHASES_OF[name]
+        ]
         if not wanted:
             return
-        argv_tail = ["installer", "run", "--yes", "--json", "--phases", ",".join(wanted),
-                     "--plan", self.options.plan_file]
+        argv_tail = [
+            "installer",
+            "run",
+            "--yes",
+            "--json",
+            "--phases",
+            ",".join(wanted),
+            "--plan",
+            self.options.plan_file,
+        ]
         if self.options.dry_run:
             if "format" in wanted:
                 self.plan_disk()
             key_file = self.options.key_file
             self.step(f"send the disk key on stdin into {key_file} (tmpfs, 0600)", "install")
-            self.step("run python3 " + shlex.join([self.options.installer_zipapp, *argv_tail[:2],
-                                                   "--key-file", key_file, *argv_tail[2:]]),
-                      "install")
+            self.step(
+                "run python3 "
+                + shlex.join(
+                    [
+                        self.options.installer_zipapp,
+                        *argv_tail[:2],
+                        "--key-file",
+                        key_file,
+                        *argv_tail[2:],
+                    ]
+                ),
+                "install",
+            )
             return
         if installer is None:
             installer = self.connect_installer()
@@ -357,17 +463,27 @@ class _Run:
 
             pyz.write_bytes(zipapp.build_bytes())
         remote_pyz = self.options.installer_zipapp
-        result = upload.upload(installer, [upload.UploadItem(local=pyz, remote=remote_pyz)],
-                               reporter=self.reporter, phase="install")
+        result = upload.upload(
+            installer,
+            [upload.UploadItem(local=pyz, remote=remote_pyz)],
+            reporter=self.reporter,
+            phase="install",
+        )
         self.uploaded += result.transferred_bytes
         self.send_plan(installer)
         argv = [python, remote_pyz, *argv_tail[:2]]
         if self.options.disk_key is not None:
             key_file = self.options.key_file
             installer.run(
-                ["sh", "-c", 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1"', "key",
-                 key_file],
-                stdin=self.options.disk_key, timeout=60,
+                [
+                    "sh",
+                    "-c",
+                    'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1"',
+                    "key",
+                    key_file,
+                ],
+                stdin=self.options.disk_key,
+                timeout=60,
             )
             argv += ["--key-file", key_file]
         argv += argv_tail[2:]
@@ -396,10 +512,12 @@ class _Run:
             elif errors and isinstance(exc, CommandFailedError):
                 last = errors[-1]
                 raise CommandFailedError(
-                    f"the installer failed: {last.message}", argv=exc.argv,
-                    returncode=exc.returncode, output=exc.output,
-                    hint=dict(last.data).get("hint") or "rerun with the failed phase in --phases "
-                    "(finished phases are skipped)",
+                    f"the installer failed: {last.message}",
+                    argv=exc.argv,
+                    returncode=exc.returncode,
+                    output=exc.output,
+                    hint=dict(last.data).get("hint")
+                    or "rerun with the failed phase in --phases (finished phases are skipped)",
                 ) from None
             else:
                 raise
@@ -419,9 +537,15 @@ class _Run:
             self.plan = loads_plan(result.stdout, source=f"{self.target.host}:{handoff.PLAN_PATH}")
             self.info = self.plan.runtime_info
         installer.run(
-            ["sh", "-c", 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1"', "plan",
-             self.options.plan_file],
-            stdin=dumps_plan(self.plan).encode(), timeout=60,
+            [
+                "sh",
+                "-c",
+                'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1"',
+                "plan",
+                self.options.plan_file,
+            ],
+            stdin=dumps_plan(self.plan).encode(),
+            timeout=60,
         )
 
     def record_host_keys(self, data: dict[str, str], *, rebooting: bool) -> None:
@@ -439,18 +563,29 @@ class _Run:
         if host_lines and rebooting:
             record_known_host(path, self.target.host, self.target.port, host_lines)
         for port in sorted({k.port for k in keys if k.role == "initrd"}):
-            record_known_host(path, self.target.host, port,
-                              [k.public for k in keys if k.role == "initrd" and k.port == port])
+            record_known_host(
+                path,
+                self.target.host,
+                port,
+                [k.public for k in keys if k.role == "initrd" and k.port == port],
+            )
         for k in keys:
             port = self.target.port if k.role == "host" else k.port
             if k.role == "host" and not rebooting:
-                report(self.reporter, "step",
-                       f"installed system's {k.type} key {k.fingerprint} (port {port}) will be "
-                       "recorded when the reboot phase runs", phase="verify")
+                report(
+                    self.reporter,
+                    "step",
+                    f"installed system's {k.type} key {k.fingerprint} (port {port}) will be "
+                    "recorded when the reboot phase runs",
+                    phase="verify",
+                )
                 continue
-            report(self.reporter, "step",
-                   f"recorded {k.role} key {k.type} {k.fingerprint} (port {port}) in {path}",
-                   phase="verify")
+            report(
+                self.reporter,
+                "step",
+                f"recorded {k.role} key {k.type} {k.fingerprint} (port {port}) in {path}",
+                phase="verify",
+            )
         self.host_keys = keys
 
 
@@ -473,29 +608,41 @@ def install(
             f"installing onto {target.host} replaces its system and wipes its disk",
             hint="confirm with yes=True (--yes), or look first with --dry-run",
         )
-    if ("format" in phases or "install" in phases) and options.disk_key is None \
-            and not options.dry_run:
-        raise InvalidInputError("the disk key is needed for the format and install phases",
-                                hint="pass --disk-key-file FILE or type it at the prompt")
+    if (
+        ("format" in phases or "install" in phases)
+        and options.disk_key is None
+        and not options.dry_run
+    ):
+        raise InvalidInputError(
+            "the disk key is needed for the format and install phases",
+            hint="pass --disk-key-file FILE or type it at the prompt",
+        )
     run = _Run(target, options, reporter, connector)
     try:
         installer: Transport | None = None
         if "kexec" in phases:
             installer = run.kexec()
         elif options.dry_run:
-            run.step(f"connect to the installer on {target.host} port {run.installer_port} "
-                     "(host key recorded by the kexec phase)", "kexec")
+            run.step(
+                f"connect to the installer on {target.host} port {run.installer_port} "
+                "(host key recorded by the kexec phase)",
+                "kexec",
+            )
         rest = [p for p in phases if p != "kexec"]
         if rest:
             run.installer_phases(installer, rest)
         elif installer is not None:
             installer.close()
         return InstallResult(
-            host=target.host, phases=phases, dry_run=options.dry_run, runtime_info=run.info,
+            host=target.host,
+            phases=phases,
+            dry_run=options.dry_run,
+            runtime_info=run.info,
             cmdline_bytes=len(run.cmdline) if run.cmdline else None,
             uploaded_bytes=run.uploaded,
             installer_fingerprint=run.installer_key.fingerprint if run.installer_key else None,
-            host_keys=run.host_keys, steps=tuple(run.steps),
+            host_keys=run.host_keys,
+            steps=tuple(run.steps),
             known_hosts=target.known_hosts_path,
         )
     finally:

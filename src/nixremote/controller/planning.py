@@ -19,8 +19,9 @@ from ..core.models import RuntimeInfo
 from ..core.phases import CONTROLLER_PHASES
 from ..core.plan import FlakeSource, Plan, PluginRecord, build_plan
 
-DECIDING_HOOKS = frozenset({"collect_runtime_info", "boot_mode", "disk_layout",
-                            "host_flake_modules"})
+DECIDING_HOOKS = frozenset(
+    {"collect_runtime_info", "boot_mode", "disk_layout", "host_flake_modules"}
+)
 """The hooks whose answers shape a plan (a plugin implementing one is named in the plan)."""
 
 
@@ -87,7 +88,8 @@ def plugin_records(pm: Any) -> tuple[PluginRecord, ...]:
 
     return tuple(
         PluginRecord(name=p.name, version=p.version)
-        for p in list_plugins(pm) if DECIDING_HOOKS & set(p.hooks)
+        for p in list_plugins(pm)
+        if DECIDING_HOOKS & set(p.hooks)
     )
 
 

@@ -197,8 +197,9 @@ def check(
 
 def probe(transport: Transport, info: RuntimeInfo, upload_dir: str = "") -> TargetState:
     """Run the preflight probe on the target (one exec)."""
-    result = transport.run(["sh", "-c", PROBE, "preflight", info.disk_to_format, upload_dir],
-                           timeout=60)
+    result = transport.run(
+        ["sh", "-c", PROBE, "preflight", info.disk_to_format, upload_dir], timeout=60
+    )
     return parse_probe(result.text)
 
 
@@ -215,10 +216,25 @@ def run_preflight(
     """Probe the target and run every check; returns the state and the kernel command line."""
     report(reporter, "start", "preflight checks", phase="preflight")
     state = probe(transport, info, upload_dir)
-    line = check(state, info, bundle, host=transport.host, archive_bytes=archive_bytes,
-                 allow_kexec_install=allow_kexec_install, upload_dir=upload_dir or None)
-    report(reporter, "done", "preflight passed", phase="preflight",
-           data={"arch": state.arch or "", "memory": str(state.mem_total or ""),
-                 "kexec": state.kexec or f"(will install with {state.package_manager})",
-                 "cmdline_bytes": str(len(line))})
+    line = check(
+        state,
+        info,
+        bundle,
+        host=transport.host,
+        archive_bytes=archive_bytes,
+        allow_kexec_install=allow_kexec_install,
+        upload_dir=upload_dir or None,
+    )
+    report(
+        reporter,
+        "done",
+        "preflight passed",
+        phase="preflight",
+        data={
+            "arch": state.arch or "",
+            "memory": str(state.mem_total or ""),
+            "kexec": state.kexec or f"(will install with {state.package_manager})",
+            "cmdline_bytes": str(len(line)),
+        },
+    )
     return state, line

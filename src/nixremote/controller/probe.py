@@ -212,11 +212,11 @@ def split_probe_output(text: str, *, source: str = "unknown") -> Facts:
     for line in lines[start:]:
         if name is None:
             if line.startswith(begin):
-                name = line[len(begin):].strip()
+                name = line[len(begin) :].strip()
                 body = []
             continue
         if line.startswith(end):
-            rest = line[len(end):].split()
+            rest = line[len(end) :].split()
             code = rest[1] if len(rest) > 1 else "?"
             status.append(f"{name} {code}")
             if code == "0":

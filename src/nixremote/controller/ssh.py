@@ -147,9 +147,7 @@ class SshTransport:
         self.identity_file = Path(identity_file).expanduser() if identity_file else None
         self.jump = jump
         self.connect_timeout = float(connect_timeout)
-        self.known_hosts = (
-            Path(known_hosts or "~/.ssh/known_hosts").expanduser()
-        )
+        self.known_hosts = Path(known_hosts or "~/.ssh/known_hosts").expanduser()
         self._system_known_hosts = None if known_hosts else Path("/etc/ssh/ssh_known_hosts")
         self.host_key_policy = host_key_policy
         self.sudo = sudo and user != "root"
@@ -370,9 +368,7 @@ class SshTransport:
             self.open()
         transport = self._conn.client.get_transport()
         if transport is None or not transport.is_active():
-            raise TransportError(
-                f"the connection to {self.host} is closed", hint="connect again"
-            )
+            raise TransportError(f"the connection to {self.host} is closed", hint="connect again")
         try:
             # A slow host (a freshly kexec'd installer under load) can take long to start a
             # session; the connection itself is known to work, so wait longer than to connect.
@@ -536,7 +532,7 @@ class SshTransport:
                 if have is not None and 0 < have <= total:
                     offset = have
                     handle.seek(offset)
-            chmod = f"chmod {mode:o} \"$1.part\" && " if mode is not None else ""
+            chmod = f'chmod {mode:o} "$1.part" && ' if mode is not None else ""
             redirect = ">>" if offset else ">"
             # Rename only a complete file: an interrupted stream ends cat with success too.
             script = (

@@ -106,13 +106,16 @@ def remote_state(
 ) -> dict[str, RemoteFile]:
     """Size and sha256 of each path and its ``.part`` on the target, in one exec (parent
     directories are created unless ``create_dirs`` is false)."""
-    result = transport.run(["sh", "-c", _STAT, "stat", "1" if create_dirs else "0", *paths],
-                           timeout=1800)
+    result = transport.run(
+        ["sh", "-c", _STAT, "stat", "1" if create_dirs else "0", *paths], timeout=1800
+    )
     state = parse_stat(result.text)
     missing = [p for p in paths if p not in state or p + ".part" not in state]
     if missing:
-        raise TransportError(f"cannot inspect {missing[0]} on {transport.host}",
-                             hint="check that sha256sum and wc exist on the target")
+        raise TransportError(
+            f"cannot inspect {missing[0]} on {transport.host}",
+            hint="check that sha256sum and wc exist on the target",
+        )
     return state
 
 
@@ -130,8 +133,13 @@ def _put_options(transport: Transport) -> set[str]:
 
 
 def _put(
-    transport: Transport, local: Path, remote: str, mode: int,
-    on_progress: Callable[[int, int], None], *, resume: bool = False,
+    transport: Transport,
+    local: Path,
+    remote: str,
+    mode: int,
+    on_progress: Callable[[int, int], None],
+    *,
+    resume: bool = False,
 ) -> None:
     """``transport.put``, with progress and resume when the transport offers them."""
     options = _put_options(transport)
@@ -190,31 +198,53 @@ def upload(
         base = sent
 
         def progress(done: int, _total: int, base: int = base, name: str = name) -> None:
-            report(reporter, "progress", f"uploading {name}", phase=phase,
-                   current=base + done, total=total)
+            report(
+                reporter,
+                "progress",
+                f"uploading {name}",
+                phase=phase,
+                current=base + done,
+                total=total,
+            )
 
         if offset:
             report(reporter, "step", f"resuming {name} at byte {offset}", phase=phase)
 
-            def progress_rest(done: int, total_: int, base: int = base, offset: int = offset,
-                              name: str = name) -> None:
-                report(reporter, "progress", f"uploading {name}", phase=phase,
-                       current=base + max(0, done - offset), total=total)
+            def progress_rest(
+                done: int, total_: int, base: int = base, offset: int = offset, name: str = name
+            ) -> None:
+                report(
+                    reporter,
+                    "progress",
+                    f"uploading {name}",
+                    phase=phase,
+                    current=base + max(0, done - offset),
+                    total=total,
+                )
 
             _put(transport, it.local, it.remote, it.mode, progress_rest, resume=True)
             resumed.append(it.remote)
         else:
-            report(reporter, "step", f"uploading {name} ({local_size[it.remote]} bytes)",
-                   phase=phase)
+            report(
+                reporter, "step", f"uploading {name} ({local_size[it.remote]} bytes)", phase=phase
+            )
             _put(transport, it.local, it.remote, it.mode, progress)
             uploaded.append(it.remote)
         sent += local_size[it.remote] - offset
     if plan:
         _verify(transport, [it for it, _ in plan], local_hash)
-        report(reporter, "done", f"uploaded {sent} bytes ({len(skipped)} files already there)",
-               phase=phase)
-    return UploadResult(transferred_bytes=sent, skipped=tuple(skipped), resumed=tuple(resumed),
-                        uploaded=tuple(uploaded))
+        report(
+            reporter,
+            "done",
+            f"uploaded {sent} bytes ({len(skipped)} files already there)",
+            phase=phase,
+        )
+    return UploadResult(
+        transferred_bytes=sent,
+        skipped=tuple(skipped),
+        resumed=tuple(resumed),
+        uploaded=tuple(uploaded),
+    )
 
 
 def _verify(transport: Transport, items: Sequence[UploadItem], local_hash: dict[str, str]) -> None:

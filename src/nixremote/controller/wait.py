@@ -34,8 +34,9 @@ def wait_for_ssh(
         try:
             transport = connect()
             transport.run(["true"], timeout=30)
-            report(reporter, "done", f"{what} answers over SSH ({clock() - start:.0f} s)",
-                   phase=phase)
+            report(
+                reporter, "done", f"{what} answers over SSH ({clock() - start:.0f} s)", phase=phase
+            )
             return transport
         except HostKeyError as exc:
             last = f"host key is not the expected one yet ({exc.message})"
@@ -45,8 +46,14 @@ def wait_for_ssh(
             last = str(exc)
         if clock() >= deadline:
             break
-        report(reporter, "progress", f"waiting for {what} to answer over SSH ({last})",
-               phase=phase, current=int(clock() - start), total=int(deadline - start))
+        report(
+            reporter,
+            "progress",
+            f"waiting for {what} to answer over SSH ({last})",
+            phase=phase,
+            current=int(clock() - start),
+            total=int(deadline - start),
+        )
         time.sleep(max(0.0, min(interval, deadline - clock())))
     raise TransportError(
         f"{what} did not answer over SSH within {deadline - start:.0f} s (last: {last})",

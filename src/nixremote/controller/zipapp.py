@@ -31,12 +31,26 @@ from ..core.errors import NixremoteError
 log = logging.getLogger(__name__)
 
 DEPENDENCIES: tuple[str, ...] = (
-    "attr", "attrs", "cattr", "cattrs", "click", "pluggy", "typing_extensions",
+    "attr",
+    "attrs",
+    "cattr",
+    "cattrs",
+    "click",
+    "pluggy",
+    "typing_extensions",
 )
 """Top-level modules/packages of the pure-Python libraries the installer side imports."""
 
 FORBIDDEN: tuple[str, ...] = (
-    "fabric", "paramiko", "invoke", "hcloud", "rich", "cryptography", "nacl", "bcrypt", "yaml",
+    "fabric",
+    "paramiko",
+    "invoke",
+    "hcloud",
+    "rich",
+    "cryptography",
+    "nacl",
+    "bcrypt",
+    "yaml",
 )
 """Modules the installer must never import (and the zipapp never contains)."""
 
@@ -90,10 +104,15 @@ def _files(top: str) -> Iterable[tuple[Path, str]]:
             continue
         rel = f.relative_to(path.parent).as_posix()
         if f.suffix in (".so", ".pyd"):
-            raise ZipappError(f"{top} has a compiled extension ({rel})",
-                              hint="the installer zipapp takes pure-Python libraries only")
-        if f.suffix in (".py", ".typed") or f.name.endswith(".json") \
-                or rel.startswith("nixremote/data/"):  # the host flake template (flake phase)
+            raise ZipappError(
+                f"{top} has a compiled extension ({rel})",
+                hint="the installer zipapp takes pure-Python libraries only",
+            )
+        if (
+            f.suffix in (".py", ".typed")
+            or f.name.endswith(".json")
+            or rel.startswith("nixremote/data/")
+        ):  # the host flake template (flake phase)
             yield f, rel
 
 
@@ -117,8 +136,13 @@ def _bytecode(local: Path, arc: str, tmp: Path) -> bytes:
     Python >= 3.11 and starts about twice as fast with the controller's minor version.
     """
     out = tmp / "out.pyc"
-    py_compile.compile(str(local), cfile=str(out), dfile=arc, doraise=True,
-                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    py_compile.compile(
+        str(local),
+        cfile=str(out),
+        dfile=arc,
+        doraise=True,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
     return out.read_bytes()
 
 
@@ -129,6 +153,7 @@ def build_bytes(*, bytecode: bool = True) -> bytes:
     tmp_dir = tempfile.TemporaryDirectory(prefix="nixremote-pyz-")
     tmp = Path(tmp_dir.name)
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+
         def add(arc: str, data: bytes) -> None:
             zi = zipfile.ZipInfo(arc, date_time=(1980, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED
@@ -156,8 +181,9 @@ def build_zipapp(target: Path, *, bytecode: bool = True) -> ZipappInfo:
     tmp.replace(target)
     with zipfile.ZipFile(target) as zf:
         tops = sorted({n.split("/")[0] for n in zf.namelist() if n != "__main__.py"})
-    info = ZipappInfo(path=target, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                      modules=tuple(tops))
+    info = ZipappInfo(
+        path=target, size=len(data), sha256=hashlib.sha256(data).hexdigest(), modules=tuple(tops)
+    )
     log.info("built %s: %d bytes", target, info.size)
     return info
 
@@ -194,14 +220,27 @@ def verify_zipapp(path: Path, python: str = sys.executable) -> dict[str, object]
     or a module is loaded from outside the zipapp. Returns the check's report.
     """
     proc = subprocess.run(
-        [python, "-I", "-S", "-c", _CHECK, str(path), json.dumps(FORBIDDEN),
-         json.dumps(DEPENDENCIES)],
-        capture_output=True, text=True, check=False, timeout=120,
+        [
+            python,
+            "-I",
+            "-S",
+            "-c",
+            _CHECK,
+            str(path),
+            json.dumps(FORBIDDEN),
+            json.dumps(DEPENDENCIES),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     if proc.returncode != 0:
         raise ZipappError(f"zipapp check crashed: {proc.stderr.strip()[-300:]}")
     result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
     if result["failed"] or result["forbidden"] or result["outside"]:
-        raise ZipappError(f"zipapp {path} is not self-contained: {result}",
-                          hint="add the missing pure-Python dependency or drop the import")
+        raise ZipappError(
+            f"zipapp {path} is not self-contained: {result}",
+            hint="add the missing pure-Python dependency or drop the import",
+        )
     return result

@@ -133,7 +133,7 @@ def decode_runtime_info(value: str) -> RuntimeInfo:
     """Read a ``nixremote.info`` value: the ``z1.`` encoding or the original plain base64."""
     value = value.strip()
     if value.startswith(PREFIX):
-        raw = _inflate(_b64decode(value[len(PREFIX):], urlsafe=True))
+        raw = _inflate(_b64decode(value[len(PREFIX) :], urlsafe=True))
         source = f"{PARAM} ({PREFIX} encoding)"
     else:
         # The original installer used standard base64; accept the URL-safe alphabet too.

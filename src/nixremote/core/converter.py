@@ -116,9 +116,21 @@ def make_converter() -> cattrs.Converter:
         layout.PartitionRole, lambda v, t: layout.PartitionRole(_strict(str)(v, t))
     )
     conv.register_unstructure_hook(layout.PartitionRole, lambda v: v.value)
-    for model in (layout.Partition, layout.DiskSpec, layout.Pool, layout.Dataset,
-                  layout.DiskLayout, layout.LayoutOptions, Step, PlannedDisk, TargetIdentity,
-                  FlakeSource, HostFlakeInputs, PluginRecord, Plan):
+    for model in (
+        layout.Partition,
+        layout.DiskSpec,
+        layout.Pool,
+        layout.Dataset,
+        layout.DiskLayout,
+        layout.LayoutOptions,
+        Step,
+        PlannedDisk,
+        TargetIdentity,
+        FlakeSource,
+        HostFlakeInputs,
+        PluginRecord,
+        Plan,
+    ):
         _register_camel(conv, model)
     return conv
 
@@ -128,7 +140,10 @@ def _register_camel(conv: cattrs.Converter, cls: type, **extra: Any) -> None:
     overrides.update(extra)
     unstructure_fn: Any = make_dict_unstructure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
     structure_fn: Any = make_dict_structure_fn(
-        cls, conv, _cattrs_forbid_extra_keys=True, **overrides  # type: ignore[arg-type]
+        cls,
+        conv,
+        _cattrs_forbid_extra_keys=True,
+        **overrides,  # type: ignore[arg-type]
     )
     conv.register_unstructure_hook(cls, unstructure_fn)
     conv.register_structure_hook(cls, structure_fn)
@@ -146,8 +161,10 @@ def _format_exception(exc: BaseException, type_: Any) -> str:
         return "required field missing"
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
         return "unknown key " + ", ".join(repr(k) for k in sorted(exc.extra_fields))
-    if isinstance(exc, ValueError) and len(exc.args) >= 2 and isinstance(
-        exc.args[1], attrs.Attribute
+    if (
+        isinstance(exc, ValueError)
+        and len(exc.args) >= 2
+        and isinstance(exc.args[1], attrs.Attribute)
     ):
         # An attrs validator: (message, attribute, expected, value).
         attr = exc.args[1]
@@ -162,8 +179,10 @@ def _format_exception(exc: BaseException, type_: Any) -> str:
 def _json_path(exc: BaseException, path: str = "$") -> list[str]:
     """Flatten a cattrs error into ``"<message> @ <json path>"`` lines with camelCase keys."""
     lines = cattrs.transform_error(exc, path=path, format_exception=_format_exception)
-    return [re.sub(r"\.([a-z]+(?:_[a-z0-9]+)+)", lambda m: "." + camel(m.group(1)), line)
-            for line in lines]
+    return [
+        re.sub(r"\.([a-z]+(?:_[a-z0-9]+)+)", lambda m: "." + camel(m.group(1)), line)
+        for line in lines
+    ]
 
 
 def structure(data: Any, cls: type[T], *, source: str = "input") -> T:
@@ -350,9 +369,7 @@ def load_runtime_info(path: str | Path) -> RuntimeInfo:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise RuntimeInfoError(
-            f"cannot read {p}: {exc.strerror}", hint="check the path"
-        ) from None
+        raise RuntimeInfoError(f"cannot read {p}: {exc.strerror}", hint="check the path") from None
     return loads_runtime_info(text, source=str(p))
 
 
@@ -367,8 +384,9 @@ def save_runtime_info(info: RuntimeInfo, path: str | Path) -> None:
 def plan_from_json_data(data: Any, *, source: str = "plan") -> Plan:
     """Read a plan (JSON data); faults name their JSON path."""
     if not isinstance(data, Mapping):
-        raise RuntimeInfoError(f"{source}: expected a JSON object @ $",
-                               hint="the file must hold one JSON object")
+        raise RuntimeInfoError(
+            f"{source}: expected a JSON object @ $", hint="the file must hold one JSON object"
+        )
     version = data.get("schemaVersion")
     if type(version) is not int or not 1 <= version <= PLAN_SCHEMA_VERSION:
         raise RuntimeInfoError(

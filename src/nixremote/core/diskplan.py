@@ -105,8 +105,12 @@ def _uses_udev_links(disk: str) -> bool:
 
 def _sgdisk_new(disk: str, part: Partition) -> Step:
     n = part.number
-    argv = ["sgdisk", f"-a{part.alignment}", f"-n{n}:{part.start}:{part.end}",
-            f"-t{n}:{part.type_code}"]
+    argv = [
+        "sgdisk",
+        f"-a{part.alignment}",
+        f"-n{n}:{part.start}:{part.end}",
+        f"-t{n}:{part.type_code}",
+    ]
     if part.name:
         argv.append(f"-c{n}:{part.name}")
     argv.append(disk)
@@ -126,21 +130,37 @@ def _sgdisk_new(disk: str, part: Partition) -> Step:
 
 def _wipe_steps(disk: DiskSpec) -> list[Step]:
     return [
-        Step(stage="wipe", description=f"erase filesystem and partition-table signatures of "
-             f"{disk.path}", argv=["wipefs", "-a", disk.path]),
-        Step(stage="wipe", description=f"destroy the GPT and MBR of {disk.path}",
-             argv=["sgdisk", "--zap-all", disk.path]),
+        Step(
+            stage="wipe",
+            description=f"erase filesystem and partition-table signatures of {disk.path}",
+            argv=["wipefs", "-a", disk.path],
+        ),
+        Step(
+            stage="wipe",
+            description=f"destroy the GPT and MBR of {disk.path}",
+            argv=["sgdisk", "--zap-all", disk.path],
+        ),
     ]
 
 
 def _reload_steps(disk: DiskSpec) -> list[Step]:
     # partprobe, not ``partx -u``: partx stops at a gap in the numbering (the uefi layout has
     # partitions 1 and 3 only) and leaves later partitions unknown to the kernel.
-    steps = [Step(stage="partition", description=f"make the kernel re-read {disk.path}",
-                  argv=["partprobe", disk.path])]
+    steps = [
+        Step(
+            stage="partition",
+            description=f"make the kernel re-read {disk.path}",
+            argv=["partprobe", disk.path],
+        )
+    ]
     if _uses_udev_links(disk.path):
-        steps.append(Step(stage="partition", description="wait for udev to create the "
-                          "partition links", argv=["udevadm", "settle"]))
+        steps.append(
+            Step(
+                stage="partition",
+                description="wait for udev to create the partition links",
+                argv=["udevadm", "settle"],
+            )
+        )
     return steps
 
 
@@ -149,17 +169,21 @@ def _clear_steps(disk: DiskSpec) -> list[Step]:
     for part in sorted(disk.partitions, key=lambda p: p.number):
         path = partition_path(disk.path, part.number)
         if part.role is PartitionRole.ZFS:
-            steps.append(Step(
+            steps.append(
+                Step(
+                    stage="clear",
+                    description=f"clear an old ZFS label in {path} (tolerated if there is none)",
+                    argv=["zpool", "labelclear", "-f", path],
+                    may_fail=True,
+                )
+            )
+        steps.append(
+            Step(
                 stage="clear",
-                description=f"clear an old ZFS label in {path} (tolerated if there is none)",
-                argv=["zpool", "labelclear", "-f", path],
-                may_fail=True,
-            ))
-        steps.append(Step(
-            stage="clear",
-            description=f"erase stale signatures in {path}",
-            argv=["wipefs", "-a", path],
-        ))
+                description=f"erase stale signatures in {path}",
+                argv=["wipefs", "-a", path],
+            )
+        )
     return steps
 
 
@@ -170,10 +194,17 @@ def _format_steps(disk: DiskSpec) -> list[Step]:
             continue
         path = partition_path(disk.path, part.number)
         if part.filesystem != "vfat":
-            raise PlanError(f"filesystem {part.filesystem} is not supported",
-                            hint="use vfat for boot partitions")
-        steps.append(Step(stage="format", description=f"make a FAT32 filesystem on {path}",
-                          argv=["mkfs.vfat", "-F", "32", path]))
+            raise PlanError(
+                f"filesystem {part.filesystem} is not supported",
+                hint="use vfat for boot partitions",
+            )
+        steps.append(
+            Step(
+                stage="format",
+                description=f"make a FAT32 filesystem on {path}",
+                argv=["mkfs.vfat", "-F", "32", path],
+            )
+        )
     return steps
 
 
@@ -186,15 +217,26 @@ def plan(layout: DiskLayout) -> DiskPlan:
 
     if pool.encrypted:
         steps += [
-            Step(stage="preflight", description=f"create {key_dir} for the disk key",
-                 argv=["mkdir", "-p", "-m", "0700", key_dir]),
-            Step(stage="preflight", description=f"check that {key_dir} is on tmpfs, so that "
-                 "the key never reaches a disk",
-                 argv=["findmnt", "-n", "-o", "FSTYPE", "-T", key_dir],
-                 expect_stdout="tmpfs"),
+            Step(
+                stage="preflight",
+                description=f"create {key_dir} for the disk key",
+                argv=["mkdir", "-p", "-m", "0700", key_dir],
+            ),
+            Step(
+                stage="preflight",
+                description=f"check that {key_dir} is on tmpfs, so that "
+                "the key never reaches a disk",
+                argv=["findmnt", "-n", "-o", "FSTYPE", "-T", key_dir],
+                expect_stdout="tmpfs",
+            ),
         ]
-    steps.append(Step(stage="preflight", description="check that the ZFS tools and module work",
-                      argv=["zpool", "version"]))
+    steps.append(
+        Step(
+            stage="preflight",
+            description="check that the ZFS tools and module work",
+            argv=["zpool", "version"],
+        )
+    )
 
     for disk in layout.disks:
         steps += _wipe_steps(disk)
@@ -207,12 +249,14 @@ def plan(layout: DiskLayout) -> DiskPlan:
         steps += _format_steps(disk)
 
     if pool.encrypted:
-        steps.append(Step(
-            stage="key",
-            description=f"write the disk key from stdin to {key_file} (mode 0600)",
-            argv=["install", "-m", "0600", "/dev/stdin", key_file],
-            stdin_secret=True,
-        ))
+        steps.append(
+            Step(
+                stage="key",
+                description=f"write the disk key from stdin to {key_file} (mode 0600)",
+                argv=["install", "-m", "0600", "/dev/stdin", key_file],
+                stdin_secret=True,
+            )
+        )
 
     vdevs: list[str] = []
     if pool.vdev:
@@ -227,32 +271,49 @@ def plan(layout: DiskLayout) -> DiskPlan:
     for key, value in pool.root_options:
         create += ["-O", f"{key}={value}"]
     create += [pool.name, *vdevs]
-    steps.append(Step(
-        stage="pool",
-        description=f"create the {'encrypted ' if pool.encrypted else ''}pool {pool.name} on "
-        + " ".join(vdevs),
-        argv=create,
-    ))
+    steps.append(
+        Step(
+            stage="pool",
+            description=f"create the {'encrypted ' if pool.encrypted else ''}pool {pool.name} on "
+            + " ".join(vdevs),
+            argv=create,
+        )
+    )
 
     for ds in layout.datasets:
         full = f"{pool.name}/{ds.name}"
         argv = ["zfs", "create", "-p"]
         for key, value in ds.properties:
             argv += ["-o", f"{key}={value}"]
-        steps.append(Step(stage="datasets", description=f"create the dataset {full}",
-                          argv=[*argv, full]))
+        steps.append(
+            Step(stage="datasets", description=f"create the dataset {full}", argv=[*argv, full])
+        )
         for snap in ds.snapshots:
-            steps.append(Step(stage="datasets", description=f"snapshot {full}@{snap}",
-                              argv=["zfs", "snapshot", f"{full}@{snap}"]))
+            steps.append(
+                Step(
+                    stage="datasets",
+                    description=f"snapshot {full}@{snap}",
+                    argv=["zfs", "snapshot", f"{full}@{snap}"],
+                )
+            )
 
     if pool.encrypted:
-        steps.append(Step(
-            stage="keylocation",
-            description=f"ask for the passphrase at boot (keylocation={pool.final_keylocation})",
-            argv=["zfs", "set", f"keylocation={pool.final_keylocation}", pool.name],
-        ))
-        steps.append(Step(stage="cleanup", description=f"shred the key file {key_file}",
-                          argv=["shred", "-u", key_file], always=True))
+        steps.append(
+            Step(
+                stage="keylocation",
+                description="ask for the passphrase at boot "
+                f"(keylocation={pool.final_keylocation})",
+                argv=["zfs", "set", f"keylocation={pool.final_keylocation}", pool.name],
+            )
+        )
+        steps.append(
+            Step(
+                stage="cleanup",
+                description=f"shred the key file {key_file}",
+                argv=["shred", "-u", key_file],
+                always=True,
+            )
+        )
 
     steps += _mount_steps(layout)
     return tuple(steps)
@@ -272,23 +333,26 @@ def layout_mounts(layout: DiskLayout) -> tuple[tuple[str, tuple[str, ...]], ...]
         part = disk.partition(PartitionRole.ESP) or disk.partition(PartitionRole.BOOT)
         if part is None or not part.filesystem:
             continue
-        mounts.append((mountpoint, ("mount", "-t", part.filesystem,
-                                    partition_path(disk.path, part.number))))
+        mounts.append(
+            (mountpoint, ("mount", "-t", part.filesystem, partition_path(disk.path, part.number)))
+        )
     # Parents before children: "/" first, then by depth.
     mounts.sort(key=lambda m: (m[0] != "/", m[0].count("/"), m[0]))
-    return tuple(
-        (layout.mount_path(mp), (*argv, layout.mount_path(mp))) for mp, argv in mounts
-    )
+    return tuple((layout.mount_path(mp), (*argv, layout.mount_path(mp))) for mp, argv in mounts)
 
 
 def _mount_steps(layout: DiskLayout) -> list[Step]:
     steps: list[Step] = []
     for target, argv in layout_mounts(layout):
         if target != layout.mount_root:
-            steps.append(Step(stage="mount", description=f"create the mountpoint {target}",
-                              argv=["mkdir", "-p", target]))
-        steps.append(Step(stage="mount", description=f"mount {argv[-2]} at {target}",
-                          argv=argv))
+            steps.append(
+                Step(
+                    stage="mount",
+                    description=f"create the mountpoint {target}",
+                    argv=["mkdir", "-p", target],
+                )
+            )
+        steps.append(Step(stage="mount", description=f"mount {argv[-2]} at {target}", argv=argv))
     return steps
 
 
@@ -302,9 +366,12 @@ def plan_to_json_data(steps: Sequence[Step]) -> list[dict[str, object]]:
             "description": step.description,
             "argv": list(step.argv),
         }
-        for name, value in (("stdinSecret", step.stdin_secret),
-                            ("expectStdout", step.expect_stdout),
-                            ("mayFail", step.may_fail), ("always", step.always)):
+        for name, value in (
+            ("stdinSecret", step.stdin_secret),
+            ("expectStdout", step.expect_stdout),
+            ("mayFail", step.may_fail),
+            ("always", step.always),
+        ):
             if value:
                 item[name] = value
         out.append(item)
@@ -319,6 +386,7 @@ def select(steps: Iterable[Step], stages: Iterable[str] | None) -> DiskPlan:
     wanted = set(stages)
     unknown = wanted - set(STAGES)
     if unknown:
-        raise PlanError(f"unknown stage {sorted(unknown)[0]!r}",
-                        hint="use one of " + ", ".join(STAGES))
+        raise PlanError(
+            f"unknown stage {sorted(unknown)[0]!r}", hint="use one of " + ", ".join(STAGES)
+        )
     return tuple(s for s in steps if s.stage in wanted)

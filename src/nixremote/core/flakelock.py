@@ -82,9 +82,9 @@ def sri_nar_hash(value: str) -> str:
     """``value``, a SHA-256 NAR hash in any form Nix writes, as SRI (``sha256-<base64>``)."""
     text = value.strip()
     if text.startswith("sha256-"):
-        digest = _digest(text[len("sha256-"):])
+        digest = _digest(text[len("sha256-") :])
     elif text.startswith("sha256:"):
-        digest = _digest(text[len("sha256:"):])
+        digest = _digest(text[len("sha256:") :])
     elif ":" in text or "-" in text:
         raise ValueError(f"NAR hash {value!r} is not SHA-256 (flake.lock requires SHA-256)")
     else:
@@ -128,23 +128,25 @@ def parse_flake_ref(ref: str) -> dict[str, str]:
     if not ref or _FORBIDDEN.search(ref):
         raise ValueError(f"unsupported flake reference {ref!r}")
     if ref.startswith("path:") or ref.startswith("/"):
-        path = ref[len("path:"):] if ref.startswith("path:") else ref
+        path = ref[len("path:") :] if ref.startswith("path:") else ref
         if not path.startswith("/") or "//" in path or (path != "/" and path.endswith("/")):
             raise ValueError(f"unsupported flake reference {ref!r}: an absolute path is needed")
         return {"path": path, "type": "path"}
     if ref.startswith("github:"):
-        parts = ref[len("github:"):].split("/")
+        parts = ref[len("github:") :].split("/")
         if len(parts) not in (2, 3) or not all(_SEGMENT.match(p) for p in parts):
             raise ValueError(f"unsupported flake reference {ref!r}: github:OWNER/REPO[/REF]")
         attrs = {"owner": parts[0], "repo": parts[1], "type": "github"}
         if len(parts) == 3:
             attrs["rev" if _REV.match(parts[2]) else "ref"] = parts[2]
         return attrs
-    body = ref[len("flake:"):] if ref.startswith("flake:") else ref
+    body = ref[len("flake:") :] if ref.startswith("flake:") else ref
     if ":" not in body:
         parts = body.split("/")
-        if len(parts) in (1, 2) and _INDIRECT_ID.match(parts[0]) and all(
-            _SEGMENT.match(p) for p in parts
+        if (
+            len(parts) in (1, 2)
+            and _INDIRECT_ID.match(parts[0])
+            and all(_SEGMENT.match(p) for p in parts)
         ):
             attrs = {"id": parts[0], "type": "indirect"}
             if len(parts) == 2:
@@ -234,7 +236,14 @@ def host_flake_lock_from_inputs(
 def host_flake_lock(sources: Sequence[FlakeSource], *, nixremote_ref: str) -> str:
     """:func:`host_flake_lock_from_inputs` from a plan's :class:`~.plan.FlakeSource` records."""
     return host_flake_lock_from_inputs(
-        {s.name: {"path": s.path, "narHash": s.nar_hash, "lastModified": s.last_modified,
-                  "url": s.url} for s in sources},
+        {
+            s.name: {
+                "path": s.path,
+                "narHash": s.nar_hash,
+                "lastModified": s.last_modified,
+                "url": s.url,
+            }
+            for s in sources
+        },
         nixremote_ref=nixremote_ref,
     )

@@ -120,4 +120,3 @@ def register_commands(cli: click.Group) -> None:
     Combination: every plugin is called once with the root group. Import heavy libraries inside
     the commands, not at module level, so that ``nixremote --version`` stays fast.
     """
-

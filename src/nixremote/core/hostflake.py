@@ -200,8 +200,9 @@ def write_host_flake(
     path = Path(dest)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        files = render_host_flake(info, nixremote_url=nixremote_url, extra_modules=extra_modules,
-                                  sources=sources)
+        files = render_host_flake(
+            info, nixremote_url=nixremote_url, extra_modules=extra_modules, sources=sources
+        )
         written, kept = write_files(path, files, keep=("configuration.nix",))
     except OSError as exc:
         raise InvalidInputError(

@@ -69,8 +69,13 @@ def public_key_text(line: str) -> str:
 def host_key(role: str, public_line: str, port: int) -> HostKey:
     """The :class:`HostKey` of a public key line."""
     text = public_key_text(public_line)
-    return HostKey(role=role, type=text.split()[0].removeprefix("ssh-"), public=text,
-                   fingerprint=fingerprint(text), port=port)
+    return HostKey(
+        role=role,
+        type=text.split()[0].removeprefix("ssh-"),
+        public=text,
+        fingerprint=fingerprint(text),
+        port=port,
+    )
 
 
 def host_keys_data(keys: Iterable[HostKey]) -> dict[str, str]:

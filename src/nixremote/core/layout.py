@@ -346,8 +346,9 @@ def build_layout(
         encrypted=encrypted,
     )
     boot_mounts = [(disks[0], "/boot")]
-    boot_mounts += [(path, f"/boot-fallback{i if i > 1 else ''}")
-                    for i, path in enumerate(disks[1:], start=1)]
+    boot_mounts += [
+        (path, f"/boot-fallback{i if i > 1 else ''}") for i, path in enumerate(disks[1:], start=1)
+    ]
     return DiskLayout(
         name=name,
         disks=specs,

@@ -76,6 +76,7 @@ def mounts_under(root: str, mountinfo_text: str) -> tuple[Mount, ...]:
     """The mounts at or below ``root``."""
     root = root.rstrip("/") or "/"
     return tuple(
-        m for m in parse_mountinfo(mountinfo_text)
+        m
+        for m in parse_mountinfo(mountinfo_text)
         if m.target == root or m.target.startswith(root + "/")
     )

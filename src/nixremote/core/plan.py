@@ -114,8 +114,9 @@ class Plan:
     schema_version: int = PLAN_SCHEMA_VERSION
 
 
-def identity_of(info: RuntimeInfo, layout: DiskLayout, *,
-                machine_id: str | None = None) -> TargetIdentity:
+def identity_of(
+    info: RuntimeInfo, layout: DiskLayout, *, machine_id: str | None = None
+) -> TargetIdentity:
     """The target's identity as a plan records it: its name, MACs, machine-id and every disk
     the layout wipes (which must all be among the collected disks)."""
     disks = []
@@ -123,15 +124,22 @@ def identity_of(info: RuntimeInfo, layout: DiskLayout, *,
         disk = info.disk(spec.path)
         if disk is None:
             raise PlanError(
-                f"the layout names {spec.path}, which is not among the disks of "
-                f"{info.host_name}",
+                f"the layout names {spec.path}, which is not among the disks of {info.host_name}",
                 hint="pick a disk that `nixremote info` lists",
             )
-        disks.append(PlannedDisk(path=spec.path, device=disk.path, size_bytes=disk.size_bytes,
-                                 model=disk.model, serial=disk.serial))
+        disks.append(
+            PlannedDisk(
+                path=spec.path,
+                device=disk.path,
+                size_bytes=disk.size_bytes,
+                model=disk.model,
+                serial=disk.serial,
+            )
+        )
     macs = tuple(sorted({i.mac for i in info.interfaces if i.mac}))
-    return TargetIdentity(host_name=info.host_name, macs=macs, machine_id=machine_id,
-                          disks=tuple(disks))
+    return TargetIdentity(
+        host_name=info.host_name, macs=macs, machine_id=machine_id, disks=tuple(disks)
+    )
 
 
 def build_plan(
@@ -164,7 +172,8 @@ def build_plan(
             nixremote_flake=flake_ref,
             extra_modules=tuple(m for m in extra_modules if m),
             layout_module=layout_module(
-                boot_devices=[d.path for d in layout.disks], encrypted=layout.pool.encrypted),
+                boot_devices=[d.path for d in layout.disks], encrypted=layout.pool.encrypted
+            ),
             sources=tuple(flake_sources),
         ),
         authorized_keys=keys,

@@ -103,9 +103,7 @@ def get_plugin_manager(
     return pm
 
 
-def _register(
-    pm: PluginManager, plugin: Any, name: str, *, version: str | None = None
-) -> None:
+def _register(pm: PluginManager, plugin: Any, name: str, *, version: str | None = None) -> None:
     try:
         pm.register(plugin, name=name)
         pm.check_pending()
@@ -127,9 +125,7 @@ def list_plugins(pm: PluginManager) -> list[PluginInfo]:
     for name, plugin in pm.list_name_plugin():
         if plugin is None:
             continue
-        hooks = sorted(
-            caller.name for caller in pm.get_hookcallers(plugin) or ()
-        )
+        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
         module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
         out.append(
             PluginInfo(

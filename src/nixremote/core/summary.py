@@ -54,12 +54,15 @@ def runtime_info_lines(info: RuntimeInfo) -> list[str]:
         mark = " (primary)" if iface is info.primary else ""
         names = iface.name + (
             f" -> {iface.predictable_name}"
-            if iface.predictable_name and iface.predictable_name != iface.name else ""
+            if iface.predictable_name and iface.predictable_name != iface.name
+            else ""
         )
         lines.append(f"nic       {names} {iface.mac or '?'} {iface.driver or '?'}{mark}")
         for addr in (*iface.ipv4, *iface.ipv6):
-            lines.append(f"  addr    {addr.address}/{addr.prefix_length}"
-                         f"{' (dynamic)' if addr.dynamic else ''}")
+            lines.append(
+                f"  addr    {addr.address}/{addr.prefix_length}"
+                f"{' (dynamic)' if addr.dynamic else ''}"
+            )
     for route in info.routes:
         via = f" via {route.gateway}" if route.gateway else ""
         dev = f" dev {route.device}" if route.device else ""

@@ -58,11 +58,16 @@ def _reporter(json_lines: bool) -> Reporter:
     return emit
 
 
-def _local_plan(info: RuntimeInfo, variant: str, disks: tuple[str, ...], root: str | None,
-                encrypted: bool | None, nixremote_flake: str | None) -> Plan:
+def _local_plan(
+    info: RuntimeInfo,
+    variant: str,
+    disks: tuple[str, ...],
+    root: str | None,
+    encrypted: bool | None,
+    nixremote_flake: str | None,
+) -> Plan:
     """A standalone run's plan: a built-in layout (no plugin is asked), moved to ``root``."""
-    layout = default_layout(info, LayoutOptions(variant=variant, disks=disks,
-                                                encrypted=encrypted))
+    layout = default_layout(info, LayoutOptions(variant=variant, disks=disks, encrypted=encrypted))
     if root is not None:
         root = root.rstrip("/") or "/"
         pool_options = tuple((k, root if k == "altroot" else v) for k, v in layout.pool.options)
@@ -78,38 +83,89 @@ def installer_group() -> None:
 
 
 @installer_group.command("run")
-@click.option("--plan", "plan_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="The plan made and approved on the controller: run exactly it.")
-@click.option("--runtime-info", "runtime_info", type=click.Path(path_type=Path, dir_okay=False),
-              help="Without --plan: the runtime info file (default: "
-              "/root/network/runtime-info.json, then nixremote.info= on /proc/cmdline).")
-@click.option("--key-file", type=click.Path(path_type=Path, dir_okay=False),
-              help="The disk key, in a file on tmpfs (shredded after the install). "
-              "Without it the key is asked for when needed.")
-@click.option("--phases", default=None, metavar="LIST",
-              help="Comma-separated subset of format,keys,flake,install,reboot.")
-@click.option("--layout", "variant", type=click.Choice(LAYOUTS), default="default",
-              show_default=True, help="Without --plan: the built-in disk layout.")
-@click.option("--disk", "extra_disks", multiple=True, metavar="PATH",
-              help="Without --plan: another disk for the layout (the second disk of a mirror).")
-@click.option("--encrypted/--unencrypted", default=None,
-              help="Without --plan: override the layout's encryption.")
-@click.option("--root", "root", default=None, metavar="DIR",
-              help="Without --plan: where the new system is mounted during the install "
-              "(default /mnt).")
-@click.option("--state-file", type=click.Path(path_type=Path, dir_okay=False),
-              default=None, help="The phase record (default /run/nixremote/state.json).")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The plan made and approved on the controller: run exactly it.",
+)
+@click.option(
+    "--runtime-info",
+    "runtime_info",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Without --plan: the runtime info file (default: "
+    "/root/network/runtime-info.json, then nixremote.info= on /proc/cmdline).",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The disk key, in a file on tmpfs (shredded after the install). "
+    "Without it the key is asked for when needed.",
+)
+@click.option(
+    "--phases",
+    default=None,
+    metavar="LIST",
+    help="Comma-separated subset of format,keys,flake,install,reboot.",
+)
+@click.option(
+    "--layout",
+    "variant",
+    type=click.Choice(LAYOUTS),
+    default="default",
+    show_default=True,
+    help="Without --plan: the built-in disk layout.",
+)
+@click.option(
+    "--disk",
+    "extra_disks",
+    multiple=True,
+    metavar="PATH",
+    help="Without --plan: another disk for the layout (the second disk of a mirror).",
+)
+@click.option(
+    "--encrypted/--unencrypted",
+    default=None,
+    help="Without --plan: override the layout's encryption.",
+)
+@click.option(
+    "--root",
+    "root",
+    default=None,
+    metavar="DIR",
+    help="Without --plan: where the new system is mounted during the install (default /mnt).",
+)
+@click.option(
+    "--state-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The phase record (default /run/nixremote/state.json).",
+)
 @click.option("--restart", is_flag=True, help="Forget finished phases and start over.")
-@click.option("--nixremote-flake", default=None, metavar="REF",
-              help="Without --plan: flake reference of nixremote for the host flake's input.")
+@click.option(
+    "--nixremote-flake",
+    default=None,
+    metavar="REF",
+    help="Without --plan: flake reference of nixremote for the host flake's input.",
+)
 @click.option("--no-reboot", is_flag=True, help="Do not reboot at the end.")
 @click.option("--dry-run", is_flag=True, help="Show what would run; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before wiping the disk.")
 @click.option("--json", "json_lines", is_flag=True, help="One JSON event a line on stdout.")
-@click.option("--cmdline", "cmdline", default=PROC_CMDLINE, hidden=True,
-              type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--network-runtime-info", "network_file", default=None, hidden=True,
-              type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--cmdline",
+    "cmdline",
+    default=PROC_CMDLINE,
+    hidden=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+)
+@click.option(
+    "--network-runtime-info",
+    "network_file",
+    default=None,
+    hidden=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+)
 def run_cmd(json_lines: bool, **options: Any) -> None:
     """Install NixOS on this machine: format, keys, flake, install, reboot (resumable)."""
     reporter = _reporter(json_lines)
@@ -122,20 +178,34 @@ def run_cmd(json_lines: bool, **options: Any) -> None:
         raise
 
 
-def _plan_for(*, plan_file: Path | None, runtime_info: Path | None, variant: str,
-              extra_disks: tuple[str, ...], encrypted: bool | None, root: str | None,
-              nixremote_flake: str | None, cmdline: Path,
-              network_file: Path | None) -> tuple[Plan, str]:
+def _plan_for(
+    *,
+    plan_file: Path | None,
+    runtime_info: Path | None,
+    variant: str,
+    extra_disks: tuple[str, ...],
+    encrypted: bool | None,
+    root: str | None,
+    nixremote_flake: str | None,
+    cmdline: Path,
+    network_file: Path | None,
+) -> tuple[Plan, str]:
     """The plan to run and where it came from."""
     from .runtime_source import DEFAULT_FILES, find_runtime_info
 
     if plan_file is not None:
-        given = [name for name, value in (
-            ("--runtime-info", runtime_info), ("--disk", extra_disks), ("--root", root),
-            ("--nixremote-flake", nixremote_flake),
-            ("--encrypted/--unencrypted", encrypted is not None),
-            ("--layout", variant != "default"),
-        ) if value]
+        given = [
+            name
+            for name, value in (
+                ("--runtime-info", runtime_info),
+                ("--disk", extra_disks),
+                ("--root", root),
+                ("--nixremote-flake", nixremote_flake),
+                ("--encrypted/--unencrypted", encrypted is not None),
+                ("--layout", variant != "default"),
+            )
+            if value
+        ]
         if given:
             raise InvalidInputError(
                 f"{given[0]} cannot be combined with --plan (the plan decides it)",
@@ -150,9 +220,19 @@ def _plan_for(*, plan_file: Path | None, runtime_info: Path | None, variant: str
     return plan, found.source
 
 
-def _run(reporter: Reporter, *, key_file: Path | None, phases: str | None,
-         state_file: Path | None, restart: bool, no_reboot: bool, dry_run: bool, yes: bool,
-         json_lines: bool, **where: Any) -> None:
+def _run(
+    reporter: Reporter,
+    *,
+    key_file: Path | None,
+    phases: str | None,
+    state_file: Path | None,
+    restart: bool,
+    no_reboot: bool,
+    dry_run: bool,
+    yes: bool,
+    json_lines: bool,
+    **where: Any,
+) -> None:
     from . import phases as ph
     from .state import STATE_FILE, InstallState
 
@@ -166,21 +246,37 @@ def _run(reporter: Reporter, *, key_file: Path | None, phases: str | None,
     )
     lines = summary_lines(info)
     how = "" if source.startswith("plan ") else " (standalone: built-in layout, no plugins)"
-    reporter(Event(kind="step", message=f"{source}: "
-                   f"{info.host_name}, disk {info.disk_to_format}, layout {layout.name}{how}",
-                   data={"source": source, "host": info.host_name,
-                         "disk": info.disk_to_format, "layout": layout.name,
-                         "summary": "\n".join(lines)}))
+    reporter(
+        Event(
+            kind="step",
+            message=f"{source}: "
+            f"{info.host_name}, disk {info.disk_to_format}, layout {layout.name}{how}",
+            data={
+                "source": source,
+                "host": info.host_name,
+                "disk": info.disk_to_format,
+                "layout": layout.name,
+                "summary": "\n".join(lines),
+            },
+        )
+    )
     if not json_lines:
         for line in lines:
             click.echo(f"  {line}")
 
-    installer = ph.Installer(plan, config=config,
-                             key_provider=_key_provider(key_file, config),
-                             reporter=reporter)
-    state = InstallState(host_name=info.host_name, disk=info.disk_to_format,
-                         pool=layout.pool.name, root=layout.mount_root) if restart \
+    installer = ph.Installer(
+        plan, config=config, key_provider=_key_provider(key_file, config), reporter=reporter
+    )
+    state = (
+        InstallState(
+            host_name=info.host_name,
+            disk=info.disk_to_format,
+            pool=layout.pool.name,
+            root=layout.mount_root,
+        )
+        if restart
         else installer.load_state()
+    )
     formats = "format" in wanted and "format" not in state.finished
     if dry_run:
         _dry_run(reporter, installer, wanted, state)
@@ -197,10 +293,15 @@ def _key_provider(key_file: Path | None, config: Any) -> Any:
         if key_file is not None:
             return read_key_file(key_file, mountinfo=config.mountinfo)
         if not sys.stdin.isatty():
-            raise PlanError(f"the disk key is needed to {why}",
-                            hint="pass --key-file (a file on tmpfs)")
-        value: str = click.prompt(f"Disk encryption passphrase (to {why})", hide_input=True,
-                                  confirmation_prompt=True, err=True)
+            raise PlanError(
+                f"the disk key is needed to {why}", hint="pass --key-file (a file on tmpfs)"
+            )
+        value: str = click.prompt(
+            f"Disk encryption passphrase (to {why})",
+            hide_input=True,
+            confirmation_prompt=True,
+            err=True,
+        )
         return DiskKey.from_bytes(value.encode("utf-8"), source="the passphrase")
 
     return provide
@@ -211,6 +312,7 @@ def _confirm(plan: Plan, yes: bool) -> None:
 
     ask = None
     if sys.stdin.isatty():
+
         def ask(question: str) -> str:
             answer: str = click.prompt(question, default="", show_default=False, err=True)
             return answer
@@ -223,18 +325,24 @@ def _dry_run(reporter: Reporter, installer: Any, wanted: tuple[str, ...], state:
 
     for phase in wanted:
         if phase in state.finished:
-            reporter(Event(kind="skip", message=f"{phase}: finished in an earlier run",
-                           phase=phase))
+            reporter(
+                Event(kind="skip", message=f"{phase}: finished in an earlier run", phase=phase)
+            )
             continue
-        reporter(Event(kind="step", message=f"would run {phase}", phase=phase,
-                       data={"dryRun": "true"}))
+        reporter(
+            Event(kind="step", message=f"would run {phase}", phase=phase, data={"dryRun": "true"})
+        )
         if phase == "format":
             execute(installer.plan.steps, installer.transport, None, reporter, dry_run=True)
 
 
 @installer_group.command("status")
-@click.option("--state-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="The phase record (default /run/nixremote/state.json).")
+@click.option(
+    "--state-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The phase record (default /run/nixremote/state.json).",
+)
 @click.option("--json", "json_out", is_flag=True, help="Print the state as JSON.")
 def status_cmd(state_file: Path | None, json_out: bool) -> None:
     """Show which install phases finished and which one runs next."""
@@ -245,8 +353,11 @@ def status_cmd(state_file: Path | None, json_out: bool) -> None:
     state = load_state(path)
     if state is None:
         if json_out:
-            click.echo(json.dumps({"stateFile": str(path), "finished": [], "next": phases[0]},
-                                  sort_keys=True))
+            click.echo(
+                json.dumps(
+                    {"stateFile": str(path), "finished": [], "next": phases[0]}, sort_keys=True
+                )
+            )
         else:
             click.echo(f"no install recorded in {path}; next phase: {phases[0]}")
         return
@@ -258,8 +369,11 @@ def status_cmd(state_file: Path | None, json_out: bool) -> None:
         return
     click.echo(f"host {state.host_name}, disk {state.disk}, pool {state.pool} at {state.root}")
     for phase in phases:
-        mark = "done" if phase in state.finished else (
-            "FAILED" if phase == state.failed_phase else "-")
+        mark = (
+            "done"
+            if phase in state.finished
+            else ("FAILED" if phase == state.failed_phase else "-")
+        )
         click.echo(f"  {phase:<8} {mark}")
     if state.failed_phase:
         click.echo(f"last failure in {state.failed_phase}: {state.failed_message}")

@@ -37,7 +37,6 @@ class StepResult:
     output: str = ""
 
 
-
 def _run_step(transport: Transport, step: Step, key: DiskKey | None) -> CommandResult:
     stdin = key.value if step.stdin_secret and key is not None else None
     try:
@@ -46,14 +45,15 @@ def _run_step(transport: Transport, step: Step, key: DiskKey | None) -> CommandR
         if isinstance(exc, CommandFailedError):
             raise
         # "command not found" and timeouts become a failed step with the message as output.
-        return CommandResult(argv=step.argv, returncode=127, stdout=b"",
-                             stderr=str(exc).encode())
+        return CommandResult(argv=step.argv, returncode=127, stdout=b"", stderr=str(exc).encode())
 
 
 def _need_key(steps: Sequence[Step], key: DiskKey | None, dry_run: bool) -> None:
     if not dry_run and key is None and any(s.stdin_secret for s in steps):
-        raise PlanError("the plan creates an encrypted pool but no disk key was given",
-                        hint="pass --key-file or the key on stdin")
+        raise PlanError(
+            "the plan creates an encrypted pool but no disk key was given",
+            hint="pass --key-file or the key on stdin",
+        )
 
 
 def execute(
@@ -83,40 +83,78 @@ def execute(
         secret_used = secret_used or step.stdin_secret
         data = {"stage": step.stage, "argv": step.command}
         if dry_run:
-            report(reporter, "step", step.description, phase=PHASE, current=index, total=total,
-                   data={**data, "dryRun": "true"})
+            report(
+                reporter,
+                "step",
+                step.description,
+                phase=PHASE,
+                current=index,
+                total=total,
+                data={**data, "dryRun": "true"},
+            )
             results.append(StepResult(index=index, step=step, status="dry-run"))
             continue
-        report(reporter, "step", step.description, phase=PHASE, current=index, total=total,
-               data=data)
+        report(
+            reporter, "step", step.description, phase=PHASE, current=index, total=total, data=data
+        )
         result = _run_step(transport, step, key)
         output = result.tail()
         ok = result.ok
         if ok and step.expect_stdout is not None and result.text.strip() != step.expect_stdout:
             ok = False
-            output = (f"expected output {step.expect_stdout!r}, got "
-                      f"{result.text.strip()!r}")
+            output = f"expected output {step.expect_stdout!r}, got {result.text.strip()!r}"
         if ok:
-            results.append(StepResult(index=index, step=step, status="ok",
-                                      returncode=result.returncode, output=output))
+            results.append(
+                StepResult(
+                    index=index, step=step, status="ok", returncode=result.returncode, output=output
+                )
+            )
             continue
         if step.may_fail and failure is None:
-            report(reporter, "warning", f"{step.description}: exit code {result.returncode}, "
-                   "tolerated", phase=PHASE, current=index, total=total, data=data)
-            results.append(StepResult(index=index, step=step, status="tolerated",
-                                      returncode=result.returncode, output=output))
+            report(
+                reporter,
+                "warning",
+                f"{step.description}: exit code {result.returncode}, tolerated",
+                phase=PHASE,
+                current=index,
+                total=total,
+                data=data,
+            )
+            results.append(
+                StepResult(
+                    index=index,
+                    step=step,
+                    status="tolerated",
+                    returncode=result.returncode,
+                    output=output,
+                )
+            )
             continue
-        item = StepResult(index=index, step=step, status="failed",
-                          returncode=result.returncode, output=output)
+        item = StepResult(
+            index=index, step=step, status="failed", returncode=result.returncode, output=output
+        )
         results.append(item)
         if failure is None:
             failure = item
-            report(reporter, "error", f"step {index}/{total} failed: {step.description}",
-                   phase=PHASE, current=index, total=total,
-                   data={**data, "output": output})
+            report(
+                reporter,
+                "error",
+                f"step {index}/{total} failed: {step.description}",
+                phase=PHASE,
+                current=index,
+                total=total,
+                data={**data, "output": output},
+            )
         else:
-            report(reporter, "warning", f"cleanup step {step.description} failed too",
-                   phase=PHASE, current=index, total=total, data=data)
+            report(
+                reporter,
+                "warning",
+                f"cleanup step {step.description} failed too",
+                phase=PHASE,
+                current=index,
+                total=total,
+                data=data,
+            )
     if failure is not None:
         tail = failure.output.replace("\n", " | ")
         how = "" if failure.returncode == 0 else f" with exit code {failure.returncode}"
@@ -128,8 +166,14 @@ def execute(
             hint="nothing after this step ran; fix the cause and run the plan again",
         )
     if not dry_run:
-        report(reporter, "done", f"disk plan finished: {total} steps", phase=PHASE,
-               current=total, total=total)
+        report(
+            reporter,
+            "done",
+            f"disk plan finished: {total} steps",
+            phase=PHASE,
+            current=total,
+            total=total,
+        )
     return tuple(results)
 
 

@@ -230,8 +230,14 @@ class Installer:
     def _report(self, kind: str, message: str, phase: str | None = None, **kw: Any) -> None:
         report(self.reporter, kind, message, phase=phase, **kw)
 
-    def _run(self, argv: Sequence[str], *, stdin: bytes | None = None, what: str | None = None,
-             check: bool = True) -> CommandResult:
+    def _run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        what: str | None = None,
+        check: bool = True,
+    ) -> CommandResult:
         log.debug("run %s%s", " ".join(argv), " (secret on stdin)" if stdin else "")
         result = self.transport.run(list(argv), stdin=stdin, check=False)
         log.debug("exit code %d", result.returncode)
@@ -255,8 +261,10 @@ class Installer:
 
     def _new_state(self) -> InstallState:
         return InstallState(
-            host_name=self.info.host_name, disk=self.info.disk_to_format,
-            pool=self.pool, root=self.root,
+            host_name=self.info.host_name,
+            disk=self.info.disk_to_format,
+            pool=self.pool,
+            root=self.root,
         )
 
     def load_state(self) -> InstallState:
@@ -300,8 +308,11 @@ class Installer:
         if self.layout.pool.encrypted and not self.key_loaded():
             self._report("step", f"load the key of {self.pool} (resume)", phase)
             key = self.key(f"unlock the pool {self.pool}").value
-            self._run(["zfs", "load-key", "-L", "prompt", self.pool], stdin=key,
-                      what=f"zfs load-key {self.pool}")
+            self._run(
+                ["zfs", "load-key", "-L", "prompt", self.pool],
+                stdin=key,
+                what=f"zfs load-key {self.pool}",
+            )
         for target, argv in missing:
             self._report("step", f"mount {argv[-2]} at {target} (resume)", phase)
             Path(target).mkdir(parents=True, exist_ok=True)
@@ -336,8 +347,13 @@ class Installer:
         self.release("format")
         key = self.key("create the encrypted pool") if self.layout.pool.encrypted else None
         nuke_disks(
-            self.info, self.layout, self.transport, key, self.reporter,
-            system_paths=self.config.system_paths, steps=self.plan.steps,
+            self.info,
+            self.layout,
+            self.transport,
+            key,
+            self.reporter,
+            system_paths=self.config.system_paths,
+            steps=self.plan.steps,
         )
 
     def phase_keys(self) -> None:
@@ -353,9 +369,13 @@ class Installer:
             os.chmod(directory, 0o700)
         self._make_key(initrd, "ed25519", None, f"initrd@{host}")
         keys = self._keys = read_host_keys(self.root)
-        self._report("step", f"host keys of {host}: "
-                     + ", ".join(f"{k.role} {k.type} {k.fingerprint}" for k in keys),
-                     "keys", data=host_keys_data(keys))
+        self._report(
+            "step",
+            f"host keys of {host}: "
+            + ", ".join(f"{k.role} {k.type} {k.fingerprint}" for k in keys),
+            "keys",
+            data=host_keys_data(keys),
+        )
 
     def _make_key(self, private: Path, kind: str, bits: int | None, comment: str) -> None:
         public = Path(f"{private}.pub")
@@ -388,22 +408,32 @@ class Installer:
 
         inputs = self.plan.host_flake
         hostflake.write_host_flake(
-            self.info, self.path(FLAKE_DIR), reporter=self.reporter,
+            self.info,
+            self.path(FLAKE_DIR),
+            reporter=self.reporter,
             nixremote_url=inputs.nixremote_flake or hostflake.DEFAULT_NIXREMOTE_URL,
-            extra_modules=inputs.modules, sources=inputs.sources,
+            extra_modules=inputs.modules,
+            sources=inputs.sources,
         )
 
     def phase_install(self) -> None:
         flake = f"{self.path(FLAKE_DIR)}#{self.config.flake_attr}"
-        argv = [self.config.nixos_install, "--no-root-passwd", "--root", self.root,
-                "--flake", flake]
+        argv = [
+            self.config.nixos_install,
+            "--no-root-passwd",
+            "--root",
+            self.root,
+            "--flake",
+            flake,
+        ]
         self._report("step", "run " + " ".join(argv), "install", data={"argv": " ".join(argv)})
         returncode, tail = self._stream(argv, "install")
         if returncode != 0:
             raise CommandFailedError(
-                f"nixos-install failed with exit code {returncode}: "
-                + " | ".join(tail[-5:]),
-                argv=tuple(argv), returncode=returncode, output="\n".join(tail),
+                f"nixos-install failed with exit code {returncode}: " + " | ".join(tail[-5:]),
+                argv=tuple(argv),
+                returncode=returncode,
+                output="\n".join(tail),
                 hint="read the output above; run `nixremote installer run` again to resume",
             )
 
@@ -412,7 +442,9 @@ class Installer:
         tail: list[str] = []
         try:
             proc = subprocess.Popen(
-                list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )
         except FileNotFoundError:
@@ -462,24 +494,43 @@ class Installer:
                     self.ensure_mounted(phase)
                 actions[phase]()
             except NixremoteError as exc:
-                state = save_state(self.config.state_file, attrs.evolve(
-                    state, failed_phase=phase, failed_message=exc.message))
-                self._report("error", f"{phase} failed: {exc.message}", phase,
-                             data={"hint": exc.hint} if exc.hint else {})
+                state = save_state(
+                    self.config.state_file,
+                    attrs.evolve(state, failed_phase=phase, failed_message=exc.message),
+                )
+                self._report(
+                    "error",
+                    f"{phase} failed: {exc.message}",
+                    phase,
+                    data={"hint": exc.hint} if exc.hint else {},
+                )
                 raise
             except Exception as exc:  # a bug: still recorded, and told to the controller
                 message = f"{type(exc).__name__}: {exc}"
-                state = save_state(self.config.state_file, attrs.evolve(
-                    state, failed_phase=phase, failed_message=message))
-                self._report("error", f"{phase} failed unexpectedly: {message}", phase,
-                             data={"hint": "this is a bug in nixremote; please report it"})
+                state = save_state(
+                    self.config.state_file,
+                    attrs.evolve(state, failed_phase=phase, failed_message=message),
+                )
+                self._report(
+                    "error",
+                    f"{phase} failed unexpectedly: {message}",
+                    phase,
+                    data={"hint": "this is a bug in nixremote; please report it"},
+                )
                 raise
             if phase == "keys" and self._keys is not None:
                 state = attrs.evolve(
-                    state, host_keys=tuple(sorted(host_keys_data(self._keys).items())))
-            state = save_state(self.config.state_file, attrs.evolve(
-                state, finished=tuple(p for p in PHASES if p in {*state.finished, phase}),
-                failed_phase=None, failed_message=None))
+                    state, host_keys=tuple(sorted(host_keys_data(self._keys).items()))
+                )
+            state = save_state(
+                self.config.state_file,
+                attrs.evolve(
+                    state,
+                    finished=tuple(p for p in PHASES if p in {*state.finished, phase}),
+                    failed_phase=None,
+                    failed_message=None,
+                ),
+            )
             ran.append(phase)
             self._report("done", f"{phase} finished", phase)
         if "install" in state.finished and self.config.key_file is not None:
@@ -493,14 +544,16 @@ class Installer:
         if state.next_phase:
             data["next"] = state.next_phase
         message = (
-            f"installed {self.info.host_name}" if "install" in state.finished
+            f"installed {self.info.host_name}"
+            if "install" in state.finished
             else f"{self.info.host_name}: finished {', '.join(state.finished) or 'nothing'}"
         )
         self._report("done", message + ("; rebooting" if rebooting else ""), data=data)
         if rebooting:
             self._run(self.config.reboot_command, what="reboot")
-        return RunResult(ran=tuple(ran), finished=state.finished, host_keys=keys,
-                             rebooting=rebooting)
+        return RunResult(
+            ran=tuple(ran), finished=state.finished, host_keys=keys, rebooting=rebooting
+        )
 
     def _final_keys(self, state: InstallState) -> tuple[HostKey, ...]:
         """The host keys: made in this run, else recorded in the state file by an earlier one."""

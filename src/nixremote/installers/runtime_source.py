@@ -104,6 +104,11 @@ def _compare_with_cmdline(info: RuntimeInfo, path: Path, cmdline: Path) -> None:
     if (other.host_name, other.disk_to_format) != (info.host_name, info.disk_to_format):
         log.warning(
             "%s (host %s, disk %s) differs from %s on %s (host %s, disk %s); using the file",
-            path, info.host_name, info.disk_to_format, PARAM, cmdline,
-            other.host_name, other.disk_to_format,
+            path,
+            info.host_name,
+            info.disk_to_format,
+            PARAM,
+            cmdline,
+            other.host_name,
+            other.disk_to_format,
         )

@@ -161,8 +161,7 @@ def check_disk(
         )
     if disk.size_bytes is not None and disk.size_bytes != state.size_bytes:
         raise SafetyError(
-            f"refusing {path}: it has {state.size_bytes} bytes, the runtime info "
-            f"{disk.size_bytes}",
+            f"refusing {path}: it has {state.size_bytes} bytes, the runtime info {disk.size_bytes}",
             hint="collect the runtime info again and check which disk to erase",
         )
     if state.size_bytes < min_bytes:
@@ -186,8 +185,9 @@ def check_layout(
     try:
         system = system_sources(transport, system_paths)
     except TransportError as exc:
-        raise SafetyError(f"cannot check the running system: {exc.message}",
-                          hint=exc.hint) from None
+        raise SafetyError(
+            f"cannot check the running system: {exc.message}", hint=exc.hint
+        ) from None
     states = []
     for spec in layout.disks:
         disk = info.disk(spec.path)
@@ -197,15 +197,24 @@ def check_layout(
         if disk is not None and resolved is not None:
             expected = resolve(transport, disk.path)
             # Named by kernel path: its by-id link must still point here as well.
-            if (disk.by_id and disk.by_id != spec.path and expected is not None
-                    and resolve(transport, disk.by_id) != expected):
+            if (
+                disk.by_id
+                and disk.by_id != spec.path
+                and expected is not None
+                and resolve(transport, disk.by_id) != expected
+            ):
                 expected = None
             if expected == resolved:
                 state = inspect_disk(transport, resolved)
         check_disk(info, spec.path, resolved, expected, state, layout.min_disk_bytes, system)
         assert state is not None
-        report(reporter, "step", f"{spec.path} is {resolved} ({state.size_bytes} bytes), "
-               "not mounted, not the running system", phase=PHASE)
+        report(
+            reporter,
+            "step",
+            f"{spec.path} is {resolved} ({state.size_bytes} bytes), "
+            "not mounted, not the running system",
+            phase=PHASE,
+        )
         states.append(state)
     return tuple(states)
 

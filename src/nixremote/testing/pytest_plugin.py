@@ -161,9 +161,7 @@ def captured_facts(request: pytest.FixtureRequest) -> Callable[[str | Path], Fac
             for candidate in (directory / p, directory / f"{p}.json", directory / f"{p}.txt"):
                 if candidate.exists():
                     return load_captured_facts(candidate)
-        raise FileNotFoundError(
-            f"no capture {str(name)!r} in " + ", ".join(str(d) for d in search)
-        )
+        raise FileNotFoundError(f"no capture {str(name)!r} in " + ", ".join(str(d) for d in search))
 
     return load
 

@@ -203,8 +203,11 @@ class LoopbackSshd:
 
     def _spawn(self) -> None:
         sshd = [find_sshd(), "-D", "-e", "-f", str(self.config_path)]
-        argv = ([*self.prefix, "sh", "-c", f"{self.setup}\nexec {shlex.join(sshd)}"]
-                if self.setup else [*self.prefix, *sshd])
+        argv = (
+            [*self.prefix, "sh", "-c", f"{self.setup}\nexec {shlex.join(sshd)}"]
+            if self.setup
+            else [*self.prefix, *sshd]
+        )
         started = self.log_text().count("Server listening on")
         with self.log_path.open("ab") as out:
             self._proc = subprocess.Popen(
@@ -217,9 +220,7 @@ class LoopbackSshd:
                     f"sshd exited with {self._proc.returncode}: {self.log_text()[-300:].strip()}"
                 )
             if time.monotonic() > deadline:
-                raise SshdUnavailableError(
-                    f"sshd did not listen within {self.start_timeout:g} s"
-                )
+                raise SshdUnavailableError(f"sshd did not listen within {self.start_timeout:g} s")
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -295,13 +296,20 @@ class LoopbackSshd:
         """An OpenSSH client argv that runs ``command`` here with strict host key checking."""
         return [
             "ssh",
-            "-p", str(self.port),
-            "-i", str(self.identity),
-            "-o", "IdentitiesOnly=yes",
-            "-o", "BatchMode=yes",
-            "-o", "StrictHostKeyChecking=yes",
-            "-o", f"UserKnownHostsFile={self.known_hosts}",
-            "-o", "GlobalKnownHostsFile=/dev/null",
+            "-p",
+            str(self.port),
+            "-i",
+            str(self.identity),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts}",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
             self.target,
             *command,
         ]

@@ -60,8 +60,12 @@ def main() -> None:
     STATE.mkdir(parents=True, exist_ok=True)
     stdin = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
     with open(STATE / "calls.jsonl", "a") as log:
-        log.write(json.dumps({"argv": argv, "stdinSha256": hashlib.sha256(stdin).hexdigest()
-                              if stdin else None}) + "\n")
+        log.write(
+            json.dumps(
+                {"argv": argv, "stdinSha256": hashlib.sha256(stdin).hexdigest() if stdin else None}
+            )
+            + "\n"
+        )
     fail_once(argv)
     state = load()
     pools = state["pools"]
@@ -93,11 +97,17 @@ def main() -> None:
                 location = opts.get("keylocation", "prompt")
                 if not location.startswith("file://"):
                     fail("test double: expected keylocation=file://")
-                key_path = Path(location[len("file://"):])
+                key_path = Path(location[len("file://") :])
                 data = key_path.read_bytes().split(b"\n")[0]
                 key_sha = hashlib.sha256(data).hexdigest()
-            pools[pool] = {"imported": True, "keyLoaded": True, "keySha256": key_sha,
-                           "vdevs": vdevs, "options": opts, "snapshots": []}
+            pools[pool] = {
+                "imported": True,
+                "keyLoaded": True,
+                "keySha256": key_sha,
+                "vdevs": vdevs,
+                "options": opts,
+                "snapshots": [],
+            }
             (STATE / "datasets" / pool).mkdir(parents=True, exist_ok=True)
         elif cmd == "list":
             pool = args[-1]
@@ -127,6 +137,7 @@ def main() -> None:
         else:
             fail(f"test double: zpool {cmd} is not implemented", 2)
     else:  # zfs
+
         def need(dataset: str) -> dict:
             pool = dataset.split("/")[0].split("@")[0]
             if pool not in pools or not pools[pool]["imported"]:

@@ -45,11 +45,14 @@ wait_option = click.option(
     help="Seconds to wait for SSH to answer (0: do not wait).",
 )
 identity_option = click.option(
-    "-i", "--identity", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "-i",
+    "--identity",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Private key for the SSH check.",
 )
-port_option = click.option("--ssh-port", type=int, default=22, show_default=True,
-                           help="SSH port of the server.")
+port_option = click.option(
+    "--ssh-port", type=int, default=22, show_default=True, help="SSH port of the server."
+)
 
 
 def _cloud(token_file: Path | None, endpoint: str | None, reporter: Reporter) -> HetznerCloud:
@@ -101,8 +104,10 @@ def _finish(
         emit_json(row)
         return
     out = console()
-    out.print(f"[green]{result.server.name}[/green] {result.server.status} at "
-              f"{result.server.ssh_host} (#{result.server.id})")
+    out.print(
+        f"[green]{result.server.name}[/green] {result.server.status} at "
+        f"{result.server.ssh_host} (#{result.server.id})"
+    )
     if host_key:
         out.print(f"host key {host_key} recorded in {known_hosts}")
 
@@ -118,18 +123,30 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _provision_options(f: F) -> F:
     for option in reversed(
         [
-            click.option("--type", "server_type", default="cx22", show_default=True,
-                         help="Server type."),
+            click.option(
+                "--type", "server_type", default="cx22", show_default=True, help="Server type."
+            ),
             click.option("--image", default="debian-12", show_default=True, help="Image."),
             click.option("--location", default=None, help="Location (nbg1, fsn1, hel1, ...)."),
-            click.option("--ssh-key", "ssh_keys", multiple=True,
-                         help="Name of an SSH key in the project, authorised for root "
-                              "(repeatable)."),
-            click.option("--no-host-key", is_flag=True,
-                         help="Do not pin a generated host key through cloud-init "
-                              "(accept the key once instead)."),
-            token_file_option, endpoint_option, known_hosts_option, wait_option,
-            identity_option, port_option, json_option,
+            click.option(
+                "--ssh-key",
+                "ssh_keys",
+                multiple=True,
+                help="Name of an SSH key in the project, authorised for root (repeatable).",
+            ),
+            click.option(
+                "--no-host-key",
+                is_flag=True,
+                help="Do not pin a generated host key through cloud-init "
+                "(accept the key once instead).",
+            ),
+            token_file_option,
+            endpoint_option,
+            known_hosts_option,
+            wait_option,
+            identity_option,
+            port_option,
+            json_option,
         ]
     ):
         f = option(f)
@@ -139,10 +156,21 @@ def _provision_options(f: F) -> F:
 @hetzner_group.command("create")
 @click.argument("name")
 @_provision_options
-def create_cmd(name: str, server_type: str, image: str, location: str | None,
-               ssh_keys: tuple[str, ...], no_host_key: bool, token_file: Path | None,
-               endpoint: str | None, known_hosts: Path, ssh_timeout: float,
-               identity: Path | None, ssh_port: int, as_json: bool) -> None:
+def create_cmd(
+    name: str,
+    server_type: str,
+    image: str,
+    location: str | None,
+    ssh_keys: tuple[str, ...],
+    no_host_key: bool,
+    token_file: Path | None,
+    endpoint: str | None,
+    known_hosts: Path,
+    ssh_timeout: float,
+    identity: Path | None,
+    ssh_port: int,
+    as_json: bool,
+) -> None:
     """Create server NAME, wait until it runs and answers SSH with the pinned host key."""
     _provision("create", **locals())
 
@@ -150,34 +178,75 @@ def create_cmd(name: str, server_type: str, image: str, location: str | None,
 @hetzner_group.command("recreate")
 @click.argument("name")
 @_provision_options
-def recreate_cmd(name: str, server_type: str, image: str, location: str | None,
-                 ssh_keys: tuple[str, ...], no_host_key: bool, token_file: Path | None,
-                 endpoint: str | None, known_hosts: Path, ssh_timeout: float,
-                 identity: Path | None, ssh_port: int, as_json: bool) -> None:
+def recreate_cmd(
+    name: str,
+    server_type: str,
+    image: str,
+    location: str | None,
+    ssh_keys: tuple[str, ...],
+    no_host_key: bool,
+    token_file: Path | None,
+    endpoint: str | None,
+    known_hosts: Path,
+    ssh_timeout: float,
+    identity: Path | None,
+    ssh_port: int,
+    as_json: bool,
+) -> None:
     """Delete server NAME if it exists (exact name only), then create it anew."""
     _provision("recreate", **locals())
 
 
-def _provision(op: str, *, name: str, server_type: str, image: str, location: str | None,
-               ssh_keys: tuple[str, ...], no_host_key: bool, token_file: Path | None,
-               endpoint: str | None, known_hosts: Path, ssh_timeout: float,
-               identity: Path | None, ssh_port: int, as_json: bool) -> None:
+def _provision(
+    op: str,
+    *,
+    name: str,
+    server_type: str,
+    image: str,
+    location: str | None,
+    ssh_keys: tuple[str, ...],
+    no_host_key: bool,
+    token_file: Path | None,
+    endpoint: str | None,
+    known_hosts: Path,
+    ssh_timeout: float,
+    identity: Path | None,
+    ssh_port: int,
+    as_json: bool,
+) -> None:
     from ...controller.keypair import generate_host_key
 
     with progress_reporter() as reporter:
         cloud = _cloud(token_file, endpoint, reporter)
         host_key = None if no_host_key else generate_host_key(f"nixremote@{name}")
         method = cloud.create if op == "create" else cloud.recreate
-        result = method(name, server_type=server_type, image=image, location=location,
-                        ssh_keys=list(ssh_keys), host_key=host_key)
-        _finish(result, as_json=as_json, known_hosts=known_hosts, ssh_port=ssh_port,
-                ssh_timeout=ssh_timeout, identity=identity, reporter=reporter)
+        result = method(
+            name,
+            server_type=server_type,
+            image=image,
+            location=location,
+            ssh_keys=list(ssh_keys),
+            host_key=host_key,
+        )
+        _finish(
+            result,
+            as_json=as_json,
+            known_hosts=known_hosts,
+            ssh_port=ssh_port,
+            ssh_timeout=ssh_timeout,
+            identity=identity,
+            reporter=reporter,
+        )
 
 
 @hetzner_group.command("rescue")
 @click.argument("name")
-@click.option("--ssh-key", "ssh_keys", multiple=True,
-              help="Name of an SSH key in the project for the rescue system (repeatable).")
+@click.option(
+    "--ssh-key",
+    "ssh_keys",
+    multiple=True,
+    help="Name of an SSH key in the project for the rescue system (repeatable).",
+)
 @token_file_option
 @endpoint_option
 @known_hosts_option
@@ -185,14 +254,29 @@ def _provision(op: str, *, name: str, server_type: str, image: str, location: st
 @identity_option
 @port_option
 @json_option
-def rescue_cmd(name: str, ssh_keys: tuple[str, ...], token_file: Path | None,
-               endpoint: str | None, known_hosts: Path, ssh_timeout: float,
-               identity: Path | None, ssh_port: int, as_json: bool) -> None:
+def rescue_cmd(
+    name: str,
+    ssh_keys: tuple[str, ...],
+    token_file: Path | None,
+    endpoint: str | None,
+    known_hosts: Path,
+    ssh_timeout: float,
+    identity: Path | None,
+    ssh_port: int,
+    as_json: bool,
+) -> None:
     """Boot server NAME into the linux64 rescue system (enable rescue, reset, wait for SSH)."""
     with progress_reporter() as reporter:
         result = _cloud(token_file, endpoint, reporter).rescue(name, ssh_keys=list(ssh_keys))
-        _finish(result, as_json=as_json, known_hosts=known_hosts, ssh_port=ssh_port,
-                ssh_timeout=ssh_timeout, identity=identity, reporter=reporter)
+        _finish(
+            result,
+            as_json=as_json,
+            known_hosts=known_hosts,
+            ssh_port=ssh_port,
+            ssh_timeout=ssh_timeout,
+            identity=identity,
+            reporter=reporter,
+        )
 
 
 @hetzner_group.command("reset")
@@ -216,12 +300,14 @@ def reset_cmd(name: str, token_file: Path | None, endpoint: str | None, as_json:
 @token_file_option
 @endpoint_option
 @json_option
-def delete_cmd(name: str, yes: bool, token_file: Path | None, endpoint: str | None,
-               as_json: bool) -> None:
+def delete_cmd(
+    name: str, yes: bool, token_file: Path | None, endpoint: str | None, as_json: bool
+) -> None:
     """Delete server NAME (asks you to type the name unless --yes)."""
     if not yes:
-        typed = click.prompt(f"Type the server name to delete {name!r}", default="",
-                             show_default=False)
+        typed = click.prompt(
+            f"Type the server name to delete {name!r}", default="", show_default=False
+        )
         if typed != name:
             raise click.ClickException("not confirmed; nothing deleted")
     with progress_reporter() as reporter:
@@ -247,6 +333,13 @@ def list_cmd(token_file: Path | None, endpoint: str | None, as_json: bool) -> No
 
     table = Table("name", "id", "status", "ipv4", "ipv6", "type", "location", box=None)
     for s in servers:
-        table.add_row(s.name, str(s.id), s.status, s.ipv4 or "-", s.ipv6_network or "-",
-                      s.server_type, s.location or "-")
+        table.add_row(
+            s.name,
+            str(s.id),
+            s.status,
+            s.ipv4 or "-",
+            s.ipv6_network or "-",
+            s.server_type,
+            s.location or "-",
+        )
     console().print(table)

@@ -30,6 +30,7 @@ METADATA_URL = "http://169.254.169.254/hetzner/v1/metadata"
 METADATA_ITEMS = ("hostname", "instance-id", "public-ipv4", "network-config", "private-networks")
 """The items nixremote reads, each at ``<base>/<item>``."""
 
+
 def metadata_url(base: str = METADATA_URL, item: str | None = None) -> str:
     """The URL of ``item`` under the metadata ``base`` URL (the whole document for ``None``)."""
     base = base.rstrip("/")

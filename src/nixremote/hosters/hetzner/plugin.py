@@ -108,8 +108,11 @@ def disk_layout(info: RuntimeInfo, options: LayoutOptions) -> DiskLayout | None:
     main = info.disk(info.disk_to_format)
     if main is None or not main.size_bytes:
         return None
-    same = [d for d in info.disks if d is not main and not d.removable
-            and d.size_bytes == main.size_bytes]
+    same = [
+        d
+        for d in info.disks
+        if d is not main and not d.removable and d.size_bytes == main.size_bytes
+    ]
     if len(same) != 1:
         return None
     import attrs
@@ -127,4 +130,3 @@ def host_flake_modules(info: RuntimeInfo) -> list[str] | None:
     if info.hoster != HOSTER:
         return None
     return ["nixremote.nixosModules.hetzner"]
-

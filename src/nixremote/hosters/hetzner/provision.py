@@ -32,20 +32,35 @@ def await_ssh(
     host = result.server.ssh_host
     if result.host_key is not None:
         record_known_host(known_hosts, host, port, [result.host_key.public_openssh])
-        report(reporter, "step", f"pinned host key {result.host_key.fingerprint} for {host}",
-               phase=PHASE)
+        report(
+            reporter,
+            "step",
+            f"pinned host key {result.host_key.fingerprint} for {host}",
+            phase=PHASE,
+        )
         policy = "strict"
     else:
         record_known_host(known_hosts, host, port, [])
-        report(reporter, "warning",
-               f"{host} presents a new host key (rescue system): accepting it once, "
-               "for this host only", phase=PHASE)
+        report(
+            reporter,
+            "warning",
+            f"{host} presents a new host key (rescue system): accepting it once, "
+            "for this host only",
+            phase=PHASE,
+        )
         policy = "accept-new"
     if timeout <= 0:
         return result.host_key.fingerprint if result.host_key else None
     transport = wait_for_ssh(
-        lambda: connect(host, port=port, identity_file=identity, known_hosts=known_hosts,
-                        host_key_policy=policy, connect_timeout=10, reporter=reporter),
+        lambda: connect(
+            host,
+            port=port,
+            identity_file=identity,
+            known_hosts=known_hosts,
+            host_key_policy=policy,
+            connect_timeout=10,
+            reporter=reporter,
+        ),
         deadline=time.monotonic() + timeout,
         what=f"server {result.server.name} ({host})",
         phase=PHASE,

@@ -60,8 +60,10 @@ def refine(info: RuntimeInfo, metadata: HetznerMetadata | None) -> RuntimeInfo:
         return attrs.evolve(info, **changes)  # type: ignore[arg-type]
 
     new_iface = iface
-    if metadata and metadata.public_ipv4 and not any(
-        a.address == metadata.public_ipv4 for a in iface.ipv4
+    if (
+        metadata
+        and metadata.public_ipv4
+        and not any(a.address == metadata.public_ipv4 for a in iface.ipv4)
     ):
         new_iface = attrs.evolve(
             new_iface,
@@ -82,8 +84,9 @@ def refine(info: RuntimeInfo, metadata: HetznerMetadata | None) -> RuntimeInfo:
 
     routes = [r for r in info.routes if not (r.is_default and r.device in (None, iface.name))]
     routes.append(
-        Route(family=4, destination="default", gateway=IPV4_GATEWAY, device=iface.name,
-              on_link=True)
+        Route(
+            family=4, destination="default", gateway=IPV4_GATEWAY, device=iface.name, on_link=True
+        )
     )
     if new_iface.global_ipv6:
         routes.append(

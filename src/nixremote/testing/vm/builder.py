@@ -54,53 +54,170 @@ SOURCES = (
 )
 
 BUILDER_PACKAGES = (
-    "linux-image-amd64", "linux-headers-amd64", "zfs-dkms", "zfsutils-linux",
-    "make", "gcc", "libc6-dev", "binutils",
+    "linux-image-amd64",
+    "linux-headers-amd64",
+    "zfs-dkms",
+    "zfsutils-linux",
+    "make",
+    "gcc",
+    "libc6-dev",
+    "binutils",
     # the installer image is assembled from these
-    "openssh-server", "openssh-sftp-server", "python3.11", "busybox", "bash", "coreutils",
-    "gdisk", "parted", "dosfstools", "kmod", "udev", "iproute2", "util-linux", "fdisk",
+    "openssh-server",
+    "openssh-sftp-server",
+    "python3.11",
+    "busybox",
+    "bash",
+    "coreutils",
+    "gdisk",
+    "parted",
+    "dosfstools",
+    "kmod",
+    "udev",
+    "iproute2",
+    "util-linux",
+    "fdisk",
     "cryptsetup-bin",
 )
 
 RESCUE_PACKAGES = (
-    "openssh-server", "openssh-sftp-server", "kexec-tools", "iproute2", "gdisk", "parted",
-    "cryptsetup", "dosfstools", "zfsutils-linux", "util-linux", "fdisk", "kmod", "udev",
-    "busybox", "procps", "ca-certificates", "less",
+    "openssh-server",
+    "openssh-sftp-server",
+    "kexec-tools",
+    "iproute2",
+    "gdisk",
+    "parted",
+    "cryptsetup",
+    "dosfstools",
+    "zfsutils-linux",
+    "util-linux",
+    "fdisk",
+    "kmod",
+    "udev",
+    "busybox",
+    "procps",
+    "ca-certificates",
+    "less",
     # without it apt satisfies init-system-helpers with usrmerge, which drags in perl
     "usr-is-merged",
 )
 
 # kernel modules: by name (with their dependencies), plus whole directories for the rescue system
 COMMON_MODULES = (
-    "virtio_pci", "virtio_blk", "virtio_net", "virtio_rng",
-    "zfs", "spl", "vfat", "fat", "nls_cp437", "nls_iso8859_1", "nls_utf8", "nls_ascii",
-    "efivarfs", "loop",
+    "virtio_pci",
+    "virtio_blk",
+    "virtio_net",
+    "virtio_rng",
+    "zfs",
+    "spl",
+    "vfat",
+    "fat",
+    "nls_cp437",
+    "nls_iso8859_1",
+    "nls_utf8",
+    "nls_ascii",
+    "efivarfs",
+    "loop",
 )
 RESCUE_MODULES = (
-    "dm_crypt", "dm_mod", "af_alg", "algif_skcipher", "algif_hash", "algif_aead",
-    "xts", "essiv", "cbc", "ecb", "gcm", "ccm", "sha256_generic", "sha512_generic",
-    "ext4", "raid1", "dm_raid", "virtio_scsi", "virtio_console", "sd_mod", "e1000", "e1000e",
+    "dm_crypt",
+    "dm_mod",
+    "af_alg",
+    "algif_skcipher",
+    "algif_hash",
+    "algif_aead",
+    "xts",
+    "essiv",
+    "cbc",
+    "ecb",
+    "gcm",
+    "ccm",
+    "sha256_generic",
+    "sha512_generic",
+    "ext4",
+    "raid1",
+    "dm_raid",
+    "virtio_scsi",
+    "virtio_console",
+    "sd_mod",
+    "e1000",
+    "e1000e",
 )
 RESCUE_MODULE_DIRS = ("kernel/crypto", "kernel/arch/x86/crypto")
 RESCUE_HOOKS = (
     # usrmerge (and with it perl) comes along although usr-is-merged is there: drop them
-    "--customize-hook=chroot \"$1\" dpkg --purge usrmerge libfile-find-rule-perl "
+    '--customize-hook=chroot "$1" dpkg --purge usrmerge libfile-find-rule-perl '
     "libnumber-compare-perl libtext-glob-perl perl libperl5.36 perl-modules-5.36",
 )
 
 # the installer image: programs copied with their shared libraries (looked up in the builder)
 INSTALLER_PROGRAMS = (
-    "sshd", "ssh-keygen", "python3.11", "bash", "busybox",
+    "sshd",
+    "ssh-keygen",
+    "python3.11",
+    "bash",
+    "busybox",
     # parted's partprobe (BLKPG per partition) works while udev still has the disk open,
     # busybox's (BLKRRPART) fails with EBUSY then
-    "sgdisk", "sfdisk", "partx", "partprobe", "blkid", "lsblk", "findmnt", "mount",
-    "umount", "wipefs", "blkdiscard", "losetup", "mkswap", "swapon", "swapoff", "flock",
-    "setsid", "mkfs.fat", "fatlabel", "zfs", "zpool", "zgenhostid", "mount.zfs", "kmod",
-    "udevadm", "ip", "shred", "sha256sum", "stat", "dd", "sync", "timeout", "install",
-    "mountpoint", "blockdev",
+    "sgdisk",
+    "sfdisk",
+    "partx",
+    "partprobe",
+    "blkid",
+    "lsblk",
+    "findmnt",
+    "mount",
+    "umount",
+    "wipefs",
+    "blkdiscard",
+    "losetup",
+    "mkswap",
+    "swapon",
+    "swapoff",
+    "flock",
+    "setsid",
+    "mkfs.fat",
+    "fatlabel",
+    "zfs",
+    "zpool",
+    "zgenhostid",
+    "mount.zfs",
+    "kmod",
+    "udevadm",
+    "ip",
+    "shred",
+    "sha256sum",
+    "stat",
+    "dd",
+    "sync",
+    "timeout",
+    "install",
+    "mountpoint",
+    "blockdev",
     # GNU coreutils where busybox lacks options the installer uses (readlink -e, cp -a, ...)
-    "readlink", "realpath", "mktemp", "cp", "mv", "rm", "ln", "ls", "df", "du", "sort", "head",
-    "tail", "cat", "chmod", "chown", "mkdir", "touch", "tee", "wc", "date", "env", "sha512sum",
+    "readlink",
+    "realpath",
+    "mktemp",
+    "cp",
+    "mv",
+    "rm",
+    "ln",
+    "ls",
+    "df",
+    "du",
+    "sort",
+    "head",
+    "tail",
+    "cat",
+    "chmod",
+    "chown",
+    "mkdir",
+    "touch",
+    "tee",
+    "wc",
+    "date",
+    "env",
+    "sha512sum",
 )
 INSTALLER_EXTRA_FILES = (
     "/usr/lib/openssh/sftp-server",
@@ -121,11 +238,29 @@ INSTALLER_EXTRA_FILES = (
 )
 OPTIONAL_FILES = frozenset({"/etc/protocols", "/etc/services", "/etc/ethertypes"})
 KMOD_LINKS = ("modprobe", "insmod", "rmmod", "lsmod", "depmod", "modinfo")
-PYTHON_EXCLUDE_DIRS = frozenset({
-    "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data",
-    "distutils", "sqlite3", "curses", "dbm", "venv", "site-packages", "dist-packages",
-    "__pycache__", "config-3.11-x86_64-linux-gnu", "lib-dynload", "__phello__",
-})
+PYTHON_EXCLUDE_DIRS = frozenset(
+    {
+        "test",
+        "tests",
+        "idlelib",
+        "tkinter",
+        "turtledemo",
+        "ensurepip",
+        "lib2to3",
+        "pydoc_data",
+        "distutils",
+        "sqlite3",
+        "curses",
+        "dbm",
+        "venv",
+        "site-packages",
+        "dist-packages",
+        "__pycache__",
+        "config-3.11-x86_64-linux-gnu",
+        "lib-dynload",
+        "__phello__",
+    }
+)
 PYTHON_EXCLUDE_FILES = frozenset({"turtle.py", "_pydecimal.py", "antigravity.py", "this.py"})
 PYTHON_DYNLOAD_SKIP = re.compile(
     r"^(_test|xx|_ctypes_test|_curses|_dbm|_gdbm|_sqlite3|_tkinter|audioop|ossaudiodev|nis"
@@ -178,8 +313,15 @@ def builder_key() -> str:
 
 
 def rescue_root_key() -> str:
-    return _digest({"v": 1, "suite": SUITE, "sources": SOURCES, "packages": RESCUE_PACKAGES,
-                    "hooks": RESCUE_HOOKS})
+    return _digest(
+        {
+            "v": 1,
+            "suite": SUITE,
+            "sources": SOURCES,
+            "packages": RESCUE_PACKAGES,
+            "hooks": RESCUE_HOOKS,
+        }
+    )
 
 
 def artifacts_key() -> str:
@@ -189,16 +331,25 @@ def artifacts_key() -> str:
         for name in dir(scripts)
         if name.isupper() and isinstance(getattr(scripts, name), str)
     }
-    return _digest({
-        "build": BUILD_VERSION,
-        "builder": builder_key(),
-        "rescue": rescue_root_key(),
-        "scripts": script_texts,
-        "modules": [COMMON_MODULES, RESCUE_MODULES, RESCUE_MODULE_DIRS],
-        "installer": [INSTALLER_PROGRAMS, INSTALLER_EXTRA_FILES, KMOD_LINKS,
-                      sorted(PYTHON_EXCLUDE_DIRS), sorted(PYTHON_EXCLUDE_FILES),
-                      PYTHON_DYNLOAD_SKIP.pattern, INSTALLER_KERNEL_PARAMS, INSTALLER_PYTHON],
-    })
+    return _digest(
+        {
+            "build": BUILD_VERSION,
+            "builder": builder_key(),
+            "rescue": rescue_root_key(),
+            "scripts": script_texts,
+            "modules": [COMMON_MODULES, RESCUE_MODULES, RESCUE_MODULE_DIRS],
+            "installer": [
+                INSTALLER_PROGRAMS,
+                INSTALLER_EXTRA_FILES,
+                KMOD_LINKS,
+                sorted(PYTHON_EXCLUDE_DIRS),
+                sorted(PYTHON_EXCLUDE_FILES),
+                PYTHON_DYNLOAD_SKIP.pattern,
+                INSTALLER_KERNEL_PARAMS,
+                INSTALLER_PYTHON,
+            ],
+        }
+    )
 
 
 def load_cached(cache_dir: Path | None = None) -> VmArtifacts | None:
@@ -242,25 +393,41 @@ def build(cache_dir: Path | None = None, reporter: Reporter | None = None) -> Vm
         fcntl.flock(lock, fcntl.LOCK_EX)
         found = load_cached(cache)
         if found is not None:
-            report(Event(kind="skip", phase="vm-build",
-                         message=f"VM artifacts built meanwhile in {found.root}"))
+            report(
+                Event(
+                    kind="skip",
+                    phase="vm-build",
+                    message=f"VM artifacts built meanwhile in {found.root}",
+                )
+            )
             return found
         return _Builder(cache, report).run()
 
 
-def _run(argv: Sequence[str | os.PathLike[str]], *, timeout: float | None = None,
-         capture: bool = True, env: dict[str, str] | None = None) -> str:
+def _run(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    timeout: float | None = None,
+    capture: bool = True,
+    env: dict[str, str] | None = None,
+) -> str:
     cmd = [str(a) for a in argv]
     log.debug("running %s", cmd)
     proc = subprocess.run(
-        cmd, stdin=subprocess.DEVNULL, capture_output=capture, text=True, timeout=timeout,
+        cmd,
+        stdin=subprocess.DEVNULL,
+        capture_output=capture,
+        text=True,
+        timeout=timeout,
         env=env,
     )
     if proc.returncode != 0:
         tail = ((proc.stdout or "") + (proc.stderr or ""))[-3000:]
         raise CommandFailedError(
             f"{cmd[0]} failed with exit status {proc.returncode}: {tail.strip().splitlines()[-1:]}",
-            argv=tuple(cmd), returncode=proc.returncode, output=tail,
+            argv=tuple(cmd),
+            returncode=proc.returncode,
+            output=tail,
             hint="see the log for the full output; the VM build needs root and the Debian mirrors",
         )
     return proc.stdout or ""
@@ -302,8 +469,9 @@ def module_name(path: str) -> str:
     return base.replace("-", "_")
 
 
-def module_closure(deps: dict[str, tuple[str, ...]], names: Iterable[str],
-                   dirs: Iterable[str] = ()) -> list[str]:
+def module_closure(
+    deps: dict[str, tuple[str, ...]], names: Iterable[str], dirs: Iterable[str] = ()
+) -> list[str]:
     """Module paths for ``names`` and every module below ``dirs``, with dependencies (pure).
     Names that are built into the kernel (absent from ``deps``) are skipped."""
     by_name = {module_name(p): p for p in deps}
@@ -338,9 +506,13 @@ class _Builder:
     def _mmdebstrap(self, dest: Path, packages: Sequence[str], hooks: Sequence[str]) -> None:
         self.debs.mkdir(parents=True, exist_ok=True)
         argv: list[str] = [
-            "mmdebstrap", "--variant=minbase", "--mode=root", "--format=directory",
-            "--components=main,contrib", "--include=" + ",".join(packages),
-            "--aptopt=Acquire::Languages \"none\"",
+            "mmdebstrap",
+            "--variant=minbase",
+            "--mode=root",
+            "--format=directory",
+            "--components=main,contrib",
+            "--include=" + ",".join(packages),
+            '--aptopt=Acquire::Languages "none"',
             "--dpkgopt=path-exclude=/usr/share/man/*",
             "--dpkgopt=path-exclude=/usr/share/locale/*",
             "--dpkgopt=path-include=/usr/share/locale/locale.alias",
@@ -348,19 +520,22 @@ class _Builder:
             "--dpkgopt=path-include=/usr/share/doc/*/copyright",
             "--dpkgopt=path-exclude=/usr/share/info/*",
             "--skip=essential/unlink",
-            "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/",
+            '--setup-hook=mkdir -p "$1"/var/cache/apt/archives/',
             f"--setup-hook=sync-in {self.debs} /var/cache/apt/archives/",
             # the initramfs of the Debian kernel package is never used: skip building it
-            "--essential-hook=chroot \"$1\" dpkg-divert --quiet --local --rename "
-            "--add /usr/sbin/update-initramfs && ln -sf /bin/true \"$1\"/usr/sbin/update-initramfs",
+            '--essential-hook=chroot "$1" dpkg-divert --quiet --local --rename '
+            '--add /usr/sbin/update-initramfs && ln -sf /bin/true "$1"/usr/sbin/update-initramfs',
             *hooks,
             f"--customize-hook=sync-out /var/cache/apt/archives {self.debs}",
-            SUITE, str(dest), *SOURCES,
+            SUITE,
+            str(dest),
+            *SOURCES,
         ]
         _run(argv, timeout=1800)
 
-    def _stage(self, name: str, key: str, packages: Sequence[str],
-               hooks: Sequence[str] = ()) -> Path:
+    def _stage(
+        self, name: str, key: str, packages: Sequence[str], hooks: Sequence[str] = ()
+    ) -> Path:
         dest = self.stages / f"{name}-{key}"
         if (dest / ".nixremote-stage-done").is_file():
             self._step(f"{name} chroot cached")
@@ -386,19 +561,31 @@ class _Builder:
             if shutil.which(tool) is None:
                 raise PreflightError(f"{tool} not found", hint="apt-get install mmdebstrap")
         start = time.monotonic()
-        self.report(Event(kind="start", phase="vm-build",
-                          message=f"building the test VM into {self.cache / self.key}"))
-        builder = self._stage("builder", builder_key(), BUILDER_PACKAGES, hooks=(
-            # zfs-dkms builds for the running kernel only when it can; make sure the module
-            # exists for the Debian kernel that was installed
-            "--customize-hook=for k in \"$1\"/lib/modules/*; do k=${k##*/}; "
-            "[ -e \"$1\"/lib/modules/$k/updates/dkms/zfs.ko ] || "
-            "chroot \"$1\" dkms autoinstall -k $k; done",
-        ))
+        self.report(
+            Event(
+                kind="start",
+                phase="vm-build",
+                message=f"building the test VM into {self.cache / self.key}",
+            )
+        )
+        builder = self._stage(
+            "builder",
+            builder_key(),
+            BUILDER_PACKAGES,
+            hooks=(
+                # zfs-dkms builds for the running kernel only when it can; make sure the module
+                # exists for the Debian kernel that was installed
+                '--customize-hook=for k in "$1"/lib/modules/*; do k=${k##*/}; '
+                '[ -e "$1"/lib/modules/$k/updates/dkms/zfs.ko ] || '
+                'chroot "$1" dkms autoinstall -k $k; done',
+            ),
+        )
         kver = self._kernel_version(builder)
         if not (builder / "lib/modules" / kver / "updates/dkms/zfs.ko").is_file():
-            raise NixremoteError(f"zfs-dkms did not produce zfs.ko for {kver}",
-                                 hint=f"remove {builder} and build again; see the dkms log")
+            raise NixremoteError(
+                f"zfs-dkms did not produce zfs.ko for {kver}",
+                hint=f"remove {builder} and build again; see the dkms log",
+            )
         rescue_root = self._stage("rescue", rescue_root_key(), RESCUE_PACKAGES, RESCUE_HOOKS)
 
         out = self.cache / self.key
@@ -439,23 +626,40 @@ class _Builder:
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
-        self.report(Event(kind="done", phase="vm-build",
-                          message=f"test VM built in {elapsed:.0f}s", data={"dir": str(out)}))
+        self.report(
+            Event(
+                kind="done",
+                phase="vm-build",
+                message=f"test VM built in {elapsed:.0f}s",
+                data={"dir": str(out)},
+            )
+        )
         art = load_cached(self.cache)
         assert art is not None
         return attrs.evolve(art, cached=False)
 
     def _kernel_version(self, builder: Path) -> str:
-        versions = sorted(p.name for p in (builder / "lib/modules").iterdir()
-                          if (builder / "boot" / f"vmlinuz-{p.name}").is_file())
+        versions = sorted(
+            p.name
+            for p in (builder / "lib/modules").iterdir()
+            if (builder / "boot" / f"vmlinuz-{p.name}").is_file()
+        )
         if not versions:
-            raise NixremoteError("no Debian kernel in the builder chroot",
-                                 hint=f"remove {builder} and build again")
+            raise NixremoteError(
+                "no Debian kernel in the builder chroot", hint=f"remove {builder} and build again"
+            )
         return versions[-1]
 
     # -- kernel modules -----------------------------------------------------------------------
-    def _modules(self, builder: Path, kver: str, work: Path, name: str,
-                 names: Sequence[str], dirs: Sequence[str]) -> Path:
+    def _modules(
+        self,
+        builder: Path,
+        kver: str,
+        work: Path,
+        name: str,
+        names: Sequence[str],
+        dirs: Sequence[str],
+    ) -> Path:
         """Copy a module selection (stripped of debug info) into ``work/mods-name`` and run
         depmod on it inside the builder; returns the tree that holds ``lib/modules/<kver>``."""
         src = builder / "lib/modules" / kver
@@ -471,10 +675,13 @@ class _Builder:
             if (src / meta).is_file():
                 shutil.copy2(src / meta, dst / meta)
         inside = "/" + stage.relative_to(builder).as_posix()
-        kos = [f"{inside}/lib/modules/{kver}/{rel}" for rel in chosen
-               if rel.endswith(".ko") and rel.startswith("updates/")]
+        kos = [
+            f"{inside}/lib/modules/{kver}/{rel}"
+            for rel in chosen
+            if rel.endswith(".ko") and rel.startswith("updates/")
+        ]
         for i in range(0, len(kos), 200):
-            _run(["chroot", builder, "strip", "--strip-debug", *kos[i:i + 200]])
+            _run(["chroot", builder, "strip", "--strip-debug", *kos[i : i + 200]])
         _run(["chroot", builder, "depmod", "-b", inside, kver])
         return stage
 
@@ -482,11 +689,21 @@ class _Builder:
     def _rescue(self, builder: Path, rescue_root: Path, kver: str, work: Path, out: Path) -> int:
         tree = work / "rescue"
         _run(["cp", "-a", "--reflink=auto", rescue_root, tree])
-        for junk in ("var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
-                     "usr/share/info", ".nixremote-stage-done", "var/log/apt",
-                     "usr/lib/udev/hwdb.bin", "usr/lib/udev/hwdb.d",
-                     "var/cache/debconf/templates.dat-old", "var/lib/dpkg/status-old",
-                     "usr/lib/x86_64-linux-gnu/gconv", "usr/share/zoneinfo"):
+        for junk in (
+            "var/cache/apt",
+            "var/lib/apt/lists",
+            "usr/share/doc",
+            "usr/share/man",
+            "usr/share/info",
+            ".nixremote-stage-done",
+            "var/log/apt",
+            "usr/lib/udev/hwdb.bin",
+            "usr/lib/udev/hwdb.d",
+            "var/cache/debconf/templates.dat-old",
+            "var/lib/dpkg/status-old",
+            "usr/lib/x86_64-linux-gnu/gconv",
+            "usr/share/zoneinfo",
+        ):
             p = tree / junk
             if p.is_dir():
                 shutil.rmtree(p)
@@ -498,15 +715,18 @@ class _Builder:
             key.unlink()
         for cache in list(tree.glob("usr/lib/python3*/**/__pycache__")):
             shutil.rmtree(cache)
-        mods = self._modules(builder, kver, work, "rescue", COMMON_MODULES + RESCUE_MODULES,
-                             RESCUE_MODULE_DIRS)
+        mods = self._modules(
+            builder, kver, work, "rescue", COMMON_MODULES + RESCUE_MODULES, RESCUE_MODULE_DIRS
+        )
         mdst = tree / "usr/lib/modules"
         mdst.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(mdst / kver, ignore_errors=True)
         shutil.move(mods / "lib/modules" / kver, mdst / kver)
-        _write(tree / "init", scripts.init_script(name="rescue",
-                                                  marker=scripts.RESCUE_READY_MARKER,
-                                                  early_udev=True), 0o755)
+        _write(
+            tree / "init",
+            scripts.init_script(name="rescue", marker=scripts.RESCUE_READY_MARKER, early_udev=True),
+            0o755,
+        )
         _write(tree / "etc/inittab", scripts.INITTAB)
         _write(tree / "etc/nixremote/udhcpc.script", scripts.UDHCPC_SCRIPT, 0o755)
         _write(tree / "etc/nixremote/argv-sampler.py", scripts.ARGV_SAMPLER)
@@ -531,8 +751,20 @@ class _Builder:
             (tree / d).mkdir(parents=True)
         for link in ("bin", "sbin", "lib", "lib64"):
             (tree / link).symlink_to(f"usr/{link}")
-        for d in ("dev", "proc", "sys", "run", "tmp", "var/tmp", "var/log", "etc/ssh",
-                  "etc/zfs", "root", "mnt", "persist"):
+        for d in (
+            "dev",
+            "proc",
+            "sys",
+            "run",
+            "tmp",
+            "var/tmp",
+            "var/log",
+            "etc/ssh",
+            "etc/zfs",
+            "root",
+            "mnt",
+            "persist",
+        ):
             (tree / d).mkdir(parents=True, exist_ok=True)
         (tree / "var/run").symlink_to("/run")
         (tree / "root").chmod(0o700)
@@ -542,8 +774,10 @@ class _Builder:
         for prog in INSTALLER_PROGRAMS:
             found = _which_in(builder, prog)
             if found is None:
-                raise NixremoteError(f"{prog} not found in the builder chroot",
-                                     hint=f"add its package to BUILDER_PACKAGES ({builder})")
+                raise NixremoteError(
+                    f"{prog} not found in the builder chroot",
+                    hint=f"add its package to BUILDER_PACKAGES ({builder})",
+                )
             paths.append(found)
         paths.extend(INSTALLER_EXTRA_FILES)
         dynload = builder / "usr/lib/python3.11/lib-dynload"
@@ -553,7 +787,7 @@ class _Builder:
         elf = [p for p in paths if _is_elf(builder / p.lstrip("/"))]
         libs: set[str] = set()
         for i in range(0, len(elf), 50):
-            libs.update(parse_ldd(_run(["chroot", builder, "ldd", *elf[i:i + 50]])))
+            libs.update(parse_ldd(_run(["chroot", builder, "ldd", *elf[i : i + 50]])))
         for wanted in [*paths, *sorted(libs)]:
             if wanted in OPTIONAL_FILES and not (builder / wanted.lstrip("/")).exists():
                 continue
@@ -568,8 +802,10 @@ class _Builder:
         applets = _run(["chroot", builder, "busybox", "--list-full"]).split()
         for applet in applets:
             name = applet.rsplit("/", 1)[-1]
-            if any((tree / d / name).exists() or (tree / d / name).is_symlink()
-                   for d in ("usr/bin", "usr/sbin")):
+            if any(
+                (tree / d / name).exists() or (tree / d / name).is_symlink()
+                for d in ("usr/bin", "usr/sbin")
+            ):
                 continue
             where = "usr/sbin" if "sbin/" in applet else "usr/bin"
             (tree / where / name).symlink_to("/usr/bin/busybox")
@@ -587,10 +823,17 @@ class _Builder:
         mods = self._modules(builder, kver, work, "installer", COMMON_MODULES, ())
         shutil.move(mods / "lib/modules", tree / "usr/lib/modules")
 
-        _write(tree / "init", scripts.init_script(name="installer",
-                                                  marker=scripts.INSTALLER_READY_MARKER,
-                                                  early_udev=False, sample_argv=True,
-                                                  load_zfs=True), 0o755)
+        _write(
+            tree / "init",
+            scripts.init_script(
+                name="installer",
+                marker=scripts.INSTALLER_READY_MARKER,
+                early_udev=False,
+                sample_argv=True,
+                load_zfs=True,
+            ),
+            0o755,
+        )
         _write(tree / "etc/nixremote/argv-sampler.py", scripts.ARGV_SAMPLER)
         _write(tree / "etc/inittab", scripts.INITTAB)
         _write(tree / "etc/nixremote/udhcpc.script", scripts.UDHCPC_SCRIPT, 0o755)
@@ -603,12 +846,16 @@ class _Builder:
         _write(tree / "etc/hosts", "127.0.0.1 localhost\n127.0.1.1 installer\n::1 localhost\n")
         _write(tree / "etc/fstab", "")
         _write(tree / "etc/resolv.conf", "")
-        _write(tree / "etc/os-release",
-               'PRETTY_NAME="nixremote test installer (Debian bookworm parts)"\n'
-               "NAME=nixremote-test-installer\nID=nixremote-test-installer\nID_LIKE=debian\n"
-               "VERSION_ID=12\n")
-        _write(tree / "etc/profile",
-               "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
+        _write(
+            tree / "etc/os-release",
+            'PRETTY_NAME="nixremote test installer (Debian bookworm parts)"\n'
+            "NAME=nixremote-test-installer\nID=nixremote-test-installer\nID_LIKE=debian\n"
+            "VERSION_ID=12\n",
+        )
+        _write(
+            tree / "etc/profile",
+            "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
+        )
         _write(tree / "usr/bin/nixos-install", scripts.NIXOS_INSTALL, 0o755)
 
         bundle = out / "installer"

@@ -79,16 +79,26 @@ def _print_access(state: dict[str, Any]) -> None:
     click.echo("")
     click.echo("try:")
     click.echo("  nixremote vm ssh")
-    click.echo(f"  nixremote install root@{state['host']} -p {port} -i {state['identityFile']} "
-               f"--known-hosts {state['knownHostsFile']} --disk {state['diskById']} "
-               f"--bundle {state['artifacts']}/installer")
+    click.echo(
+        f"  nixremote install root@{state['host']} -p {port} -i {state['identityFile']} "
+        f"--known-hosts {state['knownHostsFile']} --disk {state['diskById']} "
+        f"--bundle {state['artifacts']}/installer"
+    )
 
 
 @click.group("vm")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
-              help="VM cache directory (default $NIXREMOTE_VM_CACHE or ~/.cache/nixremote/vm).")
-@click.option("--run-dir", type=click.Path(path_type=Path), default=None,
-              help="Where the running VM's files live (default <cache-dir>/run).")
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="VM cache directory (default $NIXREMOTE_VM_CACHE or ~/.cache/nixremote/vm).",
+)
+@click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the running VM's files live (default <cache-dir>/run).",
+)
 @click.pass_context
 def vm_group(ctx: click.Context, cache_dir: Path | None, run_dir: Path | None) -> None:
     """Run a local test VM (a Debian rescue system under QEMU) to install onto."""
@@ -110,12 +120,26 @@ def _cache(ctx: click.Context) -> Path | None:
 @click.option("--disk-size", default="8G", show_default=True, help="Size of a new disk.")
 @click.option("--uefi", is_flag=True, help="Boot with OVMF (UEFI) instead of BIOS.")
 @click.option("--fresh", is_flag=True, help="Start with a new, empty disk.")
-@click.option("--timeout", type=float, default=600.0, show_default=True,
-              help="Seconds to wait for the VM's SSH.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for the VM's SSH.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
 @click.pass_context
-def up_cmd(ctx: click.Context, port: int | None, memory: int, cpus: int, disk_size: str,
-           uefi: bool, fresh: bool, timeout: float, as_json: bool) -> None:
+def up_cmd(
+    ctx: click.Context,
+    port: int | None,
+    memory: int,
+    cpus: int,
+    disk_size: str,
+    uefi: bool,
+    fresh: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
     """Build the VM if needed and boot it in the background."""
     from nixremote.cli.output import progress_reporter
 
@@ -123,8 +147,10 @@ def up_cmd(ctx: click.Context, port: int | None, memory: int, cpus: int, disk_si
     run_dir = _run_dir(ctx)
     state = _load_state(run_dir)
     if state is not None and _alive(state.get("pid")):
-        raise NixremoteError(f"a test VM is already running (pid {state['pid']})",
-                             hint="nixremote vm status, or nixremote vm down")
+        raise NixremoteError(
+            f"a test VM is already running (pid {state['pid']})",
+            hint="nixremote vm status, or nixremote vm down",
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     disk = run_dir / "disk.raw"
     if fresh and disk.exists():
@@ -132,9 +158,19 @@ def up_cmd(ctx: click.Context, port: int | None, memory: int, cpus: int, disk_si
     size = parse_size(disk_size) if disk_size else DEFAULT_DISK_SIZE
     with progress_reporter(json_lines=False) as reporter:
         artifacts = build(cache, reporter)
-        vm = RescueVm(artifacts, workdir=run_dir, disk=disk, disk_size=size, memory_mib=memory,
-                      cpus=cpus, uefi=uefi, ssh_port=port, boot_timeout=timeout,
-                      reporter=reporter, detach=True)
+        vm = RescueVm(
+            artifacts,
+            workdir=run_dir,
+            disk=disk,
+            disk_size=size,
+            memory_mib=memory,
+            cpus=cpus,
+            uefi=uefi,
+            ssh_port=port,
+            boot_timeout=timeout,
+            reporter=reporter,
+            detach=True,
+        )
         try:
             vm.start()
         except BaseException:
@@ -202,8 +238,12 @@ def down_cmd(ctx: click.Context, wipe: bool, as_json: bool) -> None:
     if removed:
         shutil.rmtree(run_dir)
     if as_json:
-        click.echo(json.dumps({"stoppedPid": stopped, "removed": str(run_dir) if removed
-                               else None}, sort_keys=True))
+        click.echo(
+            json.dumps(
+                {"stoppedPid": stopped, "removed": str(run_dir) if removed else None},
+                sort_keys=True,
+            )
+        )
         return
     click.echo(f"stopped (pid {stopped})" if stopped is not None else "not running")
     if removed:

@@ -60,19 +60,25 @@ def generate_key(path: Path, comment: str) -> KeyPair:
             p.unlink()
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-        check=True, stdin=subprocess.DEVNULL, capture_output=True,
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
     )
     return KeyPair(private=path, public=path.with_name(path.name + ".pub").read_text().strip())
 
 
-def handoff_archive(*, host_key: KeyPair, authorized_keys: Sequence[str],
-                    extra: Sequence[cpio.Entry] = ()) -> bytes:
+def handoff_archive(
+    *, host_key: KeyPair, authorized_keys: Sequence[str], extra: Sequence[cpio.Entry] = ()
+) -> bytes:
     """The gzip'd newc archive appended as a second initrd (layout of docs/kexec-bundle.md)."""
     entries = [
         cpio.file_entry("ssh/ssh_host_ed25519_key", host_key.private.read_bytes(), 0o600),
         cpio.file_entry("ssh/ssh_host_ed25519_key.pub", (host_key.public + "\n").encode(), 0o644),
-        cpio.file_entry("ssh/authorized_keys",
-                        "".join(k.strip() + "\n" for k in authorized_keys).encode(), 0o600),
+        cpio.file_entry(
+            "ssh/authorized_keys",
+            "".join(k.strip() + "\n" for k in authorized_keys).encode(),
+            0o600,
+        ),
         *extra,
     ]
     return cpio.write_entries(entries)
@@ -107,7 +113,7 @@ def sampled_argv(console_text: str) -> list[list[str]]:
         if idx < 0:
             continue
         try:
-            argv = json.loads(line[idx + len(scripts.ARGV_PREFIX):])
+            argv = json.loads(line[idx + len(scripts.ARGV_PREFIX) :])
         except ValueError:
             continue  # a line cut by other console output
         if isinstance(argv, list):
@@ -191,7 +197,8 @@ class RescueVm:
         self.ssh_port = ssh_port or 0
         self.mac = mac
         self.kernel_params = tuple(kernel_params) + (
-            ("nixremote.sample_argv=1",) if sample_argv else ())
+            ("nixremote.sample_argv=1",) if sample_argv else ()
+        )
         self.boot_timeout = boot_timeout
         self.no_reboot = no_reboot
         self.detach = detach
@@ -249,27 +256,54 @@ class RescueVm:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def _qemu_argv(self, initrd: Path) -> list[str]:
         append = " ".join(("console=ttyS0", "panic=10", "net.ifnames=0", *self.kernel_params))
         argv = [
             "qemu-system-x86_64",
-            "-nodefaults", "-no-user-config", "-display", "none",
-            "-machine", "q35", "-accel", "tcg", "-cpu", "max",
-            "-smp", str(self.cpus), "-m", str(self.memory_mib),
-            "-kernel", str(self.artifacts.kernel), "-initrd", str(initrd), "-append", append,
-            "-chardev", f"file,id=console,path={self.console_log}",
-            "-serial", "chardev:console",
-            "-drive", f"if=none,id=disk0,format=raw,file={self.disk},cache=unsafe,discard=unmap",
-            "-device", f"virtio-blk-pci,drive=disk0,serial={self.disk_serial}",
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-machine",
+            "q35",
+            "-accel",
+            "tcg",
+            "-cpu",
+            "max",
+            "-smp",
+            str(self.cpus),
+            "-m",
+            str(self.memory_mib),
+            "-kernel",
+            str(self.artifacts.kernel),
+            "-initrd",
+            str(initrd),
+            "-append",
+            append,
+            "-chardev",
+            f"file,id=console,path={self.console_log}",
+            "-serial",
+            "chardev:console",
+            "-drive",
+            f"if=none,id=disk0,format=raw,file={self.disk},cache=unsafe,discard=unmap",
+            "-device",
+            f"virtio-blk-pci,drive=disk0,serial={self.disk_serial}",
             "-netdev",
             f"user,id=net0,restrict=on,hostfwd=tcp:{self.host}:{self.ssh_port}-:22",
-            "-device", f"virtio-net-pci,netdev=net0,mac={self.mac},romfile=",
-            "-device", "virtio-rng-pci",
-            "-pidfile", str(self.pidfile),
+            "-device",
+            f"virtio-net-pci,netdev=net0,mac={self.mac},romfile=",
+            "-device",
+            "virtio-rng-pci",
+            "-pidfile",
+            str(self.pidfile),
         ]
         if self.no_reboot:
             # a guest reboot ends QEMU; restart_after_reboot() boots again from cold, which is
@@ -281,29 +315,34 @@ class RescueVm:
             if not vars_copy.exists():
                 shutil.copyfile(OVMF_VARS, vars_copy)
             argv += [
-                "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
-                "-drive", f"if=pflash,format=raw,file={vars_copy}",
+                "-drive",
+                f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+                "-drive",
+                f"if=pflash,format=raw,file={vars_copy}",
             ]
         return argv
 
     def start(self) -> RescueVm:
         """Boot the VM and wait until sshd listens (the ready marker on the console)."""
         if shutil.which("qemu-system-x86_64") is None:
-            raise PreflightError("qemu-system-x86_64 not found",
-                                 hint="apt-get install qemu-system-x86")
+            raise PreflightError(
+                "qemu-system-x86_64 not found", hint="apt-get install qemu-system-x86"
+            )
         if self.uefi and not OVMF_CODE.is_file():
             raise PreflightError(f"{OVMF_CODE} not found", hint="apt-get install ovmf")
         art = self.artifacts
         if self.host_key is None or self.client_key is None:  # kept across a restart
-            self.host_key = generate_key(self.workdir / "rescue_host_ed25519_key",
-                                         "nixremote-test-rescue-host")
+            self.host_key = generate_key(
+                self.workdir / "rescue_host_ed25519_key", "nixremote-test-rescue-host"
+            )
             self.client_key = generate_key(self.identity_file, "nixremote-test-client")
         initrd = self.workdir / "rescue-initrd.img"
         with open(initrd, "wb") as out:
             with open(art.rescue_initrd, "rb") as base:
                 shutil.copyfileobj(base, out, 1 << 20)
-            out.write(handoff_archive(host_key=self.host_key,
-                                      authorized_keys=(self.client_key.public,)))
+            out.write(
+                handoff_archive(host_key=self.host_key, authorized_keys=(self.client_key.public,))
+            )
         if not self.disk.exists():
             with open(self.disk, "wb") as fh:
                 fh.truncate(self.disk_size)
@@ -314,27 +353,43 @@ class RescueVm:
             self.console_log.write_bytes(b"")
             argv = self._qemu_argv(initrd)
             log.info("starting %s", shlex.join(argv))
-            self.report(Event(kind="step", phase="vm", message="booting the rescue VM",
-                              data={"port": str(self.ssh_port)}))
+            self.report(
+                Event(
+                    kind="step",
+                    phase="vm",
+                    message="booting the rescue VM",
+                    data={"port": str(self.ssh_port)},
+                )
+            )
             started = time.monotonic()
             with open(self.qemu_log, "wb") as qlog:
                 self._proc = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=qlog, stderr=subprocess.STDOUT,
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=qlog,
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,
                     preexec_fn=None if self.detach else _die_with_parent,
                 )
             time.sleep(0.5)
             if self._proc.poll() is not None and "forwarding" in self.qemu_log.read_text(
-                    errors="replace"):
+                errors="replace"
+            ):
                 continue  # "Could not set up host forwarding rule": port taken, pick another
             break
-        line, _ = self.wait_for_console(scripts.RESCUE_READY_MARKER, start=0,
-                                        timeout=self.boot_timeout)
+        line, _ = self.wait_for_console(
+            scripts.RESCUE_READY_MARKER, start=0, timeout=self.boot_timeout
+        )
         self.boot_seconds = time.monotonic() - started
         self.ready_line = line
-        self.report(Event(kind="done", phase="vm",
-                          message=f"rescue VM up in {self.boot_seconds:.1f}s",
-                          data={"port": str(self.ssh_port)}))
+        self.report(
+            Event(
+                kind="done",
+                phase="vm",
+                message=f"rescue VM up in {self.boot_seconds:.1f}s",
+                data={"port": str(self.ssh_port)},
+            )
+        )
         return self
 
     def wait_exit(self, timeout: float = 300.0) -> None:
@@ -342,8 +397,9 @@ class RescueVm:
         deadline = time.monotonic() + timeout
         while self.alive():
             if time.monotonic() > deadline:
-                raise TransportError(f"the VM did not go down within {timeout:.0f}s",
-                                     hint=f"see {self.console_log}")
+                raise TransportError(
+                    f"the VM did not go down within {timeout:.0f}s", hint=f"see {self.console_log}"
+                )
             time.sleep(0.5)
         self._proc = None
         self._pid = None
@@ -407,8 +463,9 @@ class RescueVm:
         except FileNotFoundError:
             return 0
 
-    def wait_for_console(self, marker: str, *, start: int = 0,
-                         timeout: float = 300.0) -> tuple[str, int]:
+    def wait_for_console(
+        self, marker: str, *, start: int = 0, timeout: float = 300.0
+    ) -> tuple[str, int]:
         """Wait until a console line after byte ``start`` contains ``marker``; returns the line
         and the offset just after it. Raises :class:`TransportError` on timeout or QEMU exit."""
         deadline = time.monotonic() + timeout
@@ -426,7 +483,7 @@ class RescueVm:
                 end = data.find(b"\n", failed)
                 raise TransportError(
                     "the VM reported a failed boot: "
-                    + data[failed:end if end >= 0 else None].decode(errors="replace"),
+                    + data[failed : end if end >= 0 else None].decode(errors="replace"),
                     hint=f"see {self.console_log}",
                 )
             if pos >= 0:
@@ -463,39 +520,69 @@ class RescueVm:
         path.write_text(known_hosts_line(self.ssh_port, public_key, self.host) + "\n")
         return path
 
-    def ssh_options(self, known_hosts: Path | None = None,
-                    identity: Path | None = None) -> list[str]:
+    def ssh_options(
+        self, known_hosts: Path | None = None, identity: Path | None = None
+    ) -> list[str]:
         return [
-            "-F", "/dev/null",
-            "-o", "BatchMode=yes",
-            "-o", "StrictHostKeyChecking=yes",
-            "-o", f"UserKnownHostsFile={known_hosts or self.known_hosts_file}",
-            "-o", "GlobalKnownHostsFile=/dev/null",
-            "-o", "IdentitiesOnly=yes",
-            "-o", "ConnectTimeout=20",
-            "-o", "ServerAliveInterval=10",
-            "-o", "LogLevel=ERROR",
-            "-i", str(identity or self.identity_file),
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"UserKnownHostsFile={known_hosts or self.known_hosts_file}",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "ConnectTimeout=20",
+            "-o",
+            "ServerAliveInterval=10",
+            "-o",
+            "LogLevel=ERROR",
+            "-i",
+            str(identity or self.identity_file),
         ]
 
-    def ssh_argv(self, remote: Sequence[str] | None = None, *, known_hosts: Path | None = None,
-                 identity: Path | None = None) -> list[str]:
+    def ssh_argv(
+        self,
+        remote: Sequence[str] | None = None,
+        *,
+        known_hosts: Path | None = None,
+        identity: Path | None = None,
+    ) -> list[str]:
         """OpenSSH argv for ``remote`` (an argv, quoted for the remote shell) as root."""
-        argv = ["ssh", *self.ssh_options(known_hosts, identity), "-p", str(self.ssh_port),
-                f"root@{self.host}"]
+        argv = [
+            "ssh",
+            *self.ssh_options(known_hosts, identity),
+            "-p",
+            str(self.ssh_port),
+            f"root@{self.host}",
+        ]
         if remote:
             argv += ["--", shlex.join(remote)]
         return argv
 
-    def ssh(self, remote: Sequence[str], *, input: bytes | str | None = None,
-            timeout: float = 300.0, check: bool = True, known_hosts: Path | None = None,
-            identity: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def ssh(
+        self,
+        remote: Sequence[str],
+        *,
+        input: bytes | str | None = None,
+        timeout: float = 300.0,
+        check: bool = True,
+        known_hosts: Path | None = None,
+        identity: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``remote`` (argv) over SSH; text output; raise on failure when ``check``."""
         argv = self.ssh_argv(remote, known_hosts=known_hosts, identity=identity)
         data = input.encode() if isinstance(input, str) else input
         proc = subprocess.run(argv, input=data, capture_output=True, timeout=timeout)
         result = subprocess.CompletedProcess(
-            argv, proc.returncode, proc.stdout.decode(errors="replace"),
+            argv,
+            proc.returncode,
+            proc.stdout.decode(errors="replace"),
             proc.stderr.decode(errors="replace"),
         )
         if check and proc.returncode != 0:
@@ -506,11 +593,19 @@ class RescueVm:
             )
         return result
 
-    def scp_to(self, local: Path, remote: str, *, known_hosts: Path | None = None,
-               timeout: float = 600.0) -> None:
+    def scp_to(
+        self, local: Path, remote: str, *, known_hosts: Path | None = None, timeout: float = 600.0
+    ) -> None:
         """Copy ``local`` to ``remote`` path on the VM (scp over SFTP)."""
-        argv = ["scp", "-q", *self.ssh_options(known_hosts), "-P", str(self.ssh_port),
-                str(local), f"root@{self.host}:{remote}"]
+        argv = [
+            "scp",
+            "-q",
+            *self.ssh_options(known_hosts),
+            "-P",
+            str(self.ssh_port),
+            str(local),
+            f"root@{self.host}:{remote}",
+        ]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
             raise TransportError(f"scp {local} failed: {proc.stderr.strip()[-400:]}")

@@ -334,7 +334,7 @@ ARGV_PREFIX = "nixremote-argv: "
 # the rescue system with ``nixremote.sample_argv=1``): every 0.2 s, each new (pid, argv) goes to
 # the serial console and /run/nixremote-argv.log as ``nixremote-argv: ["argv0", ...]``, so a test
 # can check from outside that a secret never appeared in any process's argv.
-ARGV_SAMPLER = r'''
+ARGV_SAMPLER = r"""
 import json, os, time
 seen = set()
 me = str(os.getpid())
@@ -356,16 +356,20 @@ while True:
         for out in outs:
             out.write(line)
     time.sleep(0.2)
-'''.replace("@PREFIX@", ARGV_PREFIX)
+""".replace("@PREFIX@", ARGV_PREFIX)
 
 
-def init_script(*, name: str, marker: str, early_udev: bool, sample_argv: bool = False,
-                load_zfs: bool = False) -> str:
+def init_script(
+    *, name: str, marker: str, early_udev: bool, sample_argv: bool = False, load_zfs: bool = False
+) -> str:
     """``/init`` of one image. ``early_udev``: settle udev (net, block) before the ready marker
     (the rescue system, whose udev database the collect probe reads); otherwise udev starts
     right after the marker and init links the virtio disks' by-id names itself (faster)."""
-    return (INIT.replace("@NAME@", name).replace("@MARKER@", marker)
-            .replace("@EARLY_UDEV@", "1" if early_udev else "0")
-            .replace("@SAMPLE_ARGV@", "1" if sample_argv else "0")
-            .replace("@LOAD_ZFS@", "1" if load_zfs else "0")
-            .replace("@FAILED@", BOOT_FAILED_MARKER))
+    return (
+        INIT.replace("@NAME@", name)
+        .replace("@MARKER@", marker)
+        .replace("@EARLY_UDEV@", "1" if early_udev else "0")
+        .replace("@SAMPLE_ARGV@", "1" if sample_argv else "0")
+        .replace("@LOAD_ZFS@", "1" if load_zfs else "0")
+        .replace("@FAILED@", BOOT_FAILED_MARKER)
+    )
