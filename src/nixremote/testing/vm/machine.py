@@ -169,6 +169,7 @@ class RescueVm:
         disk: Path | None = None,
         disk_size: int = DEFAULT_DISK_SIZE,
         disk_serial: str = DEFAULT_SERIAL,
+        extra_disks: Sequence[tuple[str, int]] = (),
         memory_mib: int = 2048,
         cpus: int = 2,
         uefi: bool = False,
@@ -191,6 +192,10 @@ class RescueVm:
         self.disk = Path(disk) if disk else self.workdir / "disk.raw"
         self.disk_size = disk_size
         self.disk_serial = disk_serial
+        self.extra_disks = tuple(
+            (self.workdir / f"disk{i}.raw", serial, size)
+            for i, (serial, size) in enumerate(extra_disks, start=1)
+        )
         self.memory_mib = memory_mib
         self.cpus = cpus
         self.uefi = uefi
@@ -223,6 +228,14 @@ class RescueVm:
     @property
     def disk_by_id(self) -> str:
         return f"/dev/disk/by-id/virtio-{self.disk_serial}"
+
+    @property
+    def disks(self) -> tuple[tuple[Path, str], ...]:
+        """(image file, by-id path) of every disk, the first one first."""
+        extra = [
+            (image, f"/dev/disk/by-id/virtio-{serial}") for image, serial, _ in self.extra_disks
+        ]
+        return ((self.disk, self.disk_by_id), *extra)
 
     @property
     def host_public_key(self) -> str:
@@ -296,6 +309,16 @@ class RescueVm:
             f"if=none,id=disk0,format=raw,file={self.disk},cache=unsafe,discard=unmap",
             "-device",
             f"virtio-blk-pci,drive=disk0,serial={self.disk_serial}",
+            *(
+                arg
+                for i, (image, serial, _size) in enumerate(self.extra_disks, start=1)
+                for arg in (
+                    "-drive",
+                    f"if=none,id=disk{i},format=raw,file={image},cache=unsafe,discard=unmap",
+                    "-device",
+                    f"virtio-blk-pci,drive=disk{i},serial={serial}",
+                )
+            ),
             "-netdev",
             f"user,id=net0,restrict=on,hostfwd=tcp:{self.host}:{self.ssh_port}-:22",
             "-device",
@@ -343,9 +366,13 @@ class RescueVm:
             out.write(
                 handoff_archive(host_key=self.host_key, authorized_keys=(self.client_key.public,))
             )
-        if not self.disk.exists():
-            with open(self.disk, "wb") as fh:
-                fh.truncate(self.disk_size)
+        for image, size in (
+            (self.disk, self.disk_size),
+            *((image, size) for image, _serial, size in self.extra_disks),
+        ):
+            if not image.exists():
+                with open(image, "wb") as fh:
+                    fh.truncate(size)
         for attempt in range(5):
             if not self.ssh_port or attempt:
                 self.ssh_port = free_port()
@@ -635,6 +662,7 @@ class RescueVm:
             "consoleLog": str(self.console_log),
             "disk": str(self.disk),
             "diskById": self.disk_by_id,
+            "disks": [{"image": str(image), "byId": by_id} for image, by_id in self.disks],
             "mac": self.mac,
             "memoryMiB": self.memory_mib,
             "uefi": self.uefi,
