@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "install": ("nixremote.cli.install:install_cmd", "Install NixOS onto a host over SSH."),
     "installer": ("nixremote.installers.cli:installer_group", "Commands run inside the installer."),
     "kexec": ("nixremote.cli.kexec:kexec_group", "Inspect kexec bundles."),
+    "plan": ("nixremote.cli.plan:plan_group", "Make the plan of an install, or show a saved one."),
     "plugins": ("nixremote.cli.plugins:plugins_cmd", "List the loaded plugins and their hooks."),
     "runtime-info": ("nixremote.cli.runtime_info:runtime_info_group", "Check runtime-info.json."),
     "vm": ("nixremote.testing.vm.cli:vm_group", "Run a local test VM to install onto."),

@@ -28,6 +28,12 @@ from .phases import CONTROLLER_PHASES
 PLAN_SCHEMA_VERSION = 1
 """The ``schemaVersion`` of ``plan.json`` that this version writes and the newest it reads."""
 
+INSTALLER_MARKER = "nixremote-installer.json"
+"""A file of the kexec handoff archive, ``{"planSha256": ...}``: the installer image restores it
+to ``/root/network/`` (as every ``*.json`` of the archive), so the installer can tell that it was
+booted by the kexec of the plan it is asked to run (see
+:func:`nixremote.installers.safety.check_identity`)."""
+
 
 @frozen(kw_only=True)
 class PlannedDisk:
@@ -122,6 +128,9 @@ def identity_of(
     disks = []
     for spec in layout.disks:
         disk = info.disk(spec.path)
+        if disk is None and not info.disks:  # a runtime info without disk facts (the
+            disks.append(PlannedDisk(path=spec.path, device=spec.path))  # original's shape)
+            continue
         if disk is None:
             raise PlanError(
                 f"the layout names {spec.path}, which is not among the disks of {info.host_name}",

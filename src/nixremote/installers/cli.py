@@ -32,7 +32,7 @@ from ..core.errors import InvalidInputError, NixremoteError, PlanError
 from ..core.layout import LAYOUTS, LayoutOptions, default_layout
 from ..core.models import RuntimeInfo
 from ..core.phases import INSTALLER_PHASES, parse_phases
-from ..core.plan import Plan, build_plan
+from ..core.plan import INSTALLER_MARKER, Plan, build_plan
 from ..core.progress import Event, Reporter, configure_logging
 from ..core.summary import summary_lines
 
@@ -160,6 +160,19 @@ def installer_group() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
 )
 @click.option(
+    "--marker",
+    default=f"/root/network/{INSTALLER_MARKER}",
+    hidden=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The kexec's installer marker (checked with --plan before formatting).",
+)
+@click.option(
+    "--no-marker",
+    is_flag=True,
+    hidden=True,
+    help="With --plan, do not require the kexec's marker.",
+)
+@click.option(
     "--network-runtime-info",
     "network_file",
     default=None,
@@ -231,6 +244,8 @@ def _run(
     dry_run: bool,
     yes: bool,
     json_lines: bool,
+    marker: Path,
+    no_marker: bool,
     **where: Any,
 ) -> None:
     from . import phases as ph
@@ -239,10 +254,13 @@ def _run(
     plan, source = _plan_for(**where)
     info, layout = plan.runtime_info, plan.layout
     wanted = parse_phases(phases, INSTALLER_PHASES)
+    from_plan = source.startswith("plan ")
     config = ph.InstallerConfig(
         key_file=key_file,
         state_file=state_file or STATE_FILE,
         reboot=not no_reboot,
+        check_identity=from_plan,
+        identity_marker=None if not from_plan or no_marker else marker,
     )
     lines = summary_lines(info)
     how = "" if source.startswith("plan ") else " (standalone: built-in layout, no plugins)"

@@ -1,0 +1,79 @@
+"""The connection options every command that reaches a host over SSH takes, and the target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from ..controller.pipeline import Target
+
+
+def connection_options(func: Any) -> Any:
+    """``-p/--port``, ``-i/--identity``, ``--known-hosts``, ``--accept-new``,
+    ``--connect-timeout`` (in this order in ``--help``)."""
+    for option in reversed(
+        (
+            click.option(
+                "-p",
+                "--port",
+                type=click.IntRange(1, 65535),
+                default=None,
+                help="SSH port (default 22).",
+            ),
+            click.option(
+                "-i",
+                "--identity",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="SSH private key (its .pub is also allowed into the installer).",
+            ),
+            click.option(
+                "--known-hosts",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="known_hosts file to check and record host keys in "
+                "(default ~/.ssh/known_hosts).",
+            ),
+            click.option(
+                "--accept-new",
+                is_flag=True,
+                help="Accept and record the running system's host key when it is unknown "
+                "(a rescue system's key cannot be known in advance).",
+            ),
+            click.option(
+                "--connect-timeout",
+                type=float,
+                default=15.0,
+                show_default=True,
+                help="Seconds to wait for the SSH connection.",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+def target_from(
+    target: str,
+    *,
+    port: int | None,
+    identity: Path | None,
+    known_hosts: Path | None,
+    accept_new: bool,
+    connect_timeout: float,
+) -> Target:
+    """The pipeline's :class:`~nixremote.controller.pipeline.Target` for ``[USER@]HOST``."""
+    from ..controller.pipeline import Target
+    from ..controller.ssh import parse_target
+
+    user, host, t_port = parse_target(target)
+    return Target(
+        host=host,
+        user=user or "root",
+        port=port or t_port or 22,
+        identity_file=identity,
+        known_hosts=known_hosts,
+        host_key_policy="accept-new" if accept_new else "strict",
+        connect_timeout=connect_timeout,
+    )
