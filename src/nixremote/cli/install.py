@@ -17,8 +17,7 @@ import click
 
 from ..core.diskkey import DiskKey
 from ..core.errors import InvalidInputError
-from ..core.layout import LAYOUTS
-from .connection import connection_options, target_from
+from .options import connection_options, plan_options, target_from
 
 if TYPE_CHECKING:
     from ..core.plan import Plan
@@ -64,6 +63,7 @@ def _confirm(plan: Plan) -> bool:
 @click.command("install")
 @click.argument("target", metavar="[USER@]HOST")
 @connection_options
+@plan_options
 @click.option(
     "--plan",
     "plan_file",
@@ -71,35 +71,9 @@ def _confirm(plan: Plan) -> bool:
     help="Run exactly this plan (nixremote plan -o FILE); refused if the host drifted.",
 )
 @click.option(
-    "--bundle",
-    type=click.Path(path_type=Path, exists=True),
-    help="Kexec bundle: a directory with bundle.json, or a nixos-images kexec tarball.",
-)
-@click.option(
-    "--flake",
-    default=None,
-    metavar="REF",
-    help="Flake reference of nixremote for the host flake's input.",
-)
-@click.option(
     "--disk-key-file",
     type=click.Path(path_type=Path, dir_okay=False),
     help="File holding the disk encryption passphrase (else it is asked for).",
-)
-@click.option(
-    "--layout",
-    type=click.Choice(LAYOUTS),
-    default="default",
-    show_default=True,
-    help="Disk layout (a hoster plugin may choose its own for 'default').",
-)
-@click.option(
-    "--disk",
-    "disks",
-    multiple=True,
-    metavar="PATH",
-    help="A disk to format (by-id or kernel path; repeat for a mirror). Default: the disk "
-    "holding / (or the plugins' choice).",
 )
 @click.option(
     "--phases",
@@ -121,7 +95,6 @@ def _confirm(plan: Plan) -> bool:
     show_default=True,
     help="Seconds to wait for the installer's SSH after kexec.",
 )
-@click.option("--hoster", default=None, help="Hoster plugin to use (default: detected).")
 @click.option("--dry-run", is_flag=True, help="Show the plan and every step; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing the system.")
 @click.option("--json", "json_lines", is_flag=True, help="One JSON event a line on stdout.")

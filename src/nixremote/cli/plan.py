@@ -14,8 +14,7 @@ from typing import Any
 
 import click
 
-from ..core.layout import LAYOUTS
-from .connection import connection_options, target_from
+from .options import connection_options, plan_options, target_from
 
 
 class _DefaultGroup(click.Group):
@@ -54,34 +53,7 @@ def plan_group() -> None:
 @plan_group.command("make", hidden=True)
 @click.argument("target", metavar="[USER@]HOST")
 @connection_options
-@click.option(
-    "--layout",
-    type=click.Choice(LAYOUTS),
-    default="default",
-    show_default=True,
-    help="Disk layout (a hoster plugin may choose its own for 'default').",
-)
-@click.option(
-    "--disk",
-    "disks",
-    multiple=True,
-    metavar="PATH",
-    help="A disk to format (by-id or kernel path; repeat for a mirror). Default: the "
-    "disk holding / (or the plugins' choice).",
-)
-@click.option("--hoster", default=None, help="Hoster plugin to use (default: detected).")
-@click.option(
-    "--bundle",
-    type=click.Path(path_type=Path, exists=True),
-    help="The kexec bundle the install will use (its installer's flake inputs are "
-    "pinned in the host flake's flake.lock).",
-)
-@click.option(
-    "--flake",
-    default=None,
-    metavar="REF",
-    help="Flake reference of nixremote for the host flake's input.",
-)
+@plan_options
 @click.option(
     "-o",
     "--output",

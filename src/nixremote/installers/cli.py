@@ -412,19 +412,9 @@ installer_root.add_command(installer_group)
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the installer zipapp: errors become one line and an exit code."""
-    try:
-        return installer_root.main(args=argv, prog_name="nixremote", standalone_mode=False)
-    except NixremoteError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    from ..core.runner import run_group
+
+    return run_group(installer_root, argv)
 
 
 __all__ = ["installer_group", "main"]

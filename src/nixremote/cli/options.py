@@ -1,4 +1,4 @@
-"""The connection options every command that reaches a host over SSH takes, and the target."""
+"""Options shared by the commands: how to reach a host over SSH, and what to plan for it."""
 
 from __future__ import annotations
 
@@ -47,6 +47,47 @@ def connection_options(func: Any) -> Any:
                 default=15.0,
                 show_default=True,
                 help="Seconds to wait for the SSH connection.",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+def plan_options(func: Any) -> Any:
+    """``--layout``, ``--disk`` (repeatable), ``--hoster``, ``--bundle``, ``--flake``: what
+    ``nixremote plan`` and ``nixremote install`` decide from."""
+    from ..core.layout import LAYOUTS
+
+    for option in reversed(
+        (
+            click.option(
+                "--layout",
+                type=click.Choice(LAYOUTS),
+                default="default",
+                show_default=True,
+                help="Disk layout (a hoster plugin may choose its own for 'default').",
+            ),
+            click.option(
+                "--disk",
+                "disks",
+                multiple=True,
+                metavar="PATH",
+                help="A disk to format (by-id or kernel path; repeat for a mirror). Default: "
+                "the disk holding / (or the plugins' choice).",
+            ),
+            click.option("--hoster", default=None, help="Hoster plugin (default: detected)."),
+            click.option(
+                "--bundle",
+                type=click.Path(path_type=Path, exists=True),
+                help="Kexec bundle: a directory with bundle.json, or a nixos-images kexec "
+                "tarball (its installer's flake inputs are pinned in the host flake's lock).",
+            ),
+            click.option(
+                "--flake",
+                default=None,
+                metavar="REF",
+                help="Flake reference of nixremote for the host flake's input.",
             ),
         )
     ):
