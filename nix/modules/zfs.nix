@@ -7,8 +7,9 @@
 #     rpool/safe/persist /persist (neededForBoot: host keys, machine id, host flake)
 # and the remote unlock: the initrd runs an SSH server on port 2222 (its host key lives in
 # /persist/etc/secrets/initrd and is copied into the initrd when the boot loader is installed);
-# `ssh -p 2222 root@host` asks for the passphrase, or non-interactively:
-#   ssh -p 2222 root@host 'zfs load-key -a && killall zfs' < keyfile
+# `nixremote unlock HOST` gives it the passphrase on stdin (docs/unlock.md); by hand, with the
+# scripted initrd (the default): `ssh -p 2222 root@host` asks for it, or non-interactively:
+#   ssh -p 2222 root@host 'zfs load-key rpool && killall zfs' < keyfile
 { config, lib, ... }:
 let
   inherit (lib) mkAfter mkDefault mkIf mkMerge mkOption types;
@@ -135,12 +136,9 @@ in
       '';
     })
 
-    # systemd initrd: a login answers the pending password request. Priority 900: nixpkgs
-    # sets a default shell with mkDefault itself (two mkDefaults would conflict), and a plain
-    # definition of the user's still wins.
-    (mkIf (cfg.unlock.enable && systemdInitrd) {
-      boot.initrd.systemd.users.root.shell =
-        lib.mkOverride 900 "/bin/systemd-tty-ask-password-agent";
-    })
+    # systemd initrd: zfs-import-<pool>.service asks through systemd-ask-password. root keeps
+    # nixpkgs' shell (bash), so that commands run over SSH: `nixremote unlock` answers with
+    # `systemd-tty-ask-password-agent --query` on a terminal; by hand:
+    #   ssh -t -p 2222 root@host systemd-tty-ask-password-agent
   ]);
 }

@@ -34,6 +34,7 @@ from nixremote.core.converter import load_plan, loads_runtime_info
 from nixremote.core.hostkeys import fingerprint
 from nixremote.core.models import BootMode, RuntimeInfo
 from nixremote.testing.vm import RescueVm, VmArtifacts, sampled_argv
+from nixremote.testing.vm.standin import NIXOS_VERSION, SYSTEM_READY_MARKER
 
 pytestmark = pytest.mark.vm
 
@@ -288,6 +289,8 @@ def test_install_resumes_without_formatting(machine: RescueVm, state: dict[str, 
         str(state["key_file"]),
         "--phases",
         "install",
+        "--unlock-port",
+        str(machine.unlock_port),
         "--yes",
         "--json",
     )
@@ -302,8 +305,9 @@ def test_install_resumes_without_formatting(machine: RescueVm, state: dict[str, 
     for role in ("host.ed25519", "host.rsa", "initrd.ed25519"):
         assert data[f"{role}.sha256"].startswith("SHA256:")
     state["host_keys"] = {k: v for k, v in data.items() if k.endswith(".sha256")}
-    # The initrd's key (port 2222) is recorded at once; the system's waits for the reboot.
-    assert "[127.0.0.1]:2222 ssh-ed25519" in state["known_hosts"].read_text()
+    # The initrd's key (port 2222, here forwarded) is recorded at once; the system's waits for
+    # the reboot.
+    assert f"[127.0.0.1]:{machine.unlock_port} ssh-ed25519" in state["known_hosts"].read_text()
 
 
 def test_persist_holds_keys_flake_and_the_install_record(
@@ -368,18 +372,36 @@ def test_the_disk_key_is_nowhere(machine: RescueVm, state: dict[str, Any]) -> No
     assert key not in leftovers
 
 
-def test_reboot_records_the_installed_systems_keys(
-    machine: RescueVm, state: dict[str, Any]
-) -> None:
+def test_reboot_then_verify_the_running_system(machine: RescueVm, state: dict[str, Any]) -> None:
+    """The reboot and verify phases: the installer records the installed system's keys and
+    reboots; the machine boots the installed system (its stand-in: NixOS cannot be built here),
+    whose initrd waits for the key on port 2222; the controller unlocks it over the pinned
+    initrd key, reaches the system over its pinned key and checks what it runs."""
+    machine.reboot_into_installed()
     proc = nixremote(
         "install",
         *target_args(machine, state["known_hosts"]),
+        "--plan",
+        str(state["plan_file"]),
         "--phases",
-        "reboot",
+        "reboot,verify",
+        "--disk-key-file",
+        str(state["key_file"]),
+        "--unlock-port",
+        str(machine.unlock_port),
+        "--verify-timeout",
+        "300",
         "--yes",
         "--json",
     )
-    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    run = Run(proc)
+    state["runs"].append(run)
+    assert proc.returncode == 0, (
+        f"ports {machine.ssh_port} {machine.unlock_port}\n"
+        + proc.stderr[-3000:]
+        + proc.stdout[-1000:]
+        + machine.console_text()[-3000:]
+    )
     recorded = [line.split() for line in state["known_hosts"].read_text().splitlines()]
     ours = [
         fingerprint(" ".join(f[1:3]))
@@ -387,23 +409,79 @@ def test_reboot_records_the_installed_systems_keys(
         if f[0] == f"[{machine.host}]:{machine.ssh_port}"
     ]
     assert state["host_keys"]["host.ed25519.sha256"] in ours
-    # The installer rebooted the machine; it comes back as the rescue system (QEMU boots that
-    # kernel directly: the installed NixOS was not built here).
-    machine.restart_after_reboot()
-
-
-def test_the_pool_opens_with_the_passphrase_only(machine: RescueVm, state: dict[str, Any]) -> None:
-    """After the reboot, from a fresh system: the pool is there, exported cleanly, and its key
-    loads with the passphrase and not without it."""
-    sh(machine, None, "modprobe zfs; zpool import -d /dev/disk/by-id -N rpool")
-    wrong = sh(machine, None, "zfs load-key rpool", input=b"not-the-key\n", check=False)
-    assert wrong.returncode != 0
-    assert sh(machine, None, "zfs get -H -o value keystatus rpool").stdout.strip() == "unavailable"
-    sh(machine, None, "zfs load-key rpool", input=state["key"] + b"\n")
-    assert sh(machine, None, "zfs get -H -o value keystatus rpool").stdout.strip() == "available"
+    verified = next(e for e in run.events if "hostName" in e.get("data", {}))
+    data = verified["data"]
+    assert data["hostName"] == "rescue"  # the name the plan collected
+    assert data["nixosVersion"] == NIXOS_VERSION
+    assert data["root"] == "rpool/local/root" and data["rootReset"] == "true"
+    assert data["persistKeys"] == "3" and data["pool"] == "pool 'rpool' is healthy"
+    assert data["initrd"] == "scripted"
     assert (
-        "rpool/local/root@blank"
-        in sh(machine, None, "zfs list -H -t snapshot -o name").stdout.split()
+        0 < int(data["initrdSeconds"]) <= int(data["unlockSeconds"]) <= int(data["systemSeconds"])
+    )
+    assert run.final["data"]["verify.rootReset"] == "true"
+
+
+def test_unlock_after_a_later_reboot(machine: RescueVm, state: dict[str, Any]) -> None:
+    """nixremote unlock: a changed initrd key gets nothing, a wrong passphrase is one line and
+    the initrd keeps waiting, the right one unlocks and the system answers on its pinned key."""
+    kh = state["known_hosts"]
+    machine.reboot_into_installed()
+    machine.ssh(["sh", "-c", "reboot &"], known_hosts=kh)
+    unlock = [
+        "unlock",
+        f"root@{machine.host}",
+        "-p",
+        str(machine.unlock_port),
+        "--system-port",
+        str(machine.ssh_port),
+        "-i",
+        str(machine.identity_file),
+        "--wait",
+        "300",
+    ]
+    # a changed key of the initrd: refused before the passphrase leaves this machine
+    stale = state["work"] / "stale_known_hosts"
+    lines = [
+        line
+        for line in kh.read_text().splitlines()
+        if not line.startswith(f"[{machine.host}]:{machine.unlock_port} ")
+    ]
+    lines.append(f"[{machine.host}]:{machine.unlock_port} {machine.host_public_key}")
+    stale.write_text("\n".join(lines) + "\n")
+    proc = nixremote(
+        *unlock, "--known-hosts", str(stale), "--disk-key-file", str(state["key_file"])
+    )
+    assert proc.returncode == 3 and "CHANGED" in proc.stderr.splitlines()[-1], proc.stderr
+    # a wrong passphrase: one line, nothing unlocked, a retry possible
+    wrong = state["work"] / "wrong.key"
+    wrong.write_bytes(b"not the passphrase\n")
+    proc = nixremote(*unlock, "--known-hosts", str(kh), "--disk-key-file", str(wrong))
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.splitlines()[-1]
+    assert (
+        last.startswith("error: rpool refused the passphrase")
+        and [line.startswith("error:") for line in proc.stderr.splitlines()].count(True) == 1
+    )
+    proc = nixremote(
+        *unlock, "--known-hosts", str(kh), "--disk-key-file", str(state["key_file"]), "--json"
+    )
+    state["runs"].append(Run(proc))
+    assert proc.returncode == 0, proc.stderr
+    final = json.loads(proc.stdout.splitlines()[-1])["data"]
+    assert final["unlocked"] == "true" and final["initrd"] == "scripted"
+    assert int(final["systemSeconds"]) >= int(final["unlockSeconds"]) >= int(final["initrdSeconds"])
+    machine.wait_for_console(SYSTEM_READY_MARKER, start=0, timeout=120)
+    assert machine.ssh(["findmnt", "-n", "-o", "SOURCE", "/"], known_hosts=kh).stdout.strip() == (
+        "rpool/local/root"
+    )
+    # the passphrase in no argv of the machine and not on its console (the argv sampler ran)
+    key = state["key"].decode()
+    argvs = sampled_argv(machine.console_text())
+    assert any(a[:2] == ["zfs", "load-key"] for a in argvs)
+    assert not [a for a in argvs if key in " ".join(a)]
+    assert key not in machine.console_text() and "not the passphrase" not in " ".join(
+        " ".join(a) for a in argvs
     )
 
 

@@ -77,16 +77,30 @@ def _confirm(plan: Plan) -> bool:
 )
 @click.option(
     "--phases",
-    default="kexec,format,install,reboot",
+    default="kexec,format,install,reboot,verify",
     show_default=True,
     metavar="LIST",
-    help="Comma-separated subset of kexec,format,install,reboot.",
+    help="Comma-separated subset of kexec,format,install,reboot,verify.",
 )
 @click.option(
     "--installer-port",
     type=click.IntRange(1, 65535),
     default=None,
     help="SSH port of the installer after kexec (default: the same port).",
+)
+@click.option(
+    "--unlock-port",
+    type=click.IntRange(1, 65535),
+    default=2222,
+    show_default=True,
+    help="Port of the installed system's initrd SSH (the remote unlock), as reached from here.",
+)
+@click.option(
+    "--verify-timeout",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Seconds the verify phase waits for each stage of the boot.",
 )
 @click.option(
     "--kexec-timeout",
@@ -108,6 +122,8 @@ def install_cmd(
     disks: tuple[str, ...],
     phases: str,
     installer_port: int | None,
+    unlock_port: int,
+    verify_timeout: float,
     kexec_timeout: float,
     hoster: str | None,
     dry_run: bool,
@@ -116,7 +132,8 @@ def install_cmd(
     **connection: Any,
 ) -> None:
     """Install NixOS onto HOST over SSH: collect and plan (or run a saved --plan), confirm,
-    kexec into the installer, format, install, reboot."""
+    kexec into the installer, format, install, reboot, then verify the running system (unlocking
+    its pool through the initrd's SSH)."""
     from ..controller.pipeline import InstallOptions, install, parse_phases
     from ..core.converter import load_plan
     from ..core.progress import Event
@@ -143,7 +160,7 @@ def install_cmd(
             "--disk, --layout and --flake cannot be combined with --plan (the plan decides)",
             hint="make a new plan with nixremote plan",
         )
-    needs_key = "format" in wanted or "install" in wanted
+    needs_key = any(p in wanted for p in ("format", "install", "verify"))
     key: bytes | None = None
     if disk_key_file is not None:
         key = DiskKey.from_file(disk_key_file).value
@@ -161,6 +178,8 @@ def install_cmd(
         yes=yes,
         confirm=_confirm,
         installer_port=installer_port,
+        unlock_port=unlock_port,
+        verify_deadline=verify_timeout,
         kexec_deadline=kexec_timeout,
         hoster=hoster,
     )
@@ -185,6 +204,7 @@ def install_cmd(
             data["installerFingerprint"] = result.installer_fingerprint
         for k in result.host_keys:
             data[f"{k.role}.{k.type}.sha256"] = k.fingerprint
+        data.update({f"verify.{k}": v for k, v in result.verified})
         message = (
             f"dry run for {result.host}: {len(result.steps)} steps, nothing changed"
             if result.dry_run

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("nixremote.cli.plan:plan_group", "Make the plan of an install, or show a saved one."),
     "plugins": ("nixremote.cli.plugins:plugins_cmd", "List the loaded plugins and their hooks."),
     "runtime-info": ("nixremote.cli.runtime_info:runtime_info_group", "Check runtime-info.json."),
+    "unlock": ("nixremote.cli.unlock:unlock_cmd", "Unlock an installed host's pool over SSH."),
     "vm": ("nixremote.testing.vm.cli:vm_group", "Run a local test VM to install onto."),
 }
 

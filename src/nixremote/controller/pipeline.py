@@ -36,7 +36,7 @@ from attrs import field, frozen
 from ..core.converter import dumps_plan, loads_plan
 from ..core.errors import CommandFailedError, InvalidInputError, SafetyError, TransportError
 from ..core.facts import Facts
-from ..core.hostkeys import HostKey, host_keys_from_data
+from ..core.hostkeys import INITRD_SSH_PORT, HostKey, host_keys_from_data
 from ..core.layout import KEY_FILE
 from ..core.models import RuntimeInfo
 from ..core.phases import CONTROLLER_PHASES, INSTALLER_PHASES_OF, parse_phases
@@ -103,6 +103,8 @@ class InstallOptions:
     yes: bool = False
     confirm: Callable[[Plan], bool] | None = field(default=None, eq=False, repr=False)
     installer_port: int | None = None
+    unlock_port: int = INITRD_SSH_PORT
+    verify_deadline: float = 600.0
     kexec_deadline: float = 600.0
     remote_dir: str = REMOTE_DIR
     installer_zipapp: str = REMOTE_ZIPAPP
@@ -128,6 +130,7 @@ class InstallResult:
     host_keys: tuple[HostKey, ...] = ()
     steps: tuple[str, ...] = ()
     known_hosts: Path | None = None
+    verified: tuple[tuple[str, str], ...] = ()
 
 
 Connector = Callable[..., Transport]
@@ -189,6 +192,7 @@ class _Run:
         self.uploaded = 0
         self.installer_key: KeyPair | None = None
         self.host_keys: tuple[HostKey, ...] = ()
+        self.verified: dict[str, str] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="nixremote-install-")
         self.work = options.work_dir or Path(self._tmp.name)
 
@@ -590,6 +594,93 @@ class _Run:
             timeout=60,
         )
 
+    # -- verify --
+
+    def verify(self) -> None:
+        """After the reboot: unlock the pool through the initrd (an encrypted layout), reach
+        the installed system with its pinned key, check what it runs (one event with each
+        figure)."""
+        from ..core.diskkey import DiskKey
+        from .unlock import unlock
+        from .verify import check_system
+        from .wait import wait_for_ssh
+
+        plan = self.plan or self.options.plan
+        pool = plan.layout.pool.name if plan else "rpool"
+        encrypted = plan.layout.pool.encrypted if plan else True
+        host_name = plan.identity.host_name if plan else None
+        report(self.reporter, "start", f"verifying {self.target.host}", phase="verify")
+        if self.options.dry_run:
+            what = "unlock the pool through the initrd's SSH, then " if encrypted else ""
+            self.step(f"{what}check the installed system over its pinned key", "verify")
+            return
+        root = attrs.evolve(self.target, user="root")
+
+        def connect_initrd() -> Transport:
+            return self.connector(
+                root,
+                known_hosts=self.target.known_hosts,
+                policy="strict",
+                port=self.options.unlock_port,
+                reporter=None,
+            )
+
+        def connect_system() -> Transport:
+            return self.connector(
+                root,
+                known_hosts=self.target.known_hosts,
+                policy="strict",
+                port=self.target.port,
+                reporter=None,
+            )
+
+        figures: dict[str, str] = {}
+        if encrypted:
+            if self.options.disk_key is None:
+                raise InvalidInputError(
+                    "the verify phase unlocks the pool: it needs the disk key",
+                    hint="pass --disk-key-file FILE",
+                )
+            result = unlock(
+                connect_initrd,
+                connect_system,
+                DiskKey.from_bytes(self.options.disk_key),
+                host=self.target.host,
+                pool=pool,
+                wait=self.options.verify_deadline,
+                reporter=self.reporter,
+            )
+            figures = {
+                "initrdSeconds": f"{result.initrd_seconds:.0f}",
+                "unlockSeconds": f"{result.unlock_seconds:.0f}",
+                "systemSeconds": f"{result.system_seconds:.0f}",
+                "initrd": result.flavor,
+            }
+        system = wait_for_ssh(
+            connect_system,
+            deadline=time.monotonic() + self.options.verify_deadline,
+            what=f"the system of {self.target.host}",
+            phase="verify",
+            hint="look at the host's console",
+            reporter=self.reporter,
+            wrong_key_is_final=True,
+        )
+        try:
+            found = check_system(system, host_name=host_name, pool=pool)
+        finally:
+            system.close()
+        data = {**found.data(), **figures}
+        self.verified = data
+        report(
+            self.reporter,
+            "done",
+            f"{found.host_name} runs {found.nixos_version}: / is {found.root_source} (reset "
+            f"to @blank), {found.persist_keys} host keys in /persist, pool {pool}: "
+            f"{found.pool_health}",
+            phase="verify",
+            data=data,
+        )
+
     def record_host_keys(self, data: dict[str, str], *, rebooting: bool) -> None:
         """Record the installed system's host keys in the user's known_hosts.
 
@@ -604,15 +695,11 @@ class _Run:
         host_lines = [k.public for k in keys if k.role == "host"]
         if host_lines and rebooting:
             record_known_host(path, self.target.host, self.target.port, host_lines)
-        for port in sorted({k.port for k in keys if k.role == "initrd"}):
-            record_known_host(
-                path,
-                self.target.host,
-                port,
-                [k.public for k in keys if k.role == "initrd" and k.port == port],
-            )
+        initrd_lines = [k.public for k in keys if k.role == "initrd"]
+        if initrd_lines:  # where the controller reaches the initrd's SSH (2222, or forwarded)
+            record_known_host(path, self.target.host, self.options.unlock_port, initrd_lines)
         for k in keys:
-            port = self.target.port if k.role == "host" else k.port
+            port = self.target.port if k.role == "host" else self.options.unlock_port
             if k.role == "host" and not rebooting:
                 report(
                     self.reporter,
@@ -685,12 +772,12 @@ def install(
             "--dry-run",
         )
     if (
-        ("format" in phases or "install" in phases)
+        any(p in phases for p in ("format", "install", "verify"))
         and options.disk_key is None
         and not options.dry_run
     ):
         raise InvalidInputError(
-            "the disk key is needed for the format and install phases",
+            "the disk key is needed for the format, install and verify phases",
             hint="pass --disk-key-file FILE or type it at the prompt",
         )
     run = _Run(target, options, reporter, connector)
@@ -704,11 +791,13 @@ def install(
                 "(host key recorded by the kexec phase)",
                 "kexec",
             )
-        rest = [p for p in phases if p != "kexec"]
+        rest = [p for p in phases if p not in ("kexec", "verify")]
         if rest:
             run.installer_phases(installer, rest)
         elif installer is not None:
             installer.close()
+        if "verify" in phases:
+            run.verify()
         return InstallResult(
             host=target.host,
             phases=phases,
@@ -720,6 +809,7 @@ def install(
             host_keys=run.host_keys,
             steps=tuple(run.steps),
             known_hosts=target.known_hosts_path,
+            verified=tuple(sorted(run.verified.items())),
         )
     finally:
         run._tmp.cleanup()

@@ -390,12 +390,15 @@ class SshTransport:
         on_line: LineCallback | None = None,
         stdin_total: int | None = None,
         on_progress: ProgressCallback | None = None,
+        tty: bool = False,
     ) -> CommandResult:
         import paramiko
 
         args = tuple(argv)
         line, prefix = self.command_line(args)
         chan = self._session()
+        if tty:
+            chan.get_pty(term="dumb", width=200, height=24)
         deadline = None if timeout is None else time.monotonic() + timeout
         feed_error: list[BaseException] = []
 
@@ -490,6 +493,14 @@ class SshTransport:
         """Run ``argv`` on the host in one exec channel (see the Transport protocol)."""
         result = self._exec(argv, stdin=stdin, timeout=timeout, on_line=on_line)
         return check_result(result) if check else result
+
+    def run_tty(
+        self, argv: Sequence[str], *, stdin: bytes, timeout: float | None = None
+    ) -> CommandResult:
+        """Run ``argv`` with a pseudo-terminal and type ``stdin`` into it (for a program that
+        reads a secret from its terminal only, such as ``systemd-tty-ask-password-agent``).
+        What the terminal echoes comes back in ``stdout``; never pass the secret in ``argv``."""
+        return self._exec(argv, stdin=stdin, timeout=timeout, tty=True)
 
     # --- files -----------------------------------------------------------------------------
 

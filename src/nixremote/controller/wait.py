@@ -20,13 +20,16 @@ def wait_for_ssh(
     interval: float = 3.0,
     reporter: Reporter | None = None,
     clock: Callable[[], float] = time.monotonic,
+    wrong_key_is_final: bool = False,
 ) -> Transport:
     """Call ``connect`` until it returns a transport on which ``true`` runs, or ``deadline``.
 
     ``connect`` should check the host key strictly where the key is known: a host that still
     presents an older key (the system before a kexec or reinstall) raises
     :class:`HostKeyError`, which here means "not yet". On timeout a :class:`TransportError`
-    names ``what``, the last failure and ``hint`` (where to look).
+    names ``what``, the last failure and ``hint`` (where to look). With
+    ``wrong_key_is_final`` a wrong or unknown host key is raised at once: nothing else may
+    answer there (the installed system and its initrd, whose keys were pinned).
     """
     start = clock()
     last = "no answer"
@@ -39,6 +42,8 @@ def wait_for_ssh(
             )
             return transport
         except HostKeyError as exc:
+            if wrong_key_is_final:
+                raise
             last = f"host key is not the expected one yet ({exc.message})"
         except TransportError as exc:
             last = exc.message

@@ -56,6 +56,10 @@ HOST_SSH_KEY_DIR = "/persist/etc/ssh"
 INITRD_SSH_HOST_KEY = "/persist/etc/secrets/initrd/ssh_host_ed25519_key"
 """The host key of the initrd's SSH server (port 2222, for the ZFS unlock)."""
 
+INSTALL_MARKER = "/.nixremote-installed"
+"""Written into the new root at the end of the install phase; the rollback of ``/`` to
+``@blank`` at boot removes it (the controller's verify phase checks that it is gone)."""
+
 MACHINE_ID_FILE = "/persist/etc/machine-id"
 """The machine id of the installed system (``/etc/machine-id`` points there)."""
 

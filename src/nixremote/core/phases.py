@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 from .errors import InvalidInputError
 
-CONTROLLER_PHASES: tuple[str, ...] = ("kexec", "format", "install", "reboot")
-"""The phases of ``nixremote install``, in order."""
+CONTROLLER_PHASES: tuple[str, ...] = ("kexec", "format", "install", "reboot", "verify")
+"""The phases of ``nixremote install``, in order (``verify``: after the reboot, unlock the pool
+through the initrd's SSH and check the running system)."""
 
 INSTALLER_PHASES: tuple[str, ...] = ("format", "keys", "flake", "install", "reboot")
 """The phases of ``nixremote installer run``, in order."""

@@ -64,7 +64,12 @@ from ..core.errors import (
     SafetyError,
     TransportError,
 )
-from ..core.hostflake import HOST_FLAKE_DIR, HOST_SSH_KEY_DIR, INITRD_SSH_HOST_KEY
+from ..core.hostflake import (
+    HOST_FLAKE_DIR,
+    HOST_SSH_KEY_DIR,
+    INITRD_SSH_HOST_KEY,
+    INSTALL_MARKER,
+)
 from ..core.hostkeys import (
     INITRD_SSH_PORT,
     HostKey,
@@ -448,6 +453,10 @@ class Installer:
                 output="\n".join(tail),
                 hint="read the output above; run `nixremote installer run` again to resume",
             )
+        # A file in the root dataset that the first boot's rollback to @blank removes: the
+        # verify phase checks that it is gone (the root was reset, as on every boot).
+        marker = Path(self.root) / INSTALL_MARKER.lstrip("/")
+        marker.write_text(f"installed by nixremote for {self.info.host_name}\n", encoding="utf-8")
 
     def _stream(self, argv: Sequence[str], phase: str) -> tuple[int, list[str]]:
         """Run ``argv`` with stdout and stderr merged, each line a ``step`` event."""

@@ -39,7 +39,7 @@ from nixremote.core.errors import CommandFailedError, NixremoteError, PreflightE
 from nixremote.core.progress import Event, Reporter, null_reporter
 
 from ...controller import cpio
-from . import scripts
+from . import scripts, standin
 
 log = logging.getLogger(__name__)
 
@@ -337,6 +337,7 @@ def artifacts_key() -> str:
             "builder": builder_key(),
             "rescue": rescue_root_key(),
             "scripts": script_texts,
+            "standin": standin.INSTALLED_BOOT,
             "modules": [COMMON_MODULES, RESCUE_MODULES, RESCUE_MODULE_DIRS],
             "installer": [
                 INSTALLER_PROGRAMS,
@@ -857,6 +858,11 @@ class _Builder:
             "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
         )
         _write(tree / "usr/bin/nixos-install", scripts.NIXOS_INSTALL, 0o755)
+        _write(
+            tree / "etc/nixremote/installed-boot.sh",
+            standin.installed_boot_script(scripts.BOOT_FAILED_MARKER),
+            0o755,
+        )
 
         bundle = out / "installer"
         bundle.mkdir()

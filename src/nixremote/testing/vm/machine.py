@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +32,7 @@ from nixremote.core.errors import NixremoteError, PreflightError, TransportError
 from nixremote.core.progress import Event, Reporter, null_reporter
 
 from ...controller import cpio
-from . import scripts
+from . import scripts, standin
 from .builder import VmArtifacts, build
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,8 @@ class RescueVm:
         self.cpus = cpus
         self.uefi = uefi
         self.ssh_port = ssh_port or 0
+        self.unlock_port = 0
+        """The host port forwarded to the guest's 2222 (the installed system's initrd SSH)."""
         self.mac = mac
         self.kernel_params = tuple(kernel_params) + (
             ("nixremote.sample_argv=1",) if sample_argv else ()
@@ -277,8 +280,12 @@ class RescueVm:
     ) -> None:
         self.stop()
 
-    def _qemu_argv(self, initrd: Path) -> list[str]:
-        append = " ".join(("console=ttyS0", "panic=10", "net.ifnames=0", *self.kernel_params))
+    def _qemu_argv(
+        self, initrd: Path, *, kernel: Path | None = None, params: Sequence[str] = ()
+    ) -> list[str]:
+        append = " ".join(
+            ("console=ttyS0", "panic=10", "net.ifnames=0", *self.kernel_params, *params)
+        )
         argv = [
             "qemu-system-x86_64",
             "-nodefaults",
@@ -296,7 +303,7 @@ class RescueVm:
             "-m",
             str(self.memory_mib),
             "-kernel",
-            str(self.artifacts.kernel),
+            str(kernel or self.artifacts.kernel),
             "-initrd",
             str(initrd),
             "-append",
@@ -320,7 +327,8 @@ class RescueVm:
                 )
             ),
             "-netdev",
-            f"user,id=net0,restrict=on,hostfwd=tcp:{self.host}:{self.ssh_port}-:22",
+            f"user,id=net0,restrict=on,hostfwd=tcp:{self.host}:{self.ssh_port}-:22,"
+            f"hostfwd=tcp:{self.host}:{self.unlock_port}-:2222",
             "-device",
             f"virtio-net-pci,netdev=net0,mac={self.mac},romfile=",
             "-device",
@@ -373,18 +381,74 @@ class RescueVm:
             if not image.exists():
                 with open(image, "wb") as fh:
                     fh.truncate(size)
-        for attempt in range(5):
-            if not self.ssh_port or attempt:
+        return self._boot(initrd, what="rescue VM", marker=scripts.RESCUE_READY_MARKER)
+
+    def boot_installed(self) -> RescueVm:
+        """Boot the stand-in of the installed system (its initrd, the unlock, its "system": see
+        :mod:`nixremote.testing.vm.standin`) from this VM's disks, on the same ports; after the
+        install, where a real host would boot the installed NixOS."""
+        bundle = self.artifacts.bundle_dir
+        return self._boot(
+            bundle / "initrd.gz",
+            kernel=bundle / "bzImage",
+            params=(standin.KERNEL_PARAM,),
+            what="installed system (stand-in)",
+            marker=standin.INITRD_READY_MARKER,
+        )
+
+    def reboot_into_installed(self, timeout: float = 300.0) -> threading.Thread:
+        """With ``no_reboot``: in the background, wait for the guest's reboot to end QEMU, then
+        boot the installed system's stand-in (as the hoster's machine would boot the disk).
+        The thread ends when that QEMU does; join it with a timeout to wait for the boot."""
+
+        def run() -> None:
+            try:
+                self.wait_exit(timeout)
+                self.boot_installed()
+            except Exception:  # told in the log: the waiting side then times out
+                log.exception("booting the installed system's stand-in failed")
+                raise
+            # QEMU dies with the thread that started it (PR_SET_PDEATHSIG follows the thread):
+            # this thread lives as long as that QEMU does
+            proc = self._proc
+            if proc is not None:
+                proc.wait()
+
+        thread = threading.Thread(target=run, name="nixremote-vm-reboot", daemon=True)
+        thread.start()
+        return thread
+
+    def _boot(
+        self,
+        initrd: Path,
+        *,
+        what: str,
+        marker: str,
+        kernel: Path | None = None,
+        params: Sequence[str] = (),
+    ) -> RescueVm:
+        previous = self.console_log.with_name("console.before-reboot.log")
+        if self.console_log.exists() and self.console_log.stat().st_size:
+            with open(previous, "ab") as out:
+                out.write(self.console_log.read_bytes())
+        # Ports once chosen stay (a host keeps its address across reboots, and the tests and
+        # the controller keep connecting there): while the QEMU before this one still holds
+        # them, wait; a port never chosen is picked now, and again if it is taken meanwhile.
+        own_ports = bool(self.ssh_port and self.unlock_port)
+        for attempt in range(10):
+            if not own_ports and (not self.ssh_port or attempt):
                 self.ssh_port = free_port()
+            if not own_ports and (not self.unlock_port or attempt):
+                self.unlock_port = free_port()
             self.known_hosts_file.write_text(self.known_hosts_line + "\n")
             self.console_log.write_bytes(b"")
-            argv = self._qemu_argv(initrd)
+            argv = self._qemu_argv(initrd, kernel=kernel, params=params)
             log.info("starting %s", shlex.join(argv))
             self.report(
                 Event(
                     kind="step",
                     phase="vm",
-                    message="booting the rescue VM",
+                    message=f"booting the {what}",
                     data={"port": str(self.ssh_port)},
                 )
             )
@@ -402,18 +466,18 @@ class RescueVm:
             if self._proc.poll() is not None and "forwarding" in self.qemu_log.read_text(
                 errors="replace"
             ):
-                continue  # "Could not set up host forwarding rule": port taken, pick another
+                # "Could not set up host forwarding rule": a port is taken
+                time.sleep(1.0 if own_ports else 0)
+                continue
             break
-        line, _ = self.wait_for_console(
-            scripts.RESCUE_READY_MARKER, start=0, timeout=self.boot_timeout
-        )
+        line, _ = self.wait_for_console(marker, start=0, timeout=self.boot_timeout)
         self.boot_seconds = time.monotonic() - started
         self.ready_line = line
         self.report(
             Event(
                 kind="done",
                 phase="vm",
-                message=f"rescue VM up in {self.boot_seconds:.1f}s",
+                message=f"{what} up in {self.boot_seconds:.1f}s",
                 data={"port": str(self.ssh_port)},
             )
         )
@@ -436,9 +500,6 @@ class RescueVm:
         system again on the same disk, port and keys (the pinned host key stays valid). The
         console log starts afresh."""
         self.wait_exit(timeout)
-        previous = self.console_log.with_name("console.before-reboot.log")
-        with open(previous, "ab") as out:
-            out.write(self.console_log.read_bytes())
         return self.start()
 
     def alive(self) -> bool:

@@ -42,6 +42,10 @@ ln -sf /proc/mounts /etc/mtab 2>/dev/null
 
 say() { echo "@NAME@: [$(cut -d' ' -f1 /proc/uptime)] $*" > /dev/console; }
 say "init started"
+if [ -x /etc/nixremote/installed-boot.sh ] && grep -q 'nixremote.standin=installed' /proc/cmdline
+then
+    exec /etc/nixremote/installed-boot.sh  # the installed system's stand-in (standin.py)
+fi
 hostname @NAME@
 
 # -- the archive appended as a second initrd (docs/kexec-bundle.md) --------------------------
@@ -271,6 +275,22 @@ else:
                 error = "flake.nix does not parse"
         else:
             record["parse"] = "skipped"
+if error is None:
+    # the boot loader's part: NixOS installs the initrd onto the ESP with its secrets (the
+    # initrd's SSH host key) and the keys that may unlock; the installed system's stand-in
+    # (nixremote.testing.vm.standin) boots with them
+    src = os.path.join(root, "persist/etc/secrets/initrd/ssh_host_ed25519_key")
+    dest = os.path.join(root, "boot", "nixremote-standin", "initrd")
+    try:
+        os.makedirs(dest, exist_ok=True)
+        shutil.copyfile(src, os.path.join(dest, "ssh_host_ed25519_key"))
+        with open(os.path.join(found, "runtime-info.json")) as fh:
+            keys = json.load(fh).get("rootAuthorizedKeys", [])
+        with open(os.path.join(dest, "authorized_keys"), "w") as fh:
+            fh.write("".join(k.strip() + "\n" for k in keys))
+        record["bootLoader"] = dest
+    except OSError as e:
+        error = f"cannot install the boot loader's files: {e}"
 record["ok"] = error is None
 if error:
     record["error"] = error
