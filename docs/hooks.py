@@ -181,50 +181,60 @@ def hook_reference() -> str:
 # -- the runtime-info schema -------------------------------------------------------------------
 
 FIELD_NOTES: dict[tuple[str, str], str] = {
-    ("RuntimeInfo", "host_name"): "Host name of the installed system (`networking.hostName`).",
+    ("RuntimeInfo", "host_name"): "Host name of the installed system as NixOS's "
+    "`networking.hostName` accepts it (letters, digits, `-`, `_`, at most 63, first and last a "
+    "letter or digit); with dots an FQDN: the first label is the host name, the rest "
+    "`networking.domain`.",
     ("RuntimeInfo", "host_id"): "8 lower-case hex digits; `networking.hostId`, which ZFS needs "
     "stable.",
     ("RuntimeInfo", "disk_to_format"): "The disk the installer wipes: a `/dev/disk/by-id/...` "
-    "path, or a kernel path when the disk has none.",
-    ("RuntimeInfo", "root_authorized_keys"): "root's `authorized_keys` lines, carried to the "
-    "installed system (and the initrd's unlock SSH).",
+    "path, or a kernel path when the disk has none; one of `disks` when they are listed "
+    '(`""`: unknown).',
+    ("RuntimeInfo", "root_authorized_keys"): "root's `authorized_keys` lines (type, base64 "
+    "blob whose embedded type matches, comment); options are removed when read, with a warning "
+    "naming them. The plan lists them among the keys the installed system trusts.",
     ("RuntimeInfo", "interfaces"): "Every network interface (loopback excluded).",
     ("RuntimeInfo", "primary_interface"): "Current name of the interface with the default route; "
     "the original installer's flat fields describe it.",
     ("RuntimeInfo", "routes"): "Every IPv4 and IPv6 route of the main table.",
-    ("RuntimeInfo", "nameservers"): "DNS resolvers, in order.",
+    ("RuntimeInfo", "nameservers"): "DNS resolvers (IP addresses without a zone), in order.",
     ("RuntimeInfo", "disks"): "Every whole disk the host has.",
-    ("RuntimeInfo", "arch"): "`uname -m`: `x86_64` or `aarch64`.",
+    ("RuntimeInfo", "arch"): "`uname -m`: `x86_64`, `aarch64` (or another known one: "
+    "`i686`, `armv7l`, `armv6l`, `riscv64`, `ppc64le`, `s390x`, `loongarch64`).",
     ("RuntimeInfo", "memory_bytes"): "MemTotal in bytes (the preflight checks the bundle fits).",
     ("RuntimeInfo", "boot_mode"): "`bios`, `uefi` or `unknown`, decided by the `boot_mode` hook.",
     ("RuntimeInfo", "hoster"): "The hoster plugin that claimed the host (`generic`, `hetzner`, "
     "...).",
     ("RuntimeInfo", "hoster_details"): "String pairs a hoster plugin learned (server id, "
-    "location), written as a JSON object.",
+    "location), written as a JSON object; values have no control characters.",
     ("RuntimeInfo", "schema_version"): "Version of this format; a newer one than nixremote "
     "knows is refused.",
-    ("Interface", "name"): "Kernel name now (`eth0` on a rescue system).",
-    ("Interface", "mac"): "MAC address; the installed system matches the interface by it.",
+    ("Interface", "name"): "Kernel name now (`eth0` on a rescue system): at most 15 letters, "
+    "digits, `-`, `_` or `.` (stricter than the kernel: no shell metacharacters).",
+    ("Interface", "mac"): "MAC address (six hex octets); the installed system matches the "
+    "interface by it.",
     ("Interface", "driver"): "Kernel driver (`virtio_net`), loaded in the initrd for remote "
     "unlock.",
-    ("Interface", "predictable_name"): "udev's predictable name (`enp1s0`), which NixOS uses.",
+    ("Interface", "predictable_name"): "udev's predictable name (`enp1s0`), which NixOS uses "
+    "(the rules of `name`).",
     ("Interface", "ipv4"): "IPv4 addresses.",
     ("Interface", "ipv6"): "IPv6 addresses, link-local ones included.",
-    ("IPAddress", "address"): "The address, without prefix.",
+    ("IPAddress", "address"): "The address, without prefix or zone.",
     ("IPAddress", "prefix_length"): "Prefix length (0-32 or 0-128).",
     ("IPAddress", "dynamic"): "Leased by DHCP/SLAAC rather than configured statically.",
     ("Route", "family"): "4 or 6.",
-    ("Route", "destination"): "`default` or a CIDR prefix.",
-    ("Route", "gateway"): "Next hop, if any.",
+    ("Route", "destination"): "`default` or a CIDR prefix of the route's family.",
+    ("Route", "gateway"): "Next hop (an address of the route's family), if any.",
     ("Route", "device"): "Outgoing interface (current name).",
     ("Route", "on_link"): "Gateway reachable on the link although outside the prefix "
     "(Hetzner's `172.31.1.1`).",
     ("Route", "metric"): "Route metric, if set.",
-    ("Disk", "path"): "Kernel path (`/dev/sda`).",
+    ("Disk", "path"): "Kernel path (`/dev/sda`): under `/dev/`, of letters, digits and "
+    "`#+-.:=@_/`, as udev names disks.",
     ("Disk", "by_id"): "Stable `/dev/disk/by-id/...` path.",
     ("Disk", "size_bytes"): "Size in bytes.",
-    ("Disk", "model"): "Model string.",
-    ("Disk", "serial"): "Serial number.",
+    ("Disk", "model"): "Model string (no control characters).",
+    ("Disk", "serial"): "Serial number (no control characters).",
     ("Disk", "rotational"): "Spinning disk.",
     ("Disk", "removable"): "Removable medium.",
 }
@@ -298,7 +308,10 @@ def _example() -> str:
         host_name="web1",
         host_id="8425e349",
         disk_to_format="/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_12345678",
-        root_authorized_keys=("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly alice@laptop",),
+        root_authorized_keys=(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHlKf8qQ+6NAKyVZE+zOwVTUBFIeVhbbfHrY8S6qgBei"
+            " alice@laptop",
+        ),
         interfaces=(
             Interface(
                 name="eth0",

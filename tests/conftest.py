@@ -7,7 +7,10 @@ Helpers live in the ``helpers`` package (``tests/helpers``; pytest puts ``tests`
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,3 +65,14 @@ def shared_offline_nix(tmp_path_factory: pytest.TempPathFactory) -> OfflineNix:
     """One :class:`OfflineNix` store for the session (store paths are content-addressed: what one
     test adds, another may add again)."""
     return OfflineNix(tmp_path_factory.mktemp("nix-shared"))
+
+
+@pytest.fixture
+def dev_dir() -> Iterator[Path]:
+    """A fresh directory under ``/dev`` (in ``/dev/shm``), for links that stand for udev's
+    ``/dev/disk/by-id`` links: the models accept device paths under ``/dev/`` only."""
+    path = Path(tempfile.mkdtemp(prefix="nixremote-test-", dir="/dev/shm"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -134,8 +134,11 @@ def test_boot_mode_unknown(ssh: SshTransport, info: RuntimeInfo, tmp_path: Path)
 
 def test_disk_does_not_resolve(ssh: SshTransport, info: RuntimeInfo, tmp_path: Path) -> None:
     gone = "/dev/disk/by-id/virtio-nixremote-no-such-disk"
+    disk = info.disk(info.disk_to_format)
+    assert disk is not None
+    moved = attrs.evolve(info, disk_to_format=gone, disks=(attrs.evolve(disk, by_id=gone),))
     with pytest.raises(PreflightError, match=re.escape(gone) + " does not resolve"):
-        run(ssh, attrs.evolve(info, disk_to_format=gone), make_bundle(tmp_path / "b"))
+        run(ssh, moved, make_bundle(tmp_path / "b"))
 
 
 @pytest.fixture
@@ -154,10 +157,10 @@ def loop_device(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_disk_moved_since_collect(
-    ssh: SshTransport, info: RuntimeInfo, tmp_path: Path, loop_device: Path
+    ssh: SshTransport, info: RuntimeInfo, tmp_path: Path, loop_device: Path, dev_dir: Path
 ) -> None:
     # a by-id link that now points to another block device than the collected one
-    link = tmp_path / "by-id-link"
+    link = dev_dir / "by-id-link"
     disk = info.disk(info.disk_to_format)
     assert disk is not None
     other = loop_device

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import attrs
 
+from helpers.keys import KEYS
 from nixremote.core.converter import save_runtime_info
 from nixremote.core.models import Disk, RuntimeInfo
 from nixremote.core.progress import Event, event_from_json
@@ -152,7 +153,7 @@ class InstallerEnv:
             host_id="1234abcd",
             disk_to_format=self.device,
             disks=(Disk(path=self.device, size_bytes=2048 * MIB, model="loop image"),),
-            root_authorized_keys=("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3Q test@controller",),
+            root_authorized_keys=(f"{KEYS[3]} test@controller",),
         )
         self.info_file = tmp / "runtime-info.json"
         save_runtime_info(self.info, self.info_file)

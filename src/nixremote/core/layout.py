@@ -36,6 +36,7 @@ import re
 import attrs
 from attrs import field, frozen
 
+from . import validate as v
 from .errors import PlanError
 from .models import BootMode, RuntimeInfo
 
@@ -129,7 +130,7 @@ class DiskSpec:
     """One disk to partition: its path (by-id when it has one) and its partitions, in the order
     they are created."""
 
-    path: str
+    path: str = field(validator=v.check(v.disk_path))
     partitions: tuple[Partition, ...]
 
     def partition(self, role: PartitionRole) -> Partition | None:

@@ -15,15 +15,17 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
-from attrs import frozen
+from attrs import field, frozen
 
 from . import diskplan
+from . import validate as v
 from .diskplan import Step
 from .errors import PlanError
 from .layout import DiskLayout
 from .models import RuntimeInfo
 from .nixtext import check_flake_url, layout_module
 from .phases import CONTROLLER_PHASES
+from .sshkeys import check_key
 
 PLAN_SCHEMA_VERSION = 1
 """The ``schemaVersion`` of ``plan.json`` that this version writes and the newest it reads."""
@@ -34,20 +36,20 @@ class PlannedDisk:
     """A disk the plan wipes, as the controller saw it: ``path`` is the path the layout names
     (by-id when the disk has one), ``device`` its kernel path at collect time."""
 
-    path: str
-    device: str
+    path: str = field(validator=v.check(v.disk_path))
+    device: str = field(validator=v.check(v.disk_path))
     size_bytes: int | None = None
-    model: str | None = None
-    serial: str | None = None
+    model: str | None = field(default=None, validator=v.check(v.optional(v.text)))
+    serial: str | None = field(default=None, validator=v.check(v.optional(v.text)))
 
 
 @frozen(kw_only=True)
 class TargetIdentity:
     """What makes the target the host the plan was made for."""
 
-    host_name: str
-    macs: tuple[str, ...] = ()
-    machine_id: str | None = None
+    host_name: str = field(validator=v.check(v.host_name))
+    macs: tuple[str, ...] = field(default=(), validator=v.each(v.mac))
+    machine_id: str | None = field(default=None, validator=v.check(v.optional(v.machine_id)))
     disks: tuple[PlannedDisk, ...] = ()
 
 
@@ -98,16 +100,17 @@ class Plan:
 
     ``target`` says where the controller reached the host (``root@203.0.113.7:22``); ``phases``
     are the controller's phases the plan was approved for; ``authorized_keys`` the SSH keys the
-    installed system will trust.
+    installed system will trust (key lines without options; the installed system's
+    ``rootAuthorizedKeys``).
     """
 
-    target: str
+    target: str = field(validator=v.check(lambda t: v.text(t, what="target")))
     identity: TargetIdentity
     runtime_info: RuntimeInfo
     layout: DiskLayout
     steps: tuple[Step, ...]
     host_flake: HostFlakeInputs = HostFlakeInputs()
-    authorized_keys: tuple[str, ...] = ()
+    authorized_keys: tuple[str, ...] = field(default=(), validator=v.each(check_key))
     phases: tuple[str, ...] = ()
     plugins: tuple[PluginRecord, ...] = ()
     created: str = ""
