@@ -8,6 +8,7 @@ from pathlib import Path
 
 import attrs
 
+from helpers.keys import KEYS
 from nixremote.core.models import BootMode, Disk, RuntimeInfo
 from nixremote.core.transport import CommandResult
 
@@ -22,6 +23,7 @@ def info_with(*disks: Disk, boot: BootMode = BootMode.UNKNOWN) -> RuntimeInfo:
         disk_to_format=disks[0].stable_path,
         disks=disks,
         boot_mode=boot,
+        root_authorized_keys=(f"{KEYS[0]} root@web1",),
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from helpers.keys import KEYS
 from nixremote.core.errors import InvalidInputError, SafetyError
 from nixremote.core.layout import LayoutOptions, default_layout
 from nixremote.core.models import Disk, RuntimeInfo
@@ -33,6 +34,7 @@ INFO = RuntimeInfo(
         Disk(path="/dev/sda", by_id="/dev/disk/by-id/ata-DISK_1", size_bytes=20 * 1024**3),
         Disk(path="/dev/sdb", by_id="/dev/disk/by-id/ata-DISK_2", size_bytes=20 * 1024**3),
     ),
+    root_authorized_keys=(KEYS[0],),
 )
 
 

@@ -16,6 +16,7 @@ import click
 from ..core.diskkey import DiskKey
 from ..core.errors import InvalidInputError
 from ..core.layout import LAYOUTS
+from .keys import authorized_key_options, authorized_keys
 
 
 def _prompt_key() -> bytes:
@@ -126,6 +127,7 @@ def _confirm(host: str, phases: tuple[str, ...]) -> None:
 @click.option("--dry-run", is_flag=True, help="Show the disk plan and every step; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing the system.")
 @click.option("--json", "json_lines", is_flag=True, help="One JSON event a line on stdout.")
+@authorized_key_options
 def install_cmd(
     target: str,
     port: int | None,
@@ -144,15 +146,25 @@ def install_cmd(
     dry_run: bool,
     yes: bool,
     json_lines: bool,
+    authorized_key: tuple[str, ...] = (),
+    authorized_keys_file: Path | None = None,
 ) -> None:
-    """Install NixOS onto HOST over SSH: kexec into the installer, format, install, reboot."""
+    """Install NixOS onto HOST over SSH: kexec into the installer, format, install, reboot.
+
+    The installed system trusts the old root's SSH keys, the identity's .pub and every
+    --authorized-key; or, with --authorized-keys-file, that file's keys (and --authorized-key).
+    """
     from ..controller.pipeline import InstallOptions, Target, install, parse_phases
     from ..controller.ssh import parse_target
+    from ..core.nixtext import check_flake_url
     from ..core.progress import Event
     from .output import progress_reporter
 
     user, host, t_port = parse_target(target)
     wanted = parse_phases(phases)
+    extra_keys, replace_keys = authorized_keys(authorized_key, authorized_keys_file)
+    if flake is not None:
+        check_flake_url(flake)
     if "kexec" in wanted and bundle is None:
         raise InvalidInputError(
             "the kexec phase needs --bundle",
@@ -187,6 +199,8 @@ def install_cmd(
         installer_port=installer_port,
         kexec_deadline=kexec_timeout,
         hoster=hoster,
+        authorized_keys=extra_keys,
+        replace_authorized_keys=replace_keys,
     )
     with progress_reporter(json_lines=json_lines) as reporter:
         result = install(the_target, options, reporter)

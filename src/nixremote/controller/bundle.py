@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 from attrs import frozen
 
+from ..core import jsontext
 from ..core.errors import InvalidInputError
 from ..core.flakelock import LockedSource, parse_flake_ref
 from ..core.plan import FlakeSource
@@ -177,11 +178,13 @@ def _bad(source: Path, what: str, hint: str = "check the bundle") -> InvalidInpu
 def _read_bundle_json(directory: Path) -> dict[str, Any]:
     path = directory / "bundle.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsontext.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise _bad(path, f"cannot read: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
         raise _bad(path, f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except ValueError as exc:
+        raise _bad(path, f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise _bad(path, "expected a JSON object @ $")
     return data

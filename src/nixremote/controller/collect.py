@@ -29,6 +29,13 @@ Rules the builder follows:
   rescue system or the installed system gives the same id; without a MAC, of
   ``/etc/machine-id``; without either, of the host name.
 - **host name**: the short name (first label) of the kernel host name.
+- **root's keys**: the keys of root's ``authorized_keys``, without their options (a forced
+  ``command=`` from a cloud image would lock root out of the installed system): each removal is
+  logged as a warning naming the options; lines that are not keys are left out, with a warning.
+- Every value is validated by the models (:mod:`nixremote.core.validate`): the facts come from a
+  machine that may be compromised. A by-id link that is not a device path nixremote accepts is
+  left out (the disk keeps its kernel path); any other refused value fails the collect with
+  one line naming it.
 """
 
 from __future__ import annotations
@@ -42,11 +49,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ..core.blockdev import BlockDevice, parse_lsblk
-from ..core.errors import InvalidInputError, PluginError, TransportError
+from ..core.errors import InvalidInputError, InvalidValueError, PluginError, TransportError
 from ..core.facts import Facts
 from ..core.models import BootMode, Disk, Interface, Route, RuntimeInfo
 from ..core.mounts import root_mount
 from ..core.progress import Reporter, report
+from ..core.sshkeys import parse_key_line, strip_options
+from ..core.validate import disk_path
 from . import parsers
 from .probe import missing_sections, new_nonce, probe_argv, split_probe_output
 
@@ -147,7 +156,11 @@ def _disks(
     for dev in devices:
         if not _is_candidate(dev):
             continue
-        links = by_id.get(dev.path, ()) or by_id.get(f"/dev/{dev.name}", ())
+        links = tuple(
+            link
+            for link in by_id.get(dev.path, ()) or by_id.get(f"/dev/{dev.name}", ())
+            if _acceptable_path(link)
+        )
         out.append(
             Disk(
                 path=dev.path,
@@ -160,6 +173,35 @@ def _disks(
             )
         )
     return tuple(out)
+
+
+def _acceptable_path(link: str) -> bool:
+    try:
+        disk_path(link)
+    except InvalidValueError:
+        log.warning("leaving out the by-id link %r: not a device path nixremote accepts", link)
+        return False
+    return True
+
+
+def _root_keys(facts: Facts) -> tuple[str, ...]:
+    """root's keys without options (each removal, and each line that is no key, logged)."""
+    lines = parsers.parse_authorized_keys(facts.get("authorized-keys"))
+    clean, stripped = strip_options(lines)
+    for item in stripped:
+        log.warning(
+            "%s: %s", facts.source, item.message(f"key {item.index + 1} of root's authorized_keys")
+        )
+    keys: list[str] = []
+    for line in clean:
+        assert isinstance(line, str)
+        try:
+            parse_key_line(line, options=False)
+        except InvalidValueError as exc:
+            log.warning("%s: leaving out a line of root's authorized_keys: %s", facts.source, exc)
+            continue
+        keys.append(line)
+    return tuple(keys)
 
 
 def root_disk(facts: Facts) -> str | None:
@@ -283,7 +325,7 @@ def runtime_info_from_facts(
             host_name=host_name,
             host_id=_host_id(settings, primary_mac, facts, host_name),
             disk_to_format=_disk_to_format(facts, disks, by_id, settings),
-            root_authorized_keys=parsers.parse_authorized_keys(facts.get("authorized-keys")),
+            root_authorized_keys=_root_keys(facts),
             interfaces=interfaces,
             primary_interface=primary,
             routes=routes,
@@ -294,6 +336,11 @@ def runtime_info_from_facts(
             boot_mode=boot,
             hoster=hoster,
         )
+    except InvalidValueError as exc:  # a value the installed system must not get
+        raise InvalidInputError(
+            f"the facts of {facts.source} do not make valid runtime info: {exc.message}",
+            hint=exc.hint,
+        ) from None
     except (ValueError, TypeError) as exc:  # a validator refused a value: a bug or odd facts
         raise InvalidInputError(
             f"the facts of {facts.source} do not make valid runtime info: {exc}",

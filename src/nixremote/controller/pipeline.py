@@ -42,6 +42,7 @@ from ..core.models import RuntimeInfo
 from ..core.phases import CONTROLLER_PHASES, INSTALLER_PHASES_OF, parse_phases
 from ..core.plan import Plan
 from ..core.progress import Event, Reporter, event_from_json, report
+from ..core.sshkeys import parse_key_line, unique_keys
 from ..core.transport import Transport
 from . import handoff, preflight, upload
 from .bundle import Bundle, load_bundle
@@ -83,7 +84,10 @@ class Target:
 @frozen(kw_only=True)
 class InstallOptions:
     """What to install and how. ``disk_key`` is the encryption passphrase (never logged);
-    ``plan`` an approved plan to run as it is (else the kexec phase makes one)."""
+    ``plan`` an approved plan to run as it is (else the kexec phase makes one);
+    ``authorized_keys`` keys the installed system trusts beyond the old root's and the
+    identity's ``.pub`` (with ``replace_authorized_keys``: instead of both, as
+    ``--authorized-keys-file`` asks)."""
 
     bundle: Path | None = None
     plan: Plan | None = None
@@ -102,6 +106,7 @@ class InstallOptions:
     plan_file: str = PLAN_FILE
     work_dir: Path | None = None
     authorized_keys: tuple[str, ...] = ()
+    replace_authorized_keys: bool = False
     allow_kexec_install: bool = True
     hoster: str | None = None
 
@@ -269,12 +274,9 @@ class _Run:
         self.installer_key = generate_host_key("nixremote-installer")
         pyz = zipapp.build_bytes()
         (self.work / "nixremote.pyz").write_bytes(pyz)
-        keys = [*info.root_authorized_keys, *opts.authorized_keys]
-        if self.target.identity_file is not None:
-            pub = Path(f"{self.target.identity_file}.pub")
-            if pub.is_file():
-                keys.append(pub.read_text(encoding="utf-8").strip())
         plan = self.plan = self.plan or self.make_plan(info, facts)
+        # the installer lets in what the installed system will trust, and this controller
+        keys = unique_keys((*plan.authorized_keys, *self.identity_keys()))
         archive = handoff.build_archive(
             handoff.archive_entries(
                 host_key=self.installer_key,
@@ -381,6 +383,19 @@ class _Run:
         )
         return installer
 
+    def identity_keys(self) -> tuple[str, ...]:
+        """The public key of the identity file (its ``.pub``), when there is one."""
+        if self.target.identity_file is None:
+            return ()
+        pub = Path(f"{self.target.identity_file}.pub")
+        if not pub.is_file():
+            return ()
+        try:
+            text = pub.read_text(encoding="utf-8").strip()
+            return (parse_key_line(text, what=f"the key in {pub}").line,)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"cannot read {pub}: {exc}", hint="check the file") from None
+
     def make_plan(self, info: RuntimeInfo, facts: Facts) -> Plan:
         """The plan for the collected host: every hook asked here, once."""
         from .parsers import parse_machine_id
@@ -388,11 +403,16 @@ class _Run:
 
         opts = self.options
         target = f"{self.target.user}@{self.target.host}:{self.target.port}"
+        extra = opts.authorized_keys
+        if not opts.replace_authorized_keys:
+            extra = (*extra, *self.identity_keys())
         return make_plan(
             info,
             PlanOptions(
                 layout=opts.layout,
                 nixremote_flake=opts.flake,
+                authorized_keys=extra,
+                replace_authorized_keys=opts.replace_authorized_keys,
                 phases=opts.phases,
                 flake_sources=self.bundle.flake_sources if self.bundle else (),
             ),

@@ -29,14 +29,16 @@ DECIDING_HOOKS = frozenset(
 class PlanOptions:
     """What the user asked for: a layout variant and further disks (:class:`LayoutOptions`),
     the nixremote flake reference for the host flake, keys the installed system trusts beyond
-    the host's own, the phases the plan is for, and the flake sources the bundle's installer
-    carries (``flakeInputs``)."""
+    the host's own (``replace_authorized_keys``: instead of them, ``--authorized-keys-file``),
+    the phases the plan is for, and the flake sources the bundle's installer carries
+    (``flakeInputs``)."""
 
     layout: str = "default"
     disks: tuple[str, ...] = ()
     encrypted: bool | None = None
     nixremote_flake: str | None = None
     authorized_keys: tuple[str, ...] = ()
+    replace_authorized_keys: bool = False
     phases: tuple[str, ...] = CONTROLLER_PHASES
     flake_sources: tuple[FlakeSource, ...] = ()
 
@@ -118,6 +120,7 @@ def make_plan(
         nixremote_flake=options.nixremote_flake,
         extra_modules=host_flake_modules(info, pm=pm),
         authorized_keys=options.authorized_keys,
+        replace_authorized_keys=options.replace_authorized_keys,
         phases=options.phases,
         plugins=plugin_records(pm),
         flake_sources=options.flake_sources,

@@ -267,7 +267,7 @@ def strip_key_options(data: Any, key: str, where: str, *, source: str) -> Any:
         return data
     lines, stripped = strip_options(data[key])
     for item in stripped:
-        log.warning("%s: %s", source, item.message(f"{where}.{key}"))
+        log.warning("%s: %s", source, item.message(f"{where}.{key}[{item.index}]"))
     if not stripped:
         return data
     return {**data, key: lines}

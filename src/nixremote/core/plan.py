@@ -25,7 +25,7 @@ from .layout import DiskLayout
 from .models import RuntimeInfo
 from .nixtext import check_flake_url, layout_module
 from .phases import CONTROLLER_PHASES
-from .sshkeys import check_key
+from .sshkeys import check_key, unique_keys
 
 PLAN_SCHEMA_VERSION = 1
 """The ``schemaVersion`` of ``plan.json`` that this version writes and the newest it reads."""
@@ -154,6 +154,7 @@ def build_plan(
     nixremote_flake: str | None = None,
     extra_modules: Iterable[str] = (),
     authorized_keys: Iterable[str] = (),
+    replace_authorized_keys: bool = False,
     phases: Iterable[str] = CONTROLLER_PHASES,
     plugins: Iterable[PluginRecord] = (),
     flake_sources: Iterable[FlakeSource] = (),
@@ -161,9 +162,23 @@ def build_plan(
 ) -> Plan:
     """A plan from decisions already taken: the layout (its steps follow from it), the host
     flake's extra modules, the keys beyond the host's own. Pure: no hook runs here (the
-    controller's :func:`nixremote.controller.planning.make_plan` asks the plugins first)."""
+    controller's :func:`nixremote.controller.planning.make_plan` asks the plugins first).
+
+    The installed system trusts :attr:`Plan.authorized_keys`: the old root's keys
+    (``info.root_authorized_keys``) and ``authorized_keys``, or ``authorized_keys`` alone with
+    ``replace_authorized_keys`` (``--authorized-keys-file``). No key at all is refused: NixOS
+    would refuse the system at ``nixos-install`` (no way in for root, no key for the remote
+    unlock), after the disk was wiped."""
     flake_ref = check_flake_url(nixremote_flake) if nixremote_flake else None
-    keys = tuple(dict.fromkeys((*info.root_authorized_keys, *authorized_keys)))
+    extra = tuple(check_key(k) for k in authorized_keys)
+    keys = unique_keys(extra if replace_authorized_keys else (*info.root_authorized_keys, *extra))
+    if not keys:
+        raise PlanError(
+            f"the installed system of {info.host_name} would trust no SSH key"
+            + ("" if replace_authorized_keys else ": root on the old system has none"),
+            hint="pass --authorized-key 'ssh-ed25519 AAAA...', -i KEY (its .pub is added) or "
+            "--authorized-keys-file FILE",
+        )
     created = (now or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Plan(
         target=target or info.host_name,

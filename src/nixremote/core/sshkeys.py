@@ -211,12 +211,13 @@ class StrippedOptions:
     key: PublicKey
 
     def message(self, where: str) -> str:
-        """``removed the options ... of the key ... @ <where>[<index>]`` for a warning."""
+        """``removed the options ... of the key ... @ <where>`` for a warning (``where`` names
+        the place: a JSON path with the index, a file and line)."""
         comment = f" ({self.key.comment})" if self.key.comment else ""
         return (
             f"removed the options {','.join(self.options)} of the key {self.key.type} "
-            f"{self.key.fingerprint}{comment} @ {where}[{self.index}]: the installed system "
-            "trusts keys without options"
+            f"{self.key.fingerprint}{comment} @ {where}: the installed system trusts keys "
+            "without options"
         )
 
 
@@ -263,3 +264,21 @@ def unique_keys(lines: Iterable[str]) -> tuple[str, ...]:
             seen.add(ident)
             out.append(line)
     return tuple(out)
+
+
+def keys_from_text(text: str, *, source: str) -> tuple[tuple[str, ...], list[str]]:
+    """The keys of an ``authorized_keys`` text, without options, and a warning for each key
+    whose options were removed. Blank lines and ``#`` comments are skipped; any other line that
+    is not a key is refused, naming its line number."""
+    keys: list[str] = []
+    warnings: list[str] = []
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.removesuffix("\r").strip(" \t")
+        if not line or line.startswith("#"):
+            continue
+        key = parse_key_line(line, what=f"line {number} of {source}")
+        if key.options:
+            removed = StrippedOptions(index=number, options=key.options, key=key)
+            warnings.append(removed.message(f"{source}:{number}"))
+        keys.append(key.line)
+    return tuple(keys), warnings

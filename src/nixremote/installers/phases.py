@@ -13,7 +13,9 @@ The phases, in order (:data:`PHASES`):
     directories of secrets 0700), made with ``ssh-keygen``. A complete, matching pair from an
     earlier attempt is kept, so a resumed run reports the same fingerprints.
 ``flake``
-    The host flake (:mod:`.hostflake`) in ``/persist/etc/nixos`` (it survives the root rollback).
+    The host flake (:mod:`.hostflake`) in ``/persist/etc/nixos`` (it survives the root rollback);
+    its ``runtime-info.json`` lists the plan's keys as ``rootAuthorizedKeys``, the keys root
+    (and the initrd's unlock SSH) of the installed system trusts.
 ``install``
     ``nixos-install --no-root-passwd --root /mnt --flake /mnt/persist/etc/nixos#installed``; the
     command is looked up on ``PATH``, its output streamed as ``step`` events.
@@ -407,8 +409,10 @@ class Installer:
         from ..core import hostflake
 
         inputs = self.plan.host_flake
+        # the installed system trusts the plan's keys (rootAuthorizedKeys of its runtime info)
+        info = attrs.evolve(self.info, root_authorized_keys=self.plan.authorized_keys)
         hostflake.write_host_flake(
-            self.info,
+            info,
             self.path(FLAKE_DIR),
             reporter=self.reporter,
             nixremote_url=inputs.nixremote_flake or hostflake.DEFAULT_NIXREMOTE_URL,
