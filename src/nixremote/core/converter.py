@@ -354,7 +354,7 @@ def _from_legacy(data: Mapping[str, Any], source: str) -> dict[str, Any]:
         block = _structure_at(data[key], _LegacyAddress, source, f"$.{key}")
         _legacy_check(
             source,
-            f"$.{key}",
+            f"$.{key}.address",
             lambda block=block, family=family: validate.ip_address(  # type: ignore[misc]
                 block.address, family=family
             ),
