@@ -55,7 +55,9 @@ def _confirm(host: str, phases: tuple[str, ...]) -> None:
 
 @click.command("install")
 @click.argument("target", metavar="[USER@]HOST")
-@click.option("-p", "--port", type=int, default=None, help="SSH port (default 22).")
+@click.option(
+    "-p", "--port", type=click.IntRange(1, 65535), default=None, help="SSH port (default 22)."
+)
 @click.option(
     "-i",
     "--identity",
@@ -112,7 +114,7 @@ def _confirm(host: str, phases: tuple[str, ...]) -> None:
 )
 @click.option(
     "--installer-port",
-    type=int,
+    type=click.IntRange(1, 65535),
     default=None,
     help="SSH port of the installer after kexec (default: the same port).",
 )

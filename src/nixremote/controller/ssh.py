@@ -68,28 +68,53 @@ _SUDO_WRAPPER = (
 )
 
 
+def _port(text: str, target: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise InvalidInputError(
+            f"cannot read the port in {target!r}", hint="use a port from 1 to 65535"
+        )
+    return int(text)
+
+
 def parse_target(target: str) -> tuple[str | None, str, int | None]:
-    """``[USER@]HOST[:PORT]`` (``HOST`` may be ``[v6 address]``) into (user, host, port)."""
+    """``[USER@]HOST[:PORT]`` (``HOST`` may be ``[v6 address]``) into (user, host, port).
+
+    Refused: an unclosed or stray bracket, a port outside 1..65535, an empty or
+    whitespace-holding host or user, a host or user starting with ``-`` (it would read as an
+    option), a control character anywhere."""
     user: str | None = None
     port: int | None = None
     rest = target.strip()
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        raise InvalidInputError(f"cannot read the target {target!r}", hint="use [USER@]HOST[:PORT]")
     if "@" in rest:
         user, _, rest = rest.rpartition("@")
         user = user or None
+        if user is not None and (user.startswith("-") or any(c.isspace() for c in user)):
+            raise InvalidInputError(f"cannot read the user in {target!r}", hint="use USER@HOST")
     if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        if tail.startswith(":") and tail[1:].isdigit():
-            port = int(tail[1:])
+        host, closed, tail = rest[1:].partition("]")
+        if not closed or "[" in host:
+            raise InvalidInputError(
+                f"cannot read the host {target!r}: the bracket is not closed",
+                hint="use [ADDR] or [ADDR]:PORT",
+            )
+        if tail.startswith(":"):
+            port = _port(tail[1:], target)
         elif tail:
             raise InvalidInputError(f"cannot read the host {target!r}", hint="use [ADDR]:PORT")
     elif rest.count(":") == 1:
         host, _, p = rest.partition(":")
-        if not p.isdigit():
-            raise InvalidInputError(f"cannot read the port in {target!r}", hint="use HOST:PORT")
-        port = int(p)
+        port = _port(p, target)
     else:
         host = rest
-    if not host or any(c.isspace() for c in host):
+    if (
+        not host
+        or any(c.isspace() for c in host)
+        or host.startswith("-")
+        or "[" in host
+        or "]" in host
+    ):
         raise InvalidInputError(f"cannot read the host {target!r}", hint="use [USER@]HOST")
     return user, host, port
 

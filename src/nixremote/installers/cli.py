@@ -176,6 +176,14 @@ def run_cmd(json_lines: bool, **options: Any) -> None:
             data = {"hint": exc.hint} if exc.hint else {}
             reporter(Event(kind="error", message=exc.message, data=data))
         raise
+    finally:
+        # the disk key never outlives the run, whatever failed (a dry run leaves it alone)
+        key_file = options.get("key_file")
+        if key_file is not None and not options.get("dry_run"):
+            from ..core.transport import LocalTransport
+            from .phases import shred_key_file
+
+            shred_key_file(Path(key_file), LocalTransport(), reporter)
 
 
 def _plan_for(

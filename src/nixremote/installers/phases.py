@@ -33,9 +33,11 @@ mounted or imported is released.
 
 The disk key: read from the key file into memory (the file lives on tmpfs; a key file on a disk
 is refused), fed on stdin only, never in argv, a log, an event or the state file, and the key file
-shredded (``shred -u``) once ``install`` has finished. The disk plan itself shreds its own copy
-(:data:`~.layout.KEY_FILE`, the same path the controller writes to) right after creating the pool,
-so a rerun in a new process that must import and unlock the pool needs the key file written again.
+shredded (``shred -u``) at the end of every run, whatever failed (``nixremote installer run``
+does it in a ``finally``; the controller writes the key again for each run). The disk plan
+itself shreds its own copy (:data:`~.layout.KEY_FILE`, the same path the controller writes to)
+right after creating the pool, so a rerun in a new process that must import and unlock the pool
+needs the key file written again.
 
 The final event is ``kind="done"`` with no phase and the host keys in ``data`` (see
 :func:`host_keys_data` and :func:`host_keys_from_data`), so the controller can write
@@ -120,10 +122,31 @@ def read_key_file(path: Path, *, mountinfo: Path = Path("/proc/self/mountinfo"))
 
 
 def shred_key_file(path: Path, transport: Transport, reporter: Reporter | None) -> bool:
-    """``shred -u`` the key file when it still exists; ``True`` when it did."""
+    """``shred -u`` the key file when it still exists; ``True`` when it did. Never raises: when
+    ``shred`` fails or is missing, the file is overwritten with zeros and removed here; a file
+    that cannot be removed at all is reported as a warning."""
     if not path.exists():
         return False
-    transport.run(["shred", "-u", str(path)])
+    try:
+        transport.run(["shred", "-u", "--", str(path)], check=False)
+    except NixremoteError as exc:
+        log.warning("shred %s failed: %s", path, exc.message)
+    if path.exists():
+        try:
+            size = path.stat().st_size
+            with path.open("r+b") as f:
+                f.write(b"\0" * size)
+                f.flush()
+                os.fsync(f.fileno())
+            path.unlink()
+        except OSError as exc:
+            report(
+                reporter,
+                "warning",
+                f"could not remove the disk key file {path}: {exc.strerror}",
+                phase="cleanup",
+            )
+            return False
     report(reporter, "step", f"shredded the disk key file {path}", phase="cleanup")
     return True
 
