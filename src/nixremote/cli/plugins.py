@@ -6,7 +6,7 @@ import attrs
 import click
 
 from ..core.plugins import get_plugin_manager, list_plugins
-from .output import console, emit_json
+from .output import console, emit_json, safe
 
 
 @click.command("plugins")
@@ -22,5 +22,5 @@ def plugins_cmd(as_json: bool) -> None:
     table = Table("name", "module", "hooks", "source", box=None, pad_edge=False)
     for p in plugins:
         source = "built-in" if p.builtin else f"entry point{f' {p.version}' if p.version else ''}"
-        table.add_row(p.name, p.module, ", ".join(p.hooks), source)
+        table.add_row(safe(p.name), safe(p.module), safe(", ".join(p.hooks)), safe(source))
     console().print(table)

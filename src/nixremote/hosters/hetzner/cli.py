@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ...cli.output import console, emit_json, progress_reporter
+from ...cli.output import console, emit_json, progress_reporter, safe
 from ...core.progress import Reporter
 from .api import ENDPOINT_ENV, HetznerCloud, Provisioned, ServerInfo, token_from_env_or_file
 
@@ -104,12 +104,13 @@ def _finish(
         emit_json(row)
         return
     out = console()
+    server = result.server
     out.print(
-        f"[green]{result.server.name}[/green] {result.server.status} at "
-        f"{result.server.ssh_host} (#{result.server.id})"
+        f"[green]{safe(server.name)}[/green] {safe(server.status)} at "
+        f"{safe(server.ssh_host)} (#{safe(server.id)})"
     )
     if host_key:
-        out.print(f"host key {host_key} recorded in {known_hosts}")
+        out.print(f"host key {safe(host_key)} recorded in {safe(known_hosts)}")
 
 
 @click.group("hetzner")
@@ -291,7 +292,7 @@ def reset_cmd(name: str, token_file: Path | None, endpoint: str | None, as_json:
     if as_json:
         emit_json(_server_row(info))
     else:
-        console().print(f"{info.name} reset, {info.status}")
+        console().print(f"{safe(info.name)} reset, {safe(info.status)}")
 
 
 @hetzner_group.command("delete")
@@ -315,7 +316,7 @@ def delete_cmd(
     if as_json:
         emit_json(_server_row(info))
     else:
-        console().print(f"{info.name} (#{info.id}) deleted")
+        console().print(f"{safe(info.name)} (#{safe(info.id)}) deleted")
 
 
 @hetzner_group.command("list")
@@ -334,12 +335,17 @@ def list_cmd(token_file: Path | None, endpoint: str | None, as_json: bool) -> No
     table = Table("name", "id", "status", "ipv4", "ipv6", "type", "location", box=None)
     for s in servers:
         table.add_row(
-            s.name,
-            str(s.id),
-            s.status,
-            s.ipv4 or "-",
-            s.ipv6_network or "-",
-            s.server_type,
-            s.location or "-",
+            *(
+                safe(v)
+                for v in (
+                    s.name,
+                    s.id,
+                    s.status,
+                    s.ipv4 or "-",
+                    s.ipv6_network or "-",
+                    s.server_type,
+                    s.location or "-",
+                )
+            )
         )
     console().print(table)
