@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,8 +39,12 @@ with calls.open("a") as f:
 args = sys.argv[1:]
 if args[0] == "-l":
     initrd = next(a.split("=", 1)[1] for a in args if a.startswith("--initrd="))
+    st = os.stat(initrd)
+    (state / "loaded-initrd-mode").write_text(oct(st.st_mode & 0o777))
     (state / "loaded-initrd").write_bytes(Path(initrd).read_bytes())
     sys.exit(0)
+known = {known!r}
+(state / "known-hosts-at-exec").write_text(Path(known).read_text())
 if args[0] != "-e":
     sys.exit(2)
 os.kill({rescue_pid}, signal.SIGTERM)
@@ -82,7 +87,11 @@ def rescue(tmp_path: Path) -> Iterator[tuple[LoopbackSshd, Path]]:
     assert server._proc is not None
     (bin_dir / "kexec").write_text(
         KEXEC_DOUBLE.format(
-            state=str(state), rescue_pid=server._proc.pid, port=server.port, sshd=find_sshd()
+            state=str(state),
+            rescue_pid=server._proc.pid,
+            port=server.port,
+            sshd=find_sshd(),
+            known=str(tmp_path / "known_hosts"),
         )
     )
     (bin_dir / "kexec").chmod(0o755)
@@ -96,7 +105,7 @@ def rescue(tmp_path: Path) -> Iterator[tuple[LoopbackSshd, Path]]:
 
 
 def test_kexec_phase_reconnects_to_the_pinned_installer_key(
-    rescue: tuple[LoopbackSshd, Path], tmp_path: Path
+    rescue: tuple[LoopbackSshd, Path], tmp_path: Path, dev_dir: Path
 ) -> None:
     server, state = rescue
     known = tmp_path / "known_hosts"
@@ -116,6 +125,7 @@ def test_kexec_phase_reconnects_to_the_pinned_installer_key(
             phases=("kexec",),
             yes=True,
             remote_dir=str(remote),
+            secret_dirs=(str(tmp_path / "not-tmpfs"), str(dev_dir / "kexec")),
             kexec_deadline=60,
         ),
         events.append,
@@ -124,7 +134,16 @@ def test_kexec_phase_reconnects_to_the_pinned_installer_key(
     assert [c[0] for c in calls] == ["-l", "-e"]
     load = calls[0]
     assert load[1] == f"{remote}/bzImage"
-    assert load[2] == f"--initrd={remote}/initrd.combined"
+    # the archive and the combined initrd (the installer's private key) went to tmpfs, the
+    # first candidate on tmpfs, in a 0700 directory, 0600, and are gone after the load
+    secret = dev_dir / "kexec"
+    assert load[2] == f"--initrd={secret}/initrd.combined"
+    assert (state / "loaded-initrd-mode").read_text() == "0o600"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o700 and list(secret.iterdir()) == []
+    assert not (tmp_path / "not-tmpfs").exists()
+    assert sorted(p.name for p in remote.iterdir()) == ["bzImage", "initrd.gz"]
+    # the installer's key was in the user's known_hosts when kexec -e ran
+    at_exec = (state / "known-hosts-at-exec").read_text()
     cmdline = load[3].removeprefix("--append=")
     assert cmdline.startswith("init=/nix/store/")
     info = runtime_info_from_cmdline(cmdline)
@@ -149,6 +168,7 @@ def test_kexec_phase_reconnects_to_the_pinned_installer_key(
         check=True,
     ).stdout.split()[1]
     assert result.installer_fingerprint == fp
+    assert f"[{server.host}]:{server.port} {' '.join(served.split()[:2])}" in at_exec.splitlines()
     lines = known.read_text().splitlines()
     assert f"[{server.host}]:{server.port} {' '.join(served.split()[:2])}" in lines
     assert server.host_public_key not in known.read_text()  # the rescue key is replaced

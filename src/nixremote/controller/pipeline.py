@@ -6,8 +6,11 @@ The controller's phases:
     connect to the running system, collect its runtime info, load the bundle, build the
     installer zipapp and the handoff archive (with a freshly generated installer host key),
     preflight, install kexec-tools if needed, upload (skipping what is there, resuming what broke
-    off), ``kexec -l`` + ``kexec -e``, then reconnect to the installer, strictly checking the
-    generated key. The installer's key is recorded in the user's known_hosts for the host, so a
+    off; the handoff archive, which holds the installer's private key, into
+    :data:`SECRET_DIRS` on tmpfs), ``kexec -l`` (then the archive is removed) + ``kexec -e``, then
+    reconnect to the installer, strictly checking the generated key. The installer's key is
+    recorded in the user's known_hosts for the host and port it will answer on *before*
+    ``kexec -e``, so the pin holds even when the connection drops with the old system, and a
     later run with ``--phases format,install`` connects to the installer verified too.
 ``format``, ``install``, ``reboot``
     upload the zipapp when the installer does not have it, send the disk key on stdin into
@@ -54,7 +57,13 @@ log = logging.getLogger(__name__)
 PHASES = CONTROLLER_PHASES
 
 REMOTE_DIR = "/root/nixremote-kexec"
-"""Where the bundle and the archive go on the old system."""
+"""Where the bundle's kernel and initrd go on the old system (public files, kept for a rerun)."""
+
+SECRET_DIRS = ("/run/nixremote-kexec", "/dev/shm/nixremote-kexec")
+"""Where the handoff archive and the combined initrd go on the old system: the first of these
+on tmpfs (with room; the preflight checks), mode 0700, files 0600; both hold the installer's
+private host key and are removed after ``kexec -l``. Debian's rescue and live systems (and
+the test VM's rescue system) mount both ``/run`` and ``/dev/shm`` as tmpfs."""
 
 REMOTE_ZIPAPP = "/root/nixremote.pyz"
 """Where the zipapp lives in the installer."""
@@ -101,6 +110,7 @@ class InstallOptions:
     installer_port: int | None = None
     kexec_deadline: float = 600.0
     remote_dir: str = REMOTE_DIR
+    secret_dirs: tuple[str, ...] = SECRET_DIRS
     installer_zipapp: str = REMOTE_ZIPAPP
     key_file: str = KEY_FILE
     plan_file: str = PLAN_FILE
@@ -300,12 +310,15 @@ class _Run:
             archive_bytes=len(archive),
             allow_kexec_install=opts.allow_kexec_install,
             upload_dir=opts.remote_dir,
+            secret_dirs=opts.secret_dirs,
             reporter=self.reporter,
         )
         remote = opts.remote_dir.rstrip("/")
+        need = preflight.secret_bytes(bundle, len(archive))
+        secret = preflight.secret_dir(state, need, host=transport.host).rstrip("/")
         kernel = f"{remote}/{bundle.kernel.name}"
         initrd = f"{remote}/{bundle.initrd.name}"
-        archive_remote = f"{remote}/nixremote-handoff.cpio.gz"
+        archive_remote = f"{secret}/nixremote-handoff.cpio.gz"
         items = [
             upload.UploadItem(local=bundle.kernel, remote=kernel),
             upload.UploadItem(local=bundle.initrd, remote=initrd),
@@ -344,17 +357,40 @@ class _Run:
             return None
         if not state.kexec:
             kexec = handoff.ensure_kexec(transport, self.reporter)
+        transport.run(
+            ["sh", "-c", 'umask 077; mkdir -p -- "$1" && chmod 0700 -- "$1"', "secret", secret]
+        )
         result = upload.upload(transport, items, reporter=self.reporter, phase="upload")
         self.uploaded += result.transferred_bytes
+        installer_key = self.installer_key
+
+        def pin() -> None:
+            # before kexec -e: if the connection drops with the old system, the pin is there
+            record_known_host(
+                self.target.known_hosts_path,
+                self.target.host,
+                self.installer_port,
+                [installer_key.public_openssh],
+            )
+            report(
+                self.reporter,
+                "step",
+                f"recorded the installer's host key {installer_key.fingerprint} for "
+                f"{self.target.host} port {self.installer_port} in "
+                f"{self.target.known_hosts_path}",
+                phase="kexec",
+            )
+
         handoff.load_and_exec(
             transport,
             kexec=kexec,
             kernel=kernel,
             initrd=initrd,
             archive=archive_remote,
-            combined=f"{remote}/initrd.combined",
+            combined=f"{secret}/initrd.combined",
             cmdline=self.cmdline,
             reporter=self.reporter,
+            before_exec=pin,
         )
         kexec_at = time.monotonic()
         transport.close()
@@ -367,12 +403,6 @@ class _Run:
             deadline=kexec_at + opts.kexec_deadline,
             host=self.target.host,
             reporter=self.reporter,
-        )
-        record_known_host(
-            self.target.known_hosts_path,
-            self.target.host,
-            self.installer_port,
-            [self.installer_key.public_openssh],
         )
         report(
             self.reporter,
