@@ -176,11 +176,22 @@ def create_cmd(
     _provision("create", **locals())
 
 
+def _confirm_delete(name: str, what: str) -> None:
+    """Ask for the server's name before it is deleted (before any API call)."""
+    typed = click.prompt(
+        f"Type the server name to {what} {name!r}", default="", show_default=False, err=True
+    )
+    if typed != name:
+        raise click.ClickException("not confirmed; nothing deleted")
+
+
 @hetzner_group.command("recreate")
 @click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_provision_options
 def recreate_cmd(
     name: str,
+    yes: bool,
     server_type: str,
     image: str,
     location: str | None,
@@ -194,8 +205,13 @@ def recreate_cmd(
     ssh_port: int,
     as_json: bool,
 ) -> None:
-    """Delete server NAME if it exists (exact name only), then create it anew."""
-    _provision("recreate", **locals())
+    """Delete server NAME if it exists (exact name only), then create it anew (asks you to type
+    the name unless --yes, as delete does)."""
+    if not yes:
+        _confirm_delete(name, "delete and recreate")
+    options = dict(locals())
+    options.pop("yes")
+    _provision("recreate", **options)
 
 
 def _provision(
@@ -306,11 +322,7 @@ def delete_cmd(
 ) -> None:
     """Delete server NAME (asks you to type the name unless --yes)."""
     if not yes:
-        typed = click.prompt(
-            f"Type the server name to delete {name!r}", default="", show_default=False
-        )
-        if typed != name:
-            raise click.ClickException("not confirmed; nothing deleted")
+        _confirm_delete(name, "delete")
     with progress_reporter() as reporter:
         info = _cloud(token_file, endpoint, reporter).delete(name)
     if as_json:
