@@ -43,7 +43,7 @@ MAX_LINE = 16 * 1024
 
 KEY_HINT = "pass one line like 'ssh-ed25519 AAAAC3Nza... user@host' (a .pub file's line)"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _OPTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 
 
@@ -153,7 +153,9 @@ def parse_key_line(line: str, *, options: bool = True, what: str = "key") -> Pub
         raise InvalidValueError(f"{what} must be a string", hint=KEY_HINT)
     if len(line) > MAX_LINE:
         raise _refuse(line, f"is longer than {MAX_LINE} characters", what)
-    if _CONTROL.search(line.replace("\t", " ")):
+    if _CONTROL.search(line.replace("\t", " ")) or any(
+        c.isspace() and c not in " \t" for c in line
+    ):
         raise _refuse(line, "contains a newline or another control character", what)
     text = line.strip(" \t")
     if not text:
