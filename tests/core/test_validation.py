@@ -413,3 +413,15 @@ def test_runtime_info_check_deep_json_and_key_options(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert 'removed the options command="echo no",no-pty' in proc.stderr
     assert "$.rootAuthorizedKeys[0]" in proc.stderr
+
+
+def test_the_plan_says_where_each_trusted_key_comes_from() -> None:
+    from nixremote.core.plan import trusted_keys
+
+    plan = build_plan(INFO, default_layout(INFO), authorized_keys=[f"{KEYS[1]} bob@laptop"])
+    keys = trusted_keys(plan)
+    assert [(k.origin, k.comment) for k in keys] == [
+        ("old root", "root@web1"),
+        ("given", "bob@laptop"),
+    ]
+    assert all(k.type == "ssh-ed25519" and k.fingerprint.startswith("SHA256:") for k in keys)

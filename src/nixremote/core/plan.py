@@ -25,7 +25,7 @@ from .layout import DiskLayout
 from .models import RuntimeInfo
 from .nixtext import check_flake_url, layout_module
 from .phases import CONTROLLER_PHASES
-from .sshkeys import check_key, unique_keys
+from .sshkeys import check_key, parse_key_line, unique_keys
 
 PLAN_SCHEMA_VERSION = 1
 """The ``schemaVersion`` of ``plan.json`` that this version writes and the newest it reads."""
@@ -115,6 +115,35 @@ class Plan:
     plugins: tuple[PluginRecord, ...] = ()
     created: str = ""
     schema_version: int = PLAN_SCHEMA_VERSION
+
+
+@frozen(kw_only=True)
+class TrustedKey:
+    """One key the installed system will trust, for the plan's summary: its type, fingerprint
+    and comment, and where it came from (``"old root"``: root's ``authorized_keys`` on the
+    host; ``"given"``: ``--authorized-key``, the identity's ``.pub`` or a key file)."""
+
+    type: str
+    fingerprint: str
+    comment: str
+    origin: str
+
+
+def trusted_keys(plan: Plan) -> tuple[TrustedKey, ...]:
+    """The keys of ``plan`` as the summary shows them (see :class:`TrustedKey`)."""
+    old = {parse_key_line(k).text for k in plan.runtime_info.root_authorized_keys}
+    out = []
+    for line in plan.authorized_keys:
+        key = parse_key_line(line)
+        out.append(
+            TrustedKey(
+                type=key.type,
+                fingerprint=key.fingerprint,
+                comment=key.comment,
+                origin="old root" if key.text in old else "given",
+            )
+        )
+    return tuple(out)
 
 
 def identity_of(
