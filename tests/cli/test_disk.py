@@ -102,11 +102,18 @@ def test_plan_layouts_and_errors(tmp_path):
         "error: a mirror needs a second disk; found 0 candidates of the same "
         "size (name it with --disk)\n"
     )
+    # --disk names the disks to format, the first being the disk to format: a mirror of two
+    first = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi0-0-0-0"
     proc = nixremote(
-        "disk", "plan", str(ORIGINAL), "--layout", "mirror", "--disk", "/dev/disk/by-id/ata-SECOND"
+        "disk", "plan", str(ORIGINAL), "--disk", first, "--disk", "/dev/disk/by-id/ata-SECOND"
     )
     assert proc.returncode == 0, proc.stderr
     assert "rpool mirror " in proc.stdout
+    assert f"disk {first}" in proc.stdout and "disk /dev/disk/by-id/ata-SECOND" in proc.stdout
+    # the same disk twice is no mirror
+    proc = nixremote("disk", "plan", str(ORIGINAL), "--disk", first, "--disk", first)
+    assert proc.returncode == 1
+    assert "cannot mirror itself" in proc.stderr
     bad = tmp_path / "bad.json"
     bad.write_text('{"hostName": "x"}')
     proc = nixremote("disk", "plan", str(bad))

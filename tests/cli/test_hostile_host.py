@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from helpers.bundles import make_bundle
@@ -195,3 +196,19 @@ def test_collect_refuses_or_cleans_what_the_facts_say(
             )
         )
     assert err.value.hint and "stricter than the kernel" in err.value.hint
+
+
+def test_the_installer_refuses_a_plan_without_keys(tmp_path: Path) -> None:
+    """A plan for the disks alone (no key) is not one to install a system with."""
+    keyless = attrs.evolve(INFO, root_authorized_keys=())
+    plan = build_plan(keyless, default_layout(keyless), require_authorized_keys=False)
+    path = tmp_path / "plan.json"
+    path.write_text(dumps_plan(plan))
+    proc = nixremote("installer", "run", "--plan", str(path), "--dry-run", home=tmp_path)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "would trust no SSH key" in errors[0]
+    proc = nixremote(
+        "installer", "run", "--plan", str(path), "--phases", "format", "--dry-run", home=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr

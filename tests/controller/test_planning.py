@@ -6,10 +6,18 @@ import attrs
 import pytest
 
 from helpers.diskplans import DISK, INFO
-from nixremote.controller.planning import choose_layout
-from nixremote.core.errors import PlanError
+from helpers.keys import KEYS
+from nixremote.controller.planning import (
+    PlanOptions,
+    check_drift,
+    choose_layout,
+    make_plan,
+    resolve_disks,
+)
+from nixremote.core.errors import PlanError, SafetyError
 from nixremote.core.layout import DiskLayout, LayoutOptions, default_layout
-from nixremote.core.models import RuntimeInfo
+from nixremote.core.models import Disk, Interface, RuntimeInfo
+from nixremote.core.plugins import get_plugin_manager
 
 
 class AcmePlugin:
@@ -43,3 +51,116 @@ def test_a_hoster_plugin_chooses_its_own_layout(nixremote_pm):
     assert choose_layout(INFO, pm=pm) == default_layout(INFO)  # declined: the generic answer
     with pytest.raises(PlanError, match="returned dict, not a DiskLayout"):
         choose_layout(INFO, pm=nixremote_pm(BrokenPlugin()))
+
+
+SDA = Disk(
+    path="/dev/sda",
+    by_id="/dev/disk/by-id/ata-ONE",
+    size_bytes=20 * 2**30,
+    serial="ONE",
+    model="Disk One",
+)
+SDB = Disk(
+    path="/dev/sdb",
+    by_id="/dev/disk/by-id/ata-TWO",
+    size_bytes=20 * 2**30,
+    serial="TWO",
+    model="Disk Two",
+)
+SDC = Disk(path="/dev/sdc", size_bytes=40 * 2**30)
+HOST = RuntimeInfo(
+    host_name="web1",
+    host_id="deadbeef",
+    disk_to_format=SDA.stable_path,
+    disks=(SDA, SDB, SDC),
+    interfaces=(Interface(name="eth0", mac="96:00:00:00:00:01"),),
+    root_authorized_keys=(KEYS[0],),
+)
+
+
+def test_disk_names_resolve_to_one_stable_path_each() -> None:
+    assert resolve_disks(HOST, ["/dev/sda", "ata-TWO", "sdc"]) == (
+        SDA.stable_path,
+        SDB.stable_path,
+        "/dev/sdc",
+    )
+    assert resolve_disks(HOST, []) == ()
+    with pytest.raises(PlanError, match="not a disk of web1"):
+        resolve_disks(HOST, ["/dev/sdz"])
+
+
+@pytest.mark.parametrize(
+    "names", [["/dev/sda", "/dev/sda"], ["/dev/sda", "/dev/disk/by-id/ata-ONE"], ["sda", "ata-ONE"]]
+)
+def test_a_disk_named_twice_is_no_mirror(names: list[str]) -> None:
+    with pytest.raises(PlanError, match="cannot mirror itself"):
+        resolve_disks(HOST, names)
+    with pytest.raises(PlanError, match="cannot mirror itself"):
+        make_plan(HOST, PlanOptions(disks=tuple(names)), pm=get_plugin_manager(autoload=False))
+
+
+def test_disk_means_the_disks_to_format_everywhere() -> None:
+    pm = get_plugin_manager(autoload=False)
+    # one --disk: that disk, and only it, is wiped (not the collected disk to format as well)
+    plan = make_plan(HOST, PlanOptions(disks=("/dev/sdb",)), pm=pm)
+    assert [d.path for d in plan.identity.disks] == [SDB.stable_path]
+    assert plan.runtime_info.disk_to_format == SDB.stable_path
+    assert {s.argv[-1] for s in plan.steps if s.stage == "wipe"} == {SDB.stable_path}
+    # two: a mirror of exactly those two
+    plan = make_plan(HOST, PlanOptions(disks=("/dev/sdb", "/dev/sda")), pm=pm)
+    assert [d.path for d in plan.identity.disks] == [SDB.stable_path, SDA.stable_path]
+    assert plan.layout.pool.vdev == "mirror"
+    assert {s.argv[-1] for s in plan.steps if s.stage == "wipe"} == {
+        SDA.stable_path,
+        SDB.stable_path,
+    }
+    # none: the collected disk to format
+    plan = make_plan(HOST, PlanOptions(), pm=pm)
+    assert [d.path for d in plan.identity.disks] == [SDA.stable_path]
+    assert plan.identity.disks[0].serial == "ONE" and plan.identity.macs == ("96:00:00:00:00:01",)
+
+
+class MirrorPlugin:
+    """A third party's hoster: its hosts get a mirror of two disks and a module of its own."""
+
+    from nixremote import hookimpl
+
+    @hookimpl
+    def disk_layout(self, info: RuntimeInfo, options: LayoutOptions) -> DiskLayout | None:
+        if options.variant != "default" or options.disks:
+            return None
+        return default_layout(
+            info, attrs.evolve(options, variant="mirror", disks=("/dev/disk/by-id/ata-TWO",))
+        )
+
+    @hookimpl
+    def host_flake_modules(self, info: RuntimeInfo) -> list[str]:
+        return ["{ services.acme.enable = true; }"]
+
+
+def test_the_hooks_decide_once_into_the_plan(nixremote_pm) -> None:  # type: ignore[no-untyped-def]
+    plan = make_plan(HOST, PlanOptions(), pm=nixremote_pm(("acme", MirrorPlugin())))
+    assert [d.path for d in plan.identity.disks] == [SDA.stable_path, SDB.stable_path]
+    assert plan.host_flake.extra_modules == ("{ services.acme.enable = true; }",)
+    assert plan.host_flake.layout_module is not None and "ata-TWO" in plan.host_flake.layout_module
+    # the plugins that took part are named (the built-in ones too), with their versions
+    assert {p.name for p in plan.plugins} == {"generic", "hetzner", "acme"}
+
+
+def test_drift_is_refused_with_one_line() -> None:
+    plan = make_plan(HOST, PlanOptions(), pm=get_plugin_manager(autoload=False))
+    check_drift(plan, HOST)  # unchanged: fine
+    for changed, message in (
+        (attrs.evolve(HOST, host_name="web2"), "its name is web2"),
+        (attrs.evolve(HOST, disks=(attrs.evolve(SDA, serial="NEW"), SDB)), "serial NEW"),
+        (attrs.evolve(HOST, disks=(attrs.evolve(SDA, size_bytes=1), SDB)), "has 1 bytes"),
+        # (the model refuses a disk to format that is not collected: the host names another)
+        (attrs.evolve(HOST, disks=(SDB,), disk_to_format=SDB.stable_path), "is gone"),
+        (
+            attrs.evolve(HOST, interfaces=(Interface(name="eth0", mac="96:00:00:00:00:02"),)),
+            "no NIC with MAC 96:00:00:00:00:01",
+        ),
+    ):
+        with pytest.raises(SafetyError, match=message) as caught:
+            check_drift(plan, changed)
+        assert "\n" not in str(caught.value)

@@ -96,6 +96,13 @@ def check(line: str, where: str) -> None:
             continue
         if isinstance(cmd, click.Group):
             sub = cmd.get_command(ctx, token)
+            default = getattr(cmd, "default_command", None)
+            if sub is None and default is not None:  # `nixremote plan HOST`: the default command
+                sub = cmd.get_command(ctx, default)
+                assert sub is not None
+                cmd, path = sub, [*path, default]
+                ctx = click.Context(sub, info_name=default, parent=ctx)
+                continue
             if sub is None:
                 pytest.fail(f"{where}: `{' '.join(path)}` has no command {token!r} ({line})")
             cmd, path = sub, [*path, token]

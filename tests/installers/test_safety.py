@@ -294,3 +294,52 @@ def test_typing_the_host_name_confirms(loop_disk, runtime_info_for):
     assert disk.sha256() != before
     table = run("sgdisk", "-p", disk.device)
     assert re.search(r"^\s+2\s+34\s+2047\s", table, re.M)
+
+
+def _this_machines_macs() -> set[str]:
+    return {
+        p.read_text().strip()
+        for p in Path("/sys/class/net").glob("*/address")
+        if p.read_text().strip() not in ("", "00:00:00:00:00:00")
+    }
+
+
+def test_identity_check_before_the_first_destructive_step(loop_disk, runtime_info_for, tmp_path):  # type: ignore[no-untyped-def]
+    """The installer refuses a plan made for another host: a marker of another plan, a MAC that
+    is not here, a disk of another size or serial; the disk stays untouched."""
+    import attrs
+
+    from nixremote.core.converter import plan_digest
+    from nixremote.core.models import Interface
+    from nixremote.core.plan import PlannedDisk, build_plan
+    from nixremote.installers.safety import check_identity
+
+    disk: LoopDisk = loop_disk(SMALL)
+    info, _ = runtime_info_for(disk)
+    mac = sorted(_this_machines_macs())[0]
+    info = attrs.evolve(info, interfaces=(Interface(name="eth0", mac=mac),))
+    plan = build_plan(info, default_layout(info))
+    marker = tmp_path / "nixremote-installer.json"
+    marker.write_text(f'{{"planSha256": "{plan_digest(plan)}"}}')
+    before = disk.sha256()
+    host = LocalTransport()
+    check_identity(plan, host, marker=marker)  # this is the planned host
+
+    with pytest.raises(SafetyError, match="not booted by nixremote's kexec"):
+        check_identity(plan, host, marker=tmp_path / "absent.json")
+    marker.write_text('{"planSha256": "0000"}')
+    with pytest.raises(SafetyError, match="booted for another plan"):
+        check_identity(plan, host, marker=marker)
+    other = attrs.evolve(plan, identity=attrs.evolve(plan.identity, macs=("02:00:00:00:00:99",)))
+    with pytest.raises(SafetyError, match="no NIC with the planned MAC 02:00:00:00:00:99"):
+        check_identity(other, host, marker=None)
+    (planned,) = plan.identity.disks
+    for changed, message in (
+        (attrs.evolve(planned, size_bytes=planned.size_bytes + 512), "bytes, the plan says"),
+        (attrs.evolve(planned, serial="SERIAL-OF-ANOTHER"), "serial None, the plan says"),
+        (PlannedDisk(path="/dev/disk/by-id/nonexistent", device="/dev/sdz"), "does not exist"),
+    ):
+        drifted = attrs.evolve(plan, identity=attrs.evolve(plan.identity, disks=(changed,)))
+        with pytest.raises(SafetyError, match=message):
+            check_identity(drifted, host, marker=None)
+    assert disk.sha256() == before

@@ -1,10 +1,16 @@
-"""The acceptance test: ``nixremote install`` against a real (virtual) machine.
+"""The acceptance test: ``nixremote plan`` then ``nixremote install --plan`` against a real
+(virtual) machine with two disks, and a third-party plugin that mirrors them.
 
 A Debian rescue system under QEMU lets root in over SSH on a loopback port. The real
-``nixremote`` command collects its runtime info, kexecs it into the test installer bundle with a
-host key generated on the controller, formats its disk with encrypted ZFS and writes the host
-flake; ``nixos-install`` is the one stand-in (it records its call). Everything is then checked
-from outside, over SSH with strict host key checking.
+``nixremote`` command, with a third-party plugin distribution pip-installed beside it
+(``tests/data/plugins/mirrorcloud``: a mirror of two equal disks and a host-flake module),
+collects the host's runtime info and writes the plan; ``install --plan`` runs exactly that plan:
+it kexecs the host into the test installer bundle with a host key generated on the controller,
+formats both disks with an encrypted mirrored ZFS pool and writes the host flake with the
+plugin's module; ``nixos-install`` is the one stand-in (it records its call). No hook runs in the
+installer: its zipapp does not even contain the plugin. Everything is then checked from
+outside, over SSH with strict host key checking. At the end the VM comes back with another second
+disk, and the same plan is refused before anything changes.
 
 The tests of this module share one VM and run in file order.
 """
@@ -21,8 +27,10 @@ from typing import Any
 
 import pytest
 
+from helpers.paths import PLUGINS
+from helpers.plugins import env_with, pip_install
 from nixremote.core.cmdline import runtime_info_from_cmdline
-from nixremote.core.converter import loads_runtime_info
+from nixremote.core.converter import load_plan, loads_runtime_info
 from nixremote.core.hostkeys import fingerprint
 from nixremote.core.models import BootMode, RuntimeInfo
 from nixremote.testing.vm import RescueVm, VmArtifacts, sampled_argv
@@ -30,6 +38,7 @@ from nixremote.testing.vm import RescueVm, VmArtifacts, sampled_argv
 pytestmark = pytest.mark.vm
 
 DISK_SIZE = 4 * 1024**3
+SECOND = "nixremote-disk1"
 
 
 class Run:
@@ -58,6 +67,7 @@ def machine(vm_artifacts: VmArtifacts, tmp_path_factory: pytest.TempPathFactory)
         vm_artifacts,
         workdir=tmp_path_factory.mktemp("e2e"),
         disk_size=DISK_SIZE,
+        extra_disks=[(SECOND, DISK_SIZE)],
         boot_timeout=400,
         sample_argv=True,
         no_reboot=True,
@@ -82,12 +92,26 @@ def state(machine: RescueVm, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     return {"work": work, "known_hosts": known_hosts, "key": key, "key_file": key_file}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The third-party plugin, installed with pip where this module's nixremote runs see it."""
+    global _ENV
+    site = pip_install(PLUGINS / "mirrorcloud", tmp_path_factory.mktemp("plugin-site"))
+    _ENV = env_with(site)
+    return site
+
+
+_ENV: dict[str, str] | None = None
+
+
 def nixremote(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "nixremote.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=_ENV,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -111,12 +135,38 @@ def test_info_matches_the_machine(machine: RescueVm, state: dict[str, Any]) -> N
     nic = info.primary
     assert nic is not None and nic.name == "eth0" and nic.mac == machine.mac
     assert nic.predictable_name and nic.predictable_name.startswith("enp")
-    assert info.disk_to_format == machine.disk_by_id
+    # two disks and a rescue system running from RAM: nixremote does not guess which to format
+    assert info.disk_to_format == ""
     disk = info.disk(machine.disk_by_id)
     assert disk is not None and disk.size_bytes == DISK_SIZE
     assert info.boot_mode is BootMode.BIOS
     assert info.memory_bytes is not None and 1.5 * 2**30 < info.memory_bytes <= 2 * 2**30
     assert info.arch == "x86_64"
+
+
+def test_the_plan_mirrors_both_disks(
+    machine: RescueVm, vm_artifacts: VmArtifacts, state: dict[str, Any]
+) -> None:
+    plan_file = state["work"] / "plan.json"
+    proc = nixremote(
+        "plan",
+        *target_args(machine, state["known_hosts"]),
+        "--bundle",
+        str(vm_artifacts.bundle_dir),
+        "-o",
+        str(plan_file),
+    )
+    assert proc.returncode == 0, proc.stderr
+    state["plan_file"] = plan_file
+    plan = state["plan"] = load_plan(plan_file)
+    second = machine.disks[1][1]
+    assert [d.path for d in plan.identity.disks] == [machine.disk_by_id, second]
+    assert [d.serial for d in plan.identity.disks] == ["nixremote-disk0", SECOND]
+    assert plan.layout.name == "mirrorcloud-mirror" and plan.layout.pool.vdev == "mirror"
+    assert {p.name: p.version for p in plan.plugins}["mirrorcloud"] == "0.3.0"
+    wipes = [line for line in proc.stdout.splitlines() if line.startswith("WIPE:")]
+    assert len(wipes) == 2 and machine.disk_by_id in wipes[0] and second in wipes[1]
+    assert 'module:    { environment.etc."mirrorcloud"' in proc.stdout
 
 
 def test_kexec_and_format(
@@ -126,6 +176,8 @@ def test_kexec_and_format(
     proc = nixremote(
         "install",
         *target_args(machine, state["known_hosts"]),
+        "--plan",
+        str(state["plan_file"]),
         "--bundle",
         str(vm_artifacts.bundle_dir),
         "--disk-key-file",
@@ -158,6 +210,20 @@ def test_kexec_and_format(
     assert isinstance(carried, RuntimeInfo)
     assert carried.primary is not None and carried.primary.mac == machine.mac
     assert carried.disk_to_format == machine.disk_by_id
+    # The installer ran the plan it was handed; the plugin decided on the controller only.
+    zipped = machine.ssh(
+        [
+            "python3",
+            "-c",
+            "import sys, zipfile; print(*zipfile.ZipFile(sys.argv[1]).namelist())",
+            "/root/nixremote.pyz",
+        ],
+        known_hosts=kh,
+    ).stdout.split()
+    assert "nixremote/installers/cli.py" in zipped
+    assert not [n for n in zipped if "mirrorcloud" in n or n.startswith("nixremote/hosters")]
+    held = machine.ssh(["cat", "/run/nixremote/plan.json"], known_hosts=kh).stdout
+    assert json.loads(held) == json.loads(state["plan_file"].read_text())
 
 
 def sh(
@@ -173,19 +239,20 @@ def sh(
     return machine.ssh(["sh", "-c", script], known_hosts=known_hosts, input=input, check=check)
 
 
-def test_the_disk_has_the_original_layout(machine: RescueVm, state: dict[str, Any]) -> None:
-    table = sh(machine, state, f"sgdisk -p {machine.disk_by_id}").stdout
-    rows = {
-        int(m[0]): (int(m[1]), int(m[2]), m[3])
-        for m in re.findall(r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+\S+ \S+\s+([0-9A-F]{4})", table, re.M)
-    }
-    sectors = DISK_SIZE // 512
-    assert rows == {
-        2: (34, 2047, "EF02"),
-        3: (2048, 2048 + 512 * 2048 - 1, "EF00"),
-        1: (2048 + 512 * 2048, rows[1][1], "BF01"),
-    }
-    assert sectors - 34 - 2048 < rows[1][1] <= sectors - 34
+def test_both_disks_have_the_original_layout(machine: RescueVm, state: dict[str, Any]) -> None:
+    for _image, by_id in machine.disks:
+        table = sh(machine, state, f"sgdisk -p {by_id}").stdout
+        rows = {
+            int(m[0]): (int(m[1]), int(m[2]), m[3])
+            for m in re.findall(r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+\S+ \S+\s+([0-9A-F]{4})", table, re.M)
+        }
+        sectors = DISK_SIZE // 512
+        assert rows == {
+            2: (34, 2047, "EF02"),
+            3: (2048, 2048 + 512 * 2048 - 1, "EF00"),
+            1: (2048 + 512 * 2048, rows[1][1], "BF01"),
+        }, by_id
+        assert sectors - 34 - 2048 < rows[1][1] <= sectors - 34
 
 
 def test_the_pool_is_encrypted_with_the_datasets(machine: RescueVm, state: dict[str, Any]) -> None:
@@ -203,6 +270,11 @@ def test_the_pool_is_encrypted_with_the_datasets(machine: RescueVm, state: dict[
     assert "rpool/local/root@blank" in snaps
     options = sh(machine, state, "zpool get -H -o value ashift rpool").stdout.strip()
     assert options == "12"
+    # a mirror of the ZFS partitions of both disks
+    status = sh(machine, state, "zpool status -P rpool").stdout
+    assert re.search(r"^\s+mirror-0\s+ONLINE", status, re.M), status
+    for _image, by_id in machine.disks:
+        assert f"{by_id}-part1" in status
 
 
 def test_install_resumes_without_formatting(machine: RescueVm, state: dict[str, Any]) -> None:
@@ -250,6 +322,11 @@ def test_persist_holds_keys_flake_and_the_install_record(
     assert fingerprint(pub) == state["host_keys"]["host.ed25519.sha256"]
 
     flake = sh(machine, state, "cat /mnt/persist/etc/nixos/flake.nix").stdout
+    # the third-party plugin's module (decided on the controller) and the mirror's boot disks
+    assert '({ environment.etc."mirrorcloud".text = "installed by the mirrorcloud plugin"; })' in (
+        flake
+    )
+    assert f'nixremote.boot.devices = [ "{machine.disk_by_id}" "{machine.disks[1][1]}" ];' in flake
     (tmp_path / "flake.nix").write_text(flake)
     subprocess.run(
         ["nix-instantiate", "--parse", str(tmp_path / "flake.nix")], check=True, capture_output=True
@@ -328,3 +405,46 @@ def test_the_pool_opens_with_the_passphrase_only(machine: RescueVm, state: dict[
         "rpool/local/root@blank"
         in sh(machine, None, "zfs list -H -t snapshot -o name").stdout.split()
     )
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(8 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def test_a_drifted_host_is_refused_before_the_kexec(
+    machine: RescueVm, vm_artifacts: VmArtifacts, state: dict[str, Any]
+) -> None:
+    """The VM comes back with another second disk (another serial): the approved plan no longer
+    describes it, and ``install --plan`` refuses before anything changes."""
+    machine.stop()
+    image, _serial, size = machine.extra_disks[0]
+    machine.extra_disks = ((image, "nixremote-other-disk", size),)
+    machine.start()
+    before = {str(image): _sha256(image) for image, _ in machine.disks}
+    boot_id = machine.ssh(["cat", "/proc/sys/kernel/random/boot_id"]).stdout.strip()
+    proc = nixremote(
+        "install",
+        *target_args(machine, machine.known_hosts_file),
+        "--plan",
+        str(state["plan_file"]),
+        "--bundle",
+        str(vm_artifacts.bundle_dir),
+        "--disk-key-file",
+        str(state["key_file"]),
+        "--phases",
+        "kexec,format",
+        "--yes",
+    )
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    last = proc.stderr.splitlines()[-1]
+    assert "does not match the plan" in last and f"virtio-{SECOND} is gone" in last
+    assert machine.ssh(["cat", "/proc/sys/kernel/random/boot_id"]).stdout.strip() == boot_id
+    nothing = machine.ssh(["sh", "-c", "ls -d /root/nixremote-kexec /run/nixremote-kexec; true"])
+    assert nothing.stdout == ""  # nothing was uploaded
+    assert {str(image): _sha256(image) for image, _ in machine.disks} == before

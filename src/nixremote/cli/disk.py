@@ -15,14 +15,14 @@ import click
 
 from ..core.converter import load_runtime_info, unstructure
 from ..core.diskkey import DiskKey
-from ..core.diskplan import STAGES, DiskPlan, plan, plan_to_json_data, select
+from ..core.diskplan import STAGES, DiskPlan, plan_to_json_data, select
 from ..core.layout import (
     LAYOUTS,
     DiskLayout,
-    LayoutOptions,
     PartitionRole,
 )
 from ..core.models import RuntimeInfo
+from ..core.plan import Plan
 from .output import emit_json, progress_reporter
 
 _ROLE_TEXT = {
@@ -39,7 +39,8 @@ def _layout_options(func: click.decorators.FC) -> click.decorators.FC:
         "disks",
         multiple=True,
         metavar="PATH",
-        help="A further disk (by-id path), e.g. the second disk of --layout mirror.",
+        help="A disk to format (by-id or kernel path; repeat for a mirror). Default: the "
+        "runtime info's disk to format (or the plugins' choice).",
     )(func)
     func = click.option(
         "--layout",
@@ -53,11 +54,13 @@ def _layout_options(func: click.decorators.FC) -> click.decorators.FC:
     return func
 
 
-def resolve_layout(info: RuntimeInfo, variant: str, disks: tuple[str, ...]) -> DiskLayout:
-    """The layout the plugins choose for ``info`` (first result of the ``disk_layout`` hook)."""
-    from ..controller.planning import choose_layout
+def plan_for(info: RuntimeInfo, variant: str, disks: tuple[str, ...]) -> Plan:
+    """The plan for ``info`` without a live host: the same planning as ``nixremote plan``
+    (the plugins choose the layout; ``--disk`` means the disks to format)."""
+    from ..controller.planning import PlanOptions, make_plan
 
-    return choose_layout(info, LayoutOptions(variant=variant, disks=disks))
+    # the disks alone: no system is installed, so no key is needed
+    return make_plan(info, PlanOptions(layout=variant, disks=disks, require_authorized_keys=False))
 
 
 def layout_lines(layout: DiskLayout) -> list[str]:
@@ -119,8 +122,8 @@ def disk_group() -> None:
 def plan_cmd(file: Path, variant: str, disks: tuple[str, ...], as_json: bool) -> None:
     """Print the disk plan for the host of FILE (a runtime-info.json), step by step."""
     info = load_runtime_info(file)
-    layout = resolve_layout(info, variant, disks)
-    steps = plan(layout)
+    the_plan = plan_for(info, variant, disks)
+    layout, steps = the_plan.layout, the_plan.steps
     if as_json:
         emit_json(
             {
@@ -143,7 +146,7 @@ def disko_cmd(file: Path, variant: str, disks: tuple[str, ...]) -> None:
     from ..controller.disko import render
 
     info = load_runtime_info(file)
-    click.echo(render(resolve_layout(info, variant, disks)), nl=False)
+    click.echo(render(plan_for(info, variant, disks).layout), nl=False)
 
 
 def _read_key(key_file: Path | None) -> DiskKey:
@@ -198,9 +201,9 @@ def apply_cmd(
     from ..installers.execute import nuke_disks
     from ..installers.safety import check_layout, confirm
 
-    info = load_runtime_info(file)
-    layout = resolve_layout(info, variant, disks)
-    steps = select(plan(layout), stages or None)
+    the_plan = plan_for(load_runtime_info(file), variant, disks)
+    info, layout = the_plan.runtime_info, the_plan.layout
+    steps = select(the_plan.steps, stages or None)
     needs_key = any(s.stdin_secret for s in steps)
     with LocalTransport() as transport, progress_reporter(json_lines=as_json) as reporter:
         check_layout(info, layout, transport, reporter=reporter)
@@ -211,4 +214,13 @@ def apply_cmd(
             confirm(info, layout, yes=yes, ask=ask)
             if needs_key:
                 key = _read_key(key_file)
-        nuke_disks(info, layout, transport, key, reporter, dry_run=dry_run, stages=stages or None)
+        nuke_disks(
+            info,
+            layout,
+            transport,
+            key,
+            reporter,
+            dry_run=dry_run,
+            stages=stages or None,
+            steps=the_plan.steps,
+        )

@@ -1,8 +1,9 @@
 """``nixremote install``: install NixOS onto a host over SSH (kexec, format, install, reboot).
 
-The command gathers the options, asks for what it must (the disk key, unless given in a file;
-the confirmation, unless ``--yes``: typing the host name) before anything changes, and runs
-:func:`nixremote.controller.pipeline.install`. Progress renders as rich bars on a terminal,
+The command gathers the options and the disk key (unless given in a file), then runs
+:func:`nixremote.controller.pipeline.install`: it collects the host, makes the plan (or checks
+that the host still matches a saved ``--plan``), shows it and asks for the host name typed back
+(unless ``--yes``) before anything changes. Progress renders as rich bars on a terminal,
 plain lines elsewhere, or one JSON event a line with ``--json``.
 """
 
@@ -10,13 +11,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..core.diskkey import DiskKey
 from ..core.errors import InvalidInputError
-from ..core.layout import LAYOUTS
-from .keys import authorized_key_options, authorized_keys
+from .options import connection_options, plan_options, target_from
+
+if TYPE_CHECKING:
+    from ..core.plan import Plan
 
 
 def _prompt_key() -> bytes:
@@ -35,75 +39,41 @@ def _prompt_key() -> bytes:
             click.echo(str(exc), err=True)
 
 
-def _confirm(host: str, phases: tuple[str, ...]) -> None:
+def _confirm(plan: Plan) -> bool:
+    """After collecting and planning: show what will be wiped and ask for the host name."""
+    from ..core.summary import plan_lines
+
+    name = plan.identity.host_name
+    disks = ", ".join(d.path for d in plan.identity.disks)
     if not sys.stdin.isatty():
         raise InvalidInputError(
-            f"installing onto {host} replaces its system and wipes its disk",
+            f"installing onto {name} replaces its system and WIPES {disks}",
             hint="pass --yes to confirm, or --dry-run to look first",
         )
-    click.echo(
-        f"This replaces the running system of {host} ({', '.join(phases)}) and WIPES "
-        "the disk to format.",
-        err=True,
-    )
+    click.echo("", err=True)
+    for line in plan_lines(plan):
+        click.echo(f"  {line}", err=True)
+    click.echo(f"This replaces the running system of {name} and WIPES {disks}.", err=True)
     answer: str = click.prompt(
-        f"Type the host name ({host}) to go on", default="", show_default=False, err=True
+        f"Type the host name ({name}) to go on", default="", show_default=False, err=True
     )
-    if answer.strip() != host:
-        raise click.exceptions.Abort()
+    return answer.strip() == name
 
 
 @click.command("install")
 @click.argument("target", metavar="[USER@]HOST")
+@connection_options
+@plan_options
 @click.option(
-    "-p", "--port", type=click.IntRange(1, 65535), default=None, help="SSH port (default 22)."
-)
-@click.option(
-    "-i",
-    "--identity",
-    "identity",
+    "--plan",
+    "plan_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="SSH private key (its .pub is also allowed into the installer).",
-)
-@click.option(
-    "--known-hosts",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="known_hosts file to check and record host keys in (default ~/.ssh/known_hosts).",
-)
-@click.option(
-    "--accept-new",
-    is_flag=True,
-    help="Accept and record the running system's host key when it is unknown "
-    "(a rescue system's key cannot be known in advance).",
-)
-@click.option(
-    "--bundle",
-    type=click.Path(path_type=Path, exists=True),
-    help="Kexec bundle: a directory with bundle.json, or a nixos-images kexec tarball.",
-)
-@click.option(
-    "--flake",
-    default=None,
-    metavar="REF",
-    help="Flake reference of nixremote for the host flake's input.",
+    help="Run exactly this plan (nixremote plan -o FILE); refused if the host drifted.",
 )
 @click.option(
     "--disk-key-file",
     type=click.Path(path_type=Path, dir_okay=False),
     help="File holding the disk encryption passphrase (else it is asked for).",
-)
-@click.option(
-    "--layout",
-    type=click.Choice(LAYOUTS),
-    default="default",
-    show_default=True,
-    help="Disk layout.",
-)
-@click.option(
-    "--disk",
-    default=None,
-    metavar="PATH",
-    help="The disk to format (by-id path; default: the disk holding /).",
 )
 @click.option(
     "--phases",
@@ -125,22 +95,17 @@ def _confirm(host: str, phases: tuple[str, ...]) -> None:
     show_default=True,
     help="Seconds to wait for the installer's SSH after kexec.",
 )
-@click.option("--hoster", default=None, help="Hoster plugin to use (default: detected).")
-@click.option("--dry-run", is_flag=True, help="Show the disk plan and every step; change nothing.")
+@click.option("--dry-run", is_flag=True, help="Show the plan and every step; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing the system.")
 @click.option("--json", "json_lines", is_flag=True, help="One JSON event a line on stdout.")
-@authorized_key_options
 def install_cmd(
     target: str,
-    port: int | None,
-    identity: Path | None,
-    known_hosts: Path | None,
-    accept_new: bool,
+    plan_file: Path | None,
     bundle: Path | None,
     flake: str | None,
     disk_key_file: Path | None,
     layout: str,
-    disk: str | None,
+    disks: tuple[str, ...],
     phases: str,
     installer_port: int | None,
     kexec_timeout: float,
@@ -148,21 +113,24 @@ def install_cmd(
     dry_run: bool,
     yes: bool,
     json_lines: bool,
-    authorized_key: tuple[str, ...] = (),
-    authorized_keys_file: Path | None = None,
+    authorized_key: tuple[str, ...],
+    authorized_keys_file: Path | None,
+    **connection: Any,
 ) -> None:
-    """Install NixOS onto HOST over SSH: kexec into the installer, format, install, reboot.
+    """Install NixOS onto HOST over SSH: collect and plan (or run a saved --plan), confirm,
+    kexec into the installer, format, install, reboot.
 
     The installed system trusts the old root's SSH keys, the identity's .pub and every
     --authorized-key; or, with --authorized-keys-file, that file's keys (and --authorized-key).
     """
-    from ..controller.pipeline import InstallOptions, Target, install, parse_phases
-    from ..controller.ssh import parse_target
+    from ..controller.pipeline import InstallOptions, install, parse_phases
+    from ..core.converter import load_plan
     from ..core.nixtext import check_flake_url
     from ..core.progress import Event
+    from .keys import authorized_keys
     from .output import progress_reporter
 
-    user, host, t_port = parse_target(target)
+    the_target = target_from(target, **connection)
     wanted = parse_phases(phases)
     extra_keys, replace_keys = authorized_keys(authorized_key, authorized_keys_file)
     if flake is not None:
@@ -173,31 +141,39 @@ def install_cmd(
             hint="pass --bundle DIR (nix build .#kexec) or a nixos-images "
             "kexec tarball, or leave kexec out of --phases",
         )
+    destructive = any(p in wanted for p in ("kexec", "format", "install"))
+    if destructive and not (yes or dry_run) and not sys.stdin.isatty():
+        # no terminal to confirm on: refuse before connecting (nothing is collected in vain)
+        raise InvalidInputError(
+            f"installing onto {the_target.host} replaces its system and wipes its disks",
+            hint="pass --yes to confirm, or --dry-run to look first",
+        )
+    approved = load_plan(plan_file) if plan_file is not None else None
+    if approved is not None and (
+        disks or layout != "default" or flake or authorized_key or authorized_keys_file
+    ):
+        raise InvalidInputError(
+            "--disk, --layout, --flake and the key options cannot be combined with --plan "
+            "(the plan decides)",
+            hint="make a new plan with nixremote plan",
+        )
     needs_key = "format" in wanted or "install" in wanted
     key: bytes | None = None
     if disk_key_file is not None:
         key = DiskKey.from_file(disk_key_file).value
     elif needs_key and not dry_run:
         key = _prompt_key()
-    if not dry_run and not yes and any(p in wanted for p in ("kexec", "format", "install")):
-        _confirm(host, wanted)
-    the_target = Target(
-        host=host,
-        user=user or "root",
-        port=port or t_port or 22,
-        identity_file=identity,
-        known_hosts=known_hosts,
-        host_key_policy="accept-new" if accept_new else "strict",
-    )
     options = InstallOptions(
         bundle=bundle,
+        plan=approved,
         flake=flake,
         disk_key=key,
         layout=layout,
-        disk=disk,
+        disks=disks,
         phases=wanted,
         dry_run=dry_run,
-        yes=True,
+        yes=yes,
+        confirm=_confirm,
         installer_port=installer_port,
         kexec_deadline=kexec_timeout,
         hoster=hoster,
@@ -205,7 +181,14 @@ def install_cmd(
         replace_authorized_keys=replace_keys,
     )
     with progress_reporter(json_lines=json_lines) as reporter:
-        result = install(the_target, options, reporter)
+        show = reporter
+        if not (yes or dry_run or json_lines):
+            # the confirmation shows the plan itself, whole, right before the prompt
+            def show(event: Event) -> None:
+                if event.phase != "plan":
+                    reporter(event)
+
+        result = install(the_target, options, show)
         data = {
             "host": result.host,
             "phases": ",".join(result.phases),

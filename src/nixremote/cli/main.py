@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import sys
 from typing import Any
 
 import click
@@ -30,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "install": ("nixremote.cli.install:install_cmd", "Install NixOS onto a host over SSH."),
     "installer": ("nixremote.installers.cli:installer_group", "Commands run inside the installer."),
     "kexec": ("nixremote.cli.kexec:kexec_group", "Inspect kexec bundles."),
+    "plan": ("nixremote.cli.plan:plan_group", "Make the plan of an install, or show a saved one."),
     "plugins": ("nixremote.cli.plugins:plugins_cmd", "List the loaded plugins and their hooks."),
     "runtime-info": ("nixremote.cli.runtime_info:runtime_info_group", "Check runtime-info.json."),
     "vm": ("nixremote.testing.vm.cli:vm_group", "Run a local test VM to install onto."),
@@ -109,22 +109,9 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the console script: project errors become one line and an exit code."""
-    try:
-        return cli.main(args=argv, prog_name="nixremote", standalone_mode=False)
-    except NixremoteError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    from ..core.runner import run_group
+
+    return run_group(cli, argv)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ The paths and modes of the archive are the contract in ``docs/kexec-bundle.md``.
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import time
@@ -29,10 +30,10 @@ from pathlib import Path
 
 from attrs import frozen
 
-from ..core.converter import dumps_plan, dumps_runtime_info
+from ..core.converter import dumps_plan, dumps_runtime_info, plan_digest
 from ..core.errors import CommandFailedError, PreflightError
 from ..core.models import RuntimeInfo
-from ..core.plan import Plan
+from ..core.plan import INSTALLER_MARKER, Plan
 from ..core.progress import Reporter, report
 from ..core.transport import Transport
 from . import cpio
@@ -81,6 +82,8 @@ def archive_entries(
     ]
     if plan is not None:
         entries.append(cpio.file_entry("plan.json", dumps_plan(plan).encode()))
+        marker = json.dumps({"planSha256": plan_digest(plan)}, sort_keys=True) + "\n"
+        entries.append(cpio.file_entry(INSTALLER_MARKER, marker.encode()))
     for name, text in (
         ("addrs.json", network.addrs),
         ("routes-v4.json", network.routes_v4),

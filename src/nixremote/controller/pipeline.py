@@ -37,7 +37,7 @@ import attrs
 from attrs import field, frozen
 
 from ..core.converter import dumps_plan, loads_plan
-from ..core.errors import CommandFailedError, InvalidInputError, TransportError
+from ..core.errors import CommandFailedError, InvalidInputError, SafetyError, TransportError
 from ..core.facts import Facts
 from ..core.hostkeys import HostKey, host_keys_from_data
 from ..core.layout import KEY_FILE
@@ -92,21 +92,28 @@ class Target:
 
 @frozen(kw_only=True)
 class InstallOptions:
-    """What to install and how. ``disk_key`` is the encryption passphrase (never logged);
-    ``plan`` an approved plan to run as it is (else the kexec phase makes one);
-    ``authorized_keys`` keys the installed system trusts beyond the old root's and the
-    identity's ``.pub`` (with ``replace_authorized_keys``: instead of both, as
-    ``--authorized-keys-file`` asks)."""
+    """What to install and how.
+
+    ``plan`` is an approved plan to run exactly as it is: the host is collected again and
+    refused if it drifted (:func:`~.planning.check_drift`); without one, the plan is made from
+    ``layout`` and ``disks`` (the disks to format, first the disk to format: see
+    :class:`~.planning.PlanOptions`). ``confirm`` is asked with the plan before anything
+    changes on the host (unless ``yes``); it returns whether to go on. ``disk_key`` is the
+    encryption passphrase (never logged). ``authorized_keys`` are keys the installed system
+    trusts beyond the old root's and the identity's ``.pub`` (with
+    ``replace_authorized_keys``: instead of both, as ``--authorized-keys-file`` asks).
+    """
 
     bundle: Path | None = None
     plan: Plan | None = None
     flake: str | None = None
     disk_key: bytes | None = field(default=None, repr=False)
     layout: str = "default"
-    disk: str | None = None
+    disks: tuple[str, ...] = ()
     phases: tuple[str, ...] = PHASES
     dry_run: bool = False
     yes: bool = False
+    confirm: Callable[[Plan], bool] | None = field(default=None, eq=False, repr=False)
     installer_port: int | None = None
     kexec_deadline: float = 600.0
     remote_dir: str = REMOTE_DIR
@@ -255,17 +262,39 @@ class _Run:
     def _collect(self, transport: Transport) -> RuntimeInfo:
         from .collect import collect
 
-        settings = {"disk": self.options.disk} if self.options.disk else {}
-        info, self.facts = collect(
-            transport, hoster=self.options.hoster, settings=settings, reporter=self.reporter
-        )
-        if not info.disk_to_format:
-            raise InvalidInputError(
-                f"cannot tell which disk of {transport.host} to format",
-                hint="pass --disk /dev/disk/by-id/...",
-            )
+        info, self.facts = collect(transport, hoster=self.options.hoster, reporter=self.reporter)
         self.info = info
         return info
+
+    def plan_for(self, info: RuntimeInfo, facts: Facts) -> Plan:
+        """The plan to run: the approved one (refused if the host drifted), else a new one;
+        shown, and confirmed unless ``yes`` or a dry run."""
+        from .planning import check_drift
+
+        if self.options.plan is not None:
+            check_drift(self.options.plan, info)
+            plan = self.options.plan
+            report(self.reporter, "step", f"{info.host_name} matches the plan", phase="plan")
+        else:
+            plan = self.make_plan(info, facts)
+        self.plan = plan
+        self.approve(plan)
+        return plan
+
+    def approve(self, plan: Plan) -> None:
+        """Show the plan (every line an event), then ask for the go-ahead."""
+        from ..core.summary import plan_lines
+
+        for line in plan_lines(plan):
+            report(self.reporter, "step", line, phase="plan")
+        if self.options.dry_run or self.options.yes:
+            return
+        if self.options.confirm is None or not self.options.confirm(plan):
+            disks = ", ".join(d.path for d in plan.identity.disks)
+            raise SafetyError(
+                f"not confirmed: {plan.identity.host_name} keeps its system and {disks}",
+                hint="confirm by typing the host name, or pass --yes",
+            )
 
     def _kexec(self, transport: Transport) -> Transport | None:
         from . import zipapp
@@ -284,7 +313,8 @@ class _Run:
         self.installer_key = generate_host_key("nixremote-installer")
         pyz = zipapp.build_bytes()
         (self.work / "nixremote.pyz").write_bytes(pyz)
-        plan = self.plan = self.plan or self.make_plan(info, facts)
+        plan = self.plan_for(info, facts)
+        info = plan.runtime_info  # what was approved travels (the disks the plan chose)
         # the installer lets in what the installed system will trust, and this controller
         keys = unique_keys((*plan.authorized_keys, *self.identity_keys()))
         archive = handoff.build_archive(
@@ -440,6 +470,7 @@ class _Run:
             info,
             PlanOptions(
                 layout=opts.layout,
+                disks=opts.disks,
                 nixremote_flake=opts.flake,
                 authorized_keys=extra,
                 replace_authorized_keys=opts.replace_authorized_keys,
@@ -452,6 +483,9 @@ class _Run:
 
     def plan_disk(self) -> None:
         """Report the disk plan (every command) in a dry run."""
+        if self.plan is None and self.options.plan is not None:
+            self.plan = self.options.plan
+            self.approve(self.plan)
         if self.plan is None:
             self.step("use the plan the installer holds (made by the kexec phase)", "format")
             return
@@ -501,6 +535,11 @@ class _Run:
         if installer is None:
             installer = self.connect_installer()
         try:
+            if self.plan is None:  # a resume: no kexec (and no plan made) in this run
+                self.plan = self.options.plan or self.held_plan(installer)
+                self.info = self.plan.runtime_info
+                if "format" in wanted:
+                    self.approve(self.plan)
             self._drive(installer, wanted, argv_tail)
         finally:
             installer.close()
@@ -574,18 +613,20 @@ class _Run:
         if final:
             self.record_host_keys(dict(final[-1].data), rebooting="reboot" in wanted)
 
+    def held_plan(self, installer: Transport) -> Plan:
+        """The plan the installer holds (the kexec phase handed it over): a resume's plan."""
+        result = installer.run(["cat", handoff.PLAN_PATH], check=False)
+        if not result.ok:
+            raise InvalidInputError(
+                f"the installer on {self.target.host} holds no plan ({handoff.PLAN_PATH})",
+                hint="run the kexec phase first (add kexec to --phases), or pass --plan",
+            )
+        return loads_plan(result.stdout, source=f"{self.target.host}:{handoff.PLAN_PATH}")
+
     def send_plan(self, installer: Transport) -> None:
         """Put the plan into the installer's tmpfs, over the verified connection. On a resume
         (no kexec in this run) the plan is the one the kexec phase handed over."""
-        if self.plan is None:
-            result = installer.run(["cat", handoff.PLAN_PATH], check=False)
-            if not result.ok:
-                raise InvalidInputError(
-                    f"the installer on {self.target.host} holds no plan ({handoff.PLAN_PATH})",
-                    hint="run the kexec phase first (add kexec to --phases)",
-                )
-            self.plan = loads_plan(result.stdout, source=f"{self.target.host}:{handoff.PLAN_PATH}")
-            self.info = self.plan.runtime_info
+        assert self.plan is not None
         installer.run(
             [
                 "sh",
@@ -639,6 +680,39 @@ class _Run:
         self.host_keys = keys
 
 
+def plan(
+    target: Target,
+    options: InstallOptions,
+    reporter: Reporter | None = None,
+    *,
+    connector: Connector = ssh_connector,
+) -> Plan:
+    """Collect ``target`` (one SSH round trip) and make its plan, changing nothing: what
+    ``nixremote plan`` writes and ``install(..., InstallOptions(plan=...))`` runs. The bundle, when
+    given, is read for the flake sources its installer carries."""
+    run = _Run(target, options, reporter, connector)
+    try:
+        if options.bundle is not None:
+            run.bundle = load_bundle(options.bundle)
+        transport = run.connect_running()
+        try:
+            info = run._collect(transport)
+        finally:
+            transport.close()
+        assert run.facts is not None
+        made = run.make_plan(info, run.facts)
+        report(
+            reporter,
+            "done",
+            f"plan for {made.identity.host_name}: wipes "
+            + ", ".join(d.path for d in made.identity.disks),
+            phase="plan",
+        )
+        return made
+    finally:
+        run._tmp.cleanup()
+
+
 def install(
     target: Target,
     options: InstallOptions,
@@ -653,10 +727,11 @@ def install(
     """
     phases = parse_phases(options.phases)
     destructive = any(p in phases for p in ("kexec", "format", "install"))
-    if destructive and not options.dry_run and not options.yes:
+    if destructive and not options.dry_run and not options.yes and options.confirm is None:
         raise InvalidInputError(
             f"installing onto {target.host} replaces its system and wipes its disk",
-            hint="confirm with yes=True (--yes), or look first with --dry-run",
+            hint="confirm with yes=True (--yes) or a confirm callback, or look first with "
+            "--dry-run",
         )
     if (
         ("format" in phases or "install" in phases)
@@ -706,5 +781,6 @@ __all__ = [
     "Target",
     "install",
     "parse_phases",
+    "plan",
     "ssh_connector",
 ]

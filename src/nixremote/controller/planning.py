@@ -11,11 +11,12 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 from attrs import frozen
 
 from ..core.errors import PlanError
 from ..core.layout import DiskLayout, LayoutOptions
-from ..core.models import RuntimeInfo
+from ..core.models import Disk, RuntimeInfo
 from ..core.phases import CONTROLLER_PHASES
 from ..core.plan import FlakeSource, Plan, PluginRecord, build_plan
 
@@ -27,11 +28,14 @@ DECIDING_HOOKS = frozenset(
 
 @frozen(kw_only=True)
 class PlanOptions:
-    """What the user asked for: a layout variant and further disks (:class:`LayoutOptions`),
-    the nixremote flake reference for the host flake, keys the installed system trusts beyond
-    the host's own (``replace_authorized_keys``: instead of them, ``--authorized-keys-file``),
-    the phases the plan is for, and the flake sources the bundle's installer carries
-    (``flakeInputs``)."""
+    """What the user asked for: a layout variant; the disks to format (``--disk``, repeatable
+    for a mirror: the first is the disk to format, any further one joins the layout; none: the
+    collected disk to format and the plugins' choice); the nixremote flake reference for the
+    host flake, keys the installed system trusts beyond the host's own
+    (``replace_authorized_keys``: instead of them, ``--authorized-keys-file``; a plan without
+    any is refused unless ``require_authorized_keys`` is off: ``nixremote disk``, which installs
+    no system), the phases the plan is for, and the flake sources the bundle's installer
+    carries (``flakeInputs``)."""
 
     layout: str = "default"
     disks: tuple[str, ...] = ()
@@ -39,8 +43,72 @@ class PlanOptions:
     nixremote_flake: str | None = None
     authorized_keys: tuple[str, ...] = ()
     replace_authorized_keys: bool = False
+    require_authorized_keys: bool = True
     phases: tuple[str, ...] = CONTROLLER_PHASES
     flake_sources: tuple[FlakeSource, ...] = ()
+
+
+def resolve_disks(info: RuntimeInfo, names: Sequence[str]) -> tuple[str, ...]:
+    """The disks ``names`` mean, each by its stable path (by-id when it has one).
+
+    A name may be a by-id path, a kernel path (``/dev/sda``), a kernel name (``sda``) or a
+    by-id name; aliases of one device are one disk, so naming it twice (``/dev/sda`` and its
+    by-id path) is an error, as is a name that is not one of the collected disks.
+    """
+    out: list[str] = []
+    given: dict[str, str] = {}
+    for name in names:
+        wanted = name.strip()
+        forms = {wanted, f"/dev/{wanted}", f"/dev/disk/by-id/{wanted}"}
+        disk = next((d for d in info.disks if forms & {d.path, d.by_id}), None)
+        if disk is None and not info.disks:  # no disk facts (the original's shape): as named
+            disk = Disk(path=wanted)
+        if disk is None:
+            choices = ", ".join(d.stable_path for d in info.disks) or "none collected"
+            raise PlanError(
+                f"--disk {name}: not a disk of {info.host_name}",
+                hint=f"choose among: {choices}",
+            )
+        if disk.stable_path in given:
+            first = given[disk.stable_path]
+            same = "twice" if first == name else f"twice ({first} and {name} are one disk)"
+            raise PlanError(
+                f"--disk names {disk.stable_path} {same}: a disk cannot mirror itself",
+                hint="name distinct disks",
+            )
+        given[disk.stable_path] = name
+        out.append(disk.stable_path)
+    return tuple(out)
+
+
+def check_drift(plan: Plan, info: RuntimeInfo) -> None:
+    """Refuse, with one line, a host that no longer matches ``plan`` (collected again as
+    ``info``): another name, a planned disk gone or changed (size, serial), a planned MAC
+    missing, another machine-id."""
+    from ..core.errors import SafetyError
+
+    ident = plan.identity
+    hint = "the host changed since the plan was made: make a new plan and review it"
+
+    def refuse(what: str) -> SafetyError:
+        return SafetyError(f"{info.host_name} does not match the plan: {what}", hint=hint)
+
+    if info.host_name != ident.host_name:
+        raise refuse(f"its name is {info.host_name}, the plan's {ident.host_name}")
+    for planned in ident.disks:
+        disk = info.disk(planned.path)
+        if disk is None:
+            raise refuse(f"disk {planned.path} is gone")
+        if planned.size_bytes is not None and disk.size_bytes != planned.size_bytes:
+            raise refuse(
+                f"disk {planned.path} has {disk.size_bytes} bytes, the plan {planned.size_bytes}"
+            )
+        if planned.serial is not None and disk.serial != planned.serial:
+            raise refuse(f"disk {planned.path} has serial {disk.serial}, the plan {planned.serial}")
+    macs = {i.mac for i in info.interfaces if i.mac}
+    missing = [m for m in ident.macs if m not in macs]
+    if missing:
+        raise refuse(f"no NIC with MAC {missing[0]}")
 
 
 def choose_layout(
@@ -107,11 +175,16 @@ def make_plan(
     """The plan for the host of ``info`` (see the module documentation)."""
     options = options or PlanOptions()
     pm = pm if pm is not None else _default_pm()
+    disks = resolve_disks(info, options.disks)
+    if disks:
+        info = attrs.evolve(info, disk_to_format=disks[0])
     layout = choose_layout(
         info,
-        LayoutOptions(variant=options.layout, disks=options.disks, encrypted=options.encrypted),
+        LayoutOptions(variant=options.layout, disks=disks[1:], encrypted=options.encrypted),
         pm=pm,
     )
+    if not info.disk_to_format:  # a plugin chose the disks (none was collected or named)
+        info = attrs.evolve(info, disk_to_format=layout.disks[0].path)
     return build_plan(
         info,
         layout,
@@ -121,6 +194,7 @@ def make_plan(
         extra_modules=host_flake_modules(info, pm=pm),
         authorized_keys=options.authorized_keys,
         replace_authorized_keys=options.replace_authorized_keys,
+        require_authorized_keys=options.require_authorized_keys,
         phases=options.phases,
         plugins=plugin_records(pm),
         flake_sources=options.flake_sources,

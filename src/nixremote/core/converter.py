@@ -17,6 +17,7 @@ unlock) out of the installed system.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import logging
@@ -496,6 +497,11 @@ def plan_from_json_data(data: Any, *, source: str = "plan") -> Plan:
 def dumps_plan(plan: Plan) -> str:
     """``plan.json`` text (sorted keys, trailing newline)."""
     return json.dumps(unstructure(plan), indent=2, sort_keys=True) + "\n"
+
+
+def plan_digest(plan: Plan) -> str:
+    """The sha256 of ``plan.json``'s text: what the installer marker names."""
+    return hashlib.sha256(dumps_plan(plan).encode()).hexdigest()
 
 
 def loads_plan(text: str | bytes, *, source: str = "plan") -> Plan:

@@ -380,6 +380,11 @@ def default_layout(info: RuntimeInfo, options: LayoutOptions | None = None) -> D
     options = options or LayoutOptions()
     variant = options.variant
     first = info.disk_to_format
+    if not first:
+        raise PlanError(
+            f"cannot tell which disk of {info.host_name} to format",
+            hint="name it with --disk /dev/disk/by-id/...",
+        )
     boot = BootMode.UNKNOWN
     if variant == "uefi":
         boot = BootMode.UEFI

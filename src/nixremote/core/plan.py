@@ -30,6 +30,12 @@ from .sshkeys import check_key, parse_key_line, unique_keys
 PLAN_SCHEMA_VERSION = 1
 """The ``schemaVersion`` of ``plan.json`` that this version writes and the newest it reads."""
 
+INSTALLER_MARKER = "nixremote-installer.json"
+"""A file of the kexec handoff archive, ``{"planSha256": ...}``: the installer image restores it
+to ``/root/network/`` (as every ``*.json`` of the archive), so the installer can tell that it was
+booted by the kexec of the plan it is asked to run (see
+:func:`nixremote.installers.safety.check_identity`)."""
+
 
 @frozen(kw_only=True)
 class PlannedDisk:
@@ -154,6 +160,9 @@ def identity_of(
     disks = []
     for spec in layout.disks:
         disk = info.disk(spec.path)
+        if disk is None and not info.disks:  # a runtime info without disk facts (the
+            disks.append(PlannedDisk(path=spec.path, device=spec.path))  # original's shape)
+            continue
         if disk is None:
             raise PlanError(
                 f"the layout names {spec.path}, which is not among the disks of {info.host_name}",
@@ -184,6 +193,7 @@ def build_plan(
     extra_modules: Iterable[str] = (),
     authorized_keys: Iterable[str] = (),
     replace_authorized_keys: bool = False,
+    require_authorized_keys: bool = True,
     phases: Iterable[str] = CONTROLLER_PHASES,
     plugins: Iterable[PluginRecord] = (),
     flake_sources: Iterable[FlakeSource] = (),
@@ -197,11 +207,12 @@ def build_plan(
     (``info.root_authorized_keys``) and ``authorized_keys``, or ``authorized_keys`` alone with
     ``replace_authorized_keys`` (``--authorized-keys-file``). No key at all is refused: NixOS
     would refuse the system at ``nixos-install`` (no way in for root, no key for the remote
-    unlock), after the disk was wiped."""
+    unlock), after the disk was wiped. Only a plan for the disks alone (``nixremote disk``:
+    no system is installed) passes ``require_authorized_keys=False``."""
     flake_ref = check_flake_url(nixremote_flake) if nixremote_flake else None
     extra = tuple(check_key(k) for k in authorized_keys)
     keys = unique_keys(extra if replace_authorized_keys else (*info.root_authorized_keys, *extra))
-    if not keys:
+    if not keys and require_authorized_keys:
         raise PlanError(
             f"the installed system of {info.host_name} would trust no SSH key"
             + ("" if replace_authorized_keys else ": root on the old system has none"),

@@ -7,6 +7,7 @@ prints them on its console.
 from __future__ import annotations
 
 from .models import RuntimeInfo
+from .plan import Plan, trusted_keys
 
 
 def summary_lines(info: RuntimeInfo) -> list[str]:
@@ -75,3 +76,45 @@ def runtime_info_lines(info: RuntimeInfo) -> list[str]:
 
 def _gib(value: int | None) -> str:
     return "?" if value is None else f"{value / 2**30:.1f} GiB"
+
+
+def _size(value: int | None) -> str:
+    return "size unknown" if value is None else f"{value / 2**30:.1f} GiB"
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    """A plan as a person approves it at a glance: the host, each disk that will be wiped, the
+    pool and datasets, the boot mode, the keys the installed system will trust, the plugins."""
+    info = plan.runtime_info
+    ident = plan.identity
+    lines = [f"host:      {ident.host_name} ({plan.target}, hoster {info.hoster})"]
+    for iface in info.interfaces:
+        addrs = [f"{a.address}/{a.prefix_length}" for a in (*iface.ipv4, *iface.global_ipv6)]
+        mac = iface.mac or "no MAC"
+        lines.append(f"nic:       {iface.stable_name} {mac} {' '.join(addrs)}".rstrip())
+    for disk in ident.disks:
+        facts = [
+            _size(disk.size_bytes),
+            disk.model or "model unknown",
+            f"serial {disk.serial}" if disk.serial else "no serial",
+        ]
+        lines.append(f"WIPE:      {disk.path} ({disk.device}, {', '.join(facts)})")
+    layout = plan.layout
+    pool = layout.pool
+    kind = f"{pool.vdev} of {len(layout.disks)}" if pool.vdev else "single disk"
+    enc = "encrypted, passphrase asked at boot" if pool.encrypted else "NOT encrypted"
+    lines.append(f"pool:      {pool.name} ({kind}, {enc}); layout {layout.name}")
+    for ds in layout.datasets:
+        snaps = "".join(f" @{s}" for s in ds.snapshots)
+        lines.append(f"  dataset  {pool.name}/{ds.name} -> {ds.mountpoint or '-'}{snaps}")
+    lines.append(f"boot:      {layout.boot_mode.value} (the host booted {info.boot_mode.value})")
+    for key in trusted_keys(plan):
+        comment = f" {key.comment}" if key.comment else ""
+        lines.append(f"trust:     {key.type} {key.fingerprint}{comment} ({key.origin})")
+    if not plan.authorized_keys:
+        lines.append("trust:     NO SSH KEY: nobody could log in to the installed system")
+    for mod in plan.host_flake.extra_modules:
+        lines.append(f"module:    {mod}")
+    plugins = ", ".join(f"{p.name} {p.version}" if p.version else p.name for p in plan.plugins)
+    lines.append(f"decided:   {plugins or 'built-in defaults only'} ({plan.created})")
+    return lines

@@ -32,7 +32,7 @@ from ..core.errors import InvalidInputError, NixremoteError, PlanError
 from ..core.layout import LAYOUTS, LayoutOptions, default_layout
 from ..core.models import RuntimeInfo
 from ..core.phases import INSTALLER_PHASES, parse_phases
-from ..core.plan import Plan, build_plan
+from ..core.plan import INSTALLER_MARKER, Plan, build_plan
 from ..core.progress import Event, Reporter, configure_logging
 from ..core.summary import summary_lines
 
@@ -160,6 +160,19 @@ def installer_group() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
 )
 @click.option(
+    "--marker",
+    default=f"/root/network/{INSTALLER_MARKER}",
+    hidden=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The kexec's installer marker (checked with --plan before formatting).",
+)
+@click.option(
+    "--no-marker",
+    is_flag=True,
+    hidden=True,
+    help="With --plan, do not require the kexec's marker.",
+)
+@click.option(
     "--network-runtime-info",
     "network_file",
     default=None,
@@ -252,6 +265,8 @@ def _run(
     dry_run: bool,
     yes: bool,
     json_lines: bool,
+    marker: Path,
+    no_marker: bool,
     **where: Any,
 ) -> None:
     from . import phases as ph
@@ -260,10 +275,19 @@ def _run(
     plan, source = _plan_for(**where)
     info, layout = plan.runtime_info, plan.layout
     wanted = parse_phases(phases, INSTALLER_PHASES)
+    if "install" in wanted and not plan.authorized_keys:
+        # NixOS would refuse the system at nixos-install, after the disk was wiped
+        raise PlanError(
+            f"{source}: the installed system would trust no SSH key",
+            hint="make the plan with --authorized-key, -i KEY or --authorized-keys-file",
+        )
+    from_plan = source.startswith("plan ")
     config = ph.InstallerConfig(
         key_file=key_file,
         state_file=state_file or STATE_FILE,
         reboot=not no_reboot,
+        check_identity=from_plan,
+        identity_marker=None if not from_plan or no_marker else marker,
     )
     lines = summary_lines(info)
     how = "" if source.startswith("plan ") else " (standalone: built-in layout, no plugins)"
@@ -415,19 +439,9 @@ installer_root.add_command(installer_group)
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the installer zipapp: errors become one line and an exit code."""
-    try:
-        return installer_root.main(args=argv, prog_name="nixremote", standalone_mode=False)
-    except NixremoteError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    from ..core.runner import run_group
+
+    return run_group(installer_root, argv)
 
 
 __all__ = ["installer_group", "main"]

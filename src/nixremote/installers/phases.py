@@ -86,6 +86,7 @@ from ..core.plan import Plan
 from ..core.progress import Reporter, report
 from ..core.transport import CommandResult, LocalTransport, Transport, check_result
 from .execute import nuke_disks
+from .safety import check_identity
 from .state import STATE_FILE, InstallState, load_state, save_state
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,9 @@ class InstallerConfig:
     ``reboot`` at the end of the ``reboot`` phase; ``import_dir``: where ``zpool import`` looks
     for the devices of disks named by id (a disk named by kernel path is given directly);
     ``nixos_install``/``reboot_command``: the commands (looked up on ``PATH``);
-    ``mountinfo``: the mount table to read (tests).
+    ``mountinfo``: the mount table to read (tests); ``check_identity``: before formatting, check
+    that this is the host the plan names (:func:`.safety.check_identity`; a plan from the
+    controller), with the kexec's marker at ``identity_marker`` when given.
     """
 
     key_file: Path | None = None
@@ -198,6 +201,8 @@ class InstallerConfig:
     flake_attr: str = FLAKE_ATTR
     system_paths: tuple[str, ...] = ("/",)
     mountinfo: Path = Path("/proc/self/mountinfo")
+    identity_marker: Path | None = None
+    check_identity: bool = False
 
 
 @frozen(kw_only=True)
@@ -369,6 +374,13 @@ class Installer:
     # -- the phases --
 
     def phase_format(self) -> None:
+        if self.config.check_identity:
+            check_identity(
+                self.plan,
+                self.transport,
+                marker=self.config.identity_marker,
+                reporter=self.reporter,
+            )
         self.release("format")
         key = self.key("create the encrypted pool") if self.layout.pool.encrypted else None
         nuke_disks(

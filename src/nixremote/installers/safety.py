@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from attrs import frozen
 
@@ -25,6 +27,7 @@ from ..core.blockdev import parse_lsblk
 from ..core.errors import SafetyError, TransportError
 from ..core.layout import DiskLayout
 from ..core.models import RuntimeInfo
+from ..core.plan import Plan
 from ..core.progress import Reporter, report
 from ..core.transport import Transport
 
@@ -242,3 +245,63 @@ def confirm(
             f"confirmation failed: typed {answer.strip()!r}, not {info.host_name!r}",
             hint="type the host name exactly, or pass --yes",
         )
+
+
+def check_identity(
+    plan: Plan, transport: Transport, *, marker: Path | None, reporter: Reporter | None = None
+) -> None:
+    """Before the first destructive step: refuse unless this is the host ``plan`` names.
+
+    ``marker`` (the kexec's :data:`~nixremote.core.plan.INSTALLER_MARKER`, ``None`` to skip)
+    must exist and name this plan; every planned MAC must be on a NIC here; every planned disk's
+    path must resolve to a disk of the planned size and serial. Reads only.
+    """
+    from ..core.converter import plan_digest
+
+    ident = plan.identity
+    hint = "this is not the host the plan was made for; nothing was changed"
+    if marker is not None:
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise SafetyError(
+                f"no nixremote installer marker at {marker}: this system was not booted by "
+                "nixremote's kexec",
+                hint="run nixremote install from the controller (it kexecs the host first)",
+            ) from None
+        if not isinstance(data, dict) or data.get("planSha256") != plan_digest(plan):
+            raise SafetyError(
+                f"the installer was booted for another plan ({marker})",
+                hint="rerun nixremote install with the plan the kexec was made for",
+            )
+    found = transport.run(["sh", "-c", "cat /sys/class/net/*/address"], check=False)
+    macs = {line.strip().lower() for line in found.text.splitlines() if line.strip()}
+    for mac in ident.macs:
+        if mac not in macs:
+            raise SafetyError(f"refusing to install: no NIC with the planned MAC {mac}", hint=hint)
+    for disk in ident.disks:
+        device = resolve(transport, disk.path)
+        if device is None:
+            raise SafetyError(f"refusing {disk.path}: it does not exist here", hint=hint)
+        result = transport.run(
+            ["lsblk", "-J", "-b", "-d", "-o", "NAME,KNAME,TYPE,SIZE,SERIAL", device], check=False
+        )
+        devices = parse_lsblk(result.text) if result.ok else ()
+        if not devices:
+            raise SafetyError(f"refusing {disk.path}: lsblk cannot read {device}", hint=hint)
+        size, serial = devices[0].size, devices[0].serial
+        if disk.size_bytes is not None and size != disk.size_bytes:
+            raise SafetyError(
+                f"refusing {disk.path}: {size} bytes, the plan says {disk.size_bytes}", hint=hint
+            )
+        if disk.serial is not None and serial != disk.serial:
+            raise SafetyError(
+                f"refusing {disk.path}: serial {serial}, the plan says {disk.serial}", hint=hint
+            )
+    report(
+        reporter,
+        "step",
+        f"this is {ident.host_name} as planned: "
+        f"{len(ident.disks)} disk(s) and {len(ident.macs)} NIC(s) match",
+        phase=PHASE,
+    )

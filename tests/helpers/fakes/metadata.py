@@ -19,7 +19,6 @@ change type), which is what the real service answers.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,29 +41,6 @@ _RESOLVES = re.compile(
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|<<|=|[-+]?[0-9]+"
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*"
 )
-
-
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    text = str(value)
-    if text == "":
-        return "''"
-    if any(c in text for c in '\n\t\\"') or not text.isprintable():
-        return json.dumps(text)
-    if (
-        not _PLAIN_SAFE.fullmatch(text)
-        or _RESOLVES.fullmatch(text)
-        or ": " in text
-        or " #" in text
-        or text.endswith((":", " "))
-    ):
-        return "'" + text.replace("'", "''") + "'"
-    return text
 
 
 def _wrap_plain(text: str, first_width: int, indent: int) -> list[str]:
@@ -109,58 +85,12 @@ def _wrap_double(text: str, first_width: int, indent: int) -> list[str]:
     return [lines[0]] + [" " * indent + line for line in lines[1:]]
 
 
-def _emit_value(prefix: str, value: str, indent: int) -> list[str]:
-    first_width = WIDTH - len(prefix)
-    if value.startswith('"'):
-        parts = _wrap_double(value, first_width, indent + 2)
-    else:
-        parts = _wrap_plain(value, first_width, indent + 2)
-    return [prefix + parts[0], *parts[1:]]
+def to_yaml(data: Any) -> str:
+    """A YAML text of ``data`` in PyYAML's default block style (as the service answers)."""
+    import yaml
 
-
-def to_yaml(data: Any, indent: int = 0) -> str:
-    """A YAML text of ``data`` in PyYAML's default block style."""
-    return "\n".join(_emit(data, indent)) + "\n"
-
-
-def _emit(data: Any, indent: int) -> list[str]:
-    pad = " " * indent
-    if isinstance(data, dict):
-        if not data:
-            return [pad + "{}"]
-        lines: list[str] = []
-        for key in sorted(data):
-            value = data[key]
-            if isinstance(value, dict) and value:
-                lines.append(f"{pad}{key}:")
-                lines.extend(_emit(value, indent + 2))
-            elif isinstance(value, list) and value:
-                lines.append(f"{pad}{key}:")
-                lines.extend(_emit(value, indent))
-            elif isinstance(value, list):
-                lines.append(f"{pad}{key}: []")
-            elif isinstance(value, dict):
-                lines.append(f"{pad}{key}: {{}}")
-            else:
-                lines.extend(_emit_value(f"{pad}{key}: ", _scalar(value), indent))
-        return lines
-    if isinstance(data, list):
-        if not data:
-            return [pad + "[]"]
-        lines = []
-        for item in data:
-            if isinstance(item, dict | list) and item:
-                inner = _emit(item, indent + 2)
-                lines.append(f"{pad}- " + inner[0][indent + 2 :])
-                lines.extend(inner[1:])
-            elif isinstance(item, list):
-                lines.append(f"{pad}- []")
-            elif isinstance(item, dict):
-                lines.append(f"{pad}- {{}}")
-            else:
-                lines.extend(_emit_value(f"{pad}- ", _scalar(item), indent))
-        return lines
-    return _emit_value(pad, _scalar(data), indent)
+    text: str = yaml.safe_dump(data, default_flow_style=False, sort_keys=True)
+    return text
 
 
 class FakeMetadataService(LoopbackServer):

@@ -1,0 +1,123 @@
+"""Options shared by the commands: how to reach a host over SSH, and what to plan for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from ..controller.pipeline import Target
+
+
+def connection_options(func: Any) -> Any:
+    """``-p/--port``, ``-i/--identity``, ``--known-hosts``, ``--accept-new``,
+    ``--connect-timeout`` (in this order in ``--help``)."""
+    for option in reversed(
+        (
+            click.option(
+                "-p",
+                "--port",
+                type=click.IntRange(1, 65535),
+                default=None,
+                help="SSH port (default 22).",
+            ),
+            click.option(
+                "-i",
+                "--identity",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="SSH private key (its .pub is also allowed into the installer).",
+            ),
+            click.option(
+                "--known-hosts",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="known_hosts file to check and record host keys in "
+                "(default ~/.ssh/known_hosts).",
+            ),
+            click.option(
+                "--accept-new",
+                is_flag=True,
+                help="Accept and record the running system's host key when it is unknown "
+                "(a rescue system's key cannot be known in advance).",
+            ),
+            click.option(
+                "--connect-timeout",
+                type=float,
+                default=15.0,
+                show_default=True,
+                help="Seconds to wait for the SSH connection.",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+def plan_options(func: Any) -> Any:
+    """``--layout``, ``--disk`` (repeatable), ``--hoster``, ``--bundle``, ``--flake``,
+    ``--authorized-key`` (repeatable), ``--authorized-keys-file``: what ``nixremote plan`` and
+    ``nixremote install`` decide from."""
+    from ..core.layout import LAYOUTS
+    from .keys import authorized_key_options
+
+    func = authorized_key_options(func)
+    for option in reversed(
+        (
+            click.option(
+                "--layout",
+                type=click.Choice(LAYOUTS),
+                default="default",
+                show_default=True,
+                help="Disk layout (a hoster plugin may choose its own for 'default').",
+            ),
+            click.option(
+                "--disk",
+                "disks",
+                multiple=True,
+                metavar="PATH",
+                help="A disk to format (by-id or kernel path; repeat for a mirror). Default: "
+                "the disk holding / (or the plugins' choice).",
+            ),
+            click.option("--hoster", default=None, help="Hoster plugin (default: detected)."),
+            click.option(
+                "--bundle",
+                type=click.Path(path_type=Path, exists=True),
+                help="Kexec bundle: a directory with bundle.json, or a nixos-images kexec "
+                "tarball (its installer's flake inputs are pinned in the host flake's lock).",
+            ),
+            click.option(
+                "--flake",
+                default=None,
+                metavar="REF",
+                help="Flake reference of nixremote for the host flake's input.",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+def target_from(
+    target: str,
+    *,
+    port: int | None,
+    identity: Path | None,
+    known_hosts: Path | None,
+    accept_new: bool,
+    connect_timeout: float,
+) -> Target:
+    """The pipeline's :class:`~nixremote.controller.pipeline.Target` for ``[USER@]HOST``."""
+    from ..controller.pipeline import Target
+    from ..controller.ssh import parse_target
+
+    user, host, t_port = parse_target(target)
+    return Target(
+        host=host,
+        user=user or "root",
+        port=port or t_port or 22,
+        identity_file=identity,
+        known_hosts=known_hosts,
+        host_key_policy="accept-new" if accept_new else "strict",
+        connect_timeout=connect_timeout,
+    )
