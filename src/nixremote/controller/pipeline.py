@@ -275,17 +275,18 @@ class _Run:
             if pub.is_file():
                 keys.append(pub.read_text(encoding="utf-8").strip())
         plan = self.plan = self.plan or self.make_plan(info, facts)
+        dump = handoff.NetworkDump(
+            addrs=_json_list(facts.get("ip-addr")),
+            routes_v4=_json_list(facts.get("ip-route4")),
+            routes_v6=_json_list(facts.get("ip-route6")),
+        )
         archive = handoff.build_archive(
             handoff.archive_entries(
                 host_key=self.installer_key,
                 authorized_keys=keys,
                 info=info,
                 plan=plan,
-                network=handoff.NetworkDump(
-                    addrs=_json_list(facts.get("ip-addr")),
-                    routes_v4=_json_list(facts.get("ip-route4")),
-                    routes_v6=_json_list(facts.get("ip-route6")),
-                ),
+                network=dump,
                 zipapp=pyz,
             )
         )
@@ -298,6 +299,7 @@ class _Run:
             archive_bytes=len(archive),
             allow_kexec_install=opts.allow_kexec_install,
             upload_dir=opts.remote_dir,
+            network=dump,
             reporter=self.reporter,
         )
         remote = opts.remote_dir.rstrip("/")
