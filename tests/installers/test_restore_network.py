@@ -342,7 +342,8 @@ def test_ip_mode_brings_up_the_hetzner_shape_by_mac(namespace: str, tmp_path: Pa
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout == ""  # nothing is left to DHCP
+    # found by MAC under the installer's names, both static: nothing is left to DHCP
+    assert result.stdout.splitlines() == ["static enp0s2", "static enp0s3"]
     assert "2 interface(s) from the ip dump" in result.stderr
     assert "failed" not in result.stderr, result.stderr
 
@@ -397,7 +398,8 @@ def test_ip_mode_leaves_leased_addresses_to_dhcp(namespace: str, tmp_path: Path)
         text=True,
         check=True,
     )
-    assert result.stdout.split() == ["enp0s2"]  # for the image's DHCP client
+    # the leased address is left to the image's DHCP client; the private network stays static
+    assert result.stdout.splitlines() == ["dhcp enp0s2", "static enp0s3"]
     up = json.loads(ip("-n", namespace, "-j", "addr", "show", "dev", "enp0s2"))[0]
     assert "UP" in up["flags"]
     assert [i for i in up["addr_info"] if i["family"] == "inet"] == []

@@ -20,8 +20,9 @@ DHCP where the old system leased its address. Two renderers write the descriptio
 - :func:`networkd_units`: systemd-networkd units, ``00-nixremote-<n>.network`` in
   /run/systemd/network/ (ahead of the NixOS image's DHCP fallback 99-nixremote-dhcp.network);
 - :func:`ip_commands`: ``ip`` commands and accept_ra settings for an image without networkd,
-  applied at once (``--ip``); the interfaces left to DHCP are printed on stdout, one a line, for
-  the image's DHCP client.
+  applied at once (``--ip``); stdout then says what became of each interface found, a line
+  each: ``static <name>`` (addresses and routes set, no DHCP) or ``dhcp <name>`` (for the
+  image's DHCP client). Interfaces not named are the image's to configure (its DHCP fallback).
 
 The files came from the machine being replaced: a value with a newline or another control
 character (it would start a new line, or section, in a unit) is refused like nix/lib/network.nix
@@ -415,10 +416,12 @@ def ip_commands(links: list[Link], names: dict[str, str]) -> dict[str, Any]:
 
     ``names`` maps the MAC addresses of the interfaces present now to their names (and each
     name to itself, for interfaces matched by name). Returns ``sysctl`` (``/proc/sys`` path,
-    value) pairs to write first, ``ip`` (argv lists) to run in order, ``dhcp4`` (interface names
-    for a DHCP client) and ``missing`` (the old names of interfaces not found)."""
+    value) pairs to write first, ``ip`` (argv lists) to run in order, ``devices`` (the interfaces
+    configured, by their names now), ``dhcp4`` (those of them for a DHCP client) and
+    ``missing`` (the old names of interfaces not found)."""
     sysctl: list[tuple[str, str]] = []
     ip: list[list[str]] = []
+    devices: list[str] = []
     dhcp4: list[str] = []
     missing: list[str] = []
     for link in links:
@@ -426,6 +429,7 @@ def ip_commands(links: list[Link], names: dict[str, str]) -> dict[str, Any]:
         if dev is None:
             missing.append(link["name"])
             continue
+        devices.append(dev)
         sysctl.append((f"net/ipv6/conf/{dev}/accept_ra", "1" if link["acceptRA"] else "0"))
         ip.append(["ip", "link", "set", "dev", dev, "up"])
         ip += [["ip", "addr", "replace", a, "dev", dev] for a in link["addresses"]]
@@ -439,7 +443,7 @@ def ip_commands(links: list[Link], names: dict[str, str]) -> dict[str, Any]:
             ip.append(cmd)
         if link["dhcp4"]:
             dhcp4.append(dev)
-    return {"sysctl": sysctl, "ip": ip, "dhcp4": dhcp4, "missing": missing}
+    return {"sysctl": sysctl, "ip": ip, "devices": devices, "dhcp4": dhcp4, "missing": missing}
 
 
 # --- reading the files, and the command ---------------------------------------------------
@@ -486,8 +490,11 @@ def current_names(sys_net: str = SYS_NET) -> dict[str, str]:
     return names
 
 
-def apply_ip(links: list[Link], sys_net: str = SYS_NET, proc_sys: str = "/proc/sys") -> list[str]:
-    """Apply the description now with ``ip``; return the interfaces left to DHCP."""
+def apply_ip(
+    links: list[Link], sys_net: str = SYS_NET, proc_sys: str = "/proc/sys"
+) -> list[tuple[str, str]]:
+    """Apply the description now with ``ip``; return ``("static" or "dhcp", name)`` for each
+    interface configured."""
     plan = ip_commands(links, current_names(sys_net))
     for name in plan["missing"]:
         print(f"restore-network: no interface of {name} here, skipped", file=sys.stderr)
@@ -501,7 +508,7 @@ def apply_ip(links: list[Link], sys_net: str = SYS_NET, proc_sys: str = "/proc/s
         result = subprocess.run(argv, capture_output=True, text=True, check=False)
         status = "ok" if result.returncode == 0 else f"failed: {result.stderr.strip()}"
         print(f"restore-network: {' '.join(argv)}: {status}", file=sys.stderr)
-    return list(plan["dhcp4"])
+    return [("dhcp" if dev in plan["dhcp4"] else "static", dev) for dev in plan["devices"]]
 
 
 def main(argv: list[str]) -> int:
@@ -524,8 +531,8 @@ def main(argv: list[str]) -> int:
         return 0
     print(f"restore-network: {len(links)} interface(s) from {origin}", file=sys.stderr)
     if use_ip:
-        for name in apply_ip(links):
-            print(name)
+        for how, name in apply_ip(links):
+            print(how, name)
         return 0
     files = networkd_units(links)
     target.mkdir(parents=True, exist_ok=True)
