@@ -668,14 +668,16 @@ class RescueVm:
         *,
         known_hosts: Path | None = None,
         identity: Path | None = None,
+        host: str | None = None,
     ) -> list[str]:
-        """OpenSSH argv for ``remote`` (an argv, quoted for the remote shell) as root."""
+        """OpenSSH argv for ``remote`` (an argv, quoted for the remote shell) as root;
+        ``host``: another address of the VM than :attr:`host` (hoster mode: IPv6)."""
         argv = [
             "ssh",
             *self.ssh_options(known_hosts, identity),
             "-p",
             str(self.ssh_port),
-            f"root@{self.host}",
+            f"root@{host or self.host}",
         ]
         if remote:
             argv += ["--", shlex.join(remote)]
@@ -690,9 +692,10 @@ class RescueVm:
         check: bool = True,
         known_hosts: Path | None = None,
         identity: Path | None = None,
+        host: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run ``remote`` (argv) over SSH; text output; raise on failure when ``check``."""
-        argv = self.ssh_argv(remote, known_hosts=known_hosts, identity=identity)
+        argv = self.ssh_argv(remote, known_hosts=known_hosts, identity=identity, host=host)
         data = input.encode() if isinstance(input, str) else input
         proc = subprocess.run(argv, input=data, capture_output=True, timeout=timeout)
         result = subprocess.CompletedProcess(
