@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 
+from helpers.hoster_vm import network_by_mac
 from helpers.networkd_double import (
     DONE_FILE,
     LOG_FILE,
@@ -62,31 +63,6 @@ def state(hoster_vm: RescueVm, tmp_path_factory: pytest.TempPathFactory) -> dict
     key_file.write_bytes(secrets.token_hex(16).encode() + b"\n")
     key_file.chmod(0o600)
     return {"work": work, "known_hosts": known_hosts, "key_file": key_file}
-
-
-def network_by_mac(info: RuntimeInfo) -> dict[str, Any]:
-    """What must survive a change of system: per MAC its addresses, the gateway routes by the
-    MAC of their device, and which MAC is primary. Interface names are left out on purpose."""
-    mac = {i.name: i.mac for i in info.interfaces}
-    return {
-        "addresses": {
-            i.mac: sorted((a.address, a.prefix_length, a.dynamic) for a in (*i.ipv4, *i.ipv6))
-            for i in info.interfaces
-        },
-        "routes": sorted(
-            (
-                r.family,
-                r.destination,
-                r.gateway or "",
-                mac.get(r.device or "") or "",
-                r.on_link,
-                r.metric or 0,
-            )
-            for r in info.routes
-            if r.gateway
-        ),
-        "primary": mac.get(info.primary_interface or ""),
-    }
 
 
 def test_the_rescue_system_is_static_behind_our_veth(hoster_vm: RescueVm) -> None:
