@@ -36,7 +36,7 @@ def nix_lower(mac: str) -> str:
 
 def _restore() -> Any:
     spec = importlib.util.spec_from_file_location(
-        "restore_network", REPO / "nix" / "installer" / "restore_network.py"
+        "restore_network", REPO / "src" / "nixremote" / "installers" / "restore_network.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

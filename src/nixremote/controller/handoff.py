@@ -232,15 +232,16 @@ def wait_for_installer(
 
     ``connect`` checks the host key strictly against the generated one: until the old system is
     gone its sshd answers with the old key, which means "not yet". On timeout the error says
-    where to look (the hoster's console).
+    where to look (the hoster's console) and the way back (its rescue system).
     """
     return wait_for_ssh(
         connect,
         deadline=deadline,
         what=f"the installer on {host}",
         phase="kexec",
-        hint="look at the host's console (the hoster's web/serial console) for the kexec'd "
-        "kernel's output; a host with too little RAM or an unsupported NIC often hangs there",
+        hint="look at the host's console (the hoster's web/serial console): the installer may "
+        "hang (too little RAM, an unsupported NIC) or be up without its network; to get back, "
+        "boot the host into the hoster's rescue system again and rerun nixremote install",
         interval=interval,
         reporter=reporter,
         clock=clock,

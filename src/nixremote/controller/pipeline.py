@@ -317,17 +317,18 @@ class _Run:
         info = plan.runtime_info  # what was approved travels (the disks the plan chose)
         # the installer lets in what the installed system will trust, and this controller
         keys = unique_keys((*plan.authorized_keys, *self.identity_keys()))
+        dump = handoff.NetworkDump(
+            addrs=_json_list(facts.get("ip-addr")),
+            routes_v4=_json_list(facts.get("ip-route4")),
+            routes_v6=_json_list(facts.get("ip-route6")),
+        )
         archive = handoff.build_archive(
             handoff.archive_entries(
                 host_key=self.installer_key,
                 authorized_keys=keys,
                 info=info,
                 plan=plan,
-                network=handoff.NetworkDump(
-                    addrs=_json_list(facts.get("ip-addr")),
-                    routes_v4=_json_list(facts.get("ip-route4")),
-                    routes_v6=_json_list(facts.get("ip-route6")),
-                ),
+                network=dump,
                 zipapp=pyz,
             )
         )
@@ -341,6 +342,7 @@ class _Run:
             allow_kexec_install=opts.allow_kexec_install,
             upload_dir=opts.remote_dir,
             secret_dirs=opts.secret_dirs,
+            network=dump,
             reporter=self.reporter,
         )
         remote = opts.remote_dir.rstrip("/")

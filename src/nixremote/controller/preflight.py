@@ -3,12 +3,17 @@
 One exec on the target (:data:`PROBE`) reports architecture, memory, kexec, boot mode and where
 the disk to format resolves to; :func:`check` compares that with the bundle and the runtime info
 and raises a :class:`~nixremote.core.errors.PreflightError` for the first problem, with what to
-do. :func:`parse_probe` and :func:`check` are pure; :func:`run_preflight` does the one exec.
+do. It also asks the installer's own network restore
+(:mod:`nixremote.installers.restore_network`) whether the network dump that goes into the
+handoff archive describes the network (:func:`check_network`). :func:`parse_probe` and
+:func:`check` are pure; :func:`run_preflight` does the one exec.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
@@ -17,7 +22,11 @@ from ..core.errors import PreflightError
 from ..core.models import BootMode, RuntimeInfo
 from ..core.progress import Reporter, report
 from ..core.transport import Transport
+from ..installers.restore_network import dump_problems
 from .bundle import Bundle, normalize_arch
+
+if TYPE_CHECKING:
+    from .handoff import NetworkDump
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +139,32 @@ def _gib(n: int) -> str:
     return f"{n / 1024**3:.2f} GiB" if n >= 1024**3 else f"{n / MIB:.0f} MiB"
 
 
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def check_network(network: NetworkDump, info: RuntimeInfo, *, host: str) -> None:
+    """Raise :class:`PreflightError` when the installer could not restore the network from
+    ``network`` (the dump that goes into the handoff archive), for the reason the installer's
+    own restore code gives (:func:`~nixremote.installers.restore_network.dump_problems`)."""
+    problems = dump_problems(
+        _json(network.addrs),
+        _json(network.routes_v4),
+        _json(network.routes_v6),
+        info.primary_interface,
+    )
+    if problems:
+        raise PreflightError(
+            f"the network dump of {host} cannot describe its network: {problems[0]}; "
+            "the installer would come up unreachable",
+            hint="collect again (nixremote info) and check `ip -j addr` and `ip -j route` on the "
+            "host; nothing was changed",
+        )
+
+
 def check(
     state: TargetState,
     info: RuntimeInfo,
@@ -139,6 +174,7 @@ def check(
     archive_bytes: int = 0,
     allow_kexec_install: bool = True,
     upload_dir: str | None = None,
+    network: NetworkDump | None = None,
 ) -> str:
     """Raise :class:`PreflightError` for the first failed check; return the kernel command line.
 
@@ -148,7 +184,8 @@ def check(
     :func:`secret_dir`), free memory for the upload (when in RAM), the secret directory and
     the load, kexec present (or
     installable), kexec allowed, boot mode known, disk by-id resolves to the collected disk,
-    kernel command line within budget.
+    the network dump describes the network (when ``network`` is given), kernel command line
+    within budget.
     """
     arch = normalize_arch(state.arch or info.arch or "")
     if arch != bundle.arch:
@@ -220,6 +257,8 @@ def check(
             "the runtime info was collected",
             hint="collect the runtime info again before installing",
         )
+    if network is not None:
+        check_network(network, info, host=host)
     return kernel_command_line(bundle.kernel_params, info)
 
 
@@ -269,10 +308,12 @@ def run_preflight(
     allow_kexec_install: bool = True,
     upload_dir: str = "",
     secret_dirs: tuple[str, ...] = (),
+    network: NetworkDump | None = None,
     reporter: Reporter | None = None,
 ) -> tuple[TargetState, str]:
     """Probe the target and run every check; returns the state and the kernel command line
-    (:func:`secret_dir` of the state names where the archive goes)."""
+    (:func:`secret_dir` of the state names where the archive goes). ``network``: the dump that
+    goes into the handoff archive (checked by :func:`check_network`)."""
     report(reporter, "start", "preflight checks", phase="preflight")
     state = probe(transport, info, upload_dir, secret_dirs)
     line = check(
@@ -283,6 +324,7 @@ def run_preflight(
         archive_bytes=archive_bytes,
         allow_kexec_install=allow_kexec_install,
         upload_dir=upload_dir or None,
+        network=network,
     )
     report(
         reporter,
