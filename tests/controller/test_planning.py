@@ -13,7 +13,7 @@ from nixremote.controller.planning import (
     make_plan,
     resolve_disks,
 )
-from nixremote.core.errors import PlanError, SafetyError
+from nixremote.core.errors import PlanError, PluginError, SafetyError
 from nixremote.core.layout import DiskLayout, LayoutOptions, default_layout
 from nixremote.core.models import Disk, Interface, RuntimeInfo
 from nixremote.core.plugins import get_plugin_manager
@@ -48,7 +48,7 @@ def test_a_hoster_plugin_chooses_its_own_layout(nixremote_pm):
     assert layout.pool.vdev == "mirror"
     assert [d.path for d in layout.disks] == [DISK, "/dev/disk/by-id/acme-2"]
     assert choose_layout(INFO, pm=pm) == default_layout(INFO)  # declined: the generic answer
-    with pytest.raises(PlanError, match="returned dict, not a DiskLayout"):
+    with pytest.raises(PluginError, match="returned dict, not a DiskLayout"):
         choose_layout(INFO, pm=nixremote_pm(BrokenPlugin()))
 
 
@@ -125,7 +125,7 @@ class MirrorPlugin:
 
     @hookimpl
     def disk_layout(self, info: RuntimeInfo, options: LayoutOptions) -> DiskLayout | None:
-        if options.variant != "default" or options.disks:
+        if options.variant is not None or options.disks:
             return None
         return default_layout(
             info, attrs.evolve(options, variant="mirror", disks=("/dev/disk/by-id/ata-TWO",))

@@ -104,7 +104,7 @@ def install_cmd(
     bundle: Path | None,
     flake: str | None,
     disk_key_file: Path | None,
-    layout: str,
+    layout: str | None,
     disks: tuple[str, ...],
     phases: str,
     installer_port: int | None,
@@ -113,15 +113,20 @@ def install_cmd(
     dry_run: bool,
     yes: bool,
     json_lines: bool,
+    sets: tuple[str, ...],
+    config: Path | None,
     **connection: Any,
 ) -> None:
     """Install NixOS onto HOST over SSH: collect and plan (or run a saved --plan), confirm,
-    kexec into the installer, format, install, reboot."""
+    kexec into the installer, format, install, reboot. With --plan, the plan's decisions stand;
+    the settings reach the lifecycle hooks (before the kexec, after the install)."""
     from ..controller.pipeline import InstallOptions, install, parse_phases
     from ..core.converter import load_plan
     from ..core.progress import Event
+    from .options import plugins_and_settings
     from .output import progress_reporter
 
+    pm, settings = plugins_and_settings(sets, config)
     the_target = target_from(target, **connection)
     wanted = parse_phases(phases)
     if "kexec" in wanted and bundle is None:
@@ -138,7 +143,7 @@ def install_cmd(
             hint="pass --yes to confirm, or --dry-run to look first",
         )
     approved = load_plan(plan_file) if plan_file is not None else None
-    if approved is not None and (disks or layout != "default" or flake):
+    if approved is not None and (disks or layout is not None or flake):
         raise InvalidInputError(
             "--disk, --layout and --flake cannot be combined with --plan (the plan decides)",
             hint="make a new plan with nixremote plan",
@@ -163,6 +168,8 @@ def install_cmd(
         installer_port=installer_port,
         kexec_deadline=kexec_timeout,
         hoster=hoster,
+        settings=settings,
+        plugins=pm,
     )
     with progress_reporter(json_lines=json_lines) as reporter:
         show = reporter
