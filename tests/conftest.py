@@ -8,12 +8,14 @@ Helpers live in the ``helpers`` package (``tests/helpers``; pytest puts ``tests`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from helpers.netns import HOSTER_LIKE, TWO_NICS, NetnsHost, create_host
 from helpers.offline_nix import OfflineNix
+from helpers.plugins import OVHLIKE, pip_install
 from nixremote.testing.sshd import LoopbackSshd
 
 
@@ -62,3 +64,11 @@ def shared_offline_nix(tmp_path_factory: pytest.TempPathFactory) -> OfflineNix:
     """One :class:`OfflineNix` store for the session (store paths are content-addressed: what one
     test adds, another may add again)."""
     return OfflineNix(tmp_path_factory.mktemp("nix-shared"))
+
+
+@pytest.fixture(scope="session")
+def ovhlike_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory into which pip installed the OVH-like test plugin (``tests/data/plugins/
+    ovhlike``); put it first on ``PYTHONPATH`` (``helpers.plugins.env_with``) or import from it
+    (``helpers.plugins.imported``)."""
+    return pip_install(OVHLIKE, tmp_path_factory.mktemp("site-ovhlike"))

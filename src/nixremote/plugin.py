@@ -59,6 +59,7 @@ EXPORTS: dict[str, str] = {
     "FlakeInput": "core.flakeparts",
     "HostFlakeItem": "core.flakeparts",
     "render_host_flake": "core.hostflake",
+    "nix_string": "core.nixtext",
     "write_host_flake": "core.hostflake",
     # plans
     "Plan": "core.plan",
@@ -151,6 +152,7 @@ __all__ = [
     "load_facts",
     "looks_secret",
     "make_plan",
+    "nix_string",
     "render_host_flake",
     "report",
     "runtime_info_from_facts",
@@ -244,6 +246,9 @@ if TYPE_CHECKING:
         IPAddress,
         Route,
         RuntimeInfo,
+    )
+    from .core.nixtext import (
+        nix_string,
     )
     from .core.plan import (
         FlakeSource,

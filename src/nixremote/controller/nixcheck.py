@@ -105,8 +105,10 @@ def sanity_check(text: str) -> None:
             i += len(token)
         elif c in ")]}":
             if not stack or _PAIRS.get(stack[-1][0]) != c:
-                opened = f" (the {stack[-1][0]} at line {_position(text, stack[-1][1])[0]})"
-                raise fail(f"unexpected {c!r}" + (opened if stack else ""), i)
+                opened = ""
+                if stack:
+                    opened = f" (the {stack[-1][0]} at line {_position(text, stack[-1][1])[0]})"
+                raise fail(f"unexpected {c!r}{opened}", i)
             stack.pop()
             i += 1
         else:
@@ -129,13 +131,18 @@ def nix_instantiate() -> str | None:
     return shutil.which("nix-instantiate")
 
 
-def nix_parse(text: str, nix: str) -> None:
-    """Parse ``text`` with ``nix-instantiate --parse``; a syntax error raises
-    :class:`NixSyntaxError` with Nix's message. Nix's own failures (not a syntax error) raise
-    ``OSError``."""
+EXPRESSION_SCOPE = "inputs@{ self, nixremote, ... }:"
+"""What is in scope of a module expression in the host flake's ``modules`` list."""
+
+
+def nix_parse(text: str, nix: str, *, scope: str = "") -> None:
+    """Parse ``text`` with ``nix-instantiate --parse`` (``scope``: a function head whose
+    arguments are in scope, on a line of its own before ``text``); a syntax error (or a
+    variable that is not defined) raises :class:`NixSyntaxError` with Nix's message. Nix's own
+    failures raise ``OSError``."""
     with tempfile.TemporaryDirectory(prefix="nixremote-parse-") as tmp:
         path = Path(tmp) / "plugin.nix"
-        path.write_text(text, encoding="utf-8")
+        path.write_text(f"{scope}\n(\n{text}\n)\n" if scope else text, encoding="utf-8")
         result = subprocess.run(
             [nix, "--parse", "--store", "dummy://", str(path)],
             capture_output=True,
@@ -151,20 +158,25 @@ def nix_parse(text: str, nix: str) -> None:
     where = next((line for line in lines if line.startswith("at ") and str(path) in line), "")
     found = re.search(r":(\d+):(\d+)", where)
     if errors and found:
-        raise NixSyntaxError(errors[0], int(found.group(1)), int(found.group(2)))
+        line, column = int(found.group(1)) - (2 if scope else 0), int(found.group(2))
+        last = text.count("\n") + 1
+        if line > last:  # in the closing parenthesis around an expression: at its end
+            line, column = last, len(text.rsplit("\n", 1)[-1]) + 1
+        raise NixSyntaxError(errors[0], max(line, 1), column)
     raise OSError(f"{nix} --parse failed: {' | '.join(lines[-3:]) or result.returncode}")
 
 
-def check_nix(text: str, *, what: str, nix: str | None = None) -> str:
-    """Check Nix ``text`` (``what`` names it in the error: ``plugin 'x': module file a.nix``);
-    returns which checker ran (``nix-instantiate`` or ``python``). ``nix`` is the
-    ``nix-instantiate`` to use (default: :func:`nix_instantiate`). A syntax error is a
-    :class:`~nixremote.core.errors.PlanError`."""
+def check_nix(text: str, *, what: str, nix: str | None = None, expression: bool = False) -> str:
+    """Check Nix ``text`` (``what`` names it in the error: ``plugin 'x': file a.nix``); with
+    ``expression``, as an element of the host flake's ``modules`` list (``inputs``, ``self``
+    and ``nixremote`` in scope). Returns which checker ran (``nix-instantiate`` or
+    ``python``); ``nix`` is the ``nix-instantiate`` to use (default: :func:`nix_instantiate`).
+    A syntax error is a :class:`~nixremote.core.errors.PlanError`."""
     nix = nix if nix is not None else nix_instantiate()
     try:
         if nix:
             try:
-                nix_parse(text, nix)
+                nix_parse(text, nix, scope=EXPRESSION_SCOPE if expression else "")
                 return "nix-instantiate"
             except OSError:
                 pass  # Nix itself is broken here: the Python check still runs

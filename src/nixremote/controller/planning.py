@@ -182,7 +182,8 @@ def host_flake_parts(
     ):
         who = f"plugin {part.plugin!r}"
         for expr in part.modules:
-            checker = check_nix(expr, what=f"{who}: module {expr.strip()[:40]!r}", nix=nix)
+            what = f"{who}: module {expr.strip()[:40]!r}"
+            checker = check_nix(expr, what=what, nix=nix, expression=True)
             modules.append(expr)
         for file in part.files:
             if file.module or file.path.endswith(".nix"):

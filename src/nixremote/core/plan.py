@@ -92,10 +92,17 @@ class HostFlakeInputs:
     @property
     def modules(self) -> tuple[str, ...]:
         """Every module the host flake adds, in order: the plugins' expressions, their module
-        files (``./plugins/...``), the layout's module."""
+        files (``./plugins/...``), one registering each flake input the plugins added (so its
+        source stays in the system's closure and the registry, like nixremote's), the layout's
+        module."""
         return (
             *self.extra_modules,
             *(f"./{f.path}" for f in self.files if f.module),
+            *(
+                f"{{ nixremote.flake.inputs.{i.name} = inputs.{i.name}; }}"
+                for i in self.inputs
+                if i.flake
+            ),
             *((self.layout_module,) if self.layout_module else ()),
         )
 
