@@ -148,19 +148,23 @@ def get_plugin_manager(
     for name, plugin in extra:
         seen.add(name)
         _register(pm, plugin, name, strict=strict)
-    _check_disabled(pm, skip - seen, autoload=autoload)
+    _check_disabled(pm, skip, seen, autoload=autoload)
     return pm
 
 
-def _check_disabled(pm: PluginManager, unknown: frozenset[str], *, autoload: bool) -> None:
+def _check_disabled(
+    pm: PluginManager, skip: frozenset[str], seen: set[str], *, autoload: bool
+) -> None:
+    unknown = skip - seen
     if unknown and not autoload and may_have_entry_points():
         from importlib.metadata import entry_points  # installed but not loaded: still known
 
-        unknown -= {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        seen = seen | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        unknown -= seen
     if not unknown:
         return
     pm.unknown_disabled = tuple(sorted(unknown))
-    known = [n for n, _ in BUILTIN_PLUGINS] + [n for n, _ in pm.list_name_plugin()]
+    known = sorted(seen)
     for name in pm.unknown_disabled:
         log.warning(
             "NIXREMOTE_DISABLE_PLUGINS names %r, which is no plugin%s",
