@@ -3,7 +3,8 @@
 ``mkdocs.yml`` lists this file under ``hooks:``. At build time it adds two pages that are not in
 git, so they cannot drift from the code:
 
-* ``reference/hooks.md`` from the hook specs in :mod:`nixremote.core.hookspecs`;
+* ``reference/hooks.md`` from the hook specs in :mod:`nixremote.core.hookspecs`
+  (:func:`nixremote.cli.hookref.hook_reference`, which ``nixremote plugins --hooks`` prints);
 * ``reference/runtime-info.md`` from the attrs models in :mod:`nixremote.core.models`, with the
   fields of the original installer's ``runtime-info.json`` marked, and an example file written by
   the real converter.
