@@ -18,6 +18,10 @@ from helpers.offline_nix import OfflineNix
 from helpers.plugins import OVHLIKE, pip_install
 from nixremote.testing.sshd import LoopbackSshd
 
+collect_ignore = ["data"]
+"""tests/data holds plugin distributions with test suites of their own (run by
+tests/packaging against the installed plugin), not tests of this session."""
+
 
 @pytest.fixture
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., LoopbackSshd]]:

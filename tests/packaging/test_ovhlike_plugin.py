@@ -267,3 +267,22 @@ def test_a_plan_over_ssh_decides_with_the_settings_and_records_them(
     proc = nixremote(ovhlike_site, "plan", *connection, "--layout", "default", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["layout"]["name"] == "default"
+
+
+def test_install_checks_the_settings_before_it_connects(ovhlike_site: Path, tmp_path: Path) -> None:
+    # port 9 of 127.0.0.1 (discard) has nobody listening: a connection attempt would fail
+    # differently; the setting is refused first
+    line = _one_error(
+        nixremote(
+            ovhlike_site,
+            "install",
+            "root@127.0.0.1",
+            "-p",
+            "9",
+            "--dry-run",
+            "--set",
+            "ovh-like.mirorr=false",
+            home=tmp_path,
+        )
+    )
+    assert "plugin 'ovh-like' has no setting 'mirorr' (did you mean 'mirror'?)" in line
