@@ -78,6 +78,8 @@ def test_declarations_are_checked() -> None:
         Setting(key="rack", type=str, help="no plugin")
     with pytest.raises(ValueError, match="not one of str, bool, int, float"):
         Setting(key="x.y", type=list, help="a list")
+    with pytest.raises(ValueError, match="the default '5' is not a int"):
+        Setting(key="x.y", type=int, default="5", help="a number")
 
 
 def test_secrets_by_declaration_or_by_name() -> None:

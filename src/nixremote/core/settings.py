@@ -101,8 +101,15 @@ class Setting(Generic[T]):
     key: str = field(validator=_check_key)
     type: type[T] = field(validator=_check_type)
     help: str
-    default: T | None = None
+    default: T | None = field(default=None)
     secret: bool = False
+
+    @default.validator
+    def _check_default(self, attribute: attrs.Attribute[T | None], value: T | None) -> None:
+        if value is not None and type(value) is not self.type:
+            raise ValueError(
+                f"setting {self.key}: the default {value!r} is not a {self.type.__name__}"
+            )
 
     @property
     def plugin(self) -> str:
