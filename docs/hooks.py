@@ -3,7 +3,8 @@
 ``mkdocs.yml`` lists this file under ``hooks:``. At build time it adds two pages that are not in
 git, so they cannot drift from the code:
 
-* ``reference/hooks.md`` from the hook specs in :mod:`nixremote.core.hookspecs`;
+* ``reference/hooks.md`` from the hook specs in :mod:`nixremote.core.hookspecs`
+  (:func:`nixremote.cli.hookref.hook_reference`, which ``nixremote plugins --hooks`` prints);
 * ``reference/runtime-info.md`` from the attrs models in :mod:`nixremote.core.models`, with the
   fields of the original installer's ``runtime-info.json`` marked, and an example file written by
   the real converter.
@@ -18,13 +19,14 @@ import html
 import inspect
 import re
 import sys
-import textwrap
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
 import attrs
+
+from nixremote.cli.hookref import rst_to_md
 
 HOOKS_PAGE = "reference/hooks.md"
 SCHEMA_PAGE = "reference/runtime-info.md"
@@ -42,140 +44,14 @@ ORIGINAL_TOP_LEVEL = (
 )
 
 
-# -- docstrings: reST roles to Markdown --------------------------------------------------------
-
-
-def rst_to_md(text: str) -> str:
-    """The reST of nixremote's docstrings (``code``, :func:`x`, :class:`~a.B`) as Markdown."""
-
-    def role(match: re.Match[str]) -> str:
-        kind, target = match.group(1), match.group(2)
-        short = target.lstrip("~")
-        if target.startswith("~"):
-            short = short.rsplit(".", 1)[-1]
-        return f"`{short}()`" if kind in ("func", "meth") else f"`{short}`"
-
-    text = re.sub(r":(?:py:)?(\w+):`([^`]+)`", role, text)
-    text = re.sub(r"``([^`]+)``", r"`\1`", text)
-    # reST "::" literal blocks to fenced code.
-    out: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.rstrip().endswith("::"):
-            out.append(line.rstrip()[:-1])
-            i += 1
-            block: list[str] = []
-            while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
-                block.append(lines[i])
-                i += 1
-            out += [
-                "",
-                "```python",
-                *textwrap.dedent("\n".join(block)).strip().splitlines(),
-                "```",
-                "",
-            ]
-            continue
-        out.append(line)
-        i += 1
-    return "\n".join(out)
-
-
-# -- the hook reference ------------------------------------------------------------------------
-
-
-def hook_specs() -> list[tuple[str, Any, dict[str, Any]]]:
-    """(name, function, spec options) of every hook spec, in source order."""
-    from nixremote.core import hookspecs
-
-    specs = []
-    for name, func in vars(hookspecs).items():
-        opts = getattr(func, f"{hookspecs.PROJECT}_spec", None)
-        if opts is not None and inspect.isfunction(func):
-            specs.append((name, func, dict(opts)))
-    specs.sort(key=lambda s: s[1].__code__.co_firstlineno)
-    return specs
-
-
-def _signature(name: str, func: Any) -> str:
-    sig = inspect.signature(func)
-    params = ",\n    ".join(
-        f"{p.name}: {p.annotation}" if p.annotation is not inspect.Parameter.empty else p.name
-        for p in sig.parameters.values()
-    )
-    ret = (
-        f" -> {sig.return_annotation}"
-        if sig.return_annotation is not inspect.Signature.empty
-        else ""
-    )
-    return f"def {name}(\n    {params},\n){ret}: ..."
-
-
-def _builtin_implementations() -> dict[str, list[str]]:
-    """hook name -> the built-in plugins implementing it, with their ordering marks."""
-    from nixremote.core.plugins import get_plugin_manager
-
-    pm = get_plugin_manager(autoload=False)
-    out: dict[str, list[str]] = {}
-    for name in pm.hook.__dict__:
-        caller = getattr(pm.hook, name)
-        for impl in caller.get_hookimpls():
-            marks = [
-                m
-                for m in ("wrapper", "hookwrapper", "tryfirst", "trylast")
-                if getattr(impl, m, False)
-            ]
-            label = f"`{impl.plugin_name}`" + (f" ({', '.join(marks)})" if marks else "")
-            out.setdefault(name, []).append(label)
-    return out
+# -- the hook reference: nixremote.cli.hookref (also `nixremote plugins --hooks`) ----------------
 
 
 def hook_reference() -> str:
-    """Markdown of every hook spec: signature, how results combine, documentation."""
-    from nixremote.core import hookspecs
+    """The hook reference page (:func:`nixremote.cli.hookref.hook_reference`)."""
+    from nixremote.cli.hookref import hook_reference as reference
 
-    parts = [
-        "# Hook reference",
-        "",
-        '!!! note "Generated"',
-        "    This page is generated from `src/nixremote/core/hookspecs.py` at build time "
-        "(`docs/hooks.py`); edit the docstrings there.",
-        "",
-        rst_to_md(inspect.cleandoc(hookspecs.__doc__ or "")),
-        "",
-        "| Hook | Results | Arguments |",
-        "| --- | --- | --- |",
-    ]
-    specs = hook_specs()
-    for name, func, opts in specs:
-        combine = "first non-`None` result" if opts.get("firstresult") else "list of results"
-        args = ", ".join(f"`{p}`" for p in inspect.signature(func).parameters)
-        parts.append(f"| [`{name}`](#{name}) | {combine} | {args} |")
-    for name, func, opts in specs:
-        flags = []
-        if opts.get("firstresult"):
-            flags.append("`firstresult`")
-        if opts.get("historic"):
-            flags.append("`historic`")
-        parts += [
-            "",
-            f"## {name}",
-            "",
-            "```python",
-            "@hookimpl",
-            _signature(name, func),
-            "```",
-            "",
-        ]
-        if flags:
-            parts += ["Spec options: " + ", ".join(flags) + ".", ""]
-        builtin = _builtin_implementations().get(name, [])
-        if builtin:
-            parts += ["Built-in implementations: " + ", ".join(builtin) + ".", ""]
-        parts.append(rst_to_md(inspect.cleandoc(func.__doc__ or "")))
-    return "\n".join(parts) + "\n"
+    return reference(site=True)
 
 
 # -- the runtime-info schema -------------------------------------------------------------------

@@ -17,7 +17,12 @@ import pytest
 
 from helpers.netns import HOSTER_LIKE, TWO_NICS, NetnsHost, create_host
 from helpers.offline_nix import OfflineNix
+from helpers.plugins import OVHLIKE, pip_install
 from nixremote.testing.sshd import LoopbackSshd
+
+collect_ignore = ["data"]
+"""tests/data holds plugin distributions with test suites of their own (run by
+tests/packaging against the installed plugin), not tests of this session."""
 
 
 @pytest.fixture
@@ -76,3 +81,11 @@ def dev_dir() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def ovhlike_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory into which pip installed the OVH-like test plugin (``tests/data/plugins/
+    ovhlike``); put it first on ``PYTHONPATH`` (``helpers.plugins.env_with``) or import from it
+    (``helpers.plugins.imported``)."""
+    return pip_install(OVHLIKE, tmp_path_factory.mktemp("site-ovhlike"))

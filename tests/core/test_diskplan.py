@@ -106,7 +106,7 @@ def test_mirror_picks_the_disk_of_equal_size_or_refuses():
 
 def test_the_generic_plugin_answers_the_disk_layout_hook():
     pm = get_plugin_manager(autoload=False)
-    layout = pm.hook.disk_layout(info=INFO, options=LayoutOptions())
+    layout = pm.hooks.disk_layout(info=INFO, options=LayoutOptions())
     assert layout == default_layout(INFO)
     assert layout.pool.name == "rpool"
     assert [d.name for d in layout.datasets] == [

@@ -72,9 +72,11 @@ def sh(*argv: str, check: bool = True) -> str:
 
 @contextmanager
 def private_mount_namespace() -> Iterator[None]:
-    """Move this (single-threaded) process into a new mount namespace for the block."""
+    """Move this (single-threaded) process into a new mount namespace for the block (and back,
+    with the working directory it had: setns moves it to the namespace's root)."""
     libc = ctypes.CDLL(None, use_errno=True)
     old = os.open("/proc/self/ns/mnt", os.O_RDONLY)
+    cwd = os.getcwd()
     try:
         if libc.unshare(CLONE_NEWNS) != 0:
             raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
@@ -84,6 +86,7 @@ def private_mount_namespace() -> Iterator[None]:
         if libc.setns(old, CLONE_NEWNS) != 0:
             raise OSError(ctypes.get_errno(), "setns back to the original mount namespace")
         os.close(old)
+        os.chdir(cwd)
 
 
 @attrs.frozen

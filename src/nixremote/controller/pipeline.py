@@ -44,10 +44,12 @@ from ..core.layout import KEY_FILE
 from ..core.models import RuntimeInfo
 from ..core.phases import CONTROLLER_PHASES, INSTALLER_PHASES_OF, parse_phases
 from ..core.plan import Plan
+from ..core.plugins import PluginManager
 from ..core.progress import Event, Reporter, event_from_json, report
+from ..core.settings import as_pairs
 from ..core.sshkeys import parse_key_line, unique_keys
 from ..core.transport import Transport
-from . import handoff, preflight, upload
+from . import handoff, lifecycle, preflight, upload
 from .bundle import Bundle, load_bundle
 from .keypair import KeyPair, generate_host_key
 from .known_hosts import record_known_host
@@ -108,7 +110,7 @@ class InstallOptions:
     plan: Plan | None = None
     flake: str | None = None
     disk_key: bytes | None = field(default=None, repr=False)
-    layout: str = "default"
+    layout: str | None = None
     disks: tuple[str, ...] = ()
     phases: tuple[str, ...] = PHASES
     dry_run: bool = False
@@ -126,6 +128,8 @@ class InstallOptions:
     replace_authorized_keys: bool = False
     allow_kexec_install: bool = True
     hoster: str | None = None
+    settings: tuple[tuple[str, str], ...] = field(default=(), converter=as_pairs)
+    plugins: PluginManager | None = field(default=None, eq=False, repr=False)
 
 
 @frozen(kw_only=True)
@@ -262,7 +266,10 @@ class _Run:
     def _collect(self, transport: Transport) -> RuntimeInfo:
         from .collect import collect
 
-        info, self.facts = collect(transport, hoster=self.options.hoster, reporter=self.reporter)
+        pm, opts = lifecycle.plugins(self), self.options
+        info, self.facts = collect(
+            transport, pm, opts.hoster, opts.settings, reporter=self.reporter
+        )
         self.info = info
         return info
 
@@ -357,6 +364,7 @@ class _Run:
             upload.UploadItem(local=archive_path, remote=archive_remote, mode=0o600),
         ]
         kexec = state.kexec or "kexec"
+        lifecycle.before_kexec(self, transport)
         if opts.dry_run:
             if not state.kexec:
                 self.step(f"install kexec-tools with {state.package_manager}", "kexec")
@@ -478,9 +486,11 @@ class _Run:
                 replace_authorized_keys=opts.replace_authorized_keys,
                 phases=opts.phases,
                 flake_sources=self.bundle.flake_sources if self.bundle else (),
+                settings=opts.settings,
             ),
             target=target,
             machine_id=parse_machine_id(facts.get("machine-id")),
+            pm=lifecycle.plugins(self),
         )
 
     def plan_disk(self) -> None:
@@ -542,7 +552,7 @@ class _Run:
                 self.info = self.plan.runtime_info
                 if "format" in wanted:
                     self.approve(self.plan)
-            self._drive(installer, wanted, argv_tail)
+            lifecycle.drive(self, installer, wanted, argv_tail)
         finally:
             installer.close()
 
@@ -760,6 +770,7 @@ def install(
             run.installer_phases(installer, rest)
         elif installer is not None:
             installer.close()
+        lifecycle.after_verify(run, phases)
         return InstallResult(
             host=target.host,
             phases=phases,

@@ -32,6 +32,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from . import jsontext, layout, validate
 from .diskplan import Step
 from .errors import InvalidValueError, RuntimeInfoError
+from .flakeparts import FlakeFile, FlakeInput
 from .models import (
     SCHEMA_VERSION,
     BootMode,
@@ -138,11 +139,17 @@ def make_converter() -> cattrs.Converter:
         PlannedDisk,
         TargetIdentity,
         FlakeSource,
+        FlakeFile,
+        FlakeInput,
         HostFlakeInputs,
         PluginRecord,
-        Plan,
     ):
         _register_camel(conv, model)
+    _register_camel(  # settings as an object: {"<plugin>.<key>": "value"}
+        conv,
+        Plan,
+        settings=override(struct_hook=_object_to_pairs, unstruct_hook=_pairs_to_object),
+    )
     return conv
 
 

@@ -21,6 +21,7 @@ from . import diskplan
 from . import validate as v
 from .diskplan import Step
 from .errors import PlanError
+from .flakeparts import FlakeFile, FlakeInput
 from .layout import DiskLayout
 from .models import RuntimeInfo
 from .nixtext import check_flake_url, layout_module
@@ -79,17 +80,33 @@ class HostFlakeInputs:
     (``None``: the default), the NixOS modules plugins add (Nix expressions, from the
     ``host_flake_modules`` hook) and the layout's module (which disks boot, whether the pool
     asks for a key; ``None`` for the default layout); ``sources`` the flake inputs the
-    installer carries, which ``flake.lock`` pins (none: the installer resolves them online)."""
+    installer carries, which ``flake.lock`` pins (none: the installer resolves them online);
+    ``files`` the files plugins ship (their paths in the flake: ``plugins/<plugin>/...``),
+    ``inputs`` the flake inputs plugins add."""
 
     nixremote_flake: str | None = None
     extra_modules: tuple[str, ...] = ()
     layout_module: str | None = None
     sources: tuple[FlakeSource, ...] = ()
+    files: tuple[FlakeFile, ...] = ()
+    inputs: tuple[FlakeInput, ...] = ()
 
     @property
     def modules(self) -> tuple[str, ...]:
-        """Every module the host flake adds, in order."""
-        return (*self.extra_modules, *((self.layout_module,) if self.layout_module else ()))
+        """Every module the host flake adds, in order: the plugins' expressions, their module
+        files (``./plugins/...``), one registering each flake input the plugins added (so its
+        source stays in the system's closure and the registry, like nixremote's), the layout's
+        module."""
+        return (
+            *self.extra_modules,
+            *(f"./{f.path}" for f in self.files if f.module),
+            *(
+                f"{{ nixremote.flake.inputs.{i.name} = inputs.{i.name}; }}"
+                for i in self.inputs
+                if i.flake
+            ),
+            *((self.layout_module,) if self.layout_module else ()),
+        )
 
 
 @frozen(kw_only=True)
@@ -107,7 +124,8 @@ class Plan:
     ``target`` says where the controller reached the host (``root@203.0.113.7:22``); ``phases``
     are the controller's phases the plan was approved for; ``authorized_keys`` the SSH keys the
     installed system will trust (key lines without options; the installed system's
-    ``rootAuthorizedKeys``).
+    ``rootAuthorizedKeys``); ``settings`` the plugin settings the hooks decided with
+    (``<plugin>.<key>`` -> value; secret values redacted).
     """
 
     target: str = field(validator=v.check(lambda t: v.text(t, what="target")))
@@ -119,6 +137,7 @@ class Plan:
     authorized_keys: tuple[str, ...] = field(default=(), validator=v.each(check_key))
     phases: tuple[str, ...] = ()
     plugins: tuple[PluginRecord, ...] = ()
+    settings: tuple[tuple[str, str], ...] = ()
     created: str = ""
     schema_version: int = PLAN_SCHEMA_VERSION
 
@@ -197,11 +216,15 @@ def build_plan(
     phases: Iterable[str] = CONTROLLER_PHASES,
     plugins: Iterable[PluginRecord] = (),
     flake_sources: Iterable[FlakeSource] = (),
+    files: Iterable[FlakeFile] = (),
+    flake_inputs: Iterable[FlakeInput] = (),
+    settings: Iterable[tuple[str, str]] = (),
     now: datetime.datetime | None = None,
 ) -> Plan:
     """A plan from decisions already taken: the layout (its steps follow from it), the host
-    flake's extra modules, the keys beyond the host's own. Pure: no hook runs here (the
-    controller's :func:`nixremote.controller.planning.make_plan` asks the plugins first).
+    flake's extra modules, files and inputs, the keys beyond the host's own, the settings (as
+    recorded: redacted). Pure: no hook runs here (the controller's
+    :func:`nixremote.controller.planning.make_plan` asks the plugins first).
 
     The installed system trusts :attr:`Plan.authorized_keys`: the old root's keys
     (``info.root_authorized_keys``) and ``authorized_keys``, or ``authorized_keys`` alone with
@@ -233,9 +256,12 @@ def build_plan(
                 boot_devices=[d.path for d in layout.disks], encrypted=layout.pool.encrypted
             ),
             sources=tuple(flake_sources),
+            files=tuple(files),
+            inputs=tuple(flake_inputs),
         ),
         authorized_keys=keys,
         phases=tuple(phases),
         plugins=tuple(plugins),
+        settings=tuple(sorted(settings)),
         created=created,
     )

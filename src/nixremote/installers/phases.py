@@ -13,9 +13,10 @@ The phases, in order (:data:`PHASES`):
     directories of secrets 0700), made with ``ssh-keygen``. A complete, matching pair from an
     earlier attempt is kept, so a resumed run reports the same fingerprints.
 ``flake``
-    The host flake (:mod:`.hostflake`) in ``/persist/etc/nixos`` (it survives the root rollback);
-    its ``runtime-info.json`` lists the plan's keys as ``rootAuthorizedKeys``, the keys root
-    (and the initrd's unlock SSH) of the installed system trusts.
+    The host flake (:mod:`.hostflake`) in ``/persist/etc/nixos`` (it survives the root rollback),
+    with the modules, files and inputs the plugins added, as the plan carries them; its
+    ``runtime-info.json`` lists the plan's keys as ``rootAuthorizedKeys``, the keys root (and
+    the initrd's unlock SSH) of the installed system trusts.
 ``install``
     ``nixos-install --no-root-passwd --root /mnt --flake /mnt/persist/etc/nixos#installed``; the
     command is looked up on ``PATH``, its output streamed as ``step`` events.
@@ -453,6 +454,8 @@ class Installer:
             nixremote_url=inputs.nixremote_flake or hostflake.DEFAULT_NIXREMOTE_URL,
             extra_modules=inputs.modules,
             sources=inputs.sources,
+            files=inputs.files,
+            inputs=inputs.inputs,
         )
 
     def phase_install(self) -> None:
