@@ -38,7 +38,7 @@ OVHTOOLS_FLAKE = """{
 }
 """
 
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOvhLikeTestKeyOnlyNotARealKey000000000000000 op@x"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILWp5+QeoIFpyK1qphXtO80EvWTzYuzn3cMWjDEYxfkK op@x"
 INFO = RuntimeInfo(
     host_name="ns3012345",
     host_id="5e1f3e2d",

@@ -26,6 +26,8 @@ from nixremote.plugin import (
 )
 
 CAPTURE = "examplecloud-small"  # tests/data/captures/examplecloud-small.txt: raw probe output
+# the key the installed system will trust (a plan without one is refused); nobody holds it
+OPERATOR_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHlKf8qQ+6NAKyVZE+zOwVTUBFIeVhbbfHrY8S6qgBei"
 
 
 def test_entry_point_is_advertised() -> None:
@@ -186,7 +188,10 @@ def test_a_misspelt_hook_is_refused(nixremote_pm) -> None:
 def test_the_host_flake_gets_the_shipped_module(nixremote_pm, captured_facts) -> None:
     pm = nixremote_pm(plugin)
     info = collect_from_facts(captured_facts(CAPTURE), pm)
-    plan = make_plan(info, PlanOptions(settings={"examplecloud.server_id_file": "/x"}), pm=pm)
+    options = PlanOptions(
+        settings={"examplecloud.server_id_file": "/x"}, authorized_keys=(OPERATOR_KEY,)
+    )
+    plan = make_plan(info, options, pm=pm)
     (file,) = plan.host_flake.files
     assert file.path == "plugins/examplecloud/examplecloud.nix"
     assert "console=ttyS0,115200" in file.text
