@@ -3,7 +3,8 @@
 ``mkdocs.yml`` lists this file under ``hooks:``. At build time it adds two pages that are not in
 git, so they cannot drift from the code:
 
-* ``reference/hooks.md`` from the hook specs in :mod:`nixremote.core.hookspecs`;
+* ``reference/hooks.md`` from the hook specs in :mod:`nixremote.core.hookspecs`
+  (:func:`nixremote.cli.hookref.hook_reference`, which ``nixremote plugins --hooks`` prints);
 * ``reference/runtime-info.md`` from the attrs models in :mod:`nixremote.core.models`, with the
   fields of the original installer's ``runtime-info.json`` marked, and an example file written by
   the real converter.
@@ -18,13 +19,14 @@ import html
 import inspect
 import re
 import sys
-import textwrap
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
 import attrs
+
+from nixremote.cli.hookref import rst_to_md
 
 HOOKS_PAGE = "reference/hooks.md"
 SCHEMA_PAGE = "reference/runtime-info.md"
@@ -42,189 +44,73 @@ ORIGINAL_TOP_LEVEL = (
 )
 
 
-# -- docstrings: reST roles to Markdown --------------------------------------------------------
-
-
-def rst_to_md(text: str) -> str:
-    """The reST of nixremote's docstrings (``code``, :func:`x`, :class:`~a.B`) as Markdown."""
-
-    def role(match: re.Match[str]) -> str:
-        kind, target = match.group(1), match.group(2)
-        short = target.lstrip("~")
-        if target.startswith("~"):
-            short = short.rsplit(".", 1)[-1]
-        return f"`{short}()`" if kind in ("func", "meth") else f"`{short}`"
-
-    text = re.sub(r":(?:py:)?(\w+):`([^`]+)`", role, text)
-    text = re.sub(r"``([^`]+)``", r"`\1`", text)
-    # reST "::" literal blocks to fenced code.
-    out: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.rstrip().endswith("::"):
-            out.append(line.rstrip()[:-1])
-            i += 1
-            block: list[str] = []
-            while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
-                block.append(lines[i])
-                i += 1
-            out += [
-                "",
-                "```python",
-                *textwrap.dedent("\n".join(block)).strip().splitlines(),
-                "```",
-                "",
-            ]
-            continue
-        out.append(line)
-        i += 1
-    return "\n".join(out)
-
-
-# -- the hook reference ------------------------------------------------------------------------
-
-
-def hook_specs() -> list[tuple[str, Any, dict[str, Any]]]:
-    """(name, function, spec options) of every hook spec, in source order."""
-    from nixremote.core import hookspecs
-
-    specs = []
-    for name, func in vars(hookspecs).items():
-        opts = getattr(func, f"{hookspecs.PROJECT}_spec", None)
-        if opts is not None and inspect.isfunction(func):
-            specs.append((name, func, dict(opts)))
-    specs.sort(key=lambda s: s[1].__code__.co_firstlineno)
-    return specs
-
-
-def _signature(name: str, func: Any) -> str:
-    sig = inspect.signature(func)
-    params = ",\n    ".join(
-        f"{p.name}: {p.annotation}" if p.annotation is not inspect.Parameter.empty else p.name
-        for p in sig.parameters.values()
-    )
-    ret = (
-        f" -> {sig.return_annotation}"
-        if sig.return_annotation is not inspect.Signature.empty
-        else ""
-    )
-    return f"def {name}(\n    {params},\n){ret}: ..."
-
-
-def _builtin_implementations() -> dict[str, list[str]]:
-    """hook name -> the built-in plugins implementing it, with their ordering marks."""
-    from nixremote.core.plugins import get_plugin_manager
-
-    pm = get_plugin_manager(autoload=False)
-    out: dict[str, list[str]] = {}
-    for name in pm.hook.__dict__:
-        caller = getattr(pm.hook, name)
-        for impl in caller.get_hookimpls():
-            marks = [
-                m
-                for m in ("wrapper", "hookwrapper", "tryfirst", "trylast")
-                if getattr(impl, m, False)
-            ]
-            label = f"`{impl.plugin_name}`" + (f" ({', '.join(marks)})" if marks else "")
-            out.setdefault(name, []).append(label)
-    return out
+# -- the hook reference: nixremote.cli.hookref (also `nixremote plugins --hooks`) ----------------
 
 
 def hook_reference() -> str:
-    """Markdown of every hook spec: signature, how results combine, documentation."""
-    from nixremote.core import hookspecs
+    """The hook reference page (:func:`nixremote.cli.hookref.hook_reference`)."""
+    from nixremote.cli.hookref import hook_reference as reference
 
-    parts = [
-        "# Hook reference",
-        "",
-        '!!! note "Generated"',
-        "    This page is generated from `src/nixremote/core/hookspecs.py` at build time "
-        "(`docs/hooks.py`); edit the docstrings there.",
-        "",
-        rst_to_md(inspect.cleandoc(hookspecs.__doc__ or "")),
-        "",
-        "| Hook | Results | Arguments |",
-        "| --- | --- | --- |",
-    ]
-    specs = hook_specs()
-    for name, func, opts in specs:
-        combine = "first non-`None` result" if opts.get("firstresult") else "list of results"
-        args = ", ".join(f"`{p}`" for p in inspect.signature(func).parameters)
-        parts.append(f"| [`{name}`](#{name}) | {combine} | {args} |")
-    for name, func, opts in specs:
-        flags = []
-        if opts.get("firstresult"):
-            flags.append("`firstresult`")
-        if opts.get("historic"):
-            flags.append("`historic`")
-        parts += [
-            "",
-            f"## {name}",
-            "",
-            "```python",
-            "@hookimpl",
-            _signature(name, func),
-            "```",
-            "",
-        ]
-        if flags:
-            parts += ["Spec options: " + ", ".join(flags) + ".", ""]
-        builtin = _builtin_implementations().get(name, [])
-        if builtin:
-            parts += ["Built-in implementations: " + ", ".join(builtin) + ".", ""]
-        parts.append(rst_to_md(inspect.cleandoc(func.__doc__ or "")))
-    return "\n".join(parts) + "\n"
+    return reference(site=True)
 
 
 # -- the runtime-info schema -------------------------------------------------------------------
 
 FIELD_NOTES: dict[tuple[str, str], str] = {
-    ("RuntimeInfo", "host_name"): "Host name of the installed system (`networking.hostName`).",
+    ("RuntimeInfo", "host_name"): "Host name of the installed system as NixOS's "
+    "`networking.hostName` accepts it (letters, digits, `-`, `_`, at most 63, first and last a "
+    "letter or digit); with dots an FQDN: the first label is the host name, the rest "
+    "`networking.domain`.",
     ("RuntimeInfo", "host_id"): "8 lower-case hex digits; `networking.hostId`, which ZFS needs "
     "stable.",
     ("RuntimeInfo", "disk_to_format"): "The disk the installer wipes: a `/dev/disk/by-id/...` "
-    "path, or a kernel path when the disk has none.",
-    ("RuntimeInfo", "root_authorized_keys"): "root's `authorized_keys` lines, carried to the "
-    "installed system (and the initrd's unlock SSH).",
+    "path, or a kernel path when the disk has none; one of `disks` when they are listed "
+    '(`""`: unknown).',
+    ("RuntimeInfo", "root_authorized_keys"): "root's `authorized_keys` lines (type, base64 "
+    "blob whose embedded type matches, comment); options are removed when read, with a warning "
+    "naming them. The plan lists them among the keys the installed system trusts.",
     ("RuntimeInfo", "interfaces"): "Every network interface (loopback excluded).",
     ("RuntimeInfo", "primary_interface"): "Current name of the interface with the default route; "
     "the original installer's flat fields describe it.",
     ("RuntimeInfo", "routes"): "Every IPv4 and IPv6 route of the main table.",
-    ("RuntimeInfo", "nameservers"): "DNS resolvers, in order.",
+    ("RuntimeInfo", "nameservers"): "DNS resolvers (IP addresses without a zone), in order.",
     ("RuntimeInfo", "disks"): "Every whole disk the host has.",
-    ("RuntimeInfo", "arch"): "`uname -m`: `x86_64` or `aarch64`.",
+    ("RuntimeInfo", "arch"): "`uname -m`: `x86_64`, `aarch64` (or another known one: "
+    "`i686`, `armv7l`, `armv6l`, `riscv64`, `ppc64le`, `s390x`, `loongarch64`).",
     ("RuntimeInfo", "memory_bytes"): "MemTotal in bytes (the preflight checks the bundle fits).",
     ("RuntimeInfo", "boot_mode"): "`bios`, `uefi` or `unknown`, decided by the `boot_mode` hook.",
     ("RuntimeInfo", "hoster"): "The hoster plugin that claimed the host (`generic`, `hetzner`, "
     "...).",
     ("RuntimeInfo", "hoster_details"): "String pairs a hoster plugin learned (server id, "
-    "location), written as a JSON object.",
+    "location), written as a JSON object; values have no control characters.",
     ("RuntimeInfo", "schema_version"): "Version of this format; a newer one than nixremote "
     "knows is refused.",
-    ("Interface", "name"): "Kernel name now (`eth0` on a rescue system).",
-    ("Interface", "mac"): "MAC address; the installed system matches the interface by it.",
+    ("Interface", "name"): "Kernel name now (`eth0` on a rescue system): at most 15 letters, "
+    "digits, `-`, `_` or `.` (stricter than the kernel: no shell metacharacters).",
+    ("Interface", "mac"): "MAC address (six hex octets); the installed system matches the "
+    "interface by it.",
     ("Interface", "driver"): "Kernel driver (`virtio_net`), loaded in the initrd for remote "
     "unlock.",
-    ("Interface", "predictable_name"): "udev's predictable name (`enp1s0`), which NixOS uses.",
+    ("Interface", "predictable_name"): "udev's predictable name (`enp1s0`), which NixOS uses "
+    "(the rules of `name`).",
     ("Interface", "ipv4"): "IPv4 addresses.",
     ("Interface", "ipv6"): "IPv6 addresses, link-local ones included.",
-    ("IPAddress", "address"): "The address, without prefix.",
+    ("IPAddress", "address"): "The address, without prefix or zone.",
     ("IPAddress", "prefix_length"): "Prefix length (0-32 or 0-128).",
     ("IPAddress", "dynamic"): "Leased by DHCP/SLAAC rather than configured statically.",
     ("Route", "family"): "4 or 6.",
-    ("Route", "destination"): "`default` or a CIDR prefix.",
-    ("Route", "gateway"): "Next hop, if any.",
+    ("Route", "destination"): "`default` or a CIDR prefix of the route's family.",
+    ("Route", "gateway"): "Next hop (an address of the route's family), if any.",
     ("Route", "device"): "Outgoing interface (current name).",
     ("Route", "on_link"): "Gateway reachable on the link although outside the prefix "
     "(Hetzner's `172.31.1.1`).",
     ("Route", "metric"): "Route metric, if set.",
-    ("Disk", "path"): "Kernel path (`/dev/sda`).",
+    ("Disk", "path"): "Kernel path (`/dev/sda`): under `/dev/`, of letters, digits and "
+    "`#+-.:=@_/`, as udev names disks.",
     ("Disk", "by_id"): "Stable `/dev/disk/by-id/...` path.",
     ("Disk", "size_bytes"): "Size in bytes.",
-    ("Disk", "model"): "Model string.",
-    ("Disk", "serial"): "Serial number.",
+    ("Disk", "model"): "Model string (no control characters).",
+    ("Disk", "serial"): "Serial number (no control characters).",
     ("Disk", "rotational"): "Spinning disk.",
     ("Disk", "removable"): "Removable medium.",
 }
@@ -298,7 +184,10 @@ def _example() -> str:
         host_name="web1",
         host_id="8425e349",
         disk_to_format="/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_12345678",
-        root_authorized_keys=("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly alice@laptop",),
+        root_authorized_keys=(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHlKf8qQ+6NAKyVZE+zOwVTUBFIeVhbbfHrY8S6qgBei"
+            " alice@laptop",
+        ),
         interfaces=(
             Interface(
                 name="eth0",

@@ -7,14 +7,22 @@ Helpers live in the ``helpers`` package (``tests/helpers``; pytest puts ``tests`
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from helpers.netns import HOSTER_LIKE, TWO_NICS, NetnsHost, create_host
 from helpers.offline_nix import OfflineNix
+from helpers.plugins import OVHLIKE, pip_install
 from nixremote.testing.sshd import LoopbackSshd
+
+collect_ignore = ["data"]
+"""tests/data holds plugin distributions with test suites of their own (run by
+tests/packaging against the installed plugin), not tests of this session."""
 
 
 @pytest.fixture
@@ -62,3 +70,22 @@ def shared_offline_nix(tmp_path_factory: pytest.TempPathFactory) -> OfflineNix:
     """One :class:`OfflineNix` store for the session (store paths are content-addressed: what one
     test adds, another may add again)."""
     return OfflineNix(tmp_path_factory.mktemp("nix-shared"))
+
+
+@pytest.fixture
+def dev_dir() -> Iterator[Path]:
+    """A fresh directory under ``/dev`` (in ``/dev/shm``), for links that stand for udev's
+    ``/dev/disk/by-id`` links: the models accept device paths under ``/dev/`` only."""
+    path = Path(tempfile.mkdtemp(prefix="nixremote-test-", dir="/dev/shm"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def ovhlike_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory into which pip installed the OVH-like test plugin (``tests/data/plugins/
+    ovhlike``); put it first on ``PYTHONPATH`` (``helpers.plugins.env_with``) or import from it
+    (``helpers.plugins.imported``)."""
+    return pip_install(OVHLIKE, tmp_path_factory.mktemp("site-ovhlike"))

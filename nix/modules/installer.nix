@@ -23,7 +23,7 @@ let
   flakeInputsFile = pkgs.callPackage ../packages/flake-inputs.nix { inputs = cfg.flakeInputs; };
   restoreNetwork = pkgs.writers.writePython3 "nixremote-restore-network"
     { flakeIgnore = [ "E501" "W503" ]; }
-    (builtins.readFile ../installer/restore_network.py);
+    (builtins.readFile ../../src/nixremote/installers/restore_network.py);
 in
 {
   # The boot medium (netboot for kexec, or the ISO) is imported by ../installer/netboot.nix or

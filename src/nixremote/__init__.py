@@ -2,7 +2,9 @@
 
 The public Python API. Everything here is stable across minor versions; modules under
 ``nixremote.core``, ``nixremote.controller``, ``nixremote.installers`` and ``nixremote.hosters``
-may change. Names load on first use (PEP 562), so ``import nixremote`` costs little.
+may change. Names load on first use (PEP 562), so ``import nixremote`` costs little. Every name
+of :mod:`nixremote.plugin` (what plugin authors use: the types hooks take and return, settings,
+the typed hook calls) is exported here too.
 """
 
 from __future__ import annotations
@@ -49,44 +51,90 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "LAYOUTS",
+    "REDACTED",
     "SCHEMA_VERSION",
     "BootMode",
+    "CommandResult",
     "Dataset",
     "Disk",
     "DiskLayout",
     "DiskSpec",
+    "Event",
     "Facts",
+    "FlakeFile",
+    "FlakeInput",
+    "FlakeSource",
+    "Hooks",
+    "HostFlakeContribution",
+    "HostFlakeInputs",
+    "HostFlakeItem",
+    "HostKey",
     "HosterGuess",
     "IPAddress",
     "Interface",
+    "InvalidInputError",
     "LayoutOptions",
+    "LocalTransport",
     "NixremoteError",
     "Partition",
     "PartitionRole",
     "Plan",
+    "PlanError",
+    "PlanOptions",
+    "PlannedDisk",
+    "PluginError",
+    "PluginInfo",
+    "PluginManager",
+    "PluginRecord",
     "Pool",
+    "Reporter",
     "Route",
     "RuntimeInfo",
+    "Setting",
+    "Step",
+    "TargetIdentity",
     "Transport",
     "__version__",
     "build_layout",
+    "check_nix",
+    "choose_layout",
+    "collect_from_facts",
     "default_layout",
+    "detect_hoster",
+    "disk_steps",
     "dumps_runtime_info",
     "get_plugin_manager",
     "hookimpl",
+    "known_hosters",
+    "list_plugins",
+    "load_facts",
     "load_plan",
     "load_runtime_info",
     "loads_runtime_info",
+    "looks_secret",
+    "make_plan",
+    "nix_string",
+    "render_host_flake",
+    "report",
+    "runtime_info_from_facts",
+    "save_facts",
     "save_plan",
     "save_runtime_info",
+    "write_host_flake",
 ]
 
 
 def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'nixremote' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        if name not in __all__:
+            raise AttributeError(f"module 'nixremote' has no attribute {name!r}")
+        from . import plugin  # the plugin author's names (nixremote.plugin) are ours too
+
+        value = getattr(plugin, name)
+    else:
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
 
@@ -131,3 +179,46 @@ if TYPE_CHECKING:
     from .core.plan import Plan
     from .core.plugins import get_plugin_manager
     from .core.transport import Transport
+    from .plugin import (
+        LAYOUTS,
+        REDACTED,
+        CommandResult,
+        Event,
+        FlakeFile,
+        FlakeInput,
+        FlakeSource,
+        Hooks,
+        HostFlakeContribution,
+        HostFlakeInputs,
+        HostFlakeItem,
+        HostKey,
+        InvalidInputError,
+        LocalTransport,
+        PlanError,
+        PlannedDisk,
+        PlanOptions,
+        PluginError,
+        PluginInfo,
+        PluginManager,
+        PluginRecord,
+        Reporter,
+        Setting,
+        Step,
+        TargetIdentity,
+        check_nix,
+        choose_layout,
+        collect_from_facts,
+        detect_hoster,
+        disk_steps,
+        known_hosters,
+        list_plugins,
+        load_facts,
+        looks_secret,
+        make_plan,
+        nix_string,
+        render_host_flake,
+        report,
+        runtime_info_from_facts,
+        save_facts,
+        write_host_flake,
+    )

@@ -37,16 +37,16 @@ def test_plan_of_an_original_runtime_info_prints_the_original_layout():
     assert "    partition 1: BF01 ZFS pool, the rest of the disk\n" in out
     commands = [line.split("$ ", 1)[1] for line in out.splitlines() if "    $ " in line]
     original = [
-        f"sgdisk --zap-all {DISK}",
-        f"sgdisk -a1 -n2:34:2047 -t2:EF02 {DISK}",
-        f"sgdisk -a1 -n3:1M:+512M -t3:EF00 {DISK}",
-        f"sgdisk -a1 -n1:0:0 -t1:BF01 {DISK}",
-        f"partprobe {DISK}",
-        f"mkfs.vfat -F 32 {DISK}-part3",
+        f"sgdisk --zap-all -- {DISK}",
+        f"sgdisk -a1 -n2:34:2047 -t2:EF02 -- {DISK}",
+        f"sgdisk -a1 -n3:1M:+512M -t3:EF00 -- {DISK}",
+        f"sgdisk -a1 -n1:0:0 -t1:BF01 -- {DISK}",
+        f"partprobe -- {DISK}",
+        f"mkfs.vfat -F 32 -- {DISK}-part3",
         "zpool create -o ashift=12 -o altroot=/mnt -O mountpoint=legacy -O atime=off "
         "-O acltype=posixacl -O xattr=sa -O compression=on -O encryption=on "
         "-O keyformat=passphrase -O keylocation=file:///run/nixremote/disk.key "
-        f"rpool {DISK}-part1",
+        f"-- rpool {DISK}-part1",
         "zfs create -p -o mountpoint=legacy rpool/local/root",
         "zfs snapshot rpool/local/root@blank",
         "zfs create -p -o mountpoint=legacy rpool/local/nix",
@@ -55,7 +55,7 @@ def test_plan_of_an_original_runtime_info_prints_the_original_layout():
         "zfs set keylocation=prompt rpool",
         "shred -u /run/nixremote/disk.key",
         "mount -t zfs rpool/local/root /mnt",
-        f"mount -t vfat {DISK}-part3 /mnt/boot",
+        f"mount -t vfat -- {DISK}-part3 /mnt/boot",
         "mount -t zfs rpool/local/nix /mnt/nix",
         "mount -t zfs rpool/safe/home /mnt/home",
         "mount -t zfs rpool/safe/persist /mnt/persist",

@@ -52,7 +52,7 @@ def test_local_info_with_an_unknown_disk_is_an_error() -> None:
 
 
 def test_target_or_local_is_required() -> None:
-    assert_one_line_error(nixremote("info"), "give either a HOST or --local")
+    assert_one_line_error(nixremote("info"), "give one of a HOST, --local or --from-facts FILE")
 
 
 def test_connection_refused() -> None:

@@ -136,6 +136,39 @@ def test_bad_bundle_json(tmp_path: Path, change: dict[str, object], message: str
         bundles.load_bundle(d)
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("kernel", "../secret", r"kernel '\.\./secret' is not a file name in the bundle"),
+        ("kernel", "/etc/shadow", r"kernel '/etc/shadow' is not a file name"),
+        ("initrd", "sub/initrd.gz", r"initrd 'sub/initrd.gz' is not a file name"),
+        ("initrd", "..", r"initrd '\.\.' is not a file name"),
+        ("kernel", "-bzImage", r"kernel '-bzImage' is not a file name"),
+        ("kernel", "outside", r"kernel 'outside' links out of the bundle directory"),
+        ("kernelParams", "init=/x\nquiet", r"control character @ \$\.kernelParams"),
+        ("python", "python3; id", r"not a command name or absolute path @ \$\.python"),
+        ("python", "-c", r"not a command name or absolute path @ \$\.python"),
+    ],
+)
+def test_bundle_paths_stay_in_the_bundle(
+    tmp_path: Path, key: str, value: str, message: str
+) -> None:
+    """bundle.json cannot make nixremote upload a file from elsewhere on this machine."""
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"a controller file")
+    d = make_bundle(tmp_path / "b")
+    (d / "outside").symlink_to(secret)
+    (d / "inside").symlink_to(d / "bzImage")
+    meta = json.loads((d / "bundle.json").read_text())
+    with pytest.raises(InvalidInputError, match=message) as err:
+        (d / "bundle.json").write_text(json.dumps({**meta, key: value}))
+        bundles.load_bundle(d)
+    assert "\n" not in str(err.value)
+    # a link to a file of the bundle itself is fine
+    (d / "bundle.json").write_text(json.dumps({**meta, "kernel": "inside"}))
+    assert bundles.load_bundle(d).kernel == d / "inside"
+
+
 def test_nixos_images_tarball(tmp_path: Path) -> None:
     raw = b"070701" + b"x" * 300_000
     tarball = make_tarball(

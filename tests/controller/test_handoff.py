@@ -164,8 +164,10 @@ def test_load_and_exec_on_the_target(
     double.chmod(0o755)
     (remote / "bzImage").write_bytes(b"kernel")
     real_initrd(remote / "initrd.gz", {"init": b"x"})
-    (remote / "handoff.cpio.gz").write_bytes(archive_parts["archive"])  # type: ignore[arg-type]
+    archive = archive_parts["archive"]
+    (remote / "handoff.cpio.gz").write_bytes(archive)  # type: ignore[arg-type]
     line = "init=/nix/store/x/init nixremote.info=z1.abc"
+    pinned: list[list[str]] = []
     started = time.monotonic()
     handoff.load_and_exec(
         ssh,
@@ -176,15 +178,18 @@ def test_load_and_exec_on_the_target(
         combined=str(remote / "initrd.combined"),
         cmdline=line,
         delay=1.0,
+        before_exec=lambda: pinned.append(log.read_text().splitlines()),
     )
     returned = time.monotonic() - started
     calls = log.read_text().splitlines()
     assert calls == [f"-l {remote}/bzImage --initrd={remote}/initrd.combined --append={line}"]
-    assert (
-        copy.read_bytes()
-        == (remote / "initrd.gz").read_bytes() + (remote / "handoff.cpio.gz").read_bytes()
-    )
-    assert not (remote / "initrd.combined").exists()  # removed once loaded
+    assert copy.read_bytes() == (remote / "initrd.gz").read_bytes() + archive  # type: ignore[operator]
+    # the combined initrd and the archive (the installer's private key) are gone once loaded
+    assert not (remote / "initrd.combined").exists()
+    assert not (remote / "handoff.cpio.gz").exists()
+    assert (remote / "initrd.gz").exists()
+    # the pin ran after the load and before kexec -e
+    assert pinned == [calls]
     # kexec -e runs detached, after the command returned
     assert returned < 5
     deadline = time.monotonic() + 10

@@ -102,14 +102,14 @@ def test_destructive_run_needs_confirmation_and_key(
 
 
 def test_drives_the_installer_and_relays_its_error(
-    loopback_sshd: LoopbackSshd, tmp_path: Path
+    loopback_sshd: LoopbackSshd, tmp_path: Path, dev_dir: Path
 ) -> None:
     """Without kexec the controller drives the installer on the connected host: it uploads the
-    zipapp, the plan and the key (over stdin into 0600 files), streams the JSON events back.
-    Asked for the install phase before the format phase finished, the installer stops at once
-    with its error event, which the controller raises."""
+    zipapp, the plan and the key (over stdin into 0600 files on tmpfs), streams the JSON events
+    back. Asked for the install phase before the format phase finished, the installer stops at
+    once with its error event, which the controller raises; the key file is shredded anyway."""
     remote_pyz = tmp_path / "installer" / "nixremote.pyz"
-    key_file = tmp_path / "run" / "disk.key"
+    key_file = dev_dir / "run" / "disk.key"
     plan_file = tmp_path / "run" / "plan.json"
     state_dir = Path("/run/nixremote")
     assert not (state_dir / "state.json").exists()  # no install recorded on this machine
@@ -141,9 +141,11 @@ def test_drives_the_installer_and_relays_its_error(
         check=True,
     )
     assert "nixremote" in out.stdout
-    assert key_file.read_bytes() == secret
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    # the controller wrote the key into a 0700 directory; the installer shredded it although
+    # the run failed
+    assert not key_file.exists()
     assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+    assert any(e.kind == "step" and "shredded the disk key file" in e.message for e in events)
     assert any(e.kind == "error" and "needs format" in e.message for e in events)
     assert all(secret.decode() not in e.to_json() for e in events)
     log = loopback_sshd.log_text()

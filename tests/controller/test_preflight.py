@@ -134,8 +134,11 @@ def test_boot_mode_unknown(ssh: SshTransport, info: RuntimeInfo, tmp_path: Path)
 
 def test_disk_does_not_resolve(ssh: SshTransport, info: RuntimeInfo, tmp_path: Path) -> None:
     gone = "/dev/disk/by-id/virtio-nixremote-no-such-disk"
+    disk = info.disk(info.disk_to_format)
+    assert disk is not None
+    moved = attrs.evolve(info, disk_to_format=gone, disks=(attrs.evolve(disk, by_id=gone),))
     with pytest.raises(PreflightError, match=re.escape(gone) + " does not resolve"):
-        run(ssh, attrs.evolve(info, disk_to_format=gone), make_bundle(tmp_path / "b"))
+        run(ssh, moved, make_bundle(tmp_path / "b"))
 
 
 @pytest.fixture
@@ -154,10 +157,10 @@ def loop_device(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_disk_moved_since_collect(
-    ssh: SshTransport, info: RuntimeInfo, tmp_path: Path, loop_device: Path
+    ssh: SshTransport, info: RuntimeInfo, tmp_path: Path, loop_device: Path, dev_dir: Path
 ) -> None:
     # a by-id link that now points to another block device than the collected one
-    link = tmp_path / "by-id-link"
+    link = dev_dir / "by-id-link"
     disk = info.disk(info.disk_to_format)
     assert disk is not None
     other = loop_device
@@ -173,3 +176,48 @@ def test_command_line_over_budget(ssh: SshTransport, info: RuntimeInfo, tmp_path
     params = "init=/nix/store/x/init " + "quiet " * 400
     with pytest.raises(PreflightError, match=r"\d+ over the budget of 2016"):
         run(ssh, info, make_bundle(tmp_path / "b", params=params))
+
+
+def test_the_handoff_archive_goes_to_tmpfs(
+    ssh: SshTransport, info: RuntimeInfo, tmp_path: Path, dev_dir: Path
+) -> None:
+    disk = info.disk(info.disk_to_format)
+    assert disk is not None
+    bundle = load_bundle(make_bundle(tmp_path / "b", unpacked=1024, initrd_bytes=8 * MIB))
+    need = preflight.secret_bytes(bundle, MIB)
+    assert need == bundle.initrd.stat().st_size + 2 * MIB
+
+    def state(*secrets: str) -> preflight.TargetState:
+        return preflight.parse_probe(probe_output(disk=disk.path) + "".join(secrets))
+
+    # the first candidate on tmpfs with room is taken
+    two = state(
+        f"secret=ext2/ext3 {2**34} /run/nixremote-kexec\n",
+        f"secret=tmpfs {need - 1} /dev/shm/small\n",
+        f"secret=tmpfs {need} /dev/shm/nixremote-kexec\n",
+    )
+    assert preflight.check(two, info, bundle, host="h", archive_bytes=MIB).startswith("init=")
+    assert preflight.secret_dir(two, need) == "/dev/shm/nixremote-kexec"
+    # none on tmpfs (or none with room): refused before anything is uploaded
+    for bad in (
+        state(f"secret=ext2/ext3 {2**34} /run/nixremote-kexec\n"),
+        state(f"secret=tmpfs {need - 1} /run/nixremote-kexec\n"),
+    ):
+        with pytest.raises(PreflightError, match="no directory on tmpfs") as err:
+            preflight.check(bad, info, bundle, host="h", archive_bytes=MIB)
+        assert (
+            "private host key" in err.value.message and "/run/nixremote-kexec" in err.value.message
+        )
+    # the real probe reads each candidate's filesystem (this machine: /dev/shm is tmpfs)
+    probed = preflight.probe(
+        ssh, info, str(tmp_path / "upload"), (str(tmp_path / "x" / "kexec"), str(dev_dir / "k"))
+    )
+    tmp_fs = subprocess.run(
+        ["stat", "-f", "-c", "%T", str(tmp_path)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert [(p, fs) for p, fs, _free in probed.secret_dirs] == [
+        (str(tmp_path / "x" / "kexec"), tmp_fs),
+        (str(dev_dir / "k"), "tmpfs"),
+    ]
+    first = str(tmp_path / "x" / "kexec") if tmp_fs == "tmpfs" else str(dev_dir / "k")
+    assert preflight.secret_dir(probed) == first

@@ -10,7 +10,12 @@ import pytest
 
 from nixremote.controller.collect import collect
 from nixremote.controller.ssh import SshTransport, connect, parse_target
-from nixremote.core.errors import CommandFailedError, HostKeyError, TransportError
+from nixremote.core.errors import (
+    CommandFailedError,
+    HostKeyError,
+    InvalidInputError,
+    TransportError,
+)
 from nixremote.core.progress import Event
 
 
@@ -182,6 +187,22 @@ def test_parse_target() -> None:
     assert parse_target("admin@[2001:db8::1]:2222") == ("admin", "2001:db8::1", 2222)
     assert parse_target("host:2200") == (None, "host", 2200)
     assert parse_target("2001:db8::1") == (None, "2001:db8::1", None)
+    assert parse_target("[::1]") == (None, "::1", None)
+    for bad, message in (
+        ("[::1", "bracket is not closed"),
+        ("root@[::1", "bracket is not closed"),
+        ("host:99999", "port from 1 to 65535"),
+        ("host:0", "port from 1 to 65535"),
+        ("[::1]:70000", "port from 1 to 65535"),
+        ("[::1]x", "cannot read the host"),
+        ("a]b", "cannot read the host"),
+        ("-oProxyCommand=id", "cannot read the host"),
+        ("-l@host", "cannot read the user"),
+        ("host\n", "cannot read the target"),
+        ("", "cannot read the host"),
+    ):
+        with pytest.raises(InvalidInputError, match=message):
+            parse_target(bad)
 
 
 def test_sudo_password_never_in_argv() -> None:

@@ -11,64 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.sample_hosts import INIT, KERNEL_PARAMS, ORIGINAL_ONE_NIC, big_host
+from helpers.strategies import runtime_infos as valid_runtime_infos
 from nixremote.core import cmdline
 from nixremote.core.converter import runtime_info_from_json_data
 from nixremote.core.errors import PreflightError, RuntimeInfoError
-from nixremote.core.models import BootMode, Disk, Interface, IPAddress, Route, RuntimeInfo
+from nixremote.core.models import RuntimeInfo
 
-# --- strategies ---------------------------------------------------------------------------------
+# --- strategies: valid by meaning, as wide as the validators accept (helpers.strategies) ------
 
-text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
-ipv4 = st.ip_addresses(v=4).map(str)
-ipv6 = st.ip_addresses(v=6).map(str)
-addr4 = st.builds(IPAddress, address=ipv4, prefix_length=st.integers(0, 32), dynamic=st.booleans())
-addr6 = st.builds(IPAddress, address=ipv6, prefix_length=st.integers(0, 128), dynamic=st.booleans())
-opt = st.none() | text
-interfaces = st.builds(
-    Interface,
-    name=text,
-    mac=opt,
-    driver=opt,
-    predictable_name=opt,
-    ipv4=st.lists(addr4, max_size=3).map(tuple),
-    ipv6=st.lists(addr6, max_size=3).map(tuple),
-)
-routes = st.builds(
-    Route,
-    family=st.sampled_from((4, 6)),
-    destination=text,
-    gateway=st.none() | ipv4 | ipv6,
-    device=opt,
-    on_link=st.booleans(),
-    metric=st.none() | st.integers(0, 2**31),
-)
-disks = st.builds(
-    Disk,
-    path=text,
-    by_id=opt,
-    size_bytes=st.none() | st.integers(0, 2**62),
-    model=opt,
-    serial=opt,
-    rotational=st.none() | st.booleans(),
-    removable=st.booleans(),
-)
-runtime_infos = st.builds(
-    RuntimeInfo,
-    host_name=text,
-    host_id=st.text(alphabet="0123456789abcdef", min_size=8, max_size=8),
-    disk_to_format=text,
-    root_authorized_keys=st.lists(text, max_size=3).map(tuple),
-    interfaces=st.lists(interfaces, max_size=3).map(tuple),
-    primary_interface=opt,
-    routes=st.lists(routes, max_size=3).map(tuple),
-    nameservers=st.lists(ipv4 | ipv6, max_size=3).map(tuple),
-    disks=st.lists(disks, max_size=3).map(tuple),
-    arch=opt,
-    memory_bytes=st.none() | st.integers(0, 2**50),
-    boot_mode=st.sampled_from(BootMode),
-    hoster=text,
-    hoster_details=st.dictionaries(text, text, max_size=3).map(lambda d: tuple(sorted(d.items()))),
-)
+runtime_infos = valid_runtime_infos()
 
 
 # --- round trips --------------------------------------------------------------------------------

@@ -47,19 +47,19 @@ def test_partition_device_names():
 def test_kernel_paths_need_no_udev_settle():
     info = info_with(Disk(path="/dev/nvme0n1", size_bytes=20 * 2**30))
     argvs = [s.argv for s in plan(default_layout(info))]
-    assert ("partprobe", "/dev/nvme0n1") in argvs
+    assert ("partprobe", "--", "/dev/nvme0n1") in argvs
     assert ("udevadm", "settle") not in argvs
-    assert ("mkfs.vfat", "-F", "32", "/dev/nvme0n1p3") in argvs
+    assert ("mkfs.vfat", "-F", "32", "--", "/dev/nvme0n1p3") in argvs
 
 
 def test_variants_as_plans():
     uefi = [s.argv for s in plan(default_layout(INFO, LayoutOptions(variant="uefi")))]
     assert not any("-t2:EF02" in a for a in uefi)
-    assert ("sgdisk", "-a1", "-n3:1M:+512M", "-t3:EF00", DISK) in uefi
+    assert ("sgdisk", "-a1", "-n3:1M:+512M", "-t3:EF00", "--", DISK) in uefi
     bios = [s.argv for s in plan(default_layout(INFO, LayoutOptions(variant="bios")))]
-    assert ("sgdisk", "-a1", "-n3:1M:+512M", "-t3:8300", DISK) in bios
-    assert ("sgdisk", "-a1", "-n2:34:2047", "-t2:EF02", DISK) in bios
-    assert ("mount", "-t", "vfat", f"{DISK}-part3", "/mnt/boot") in bios
+    assert ("sgdisk", "-a1", "-n3:1M:+512M", "-t3:8300", "--", DISK) in bios
+    assert ("sgdisk", "-a1", "-n2:34:2047", "-t2:EF02", "--", DISK) in bios
+    assert ("mount", "-t", "vfat", "--", f"{DISK}-part3", "/mnt/boot") in bios
 
     plain = plan(default_layout(INFO, LayoutOptions(variant="unencrypted")))
     create = next(s.argv for s in plain if s.stage == "pool")
@@ -94,10 +94,10 @@ def test_mirror_picks_the_disk_of_equal_size_or_refuses():
     steps = plan(layout)
     create = next(s.argv for s in steps if s.stage == "pool")
     assert create[-4:] == ("rpool", "mirror", f"{DISK}-part1", f"{second}-part1")
-    assert ("mount", "-t", "vfat", f"{second}-part3", "/mnt/boot-fallback") in [
+    assert ("mount", "-t", "vfat", "--", f"{second}-part3", "/mnt/boot-fallback") in [
         s.argv for s in steps
     ]
-    assert ("sgdisk", "--zap-all", second) in [s.argv for s in steps]
+    assert ("sgdisk", "--zap-all", "--", second) in [s.argv for s in steps]
     with pytest.raises(PlanError, match="second disk"):
         default_layout(INFO, LayoutOptions(variant="mirror"))
     with pytest.raises(PlanError, match="same disk is named twice"):
@@ -106,7 +106,7 @@ def test_mirror_picks_the_disk_of_equal_size_or_refuses():
 
 def test_the_generic_plugin_answers_the_disk_layout_hook():
     pm = get_plugin_manager(autoload=False)
-    layout = pm.hook.disk_layout(info=INFO, options=LayoutOptions())
+    layout = pm.hooks.disk_layout(info=INFO, options=LayoutOptions())
     assert layout == default_layout(INFO)
     assert layout.pool.name == "rpool"
     assert [d.name for d in layout.datasets] == [

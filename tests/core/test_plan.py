@@ -7,6 +7,7 @@ import json
 import pytest
 
 from helpers.diskplans import DISK, INFO
+from helpers.keys import KEYS
 from nixremote.core.converter import dumps_plan, loads_plan, plan_digest
 from nixremote.core.errors import PlanError, RuntimeInfoError
 from nixremote.core.layout import LayoutOptions, default_layout
@@ -26,7 +27,7 @@ def test_a_plan_round_trips() -> None:
         layout,
         target="root@203.0.113.7:22",
         extra_modules=["nixremote.nixosModules.hetzner"],
-        authorized_keys=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1 me"],
+        authorized_keys=[f"{KEYS[0]} me"],
         plugins=[PluginRecord(name="acme", version="1.2")],
         flake_sources=[source],
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import string
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +10,9 @@ from pathlib import Path
 import attrs
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
+from helpers.strategies import runtime_infos as valid_runtime_infos
 from nixremote import (
-    BootMode,
-    Disk,
     Interface,
     IPAddress,
     Route,
@@ -128,69 +125,7 @@ def test_malformed_json_is_a_clear_error() -> None:
 
 # --- property: any valid model round-trips ---------------------------------------------------
 
-names = st.text(string.ascii_lowercase + string.digits + "-", min_size=1, max_size=15)
-ipv4 = st.builds(
-    IPAddress,
-    address=st.ip_addresses(v=4).map(str),
-    prefix_length=st.integers(0, 32),
-    dynamic=st.booleans(),
-)
-ipv6 = st.builds(
-    IPAddress,
-    address=st.ip_addresses(v=6).map(str),
-    prefix_length=st.integers(0, 128),
-    dynamic=st.booleans(),
-)
-macs = st.lists(st.integers(0, 255), min_size=6, max_size=6).map(
-    lambda b: ":".join(f"{x:02x}" for x in b)
-)
-interfaces = st.builds(
-    Interface,
-    name=names,
-    mac=st.none() | macs,
-    driver=st.none() | names,
-    predictable_name=st.none() | names,
-    ipv4=st.lists(ipv4, max_size=3).map(tuple),
-    ipv6=st.lists(ipv6, max_size=3).map(tuple),
-)
-routes = st.builds(
-    Route,
-    family=st.sampled_from([4, 6]),
-    destination=st.sampled_from(["default", "198.51.100.0/24", "2001:db8::/32"]),
-    gateway=st.none() | st.ip_addresses().map(str),
-    device=st.none() | names,
-    on_link=st.booleans(),
-    metric=st.none() | st.integers(0, 2**32 - 1),
-)
-disks = st.builds(
-    Disk,
-    path=names.map(lambda n: f"/dev/{n}"),
-    by_id=st.none() | names.map(lambda n: f"/dev/disk/by-id/{n}"),
-    size_bytes=st.none() | st.integers(0, 2**50),
-    model=st.none() | st.text(max_size=20),
-    serial=st.none() | st.text(max_size=20),
-    rotational=st.none() | st.booleans(),
-    removable=st.booleans(),
-)
-infos = st.builds(
-    RuntimeInfo,
-    host_name=names,
-    host_id=st.text("0123456789abcdef", min_size=8, max_size=8),
-    disk_to_format=names.map(lambda n: f"/dev/disk/by-id/{n}"),
-    root_authorized_keys=st.lists(st.text(max_size=40), max_size=3).map(tuple),
-    interfaces=st.lists(interfaces, max_size=4).map(tuple),
-    primary_interface=st.none() | names,
-    routes=st.lists(routes, max_size=4).map(tuple),
-    nameservers=st.lists(st.ip_addresses().map(str), max_size=3).map(tuple),
-    disks=st.lists(disks, max_size=4).map(tuple),
-    arch=st.none() | st.sampled_from(["x86_64", "aarch64"]),
-    memory_bytes=st.none() | st.integers(0, 2**45),
-    boot_mode=st.sampled_from(list(BootMode)),
-    hoster=names,
-    hoster_details=st.dictionaries(names, st.text(max_size=10), max_size=3).map(
-        lambda d: tuple(sorted(d.items()))
-    ),
-)
+infos = valid_runtime_infos()
 
 
 @settings(max_examples=200, deadline=None)

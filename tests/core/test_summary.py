@@ -24,7 +24,9 @@ def test_summary_names_the_disk_to_wipe() -> None:
 
 def test_a_plan_reads_at_a_glance() -> None:
     import attrs
+    import pytest
 
+    from nixremote.core.errors import PlanError
     from nixremote.core.layout import LayoutOptions, default_layout
     from nixremote.core.models import Interface, IPAddress
     from nixremote.core.plan import PluginRecord, build_plan
@@ -65,7 +67,11 @@ def test_a_plan_reads_at_a_glance() -> None:
     assert "96:00:00:12:34:56 203.0.113.7/32" in text
     assert "pool:      rpool (mirror of 2, encrypted, passphrase asked at boot)" in text
     assert "rpool/local/root -> / @blank" in text
-    assert "trust:     ssh-ed25519 SHA256:" in text and "me@laptop" in text
+    assert "trust:     ssh-ed25519 SHA256:" in text and "me@laptop (given)" in text
     assert "decided:   acme 1.0" in text
-    bare = build_plan(attrs.evolve(info, root_authorized_keys=()), default_layout(info))
+    # a plan that would trust no key is refused, unless for the disks alone (nixremote disk)
+    keyless = attrs.evolve(info, root_authorized_keys=())
+    with pytest.raises(PlanError, match="would trust no SSH key"):
+        build_plan(keyless, default_layout(info))
+    bare = build_plan(keyless, default_layout(info), require_authorized_keys=False)
     assert "trust:     NO SSH KEY" in "\n".join(plan_lines(bare))

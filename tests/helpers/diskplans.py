@@ -8,6 +8,7 @@ from pathlib import Path
 
 import attrs
 
+from helpers.keys import KEYS
 from nixremote.core.models import BootMode, Disk, RuntimeInfo
 from nixremote.core.transport import CommandResult
 
@@ -22,6 +23,7 @@ def info_with(*disks: Disk, boot: BootMode = BootMode.UNKNOWN) -> RuntimeInfo:
         disk_to_format=disks[0].stable_path,
         disks=disks,
         boot_mode=boot,
+        root_authorized_keys=(f"{KEYS[0]} root@web1",),
     )
 
 
@@ -31,18 +33,18 @@ ORIGINAL_ARGV = [
     ("mkdir", "-p", "-m", "0700", "/run/nixremote"),
     ("findmnt", "-n", "-o", "FSTYPE", "-T", "/run/nixremote"),
     ("zpool", "version"),
-    ("wipefs", "-a", DISK),
-    ("sgdisk", "--zap-all", DISK),
-    ("sgdisk", "-a1", "-n2:34:2047", "-t2:EF02", DISK),
-    ("sgdisk", "-a1", "-n3:1M:+512M", "-t3:EF00", DISK),
-    ("sgdisk", "-a1", "-n1:0:0", "-t1:BF01", DISK),
-    ("partprobe", DISK),
+    ("wipefs", "-a", "--", DISK),
+    ("sgdisk", "--zap-all", "--", DISK),
+    ("sgdisk", "-a1", "-n2:34:2047", "-t2:EF02", "--", DISK),
+    ("sgdisk", "-a1", "-n3:1M:+512M", "-t3:EF00", "--", DISK),
+    ("sgdisk", "-a1", "-n1:0:0", "-t1:BF01", "--", DISK),
+    ("partprobe", "--", DISK),
     ("udevadm", "settle"),
-    ("zpool", "labelclear", "-f", f"{DISK}-part1"),
-    ("wipefs", "-a", f"{DISK}-part1"),
-    ("wipefs", "-a", f"{DISK}-part2"),
-    ("wipefs", "-a", f"{DISK}-part3"),
-    ("mkfs.vfat", "-F", "32", f"{DISK}-part3"),
+    ("zpool", "labelclear", "-f", "--", f"{DISK}-part1"),
+    ("wipefs", "-a", "--", f"{DISK}-part1"),
+    ("wipefs", "-a", "--", f"{DISK}-part2"),
+    ("wipefs", "-a", "--", f"{DISK}-part3"),
+    ("mkfs.vfat", "-F", "32", "--", f"{DISK}-part3"),
     ("install", "-m", "0600", "/dev/stdin", "/run/nixremote/disk.key"),
     (
         "zpool",
@@ -67,6 +69,7 @@ ORIGINAL_ARGV = [
         "keyformat=passphrase",
         "-O",
         "keylocation=file:///run/nixremote/disk.key",
+        "--",
         "rpool",
         f"{DISK}-part1",
     ),
@@ -79,7 +82,7 @@ ORIGINAL_ARGV = [
     ("shred", "-u", "/run/nixremote/disk.key"),
     ("mount", "-t", "zfs", "rpool/local/root", "/mnt"),
     ("mkdir", "-p", "/mnt/boot"),
-    ("mount", "-t", "vfat", f"{DISK}-part3", "/mnt/boot"),
+    ("mount", "-t", "vfat", "--", f"{DISK}-part3", "/mnt/boot"),
     ("mkdir", "-p", "/mnt/home"),
     ("mount", "-t", "zfs", "rpool/safe/home", "/mnt/home"),
     ("mkdir", "-p", "/mnt/nix"),

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import attrs
 
+from helpers.keys import KEYS
 from nixremote.core.converter import save_runtime_info
 from nixremote.core.models import Disk, RuntimeInfo
 from nixremote.core.progress import Event, event_from_json
@@ -71,9 +72,11 @@ def sh(*argv: str, check: bool = True) -> str:
 
 @contextmanager
 def private_mount_namespace() -> Iterator[None]:
-    """Move this (single-threaded) process into a new mount namespace for the block."""
+    """Move this (single-threaded) process into a new mount namespace for the block (and back,
+    with the working directory it had: setns moves it to the namespace's root)."""
     libc = ctypes.CDLL(None, use_errno=True)
     old = os.open("/proc/self/ns/mnt", os.O_RDONLY)
+    cwd = os.getcwd()
     try:
         if libc.unshare(CLONE_NEWNS) != 0:
             raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
@@ -83,6 +86,7 @@ def private_mount_namespace() -> Iterator[None]:
         if libc.setns(old, CLONE_NEWNS) != 0:
             raise OSError(ctypes.get_errno(), "setns back to the original mount namespace")
         os.close(old)
+        os.chdir(cwd)
 
 
 @attrs.frozen
@@ -152,7 +156,7 @@ class InstallerEnv:
             host_id="1234abcd",
             disk_to_format=self.device,
             disks=(Disk(path=self.device, size_bytes=2048 * MIB, model="loop image"),),
-            root_authorized_keys=("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3Q test@controller",),
+            root_authorized_keys=(f"{KEYS[3]} test@controller",),
         )
         self.info_file = tmp / "runtime-info.json"
         save_runtime_info(self.info, self.info_file)

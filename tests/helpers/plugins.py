@@ -3,12 +3,21 @@ the test puts on ``PYTHONPATH``."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+
+from .paths import PLUGINS
+
+OVHLIKE = PLUGINS / "ovhlike"
+"""The OVH-like test plugin: every seam of the plugin API, through the public API only."""
 
 
 def pip_install(project: Path, target: Path) -> Path:
@@ -42,7 +51,20 @@ def pip_install(project: Path, target: Path) -> Path:
 def env_with(site: Path) -> dict[str, str]:
     """The environment with ``site`` first on ``PYTHONPATH`` and plugin loading enabled."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    # absolute, so that a subprocess in another directory imports the same nixremote
+    inherited = [str(Path(p).resolve()) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([str(site), *inherited])
     env.pop("NIXREMOTE_DISABLE_PLUGINS", None)
     env.pop("NIXREMOTE_DISABLE_PLUGIN_AUTOLOAD", None)
     return env
+
+
+@contextlib.contextmanager
+def imported(site: Path, module: str) -> Iterator[ModuleType]:
+    """``module`` imported from the pip-installed ``site`` (on ``sys.path`` for the block only,
+    so no other test's plugin manager autoloads it afterwards)."""
+    sys.path.insert(0, str(site))
+    try:
+        yield importlib.import_module(module)
+    finally:
+        sys.path.remove(str(site))

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from helpers.installer_env import KEY_DIR, InstallerEnv, private_mount_namespace, sh
+from helpers.keys import KEYS
 from helpers.loopdisk import MIB, LoopDisk, run
 from nixremote.core.converter import save_runtime_info
 from nixremote.core.models import Disk, RuntimeInfo
@@ -85,6 +86,7 @@ def runtime_info_for(tmp_path: Path) -> Callable[..., tuple[RuntimeInfo, Path]]:
             host_id="1234abcd",
             disk_to_format=disk_to_format or first.stable_path,
             disks=models,
+            root_authorized_keys=(f"{KEYS[0]} root@looptest",),
         )
         path = tmp_path / "runtime-info.json"
         save_runtime_info(info, path)

@@ -205,7 +205,7 @@ def test_a_failing_step_stops_the_plan_with_its_output(loop_disk, runtime_info_f
     with pytest.raises(CommandFailedError) as caught:
         nuke_disks(info, layout, LocalTransport(), None, events.append, stages=PARTITIONING)
     err = caught.value
-    assert err.argv == ("sgdisk", "-a1", "-n2:2M:+1M", "-t2:EF02", disk.device)
+    assert err.argv == ("sgdisk", "-a1", "-n2:2M:+1M", "-t2:EF02", "--", disk.device)
     assert "create partition 2" in err.message
     assert err.returncode not in (None, 0)
     assert err.output  # sgdisk's own words

@@ -51,7 +51,9 @@ def test_runtime_info_from_the_original_installers_plain_base64(tmp_path: Path) 
         "hostName": "legacy",
         "hostId": "8425e349",
         "diskToFormat": "/dev/sda",
-        "rootAuthorizedKeys": ["ssh-ed25519 AAAA x"],
+        "rootAuthorizedKeys": [
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKFoVKUZT6pnHuyDZKKcVSViUT47jc50R5Wavpo8v4/0 x"
+        ],
         "networkInterface": "ens3",
         "ipv4": {"address": "203.0.113.7", "prefixLength": 32, "gateway": "172.31.1.1"},
     }

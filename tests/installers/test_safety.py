@@ -10,8 +10,8 @@ import pytest
 
 from helpers.loopdisk import LoopDisk, run
 from nixremote.core.diskkey import DiskKey
-from nixremote.core.errors import SafetyError
-from nixremote.core.layout import LayoutOptions, default_layout
+from nixremote.core.errors import InvalidValueError, SafetyError
+from nixremote.core.layout import LayoutOptions, build_layout, default_layout
 from nixremote.core.models import Disk
 from nixremote.core.transport import LocalTransport
 from nixremote.installers.execute import nuke_disks
@@ -92,11 +92,11 @@ def test_refuses_the_disk_of_the_running_system(loop_disk, runtime_info_for, tmp
     assert disk.sha256() == before
 
 
-def test_refuses_a_by_id_path_that_points_elsewhere(loop_disk, runtime_info_for, tmp_path):
+def test_refuses_a_by_id_path_that_points_elsewhere(loop_disk, runtime_info_for, dev_dir):
     wanted: LoopDisk = loop_disk(SMALL, "wanted")
     other: LoopDisk = loop_disk(SMALL, "other")
     before = (wanted.sha256(), other.sha256())
-    by_id = tmp_path / "by-id"
+    by_id = dev_dir / "by-id"
     by_id.mkdir()
     link = by_id / "ata-TEST_DISK_1"
     link.symlink_to(other.device)  # renumbered: the by-id name now means the other disk
@@ -140,8 +140,14 @@ def test_refuses_a_disk_not_in_the_runtime_info(loop_disk, runtime_info_for):
     listed: LoopDisk = loop_disk(SMALL, "listed")
     unlisted: LoopDisk = loop_disk(SMALL, "unlisted")
     before = (listed.sha256(), unlisted.sha256())
-    info, _ = runtime_info_for(listed, disk_to_format=unlisted.device)
-    err = refused(info, listed, "not one of the disks in the runtime info")
+    # The model itself refuses a disk to format that is not among the collected disks ...
+    with pytest.raises(InvalidValueError, match="is not among the host's disks") as caught:
+        runtime_info_for(listed, disk_to_format=unlisted.device)
+    assert caught.value.field == "diskToFormat"
+    # ... and the installer refuses a layout that names one, whatever built it.
+    info, _ = runtime_info_for(listed)
+    layout = build_layout(name="default", disks=(unlisted.device,))
+    err = refused(info, listed, "not one of the disks in the runtime info", layout=layout)
     assert err.message.startswith(f"refusing {unlisted.device}:")
     assert (listed.sha256(), unlisted.sha256()) == before
 

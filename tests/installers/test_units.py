@@ -9,6 +9,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from helpers.keys import KEYS
 from nixremote.core.errors import InvalidInputError, SafetyError
 from nixremote.core.layout import LayoutOptions, default_layout
 from nixremote.core.models import Disk, RuntimeInfo
@@ -33,6 +34,7 @@ INFO = RuntimeInfo(
         Disk(path="/dev/sda", by_id="/dev/disk/by-id/ata-DISK_1", size_bytes=20 * 1024**3),
         Disk(path="/dev/sdb", by_id="/dev/disk/by-id/ata-DISK_2", size_bytes=20 * 1024**3),
     ),
+    root_authorized_keys=(KEYS[0],),
 )
 
 
@@ -72,3 +74,25 @@ def test_pool_import_searches_by_id_or_the_partition() -> None:
         "-d",
         "/dev/disk/by-id",
     ]
+
+
+def test_the_host_flake_trusts_the_plan_keys(tmp_path: Path) -> None:
+    """--authorized-key reaches the installed system: the plan's keys, not only the old root's,
+    become rootAuthorizedKeys of the host flake's runtime-info.json (root's keys and the
+    initrd unlock's in the modules)."""
+    import json
+
+    plan = build_plan(INFO, default_layout(INFO), authorized_keys=[f"{KEYS[1]} given"])
+    assert plan.authorized_keys == (KEYS[0], f"{KEYS[1]} given")
+    layout = attrs.evolve(plan.layout, mount_root=str(tmp_path))
+    installer = Installer(attrs.evolve(plan, layout=layout), config=InstallerConfig())
+    installer.phase_flake()
+    written = json.loads((tmp_path / "persist/etc/nixos/runtime-info.json").read_text())
+    assert written["rootAuthorizedKeys"] == [KEYS[0], f"{KEYS[1]} given"]
+    # a key file replaces the old root's keys
+    only = build_plan(
+        INFO, default_layout(INFO), authorized_keys=[KEYS[2]], replace_authorized_keys=True
+    )
+    Installer(attrs.evolve(only, layout=layout), config=InstallerConfig()).phase_flake()
+    written = json.loads((tmp_path / "persist/etc/nixos/runtime-info.json").read_text())
+    assert written["rootAuthorizedKeys"] == [KEYS[2]]

@@ -7,6 +7,8 @@ session (the ``nixpkgs_lib`` fixture) and ``nixos_eval`` evaluates NixOS configu
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -82,3 +84,56 @@ def nix_json() -> Callable[..., Any]:
     """``nix_json(expr, **argstr)``: ``expr`` evaluated strictly by nix-instantiate, as JSON
     (``argstr`` become ``--argstr``; an evaluation error raises AssertionError)."""
     return nix_eval
+
+
+NIXPKGS_URL = "github:NixOS/nixpkgs/nixos-25.11"
+
+STUB_NIXPKGS_FLAKE = """# nixpkgs for the tests: the real lib and the tests' nixosSystem
+{
+  outputs = { self }:
+    {
+      lib = (import ./lib).extend (final: prev: {
+        nixosSystem = args: import ./nixos-eval/eval-config.nix {
+          lib = final;
+          specialArgs = args.specialArgs or { };
+          modules = args.modules ++ [ { nixpkgs.flake.source = self.outPath; } ];
+        };
+      });
+    };
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def sources(
+    shared_offline_nix: Any, nixpkgs_lib: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """The two flake sources in the store (this repository's flake as ``nixremote``, a
+    ``nixpkgs`` whose lib is the real one and whose ``nixosSystem`` is tests/nix/nixos-eval's)
+    and the flakeInputs JSON an image would carry: ``{"paths": {...}, "inputs": {...}}``."""
+    work = tmp_path_factory.mktemp("sources")
+    stub = work / "nixpkgs"
+    stub.mkdir()
+    shutil.copytree(nixpkgs_lib, stub / "lib")
+    for name in ("nixos-eval", "nixos-options", "nixos-modules-path"):
+        shutil.copytree(REPO / "tests" / "nix" / name, stub / name)
+    (stub / "flake.nix").write_text(STUB_NIXPKGS_FLAKE)
+    tracked = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    own = work / "nixremote"
+    for rel in tracked:
+        src = REPO / rel
+        if src.is_file():
+            (own / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, own / rel)
+    paths = {"nixpkgs": shared_offline_nix.add(stub), "nixremote": shared_offline_nix.add(own)}
+    inputs: dict[str, Any] = {}
+    for name, path in paths.items():
+        record = shared_offline_nix.path_info(path)
+        inputs[name] = {"path": path, "narHash": record["narHash"]}
+    inputs["nixpkgs"] |= {"url": NIXPKGS_URL, "lastModified": 1763078400}
+    return {"paths": paths, "inputs": inputs}

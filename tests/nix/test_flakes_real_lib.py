@@ -19,8 +19,6 @@ keeps of the sources it was built from (closure, registry) is visible.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -36,23 +34,6 @@ CASES = Path(__file__).resolve().parent / "cases"
 REPO = Path(__file__).resolve().parents[2]
 
 
-NIXPKGS_URL = "github:NixOS/nixpkgs/nixos-25.11"
-
-STUB_NIXPKGS_FLAKE = """# nixpkgs for the tests: the real lib and the tests' nixosSystem
-{
-  outputs = { self }:
-    {
-      lib = (import ./lib).extend (final: prev: {
-        nixosSystem = args: import ./nixos-eval/eval-config.nix {
-          lib = final;
-          specialArgs = args.specialArgs or { };
-          modules = args.modules ++ [ { nixpkgs.flake.source = self.outPath; } ];
-        };
-      });
-    };
-}
-"""
-
 SUMMARY = (
     "sys: let c = sys.config; in {"
     "  forced = sys.forced;"
@@ -67,39 +48,6 @@ SUMMARY = (
     "  qemuGuest = c.services.qemuGuest.enable;"
     "}"
 )
-
-
-@pytest.fixture(scope="module")
-def sources(
-    shared_offline_nix: Any, nixpkgs_lib: Path, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, Any]:
-    """The two flake sources in the store and the flakeInputs JSON an image would carry."""
-    work = tmp_path_factory.mktemp("sources")
-    stub = work / "nixpkgs"
-    stub.mkdir()
-    shutil.copytree(nixpkgs_lib, stub / "lib")
-    for name in ("nixos-eval", "nixos-options", "nixos-modules-path"):
-        shutil.copytree(REPO / "tests" / "nix" / name, stub / name)
-    (stub / "flake.nix").write_text(STUB_NIXPKGS_FLAKE)
-    tracked = subprocess.run(
-        ["git", "-C", str(REPO), "ls-files", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    own = work / "nixremote"
-    for rel in tracked:
-        src = REPO / rel
-        if src.is_file():
-            (own / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, own / rel)
-    paths = {"nixpkgs": shared_offline_nix.add(stub), "nixremote": shared_offline_nix.add(own)}
-    inputs: dict[str, Any] = {}
-    for name, path in paths.items():
-        record = shared_offline_nix.path_info(path)
-        inputs[name] = {"path": path, "narHash": record["narHash"]}
-    inputs["nixpkgs"] |= {"url": NIXPKGS_URL, "lastModified": 1763078400}
-    return {"paths": paths, "inputs": inputs}
 
 
 def evaluate(nix: Any, flake: Path, attr: str) -> Any:

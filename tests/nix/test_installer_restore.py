@@ -139,7 +139,7 @@ def test_restore_network_script_passes_the_nix_writers_flake8() -> None:
             "-m",
             "flake8",
             f"--ignore={ignore}",
-            str(REPO / "nix/installer/restore_network.py"),
+            str(REPO / "src/nixremote/installers/restore_network.py"),
         ],
         capture_output=True,
         text=True,

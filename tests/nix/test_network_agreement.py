@@ -1,8 +1,8 @@
 """Property test: the Nix network function and the installer's restore script agree.
 
 Both turn a runtime info into systemd-networkd units (nix/lib/network.nix for the installed
-system, nix/installer/restore_network.py for the installer). Hypothesis draws runtime infos
-through the real models and converter; Nix evaluates them all in one call.
+system, src/nixremote/installers/restore_network.py for the installer). Hypothesis draws runtime
+infos through the real models and converter; Nix evaluates them all in one call.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def runtime_infos(draw: st.DrawFn) -> RuntimeInfo:
 
 def _restore() -> Any:
     spec = importlib.util.spec_from_file_location(
-        "restore_network", REPO / "nix" / "installer" / "restore_network.py"
+        "restore_network", REPO / "src" / "nixremote" / "installers" / "restore_network.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

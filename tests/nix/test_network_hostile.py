@@ -36,7 +36,7 @@ def nix_lower(mac: str) -> str:
 
 def _restore() -> Any:
     spec = importlib.util.spec_from_file_location(
-        "restore_network", REPO / "nix" / "installer" / "restore_network.py"
+        "restore_network", REPO / "src" / "nixremote" / "installers" / "restore_network.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -243,7 +243,11 @@ def test_hostile_values_in_the_module_systems_unit_files(
     # networkd.nix renders it as nixpkgs does): each value stays on its own Key= line
     info = hostile_info(
         name="$(reboot)", mac=None, address="a;b", gateway="`id`", destination="x y"
-    ) | {"rootAuthorizedKeys": ["ssh-ed25519 AAAA k"]}
+    ) | {
+        "rootAuthorizedKeys": [
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILTm7p7cDxOKlhdJj+msGyxykG35g6IPEDfyqNOC3wjP k"
+        ]
+    }
     path = tmp_path / "ri.json"
     path.write_text(json.dumps(info))
     text = nixos_eval(

@@ -152,7 +152,7 @@ def test_partition_path() -> None:
 
 def _restore_module() -> Any:
     spec = importlib.util.spec_from_file_location(
-        "restore_network", REPO / "nix" / "installer" / "restore_network.py"
+        "restore_network", REPO / "src" / "nixremote" / "installers" / "restore_network.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -49,8 +49,11 @@ def test_example_is_listed_by_nixremote_plugins(example_site: Path) -> None:
         "boot_mode",
         "collect_runtime_info",
         "detect_hoster",
+        "host_flake_modules",
+        "plugin_settings",
         "register_commands",
     }
+    assert mine["hosters"] == ["examplecloud"]
 
 
 def test_example_command_is_registered(example_site: Path) -> None:

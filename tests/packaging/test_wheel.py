@@ -5,6 +5,7 @@ the Nix templates; installed into a fresh venv (dependencies from PyPI) it runs
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -16,6 +17,10 @@ import pytest
 import nixremote
 
 ROOT = Path(__file__).resolve().parents[2]
+FRESH = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+"""The environment of the fresh venv's commands: without the PYTHONPATH of this test run, which
+may name the source tree (and its build's ``nixremote.egg-info``: pip would take nixremote for
+installed)."""
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +56,7 @@ def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         text=True,
         timeout=900,
+        env=FRESH,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return env_dir
@@ -100,16 +106,21 @@ def test_sdist_carries_the_sources(dist: Path) -> None:
 def test_installed_wheel_runs(venv: Path) -> None:
     exe = venv / "bin" / "nixremote"
     version = subprocess.run(
-        [str(exe), "--version"], capture_output=True, text=True, timeout=120, check=True
+        [str(exe), "--version"], capture_output=True, text=True, timeout=120, check=True, env=FRESH
     )
     assert version.stdout.strip() == f"nixremote, version {nixremote.__version__}"
     plugins = subprocess.run(
-        [str(exe), "plugins", "--json"], capture_output=True, text=True, timeout=120, check=True
+        [str(exe), "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=FRESH,
     )
     names = [p["name"] for p in json.loads(plugins.stdout)]
     assert names[:2] == ["generic", "hetzner"]
     table = subprocess.run(
-        [str(exe), "plugins"], capture_output=True, text=True, timeout=120, check=True
+        [str(exe), "plugins"], capture_output=True, text=True, timeout=120, check=True, env=FRESH
     )
     assert "nixremote.hosters.hetzner" in table.stdout
 
@@ -122,6 +133,7 @@ def test_installed_wheel_is_not_the_source_tree(venv: Path) -> None:
         timeout=60,
         check=True,
         cwd="/",
+        env=FRESH,
     ).stdout.strip()
     assert where.startswith(str(venv)), where
     # The templates are readable through importlib.resources from the installed wheel.
@@ -137,5 +149,6 @@ def test_installed_wheel_is_not_the_source_tree(venv: Path) -> None:
         timeout=60,
         check=True,
         cwd="/",
+        env=FRESH,
     )
     assert check.stdout.strip() == "True"

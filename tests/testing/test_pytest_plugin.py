@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -102,3 +103,30 @@ def test_captured_facts_of_the_project(captured_facts) -> None:
     assert names, "no captures committed under tests/data/captures"
     facts = captured_facts(names[0])
     assert facts.has("uname-m") or facts.has("ip-addr"), names[0]
+
+
+def test_disabling_a_name_that_is_no_plugin_is_an_error(nixremote_pm) -> None:
+    with pytest.raises(ValueError, match=r"'hetzer' is none of the plugins.*did you mean"):
+        nixremote_pm(disabled=("hetzer",))
+    assert nixremote_pm(disabled=("hetzner",)).get_plugin("hetzner") is None
+    with pytest.raises(ValueError, match="no installed plugin 'nosuch'"):
+        nixremote_pm("nosuch")
+
+
+def test_the_capture_loader_needs_no_pytest(tmp_path) -> None:
+    path = tmp_path / "host.json"
+    path.write_text(json.dumps({"source": "host", "sections": SECTIONS}))
+    code = (
+        "import sys\n"
+        "class NoPytest:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('pytest', '_pytest'):\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, NoPytest())\n"
+        "from nixremote.plugin import load_facts\n"
+        f"print(load_facts({str(path)!r}).get('dmi-sys-vendor'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "ExampleCloud"

@@ -1,4 +1,5 @@
-"""Fixtures of the QEMU test machine: the built artifacts and a booted rescue VM."""
+"""Fixtures of the QEMU test machine: the built artifacts, a booted rescue VM, and one booted on
+the hoster-mode network."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from nixremote.core.progress import logging_reporter
 from nixremote.testing.vm import RescueVm, VmArtifacts, build
+from nixremote.testing.vm.hoster import HosterNetwork
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +30,32 @@ def rescue_vm(
     vm = RescueVm(vm_artifacts, workdir=tmp_path_factory.mktemp("vm"), boot_timeout=400)
     vm.start()
     try:
+        yield vm
+    finally:
+        vm.stop()
+
+
+@pytest.fixture(scope="module")
+def hoster_vm(
+    request: pytest.FixtureRequest,
+    vm_artifacts: VmArtifacts,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RescueVm]:
+    """One rescue VM per test module on the hoster-mode network (QEMU in a namespace that plays
+    the hoster's router, every address static): the module's ``HOSTER_NETWORK`` (a
+    :class:`HosterNetwork`; default: dual stack). A 4 GiB disk; a guest reboot ends QEMU
+    (``no_reboot``). The namespace, its veth and taps are removed afterwards, also on failure."""
+    network = getattr(request.module, "HOSTER_NETWORK", HosterNetwork())
+    vm = RescueVm(
+        vm_artifacts,
+        workdir=tmp_path_factory.mktemp("hoster-vm"),
+        network=network,
+        disk_size=4 * 1024**3,
+        boot_timeout=400,
+        no_reboot=True,
+    )
+    try:
+        vm.start()
         yield vm
     finally:
         vm.stop()

@@ -15,11 +15,19 @@ from click.testing import CliRunner
 from nixremote_examplecloud import plugin
 
 import nixremote
-from nixremote.core.errors import PluginError
-from nixremote.core.plugins import detect_hoster, list_plugins
-from nixremote.core.transport import LocalTransport
+from nixremote.plugin import (
+    LocalTransport,
+    PlanOptions,
+    PluginError,
+    collect_from_facts,
+    detect_hoster,
+    list_plugins,
+    make_plan,
+)
 
 CAPTURE = "examplecloud-small"  # tests/data/captures/examplecloud-small.txt: raw probe output
+# the key the installed system will trust (a plan without one is refused); nobody holds it
+OPERATOR_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHlKf8qQ+6NAKyVZE+zOwVTUBFIeVhbbfHrY8S6qgBei"
 
 
 def test_entry_point_is_advertised() -> None:
@@ -29,15 +37,19 @@ def test_entry_point_is_advertised() -> None:
 
 
 def test_plugin_implements_its_hooks(nixremote_pm) -> None:
-    pm = nixremote_pm(("examplecloud", plugin))
+    pm = nixremote_pm(plugin)  # registered under its entry point's name
     (mine,) = [p for p in list_plugins(pm) if p.name == "examplecloud"]
     assert mine.hooks == (
         "boot_mode",
         "collect_runtime_info",
         "detect_hoster",
+        "host_flake_modules",
+        "plugin_settings",
         "register_commands",
     )
+    assert mine.hosters == ("examplecloud",)
     assert not mine.builtin
+    assert nixremote_pm(plugin, disabled=("examplecloud",)).get_plugin("examplecloud") is None
 
 
 def test_detects_examplecloud_hosts(nixremote_pm, captured_facts) -> None:
@@ -55,10 +67,9 @@ def test_leaves_other_hosts_alone(nixremote_pm) -> None:
 
 def test_refines_the_generic_runtime_info(nixremote_pm, captured_facts) -> None:
     pm = nixremote_pm(plugin)
-    facts = captured_facts(CAPTURE)
-    info = pm.hook.collect_runtime_info(
-        facts=facts, hoster="examplecloud", transport=None, settings={}
-    )
+    # what `nixremote info --from-facts` does: detection, the hooks, no host
+    info = collect_from_facts(captured_facts(CAPTURE), pm)
+    assert info.hoster == "examplecloud"
     # The generic plugin read the facts ...
     assert info.host_name == "excl-4711"
     assert info.primary.mac == "52:54:00:ec:01:23"
@@ -104,7 +115,7 @@ def test_other_hosters_pass_through_unchanged(nixremote_pm) -> None:
     base = _base_info("generic")
     pm = nixremote_pm(plugin, ("fixed", FixedBase(base)))
     facts = nixremote.Facts(sections={}, source="test")
-    got = pm.hook.collect_runtime_info(facts=facts, hoster="generic", transport=None, settings={})
+    got = pm.hooks.collect_runtime_info(facts=facts, hoster="generic")
     assert got is base
 
 
@@ -112,13 +123,13 @@ def test_reads_the_server_id_through_the_transport(nixremote_pm, tmp_path) -> No
     server_id = tmp_path / "server-id"
     server_id.write_text("4711\n")
     pm = nixremote_pm(plugin, ("fixed", FixedBase(_base_info("examplecloud"))))
-    info = pm.hook.collect_runtime_info(
+    info = pm.hooks.collect_runtime_info(
         facts=nixremote.Facts(sections={}, source="test"),
         hoster="examplecloud",
         transport=LocalTransport(),
         settings={"examplecloud.server_id_file": str(server_id)},
     )
-    assert info.detail("serverId") == "4711"
+    assert info is not None and info.detail("serverId") == "4711"
     assert info.routes[0].on_link
 
 
@@ -136,7 +147,7 @@ def test_reads_the_server_id_over_ssh(nixremote_pm, loopback_sshd, tmp_path) -> 
     )
     try:
         pm = nixremote_pm(plugin, ("fixed", FixedBase(_base_info("examplecloud"))))
-        info = pm.hook.collect_runtime_info(
+        info = pm.hooks.collect_runtime_info(
             facts=nixremote.Facts(sections={}, source="test"),
             hoster="examplecloud",
             transport=transport,
@@ -144,22 +155,22 @@ def test_reads_the_server_id_over_ssh(nixremote_pm, loopback_sshd, tmp_path) -> 
         )
     finally:
         transport.close()
-    assert info.detail("serverId") == "4712"
+    assert info is not None and info.detail("serverId") == "4712"
     assert loopback_sshd.sessions_started() == 1
 
 
 def test_boot_mode_is_uefi_on_examplecloud_only(nixremote_pm) -> None:
     pm = nixremote_pm(plugin)
     facts = nixremote.Facts(sections={"efi": "0"}, source="test")
-    ours = pm.hook.boot_mode(info=_base_info("examplecloud"), facts=facts)
-    theirs = pm.hook.boot_mode(info=_base_info("generic"), facts=facts)
+    ours = pm.hooks.boot_mode(info=_base_info("examplecloud"), facts=facts)
+    theirs = pm.hooks.boot_mode(info=_base_info("generic"), facts=facts)
     assert (ours, theirs) == (nixremote.BootMode.UEFI, nixremote.BootMode.BIOS)
 
 
 def test_regions_command(nixremote_pm) -> None:
     pm = nixremote_pm(plugin)
     root = click.Group("nixremote")
-    pm.hook.register_commands(cli=root)
+    pm.hooks.register_commands(cli=root)
     result = CliRunner().invoke(root, ["examplecloud", "regions", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == plugin.REGIONS
@@ -170,5 +181,19 @@ def test_a_misspelt_hook_is_refused(nixremote_pm) -> None:
         @nixremote.hookimpl
         def boot_mdoe(self) -> None: ...
 
-    with pytest.raises(PluginError, match="boot_mdoe"):
+    with pytest.raises(PluginError, match=r"boot_mdoe.*did you mean 'boot_mode'"):
         nixremote_pm(("typo", Typo()))
+
+
+def test_the_host_flake_gets_the_shipped_module(nixremote_pm, captured_facts) -> None:
+    pm = nixremote_pm(plugin)
+    info = collect_from_facts(captured_facts(CAPTURE), pm)
+    options = PlanOptions(
+        settings={"examplecloud.server_id_file": "/x"}, authorized_keys=(OPERATOR_KEY,)
+    )
+    plan = make_plan(info, options, pm=pm)
+    (file,) = plan.host_flake.files
+    assert file.path == "plugins/examplecloud/examplecloud.nix"
+    assert "console=ttyS0,115200" in file.text
+    assert "./plugins/examplecloud/examplecloud.nix" in plan.host_flake.modules
+    assert plan.settings == (("examplecloud.server_id_file", "/x"),)

@@ -46,20 +46,21 @@ def _layout_options(func: click.decorators.FC) -> click.decorators.FC:
         "--layout",
         "variant",
         type=click.Choice(LAYOUTS),
-        default="default",
-        show_default=True,
+        default=None,
         help="The layout: the original installer's (default), uefi, bios, mirror, unencrypted, "
-        "or auto (uefi/bios from the runtime info's boot mode).",
+        "or auto (uefi/bios from the runtime info's boot mode). Without it a hoster plugin "
+        "may choose its own, else default.",
     )(func)
     return func
 
 
-def plan_for(info: RuntimeInfo, variant: str, disks: tuple[str, ...]) -> Plan:
+def plan_for(info: RuntimeInfo, variant: str | None, disks: tuple[str, ...]) -> Plan:
     """The plan for ``info`` without a live host: the same planning as ``nixremote plan``
     (the plugins choose the layout; ``--disk`` means the disks to format)."""
     from ..controller.planning import PlanOptions, make_plan
 
-    return make_plan(info, PlanOptions(layout=variant, disks=disks))
+    # the disks alone: no system is installed, so no key is needed
+    return make_plan(info, PlanOptions(layout=variant, disks=disks, require_authorized_keys=False))
 
 
 def layout_lines(layout: DiskLayout) -> list[str]:
@@ -118,7 +119,7 @@ def disk_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_layout_options
 @click.option("--json", "as_json", is_flag=True, help="Print the layout and the steps as JSON.")
-def plan_cmd(file: Path, variant: str, disks: tuple[str, ...], as_json: bool) -> None:
+def plan_cmd(file: Path, variant: str | None, disks: tuple[str, ...], as_json: bool) -> None:
     """Print the disk plan for the host of FILE (a runtime-info.json), step by step."""
     info = load_runtime_info(file)
     the_plan = plan_for(info, variant, disks)
@@ -140,7 +141,7 @@ def plan_cmd(file: Path, variant: str, disks: tuple[str, ...], as_json: bool) ->
 @disk_group.command("disko", short_help="Print the layout as a disko configuration.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_layout_options
-def disko_cmd(file: Path, variant: str, disks: tuple[str, ...]) -> None:
+def disko_cmd(file: Path, variant: str | None, disks: tuple[str, ...]) -> None:
     """Print the layout for the host of FILE as a disko configuration (Nix)."""
     from ..controller.disko import render
 
@@ -183,7 +184,7 @@ def _ask(prompt: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Progress as JSON lines on stdout.")
 def apply_cmd(
     file: Path,
-    variant: str,
+    variant: str | None,
     disks: tuple[str, ...],
     key_file: Path | None,
     yes: bool,

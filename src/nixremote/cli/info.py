@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..core.errors import InvalidInputError, NixremoteError
+from .options import settings_options
 
 if TYPE_CHECKING:
     from ..core.facts import Facts
@@ -82,6 +83,12 @@ def _stderr_reporter(quiet: bool) -> Any:
 @click.command("info")
 @click.argument("target", required=False, metavar="[USER@]HOST")
 @click.option("--local", is_flag=True, help="Collect from this machine instead of over SSH.")
+@click.option(
+    "--from-facts",
+    "from_facts",
+    type=click.Path(path_type=Path, exists=True),
+    help="Collect from facts saved with --save-facts (or a capture): no host is contacted.",
+)
 @click.option("-p", "--port", type=click.IntRange(1, 65535), help="SSH port (default 22).")
 @click.option("-i", "--identity", type=click.Path(dir_okay=False), help="SSH private key file.")
 @click.option("-J", "--jump", metavar="[USER@]HOST[:PORT]", help="Connect through a jump host.")
@@ -128,11 +135,13 @@ def _stderr_reporter(quiet: bool) -> Any:
     type=click.Path(dir_okay=False),
     help="Also write the probe's raw facts to this file.",
 )
+@settings_options
 @click.pass_context
 def info_cmd(
     ctx: click.Context,
     target: str | None,
     local: bool,
+    from_facts: Path | None,
     port: int | None,
     identity: str | None,
     jump: str | None,
@@ -146,25 +155,36 @@ def info_cmd(
     output: str | None,
     as_json: bool,
     save_facts: str | None,
+    sets: tuple[str, ...],
+    config: Path | None,
 ) -> None:
-    """Collect the runtime info of HOST over SSH (one exec), or of this machine with --local.
+    """Collect the runtime info of HOST over SSH (one exec), of this machine with --local, or
+    from saved facts with --from-facts.
 
     Prints a summary (interfaces, addresses, routes, disks, boot mode, memory, hoster), or
     runtime-info.json with --json; -o writes runtime-info.json to a file.
     """
-    from ..controller.collect import collect
+    from ..controller.collect import collect, collect_from_facts
     from ..controller.probe import format_facts
     from ..core.converter import dumps_runtime_info
+    from .options import plugins_and_settings
 
-    if local == (target is not None):
+    if [local, target is not None, from_facts is not None].count(True) != 1:
         raise InvalidInputError(
-            "give either a HOST or --local", hint="e.g. nixremote info root@203.0.113.7"
+            "give one of a HOST, --local or --from-facts FILE",
+            hint="e.g. nixremote info root@203.0.113.7",
         )
     quiet = bool((ctx.obj or {}).get("quiet")) or as_json
     reporter = _stderr_reporter(quiet)
-    settings = {"disk": disk} if disk else {}
+    pm, settings = plugins_and_settings(sets, config, {"disk": disk} if disk else {})
     transport: Any
-    if local:
+    if from_facts is not None:
+        from ..controller.captures import load_facts
+
+        facts = load_facts(from_facts)
+        info = collect_from_facts(facts, pm, hoster, settings, reporter=reporter)
+        transport = None
+    elif local:
         from ..core.transport import LocalTransport
 
         transport = LocalTransport()
@@ -192,12 +212,13 @@ def info_cmd(
             sudo_prompt=prompt,
             reporter=reporter,
         )
-    try:
-        info, facts = collect(
-            transport, hoster=hoster, settings=settings, timeout=timeout, reporter=reporter
-        )
-    finally:
-        transport.close()
+    if transport is not None:
+        try:
+            info, facts = collect(
+                transport, pm, hoster, settings, timeout=timeout, reporter=reporter
+            )
+        finally:
+            transport.close()
     try:
         if save_facts:
             Path(save_facts).write_text(format_facts(facts), encoding="utf-8")

@@ -118,7 +118,7 @@ def install_cmd(
     bundle: Path | None,
     flake: str | None,
     disk_key_file: Path | None,
-    layout: str,
+    layout: str | None,
     disks: tuple[str, ...],
     phases: str,
     installer_port: int | None,
@@ -129,18 +129,35 @@ def install_cmd(
     dry_run: bool,
     yes: bool,
     json_lines: bool,
+    authorized_key: tuple[str, ...],
+    authorized_keys_file: Path | None,
+    sets: tuple[str, ...],
+    config: Path | None,
     **connection: Any,
 ) -> None:
     """Install NixOS onto HOST over SSH: collect and plan (or run a saved --plan), confirm,
     kexec into the installer, format, install, reboot, then verify the running system (unlocking
-    its pool through the initrd's SSH)."""
+    its pool through the initrd's SSH).
+
+    The installed system trusts the old root's SSH keys, the identity's .pub and every
+    --authorized-key; or, with --authorized-keys-file, that file's keys (and --authorized-key).
+    With --plan, the plan's decisions stand; the settings reach the lifecycle hooks (before the
+    kexec, after the install, after the verify).
+    """
     from ..controller.pipeline import InstallOptions, install, parse_phases
     from ..core.converter import load_plan
+    from ..core.nixtext import check_flake_url
     from ..core.progress import Event
+    from .keys import authorized_keys
+    from .options import plugins_and_settings
     from .output import progress_reporter
 
+    pm, settings = plugins_and_settings(sets, config)
     the_target = target_from(target, **connection)
     wanted = parse_phases(phases)
+    extra_keys, replace_keys = authorized_keys(authorized_key, authorized_keys_file)
+    if flake is not None:
+        check_flake_url(flake)
     if "kexec" in wanted and bundle is None:
         raise InvalidInputError(
             "the kexec phase needs --bundle",
@@ -155,9 +172,12 @@ def install_cmd(
             hint="pass --yes to confirm, or --dry-run to look first",
         )
     approved = load_plan(plan_file) if plan_file is not None else None
-    if approved is not None and (disks or layout != "default" or flake):
+    if approved is not None and (
+        disks or layout is not None or flake or authorized_key or authorized_keys_file
+    ):
         raise InvalidInputError(
-            "--disk, --layout and --flake cannot be combined with --plan (the plan decides)",
+            "--disk, --layout, --flake and the key options cannot be combined with --plan "
+            "(the plan decides)",
             hint="make a new plan with nixremote plan",
         )
     needs_key = any(p in wanted for p in ("format", "install", "verify"))
@@ -182,6 +202,10 @@ def install_cmd(
         verify_deadline=verify_timeout,
         kexec_deadline=kexec_timeout,
         hoster=hoster,
+        authorized_keys=extra_keys,
+        replace_authorized_keys=replace_keys,
+        settings=settings,
+        plugins=pm,
     )
     with progress_reporter(json_lines=json_lines) as reporter:
         show = reporter

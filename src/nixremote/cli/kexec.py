@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import click
 from attrs import frozen
 
+from ..core import jsontext
 from ..core.errors import InvalidInputError
 
 
@@ -46,7 +46,7 @@ def read_bundle(path: str | Path) -> BundleBoot:
     meta_file = root / "bundle.json"
     if meta_file.is_file():
         try:
-            meta: Any = json.loads(meta_file.read_text(encoding="utf-8"))
+            meta: Any = jsontext.loads(meta_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise InvalidInputError(
                 f"cannot read {meta_file}: {exc}", hint="rebuild the bundle (nix build .#kexec)"

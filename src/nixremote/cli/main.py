@@ -45,25 +45,30 @@ def _load(spec: str) -> click.Command:
 
 
 class LazyGroup(click.Group):
-    """A group that imports built-in commands on use and asks plugins for theirs."""
+    """A group that imports built-in commands on use and asks plugins for theirs; ``--help``
+    names the broken plugins, whose commands are missing."""
 
     _plugin_commands: dict[str, click.Command] | None = None
+    _broken: dict[str, str] | None = None
 
     def _from_plugins(self) -> dict[str, click.Command]:
         if self._plugin_commands is None:
             from ..core.entrypoints import may_have_entry_points
 
             group = click.Group("plugins")
+            self._broken = {}
             if may_have_entry_points():  # built-in plugins' commands are in COMMANDS
                 from ..core.plugins import get_plugin_manager
 
-                get_plugin_manager().hook.register_commands(cli=group)
+                pm = get_plugin_manager(strict=False)
+                self._broken = {n: str(b.error) for n, b in pm.broken.items()}
+                pm.hooks.register_commands(cli=group)
             self._plugin_commands = dict(group.commands)
         return self._plugin_commands
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(COMMANDS) | set(self.commands)
-        with contextlib.suppress(NixremoteError):  # a broken plugin is reported when used
+        with contextlib.suppress(NixremoteError):  # a failing plugin is reported when used
             names |= set(self._from_plugins())
         return sorted(names)
 
@@ -91,6 +96,10 @@ class LazyGroup(click.Group):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+        if self._broken:
+            with formatter.section("Broken plugins (their commands are missing)"):
+                formatter.write_dl(sorted(self._broken.items()))
+                formatter.write_text("`nixremote plugins` lists them with their errors.")
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,4 +1,5 @@
-"""Options shared by the commands: how to reach a host over SSH, and what to plan for it."""
+"""Options shared by the commands: how to reach a host over SSH, what to plan for it, and the
+plugins' settings."""
 
 from __future__ import annotations
 
@@ -9,6 +10,40 @@ import click
 
 if TYPE_CHECKING:
     from ..controller.pipeline import Target
+    from ..core.plugins import PluginManager
+
+
+def settings_options(func: Any) -> Any:
+    """``--set PLUGIN.KEY=VALUE`` (repeatable) and ``--config FILE``: the plugins' settings."""
+    func = click.option(
+        "--config",
+        "config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="TOML file with plugin settings ([plugins.NAME] tables; default "
+        "~/.config/nixremote/config.toml when it exists).",
+    )(func)
+    func = click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="PLUGIN.KEY=VALUE",
+        help="A plugin setting (repeatable; wins over the config file). "
+        "`nixremote plugins --settings` lists them.",
+    )(func)
+    return func
+
+
+def plugins_and_settings(
+    sets: tuple[str, ...], config: Path | None, base: dict[str, str] | None = None
+) -> tuple[PluginManager, dict[str, str]]:
+    """The plugin manager and the checked settings (before anything connects: a typo in a
+    setting fails at once)."""
+    from ..controller.config import resolve_settings
+    from ..core.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    return pm, resolve_settings(pm, sets, config, base=base)
 
 
 def connection_options(func: Any) -> Any:
@@ -55,18 +90,22 @@ def connection_options(func: Any) -> Any:
 
 
 def plan_options(func: Any) -> Any:
-    """``--layout``, ``--disk`` (repeatable), ``--hoster``, ``--bundle``, ``--flake``: what
-    ``nixremote plan`` and ``nixremote install`` decide from."""
+    """``--layout``, ``--disk`` (repeatable), ``--hoster``, ``--bundle``, ``--flake``,
+    ``--authorized-key`` (repeatable), ``--authorized-keys-file``, and the settings
+    (:func:`settings_options`): what ``nixremote plan`` and ``nixremote install`` decide from."""
     from ..core.layout import LAYOUTS
+    from .keys import authorized_key_options
 
+    func = authorized_key_options(func)
     for option in reversed(
         (
             click.option(
                 "--layout",
                 type=click.Choice(LAYOUTS),
-                default="default",
-                show_default=True,
-                help="Disk layout (a hoster plugin may choose its own for 'default').",
+                default=None,
+                help="Disk layout. Without it a hoster plugin may choose its own, else "
+                "'default' (the original installer's); '--layout default' is the generic "
+                "default even on such a hoster.",
             ),
             click.option(
                 "--disk",
@@ -92,7 +131,7 @@ def plan_options(func: Any) -> Any:
         )
     ):
         func = option(func)
-    return func
+    return settings_options(func)
 
 
 def target_from(

@@ -2,11 +2,17 @@
 
 rich is imported here, lazily, and only by commands that print for a person; ``--json`` output
 and the installer's plain lines never need it.
+
+Text that came from a host, an installer or an API is never read as rich markup: every such
+text goes through :func:`safe` (markup escaped, control characters shown as ``\\xNN``), so a
+``[/...]`` in a ``nixos-install`` line cannot crash the renderer, ``[link=...]`` does not
+become a link, and an escape sequence does not reach the terminal.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +24,21 @@ from ..core.progress import Event, Reporter
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def plain(text: object) -> str:
+    """``text`` with its control characters (newlines too; tabs aside) shown as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def safe(text: object) -> str:
+    """``text`` for rich: control characters shown, markup escaped (printed as it is)."""
+    from rich.markup import escape
+
+    return escape(plain(text))
 
 
 def emit_json(data: Any) -> None:
@@ -54,13 +75,13 @@ def progress_reporter(*, json_lines: bool = False) -> Iterator[Reporter]:
         return
     if not sys.stderr.isatty():
 
-        def plain(event: Event) -> None:
+        def lines(event: Event) -> None:
             if event.kind == "progress" or (quiet and event.kind not in ("warning", "error")):
                 return
-            prefix = f"[{event.phase}] " if event.phase else ""
-            click.echo(f"{prefix}{event.message}", err=True)
+            prefix = f"[{plain(event.phase)}] " if event.phase else ""
+            click.echo(f"{prefix}{plain(event.message)}", err=True)
 
-        yield plain
+        yield lines
         return
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -80,17 +101,14 @@ def progress_reporter(*, json_lines: bool = False) -> Iterator[Reporter]:
             if event.kind == "progress" and event.total:
                 key = f"{event.phase}:{event.message}"
                 if key not in bars:
-                    bars[key] = progress.add_task(event.message, total=event.total)
+                    bars[key] = progress.add_task(safe(event.message), total=event.total)
                 progress.update(bars[key], completed=event.current or 0)
                 return
             if quiet and event.kind not in ("warning", "error"):
                 return
             style = {"warning": "yellow", "error": "red", "done": "green"}.get(event.kind, "")
-            prefix = f"[dim]{event.phase}[/dim] " if event.phase else ""
-            con.print(
-                f"{prefix}[{style}]{event.message}[/{style}]"
-                if style
-                else f"{prefix}{event.message}"
-            )
+            prefix = f"[dim]{safe(event.phase)}[/dim] " if event.phase else ""
+            message = safe(event.message)
+            con.print(f"{prefix}[{style}]{message}[/{style}]" if style else f"{prefix}{message}")
 
         yield render

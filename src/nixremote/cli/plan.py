@@ -63,22 +63,44 @@ def plan_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def make_cmd(
     target: str,
-    layout: str,
+    layout: str | None,
     disks: tuple[str, ...],
     hoster: str | None,
     bundle: Path | None,
     flake: str | None,
+    authorized_key: tuple[str, ...],
+    authorized_keys_file: Path | None,
     output: Path | None,
     as_json: bool,
+    sets: tuple[str, ...],
+    config: Path | None,
     **connection: Any,
 ) -> None:
     """Collect HOST and make its plan: what `nixremote install --plan` will do, and nothing
-    else. Nothing on the host changes."""
+    else. Nothing on the host changes. The plugins decide with the settings given (--set, the
+    config file); the plan records them (secret values redacted)."""
     from ..controller.pipeline import InstallOptions, plan
     from ..core.converter import save_plan
+    from ..core.nixtext import check_flake_url
+    from .keys import authorized_keys
+    from .options import plugins_and_settings
     from .output import progress_reporter
 
-    options = InstallOptions(layout=layout, disks=disks, hoster=hoster, bundle=bundle, flake=flake)
+    pm, settings = plugins_and_settings(sets, config)
+    extra_keys, replace_keys = authorized_keys(authorized_key, authorized_keys_file)
+    if flake is not None:
+        check_flake_url(flake)
+    options = InstallOptions(
+        layout=layout,
+        disks=disks,
+        hoster=hoster,
+        bundle=bundle,
+        flake=flake,
+        authorized_keys=extra_keys,
+        replace_authorized_keys=replace_keys,
+        settings=settings,
+        plugins=pm,
+    )
     with progress_reporter() as reporter:
         # the plan itself is printed below, whole; progress goes to stderr
         made = plan(

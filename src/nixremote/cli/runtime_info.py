@@ -8,7 +8,7 @@ import click
 
 from ..core.converter import load_runtime_info, runtime_info_to_json_data
 from ..core.summary import runtime_info_lines
-from .output import console, emit_json
+from .output import console, emit_json, plain, safe
 
 
 @click.group("runtime-info")
@@ -26,6 +26,6 @@ def check_cmd(file: Path, as_json: bool) -> None:
         emit_json(runtime_info_to_json_data(info))
         return
     out = console()
-    out.print(f"[green]ok[/green] {file} (schema version {info.schema_version})")
+    out.print(f"[green]ok[/green] {safe(file)} (schema version {info.schema_version})")
     for line in runtime_info_lines(info):
-        out.print(line, markup=False)
+        out.print(plain(line), markup=False)

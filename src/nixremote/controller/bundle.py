@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 from attrs import frozen
 
+from ..core import jsontext
 from ..core.errors import InvalidInputError
 from ..core.flakelock import LockedSource, parse_flake_ref
 from ..core.plan import FlakeSource
@@ -177,11 +178,13 @@ def _bad(source: Path, what: str, hint: str = "check the bundle") -> InvalidInpu
 def _read_bundle_json(directory: Path) -> dict[str, Any]:
     path = directory / "bundle.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsontext.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise _bad(path, f"cannot read: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
         raise _bad(path, f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except ValueError as exc:
+        raise _bad(path, f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise _bad(path, "expected a JSON object @ $")
     return data
@@ -196,6 +199,29 @@ def _field(data: dict[str, Any], path: Path, key: str, kind: type, required: boo
     if type(value) is not kind:
         raise _bad(path, f"expected {kind.__name__}, got {type(value).__name__} @ $.{key}")
     return value
+
+
+def _inside(directory: Path, name: str, key: str) -> Path:
+    """``directory / name`` when it is a file of the bundle directory itself: a plain relative
+    name (no ``/``, no ``..``), not a link out of the directory. ``bundle.json`` could otherwise
+    make nixremote upload any file of this machine to the target."""
+    meta = directory / "bundle.json"
+    if not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith("-"):
+        raise _bad(
+            meta,
+            f"{key} {name!r} is not a file name in the bundle directory @ $.{key}",
+            hint="name a file beside bundle.json (rebuild the bundle with nix build .#kexec)",
+        )
+    path = directory / name
+    if path.is_symlink() and os.path.realpath(path).rpartition("/")[0] != os.path.realpath(
+        directory
+    ):
+        raise _bad(
+            meta,
+            f"{key} {name!r} links out of the bundle directory @ $.{key}",
+            hint="put the file itself beside bundle.json",
+        )
+    return path
 
 
 def load_directory(directory: Path) -> Bundle:
@@ -222,17 +248,24 @@ def load_directory(directory: Path) -> Bundle:
             f"format {fmt} is not supported (this nixremote reads {BUNDLE_FORMAT})",
             hint="use a bundle built by this version of nixremote",
         )
-    kernel = directory / (_field(data, meta, "kernel", str, False) or "bzImage")
+    kernel = _inside(directory, _field(data, meta, "kernel", str, False) or "bzImage", "kernel")
     initrd_name = _field(data, meta, "initrd", str, False)
     if initrd_name is None:
         initrd_name = "initrd.gz" if (directory / "initrd.gz").exists() else "initrd"
-    initrd = directory / initrd_name
+    initrd = _inside(directory, initrd_name, "initrd")
     for f in (kernel, initrd):
         if not f.is_file():
             raise _bad(directory, f"{f.name} is missing")
     params = _field(data, meta, "kernelParams", str)
     if "init=" not in params:
         raise _bad(meta, "kernelParams has no init= @ $.kernelParams")
+    if any((ord(c) < 0x20 and c not in " \t") or ord(c) == 0x7F for c in params):
+        raise _bad(meta, "kernelParams holds a control character @ $.kernelParams")
+    python = _field(data, meta, "python", str, False)
+    if python is not None and not re.fullmatch(
+        r"/[A-Za-z0-9._+/-]*|[A-Za-z0-9_][A-Za-z0-9._+-]*", python
+    ):
+        raise _bad(meta, f"python {python!r} is not a command name or absolute path @ $.python")
     arch = normalize_arch(_field(data, meta, "arch", str))
     unpacked = _field(data, meta, "initrdUnpackedBytes", int, False)
     if unpacked is None:
@@ -244,7 +277,7 @@ def load_directory(directory: Path) -> Bundle:
         kernel=kernel,
         initrd=initrd,
         kernel_params=" ".join(params.split()),
-        python=_field(data, meta, "python", str, False),
+        python=python,
         initrd_unpacked_bytes=unpacked,
         flake_sources=_flake_sources(data.get("flakeInputs"), meta),
     )

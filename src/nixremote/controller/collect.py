@@ -2,8 +2,9 @@
 
 :func:`collect` is the pipeline's first stage: one exec channel runs the probe
 (:mod:`nixremote.controller.probe`), the plugins detect the hoster and build the runtime info
-(``collect_runtime_info``, ``boot_mode``). :func:`runtime_info_from_facts` is the generic
-plugin's builder, pure and usable offline on saved facts.
+(``detect_hoster``, ``collect_runtime_info``, then ``boot_mode``). :func:`collect_from_facts`
+does the same for saved facts, with no host (``nixremote info --from-facts``).
+:func:`runtime_info_from_facts` is the generic plugin's builder, pure.
 
 Rules the builder follows:
 
@@ -21,14 +22,22 @@ Rules the builder follows:
 - **disk to format**: ``settings["disk"]`` when given (a kernel name, ``/dev`` path or by-id
   path of a disk of the host; it is reported by its by-id path); otherwise the disk holding
   ``/`` (as the original installer did); otherwise the only disk when there is exactly one;
-  otherwise ``""`` (unknown: the install refuses to go on and asks for ``--disk``). A disk is
-  named by its by-id path when it has one, else its kernel path.
+  otherwise ``""`` (unknown: the install refuses to go on and asks for ``--disk``; collect warns
+  about it when no plugin chose a disk either). A disk is named by its by-id path when it has
+  one, else its kernel path.
 - **host id** (ZFS ``networking.hostId``): ``settings["host_id"]`` when given; otherwise the
   first 8 hex digits of the SHA-256 of the primary interface's MAC (lowercase,
   colon-separated, e.g. ``sha256("96:00:00:12:34:56")``), so that collecting again from a
   rescue system or the installed system gives the same id; without a MAC, of
   ``/etc/machine-id``; without either, of the host name.
 - **host name**: the short name (first label) of the kernel host name.
+- **root's keys**: the keys of root's ``authorized_keys``, without their options (a forced
+  ``command=`` from a cloud image would lock root out of the installed system): each removal is
+  logged as a warning naming the options; lines that are not keys are left out, with a warning.
+- Every value is validated by the models (:mod:`nixremote.core.validate`): the facts come from a
+  machine that may be compromised. A by-id link that is not a device path nixremote accepts is
+  left out (the disk keeps its kernel path); any other refused value fails the collect with
+  one line naming it.
 """
 
 from __future__ import annotations
@@ -36,17 +45,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import attrs
 
 from ..core.blockdev import BlockDevice, parse_lsblk
-from ..core.errors import InvalidInputError, PluginError, TransportError
+from ..core.errors import InvalidInputError, InvalidValueError, PluginError, TransportError
 from ..core.facts import Facts
 from ..core.models import BootMode, Disk, Interface, Route, RuntimeInfo
 from ..core.mounts import root_mount
 from ..core.progress import Reporter, report
+from ..core.sshkeys import parse_key_line, strip_options
+from ..core.validate import disk_path
 from . import parsers
 from .probe import missing_sections, new_nonce, probe_argv, split_probe_output
 
@@ -147,7 +158,11 @@ def _disks(
     for dev in devices:
         if not _is_candidate(dev):
             continue
-        links = by_id.get(dev.path, ()) or by_id.get(f"/dev/{dev.name}", ())
+        links = tuple(
+            link
+            for link in by_id.get(dev.path, ()) or by_id.get(f"/dev/{dev.name}", ())
+            if _acceptable_path(link)
+        )
         out.append(
             Disk(
                 path=dev.path,
@@ -160,6 +175,35 @@ def _disks(
             )
         )
     return tuple(out)
+
+
+def _acceptable_path(link: str) -> bool:
+    try:
+        disk_path(link)
+    except InvalidValueError:
+        log.warning("leaving out the by-id link %r: not a device path nixremote accepts", link)
+        return False
+    return True
+
+
+def _root_keys(facts: Facts) -> tuple[str, ...]:
+    """root's keys without options (each removal, and each line that is no key, logged)."""
+    lines = parsers.parse_authorized_keys(facts.get("authorized-keys"))
+    clean, stripped = strip_options(lines)
+    for item in stripped:
+        log.warning(
+            "%s: %s", facts.source, item.message(f"key {item.index + 1} of root's authorized_keys")
+        )
+    keys: list[str] = []
+    for line in clean:
+        assert isinstance(line, str)
+        try:
+            parse_key_line(line, options=False)
+        except InvalidValueError as exc:
+            log.warning("%s: leaving out a line of root's authorized_keys: %s", facts.source, exc)
+            continue
+        keys.append(line)
+    return tuple(keys)
 
 
 def root_disk(facts: Facts) -> str | None:
@@ -223,10 +267,7 @@ def _disk_to_format(
     fixed = [d for d in disks if not d.removable]
     if len(fixed) == 1:
         return fixed[0].stable_path
-    log.warning(
-        "cannot tell which disk to format: / is not on a disk and there are %d disks", len(fixed)
-    )
-    return ""
+    return ""  # unknown: collect warns, unless a plugin chose one
 
 
 # --- host id --------------------------------------------------------------------------------
@@ -283,7 +324,7 @@ def runtime_info_from_facts(
             host_name=host_name,
             host_id=_host_id(settings, primary_mac, facts, host_name),
             disk_to_format=_disk_to_format(facts, disks, by_id, settings),
-            root_authorized_keys=parsers.parse_authorized_keys(facts.get("authorized-keys")),
+            root_authorized_keys=_root_keys(facts),
             interfaces=interfaces,
             primary_interface=primary,
             routes=routes,
@@ -294,6 +335,11 @@ def runtime_info_from_facts(
             boot_mode=boot,
             hoster=hoster,
         )
+    except InvalidValueError as exc:  # a value the installed system must not get
+        raise InvalidInputError(
+            f"the facts of {facts.source} do not make valid runtime info: {exc.message}",
+            hint=exc.hint,
+        ) from None
     except (ValueError, TypeError) as exc:  # a validator refused a value: a bug or odd facts
         raise InvalidInputError(
             f"the facts of {facts.source} do not make valid runtime info: {exc}",
@@ -354,21 +400,54 @@ def collect(
     transport: Transport,
     pm: pluggy.PluginManager | None = None,
     hoster: str | None = None,
-    settings: Mapping[str, str] | None = None,
+    settings: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     *,
     timeout: float = DEFAULT_PROBE_TIMEOUT,
     reporter: Reporter | None = None,
 ) -> tuple[RuntimeInfo, Facts]:
-    """Collect a host's runtime info: the probe in one exec, then the plugins.
+    """Collect a host's runtime info: the probe in one exec, then the plugins
+    (:func:`runtime_info_from_plugins`).
 
-    ``hoster`` names the hoster (else it is detected from the facts); ``settings`` are passed to
-    ``collect_runtime_info`` (``disk``, ``host_id``, ``<plugin>.<key>``).
+    ``hoster`` names the hoster (else it is detected from the facts); ``settings`` (a mapping or
+    pairs) are passed to the hooks (``disk``, ``host_id``, ``<plugin>.<key>``).
     """
+    facts = collect_facts(transport, timeout=timeout, reporter=reporter)
+    info = runtime_info_from_plugins(
+        facts, pm, hoster, settings, transport=transport, reporter=reporter
+    )
+    return info, facts
+
+
+def collect_from_facts(
+    facts: Facts,
+    pm: pluggy.PluginManager | None = None,
+    hoster: str | None = None,
+    settings: Mapping[str, str] | None = None,
+    *,
+    reporter: Reporter | None = None,
+) -> RuntimeInfo:
+    """The runtime info of the host whose facts were saved (``nixremote info --save-facts``,
+    read with :func:`~nixremote.controller.captures.load_facts`): exactly what :func:`collect`
+    does after the probe, with no host to ask (the hooks get ``transport=None``)."""
+    return runtime_info_from_plugins(facts, pm, hoster, settings, reporter=reporter)
+
+
+def runtime_info_from_plugins(
+    facts: Facts,
+    pm: pluggy.PluginManager | None = None,
+    hoster: str | None = None,
+    settings: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+    *,
+    transport: Transport | None = None,
+    reporter: Reporter | None = None,
+) -> RuntimeInfo:
+    """The hooks in their order: ``detect_hoster`` (or the hoster named), ``collect_runtime_info``
+    (the generic plugin builds, wrappers refine), then ``boot_mode`` on the refined result."""
+    from ..core.hookcalls import Hooks
     from ..core.plugins import detect_hoster, get_plugin_manager
 
     settings = dict(settings or {})
-    facts = collect_facts(transport, timeout=timeout, reporter=reporter)
-    pm = pm or get_plugin_manager()
+    pm = pm if pm is not None else get_plugin_manager()
     guess = detect_hoster(pm, facts, hoster)
     report(
         reporter,
@@ -377,17 +456,27 @@ def collect(
         phase="collect",
         data={"hoster": guess.name},
     )
-    info = pm.hook.collect_runtime_info(
+    hooks = Hooks(pm)
+    info = hooks.collect_runtime_info(
         facts=facts, hoster=guess.name, transport=transport, settings=settings
     )
     if info is None:
         raise PluginError(
             "no plugin built the runtime info", hint="do not disable the generic plugin"
         )
-    mode = pm.hook.boot_mode(info=info, facts=facts)
+    mode = hooks.boot_mode(info=info, facts=facts, settings=settings)
     if mode is not None and mode != info.boot_mode:
         info = attrs.evolve(info, boot_mode=mode)
-    return info, facts
+    if not info.disk_to_format:
+        fixed = [d for d in info.disks if not d.removable]
+        report(
+            reporter,
+            "warning",
+            f"cannot tell which disk of {info.host_name} to format: / is not on a disk and "
+            f"there are {len(fixed)} disks (name it with --disk)",
+            phase="collect",
+        )
+    return info
 
 
 def kexec_available(facts: Facts) -> bool | None:

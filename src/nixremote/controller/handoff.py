@@ -7,9 +7,12 @@ For each kexec the controller
 2. builds a gzip'd ``newc`` cpio archive (:func:`build_archive`, written here in pure Python,
    deterministic: mtime 0, uid/gid 0, sorted) with that key, the authorized keys, the runtime
    info, the old system's ``ip --json`` dumps and the installer zipapp,
-3. uploads it, concatenates it after the bundle's initrd on the target, loads kernel and combined
-   initrd with ``kexec -l`` and starts ``kexec -e`` detached (so the SSH channel closes cleanly
-   before the old system goes away),
+3. uploads it into a directory on tmpfs (``/run/nixremote-kexec``, mode 0700, files 0600 under
+   ``umask 077``: it holds the installer's private host key, which must never reach the old
+   disk), concatenates it after the bundle's initrd there, loads kernel and combined initrd with
+   ``kexec -l``, removes both the archive and the combined initrd, records the installer's key
+   in the user's known_hosts (``before_exec``) and starts ``kexec -e`` detached (so the SSH
+   channel closes cleanly before the old system goes away),
 4. waits for the installer's SSH with a deadline and reconnects with strict host key checking
    against the generated key (a known_hosts file of its own; no trust on first use).
 
@@ -165,14 +168,21 @@ def load_and_exec(
     cmdline: str,
     delay: float = 2.0,
     reporter: Reporter | None = None,
+    before_exec: Callable[[], None] | None = None,
 ) -> None:
     """Concatenate ``archive`` after ``initrd``, ``kexec -l`` it and start ``kexec -e`` detached.
 
-    The combined initrd is removed once loaded (kexec copied it into kernel memory). After this
-    returns the target goes down within ``delay`` seconds; the caller closes ``transport``.
+    The combined initrd (written under ``umask 077``) and the archive are removed once loaded,
+    whether the load worked or not (kexec copied them into kernel memory; each run makes a new
+    archive). ``before_exec`` runs after a successful load and before ``kexec -e``: the
+    pipeline records the installer's host key there, so that the pin survives an SSH
+    connection that drops with the old system. After this returns the target goes down within
+    ``delay`` seconds; the caller closes ``transport``.
     """
     report(reporter, "step", "loading the installer kernel (kexec -l)", phase="kexec")
-    transport.run(["sh", "-c", 'cat "$1" "$2" > "$3"', "concat", initrd, archive, combined])
+    transport.run(
+        ["sh", "-c", 'umask 077; cat -- "$1" "$2" > "$3"', "concat", initrd, archive, combined]
+    )
     load = [kexec, "-l", kernel, f"--initrd={combined}", f"--append={cmdline}"]
     try:
         result = transport.run(load, timeout=300, check=False)
@@ -196,7 +206,9 @@ def load_and_exec(
                 "memory are the usual causes",
             )
     finally:
-        transport.run(["rm", "-f", combined], check=False)
+        transport.run(["rm", "-f", "--", combined, archive], check=False)
+    if before_exec is not None:
+        before_exec()
     report(reporter, "step", "starting the installer (kexec -e)", phase="kexec")
     # Detached from the SSH session (setsid, output to /dev/null) so the channel closes before
     # the old kernel goes away; the short sleep lets this command return first.
@@ -220,15 +232,16 @@ def wait_for_installer(
 
     ``connect`` checks the host key strictly against the generated one: until the old system is
     gone its sshd answers with the old key, which means "not yet". On timeout the error says
-    where to look (the hoster's console).
+    where to look (the hoster's console) and the way back (its rescue system).
     """
     return wait_for_ssh(
         connect,
         deadline=deadline,
         what=f"the installer on {host}",
         phase="kexec",
-        hint="look at the host's console (the hoster's web/serial console) for the kexec'd "
-        "kernel's output; a host with too little RAM or an unsupported NIC often hangs there",
+        hint="look at the host's console (the hoster's web/serial console): the installer may "
+        "hang (too little RAM, an unsupported NIC) or be up without its network; to get back, "
+        "boot the host into the hoster's rescue system again and rerun nixremote install",
         interval=interval,
         reporter=reporter,
         clock=clock,

@@ -6,8 +6,11 @@ The controller's phases:
     connect to the running system, collect its runtime info, load the bundle, build the
     installer zipapp and the handoff archive (with a freshly generated installer host key),
     preflight, install kexec-tools if needed, upload (skipping what is there, resuming what broke
-    off), ``kexec -l`` + ``kexec -e``, then reconnect to the installer, strictly checking the
-    generated key. The installer's key is recorded in the user's known_hosts for the host, so a
+    off; the handoff archive, which holds the installer's private key, into
+    :data:`SECRET_DIRS` on tmpfs), ``kexec -l`` (then the archive is removed) + ``kexec -e``, then
+    reconnect to the installer, strictly checking the generated key. The installer's key is
+    recorded in the user's known_hosts for the host and port it will answer on *before*
+    ``kexec -e``, so the pin holds even when the connection drops with the old system, and a
     later run with ``--phases format,install`` connects to the installer verified too.
 ``format``, ``install``, ``reboot``
     upload the zipapp when the installer does not have it, send the disk key on stdin into
@@ -41,9 +44,12 @@ from ..core.layout import KEY_FILE
 from ..core.models import RuntimeInfo
 from ..core.phases import CONTROLLER_PHASES, INSTALLER_PHASES_OF, parse_phases
 from ..core.plan import Plan
+from ..core.plugins import PluginManager
 from ..core.progress import Event, Reporter, event_from_json, report
+from ..core.settings import as_pairs
+from ..core.sshkeys import parse_key_line, unique_keys
 from ..core.transport import Transport
-from . import handoff, preflight, upload
+from . import handoff, lifecycle, preflight, upload
 from .bundle import Bundle, load_bundle
 from .keypair import KeyPair, generate_host_key
 from .known_hosts import record_known_host
@@ -53,7 +59,13 @@ log = logging.getLogger(__name__)
 PHASES = CONTROLLER_PHASES
 
 REMOTE_DIR = "/root/nixremote-kexec"
-"""Where the bundle and the archive go on the old system."""
+"""Where the bundle's kernel and initrd go on the old system (public files, kept for a rerun)."""
+
+SECRET_DIRS = ("/run/nixremote-kexec", "/dev/shm/nixremote-kexec")
+"""Where the handoff archive and the combined initrd go on the old system: the first of these
+on tmpfs (with room; the preflight checks), mode 0700, files 0600; both hold the installer's
+private host key and are removed after ``kexec -l``. Debian's rescue and live systems (and
+the test VM's rescue system) mount both ``/run`` and ``/dev/shm`` as tmpfs."""
 
 REMOTE_ZIPAPP = "/root/nixremote.pyz"
 """Where the zipapp lives in the installer."""
@@ -89,14 +101,16 @@ class InstallOptions:
     ``layout`` and ``disks`` (the disks to format, first the disk to format: see
     :class:`~.planning.PlanOptions`). ``confirm`` is asked with the plan before anything
     changes on the host (unless ``yes``); it returns whether to go on. ``disk_key`` is the
-    encryption passphrase (never logged).
+    encryption passphrase (never logged). ``authorized_keys`` are keys the installed system
+    trusts beyond the old root's and the identity's ``.pub`` (with
+    ``replace_authorized_keys``: instead of both, as ``--authorized-keys-file`` asks).
     """
 
     bundle: Path | None = None
     plan: Plan | None = None
     flake: str | None = None
     disk_key: bytes | None = field(default=None, repr=False)
-    layout: str = "default"
+    layout: str | None = None
     disks: tuple[str, ...] = ()
     phases: tuple[str, ...] = PHASES
     dry_run: bool = False
@@ -107,13 +121,17 @@ class InstallOptions:
     verify_deadline: float = 600.0
     kexec_deadline: float = 600.0
     remote_dir: str = REMOTE_DIR
+    secret_dirs: tuple[str, ...] = SECRET_DIRS
     installer_zipapp: str = REMOTE_ZIPAPP
     key_file: str = KEY_FILE
     plan_file: str = PLAN_FILE
     work_dir: Path | None = None
     authorized_keys: tuple[str, ...] = ()
+    replace_authorized_keys: bool = False
     allow_kexec_install: bool = True
     hoster: str | None = None
+    settings: tuple[tuple[str, str], ...] = field(default=(), converter=as_pairs)
+    plugins: PluginManager | None = field(default=None, eq=False, repr=False)
 
 
 @frozen(kw_only=True)
@@ -252,7 +270,10 @@ class _Run:
     def _collect(self, transport: Transport) -> RuntimeInfo:
         from .collect import collect
 
-        info, self.facts = collect(transport, hoster=self.options.hoster, reporter=self.reporter)
+        pm, opts = lifecycle.plugins(self), self.options
+        info, self.facts = collect(
+            transport, pm, opts.hoster, opts.settings, reporter=self.reporter
+        )
         self.info = info
         return info
 
@@ -303,24 +324,22 @@ class _Run:
         self.installer_key = generate_host_key("nixremote-installer")
         pyz = zipapp.build_bytes()
         (self.work / "nixremote.pyz").write_bytes(pyz)
-        keys = [*info.root_authorized_keys, *opts.authorized_keys]
-        if self.target.identity_file is not None:
-            pub = Path(f"{self.target.identity_file}.pub")
-            if pub.is_file():
-                keys.append(pub.read_text(encoding="utf-8").strip())
         plan = self.plan_for(info, facts)
         info = plan.runtime_info  # what was approved travels (the disks the plan chose)
+        # the installer lets in what the installed system will trust, and this controller
+        keys = unique_keys((*plan.authorized_keys, *self.identity_keys()))
+        dump = handoff.NetworkDump(
+            addrs=_json_list(facts.get("ip-addr")),
+            routes_v4=_json_list(facts.get("ip-route4")),
+            routes_v6=_json_list(facts.get("ip-route6")),
+        )
         archive = handoff.build_archive(
             handoff.archive_entries(
                 host_key=self.installer_key,
                 authorized_keys=keys,
                 info=info,
                 plan=plan,
-                network=handoff.NetworkDump(
-                    addrs=_json_list(facts.get("ip-addr")),
-                    routes_v4=_json_list(facts.get("ip-route4")),
-                    routes_v6=_json_list(facts.get("ip-route6")),
-                ),
+                network=dump,
                 zipapp=pyz,
             )
         )
@@ -333,18 +352,23 @@ class _Run:
             archive_bytes=len(archive),
             allow_kexec_install=opts.allow_kexec_install,
             upload_dir=opts.remote_dir,
+            secret_dirs=opts.secret_dirs,
+            network=dump,
             reporter=self.reporter,
         )
         remote = opts.remote_dir.rstrip("/")
+        need = preflight.secret_bytes(bundle, len(archive))
+        secret = preflight.secret_dir(state, need, host=transport.host).rstrip("/")
         kernel = f"{remote}/{bundle.kernel.name}"
         initrd = f"{remote}/{bundle.initrd.name}"
-        archive_remote = f"{remote}/nixremote-handoff.cpio.gz"
+        archive_remote = f"{secret}/nixremote-handoff.cpio.gz"
         items = [
             upload.UploadItem(local=bundle.kernel, remote=kernel),
             upload.UploadItem(local=bundle.initrd, remote=initrd),
             upload.UploadItem(local=archive_path, remote=archive_remote, mode=0o600),
         ]
         kexec = state.kexec or "kexec"
+        lifecycle.before_kexec(self, transport)
         if opts.dry_run:
             if not state.kexec:
                 self.step(f"install kexec-tools with {state.package_manager}", "kexec")
@@ -377,17 +401,40 @@ class _Run:
             return None
         if not state.kexec:
             kexec = handoff.ensure_kexec(transport, self.reporter)
+        transport.run(
+            ["sh", "-c", 'umask 077; mkdir -p -- "$1" && chmod 0700 -- "$1"', "secret", secret]
+        )
         result = upload.upload(transport, items, reporter=self.reporter, phase="upload")
         self.uploaded += result.transferred_bytes
+        installer_key = self.installer_key
+
+        def pin() -> None:
+            # before kexec -e: if the connection drops with the old system, the pin is there
+            record_known_host(
+                self.target.known_hosts_path,
+                self.target.host,
+                self.installer_port,
+                [installer_key.public_openssh],
+            )
+            report(
+                self.reporter,
+                "step",
+                f"recorded the installer's host key {installer_key.fingerprint} for "
+                f"{self.target.host} port {self.installer_port} in "
+                f"{self.target.known_hosts_path}",
+                phase="kexec",
+            )
+
         handoff.load_and_exec(
             transport,
             kexec=kexec,
             kernel=kernel,
             initrd=initrd,
             archive=archive_remote,
-            combined=f"{remote}/initrd.combined",
+            combined=f"{secret}/initrd.combined",
             cmdline=self.cmdline,
             reporter=self.reporter,
+            before_exec=pin,
         )
         kexec_at = time.monotonic()
         transport.close()
@@ -401,12 +448,6 @@ class _Run:
             host=self.target.host,
             reporter=self.reporter,
         )
-        record_known_host(
-            self.target.known_hosts_path,
-            self.target.host,
-            self.installer_port,
-            [self.installer_key.public_openssh],
-        )
         report(
             self.reporter,
             "done",
@@ -416,6 +457,19 @@ class _Run:
         )
         return installer
 
+    def identity_keys(self) -> tuple[str, ...]:
+        """The public key of the identity file (its ``.pub``), when there is one."""
+        if self.target.identity_file is None:
+            return ()
+        pub = Path(f"{self.target.identity_file}.pub")
+        if not pub.is_file():
+            return ()
+        try:
+            text = pub.read_text(encoding="utf-8").strip()
+            return (parse_key_line(text, what=f"the key in {pub}").line,)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"cannot read {pub}: {exc}", hint="check the file") from None
+
     def make_plan(self, info: RuntimeInfo, facts: Facts) -> Plan:
         """The plan for the collected host: every hook asked here, once."""
         from .parsers import parse_machine_id
@@ -423,17 +477,24 @@ class _Run:
 
         opts = self.options
         target = f"{self.target.user}@{self.target.host}:{self.target.port}"
+        extra = opts.authorized_keys
+        if not opts.replace_authorized_keys:
+            extra = (*extra, *self.identity_keys())
         return make_plan(
             info,
             PlanOptions(
                 layout=opts.layout,
                 disks=opts.disks,
                 nixremote_flake=opts.flake,
+                authorized_keys=extra,
+                replace_authorized_keys=opts.replace_authorized_keys,
                 phases=opts.phases,
                 flake_sources=self.bundle.flake_sources if self.bundle else (),
+                settings=opts.settings,
             ),
             target=target,
             machine_id=parse_machine_id(facts.get("machine-id")),
+            pm=lifecycle.plugins(self),
         )
 
     def plan_disk(self) -> None:
@@ -495,7 +556,7 @@ class _Run:
                 self.info = self.plan.runtime_info
                 if "format" in wanted:
                     self.approve(self.plan)
-            self._drive(installer, wanted, argv_tail)
+            lifecycle.drive(self, installer, wanted, argv_tail)
         finally:
             installer.close()
 
@@ -798,6 +859,7 @@ def install(
             installer.close()
         if "verify" in phases:
             run.verify()
+        lifecycle.after_verify(run, phases)
         return InstallResult(
             host=target.host,
             phases=phases,

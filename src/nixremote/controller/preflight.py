@@ -3,12 +3,17 @@
 One exec on the target (:data:`PROBE`) reports architecture, memory, kexec, boot mode and where
 the disk to format resolves to; :func:`check` compares that with the bundle and the runtime info
 and raises a :class:`~nixremote.core.errors.PreflightError` for the first problem, with what to
-do. :func:`parse_probe` and :func:`check` are pure; :func:`run_preflight` does the one exec.
+do. It also asks the installer's own network restore
+(:mod:`nixremote.installers.restore_network`) whether the network dump that goes into the
+handoff archive describes the network (:func:`check_network`). :func:`parse_probe` and
+:func:`check` are pure; :func:`run_preflight` does the one exec.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
@@ -17,7 +22,11 @@ from ..core.errors import PreflightError
 from ..core.models import BootMode, RuntimeInfo
 from ..core.progress import Reporter, report
 from ..core.transport import Transport
+from ..installers.restore_network import dump_problems
 from .bundle import Bundle, normalize_arch
+
+if TYPE_CHECKING:
+    from .handoff import NetworkDump
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +58,14 @@ if [ -n "$2" ]; then
   df -Pk -- "$d" 2>/dev/null | awk 'NR == 2 {printf "upload_free=%.0f\n", $4 * 1024}'
   [ -d "$2" ] && du -sk -- "$2" 2>/dev/null | awk '{printf "upload_present=%.0f\n", $1 * 1024}'
 fi
+shift 2
+for c in "$@"; do
+  d=$c
+  while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done
+  fs=$(stat -f -c %T -- "$d" 2>/dev/null)
+  free=$(df -Pk -- "$d" 2>/dev/null | awk 'NR == 2 {printf "%.0f", $4 * 1024}')
+  echo "secret=$fs $free $c"
+done
 for pm in apt-get dnf zypper apk; do
   command -v "$pm" >/dev/null 2>&1 && { echo "package_manager=$pm"; break; }
 done
@@ -72,6 +89,8 @@ class TargetState:
     upload_fs: str | None = None
     upload_free: int | None = None
     upload_present: int = 0
+    secret_dirs: tuple[tuple[str, str, int | None], ...] = ()
+    """``(path, filesystem type, free bytes)`` of each candidate directory for the archive."""
 
     @property
     def upload_in_ram(self) -> bool:
@@ -91,6 +110,13 @@ def parse_probe(text: str) -> TargetState:
         v = values.get(key, "")
         return int(v) if v.isdigit() else None
 
+    secrets = []
+    for line in text.splitlines():
+        if line.startswith("secret="):
+            fs, free, path = [*line[len("secret=") :].split(" ", 2), "", ""][:3]
+            if path:
+                secrets.append((path, fs, int(free) if free.isdigit() else None))
+
     efi = values.get("efi")
     return TargetState(
         arch=values.get("arch") or None,
@@ -105,11 +131,38 @@ def parse_probe(text: str) -> TargetState:
         upload_fs=values.get("upload_fs") or None,
         upload_free=num("upload_free"),
         upload_present=num("upload_present") or 0,
+        secret_dirs=tuple(secrets),
     )
 
 
 def _gib(n: int) -> str:
     return f"{n / 1024**3:.2f} GiB" if n >= 1024**3 else f"{n / MIB:.0f} MiB"
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def check_network(network: NetworkDump, info: RuntimeInfo, *, host: str) -> None:
+    """Raise :class:`PreflightError` when the installer could not restore the network from
+    ``network`` (the dump that goes into the handoff archive), for the reason the installer's
+    own restore code gives (:func:`~nixremote.installers.restore_network.dump_problems`)."""
+    problems = dump_problems(
+        _json(network.addrs),
+        _json(network.routes_v4),
+        _json(network.routes_v6),
+        info.primary_interface,
+    )
+    if problems:
+        raise PreflightError(
+            f"the network dump of {host} cannot describe its network: {problems[0]}; "
+            "the installer would come up unreachable",
+            hint="collect again (nixremote info) and check `ip -j addr` and `ip -j route` on the "
+            "host; nothing was changed",
+        )
 
 
 def check(
@@ -121,13 +174,18 @@ def check(
     archive_bytes: int = 0,
     allow_kexec_install: bool = True,
     upload_dir: str | None = None,
+    network: NetworkDump | None = None,
 ) -> str:
     """Raise :class:`PreflightError` for the first failed check; return the kernel command line.
 
     The checks, in order: architecture, memory for the installer, space in the upload
-    directory, free memory for the upload (when in RAM) and the load, kexec present (or
+    directory, a secret directory on tmpfs with room for the handoff archive and the combined
+    initrd (both hold the installer's private key: they never touch a disk;
+    :func:`secret_dir`), free memory for the upload (when in RAM), the secret directory and
+    the load, kexec present (or
     installable), kexec allowed, boot mode known, disk by-id resolves to the collected disk,
-    kernel command line within budget.
+    the network dump describes the network (when ``network`` is given), kernel command line
+    within budget.
     """
     arch = normalize_arch(state.arch or info.arch or "")
     if arch != bundle.arch:
@@ -145,17 +203,24 @@ def check(
             f"{_gib(files)} + {_gib(INSTALLER_MARGIN)})",
             hint="use a host with more memory (or a smaller bundle)",
         )
-    # on the old system: the uploaded files (what is not there yet), the combined initrd made
-    # for the load (initrd + archive, removed after it), and kexec's copy of kernel + initrd
-    combined = files - bundle.kernel.stat().st_size
-    missing = max(0, files - state.upload_present)
-    if state.upload_free is not None and state.upload_free < missing + combined:
+    # on the old system: the uploaded kernel and initrd (what is not there yet) in the upload
+    # directory; the archive and the combined initrd made for the load (initrd + archive,
+    # removed after it) in the secret directory (tmpfs); and kexec's copy of all of it
+    images = bundle.kernel.stat().st_size + bundle.initrd.stat().st_size
+    combined = bundle.initrd.stat().st_size + archive_bytes
+    in_secret = bool(state.secret_dirs)
+    secret = secret_bytes(bundle, archive_bytes) if in_secret else 0
+    missing = max(0, images - state.upload_present)
+    upload_need = missing + (0 if in_secret else combined)
+    if state.upload_free is not None and state.upload_free < upload_need:
         raise PreflightError(
             f"{upload_dir or 'the upload directory'} on {host} has {_gib(state.upload_free)} "
-            f"free; the bundle and the combined initrd take {_gib(missing + combined)}",
+            f"free; the bundle and the combined initrd take {_gib(upload_need)}",
             hint="free space there, or pick another directory",
         )
-    load = files + LOAD_MARGIN + ((missing + combined) if state.upload_in_ram else 0)
+    if in_secret:
+        secret_dir(state, secret, host=host)
+    load = files + LOAD_MARGIN + secret + (upload_need if state.upload_in_ram else 0)
     if state.mem_available is not None and state.mem_available < load:
         where = " (the upload directory is in RAM)" if state.upload_in_ram else ""
         raise PreflightError(
@@ -192,13 +257,44 @@ def check(
             "the runtime info was collected",
             hint="collect the runtime info again before installing",
         )
+    if network is not None:
+        check_network(network, info, host=host)
     return kernel_command_line(bundle.kernel_params, info)
 
 
-def probe(transport: Transport, info: RuntimeInfo, upload_dir: str = "") -> TargetState:
+def secret_bytes(bundle: Bundle, archive_bytes: int) -> int:
+    """What the secret directory holds at most: the archive and the combined initrd."""
+    return 2 * archive_bytes + bundle.initrd.stat().st_size
+
+
+def secret_dir(state: TargetState, need: int = 0, *, host: str = "the host") -> str:
+    """The first candidate directory for the handoff archive that is on tmpfs (or ramfs) with
+    ``need`` bytes free; a :class:`PreflightError` when there is none."""
+    for path, fs, free in state.secret_dirs:
+        if fs in ("tmpfs", "ramfs") and (free is None or free >= need):
+            return path
+    seen = ", ".join(
+        f"{path} on {fs or 'unknown'} ({_gib(free or 0)} free)"
+        for path, fs, free in state.secret_dirs
+    )
+    raise PreflightError(
+        f"no directory on tmpfs with {_gib(need)} free on {host} for the handoff archive, which "
+        f"holds the installer's private host key and must not reach a disk ({seen})",
+        hint="boot the host into a system with /run or /dev/shm on tmpfs (every systemd system "
+        "and rescue system has them), with enough free memory",
+    )
+
+
+def probe(
+    transport: Transport,
+    info: RuntimeInfo,
+    upload_dir: str = "",
+    secret_dirs: tuple[str, ...] = (),
+) -> TargetState:
     """Run the preflight probe on the target (one exec)."""
     result = transport.run(
-        ["sh", "-c", PROBE, "preflight", info.disk_to_format, upload_dir], timeout=60
+        ["sh", "-c", PROBE, "preflight", info.disk_to_format, upload_dir, *secret_dirs],
+        timeout=60,
     )
     return parse_probe(result.text)
 
@@ -211,11 +307,15 @@ def run_preflight(
     archive_bytes: int = 0,
     allow_kexec_install: bool = True,
     upload_dir: str = "",
+    secret_dirs: tuple[str, ...] = (),
+    network: NetworkDump | None = None,
     reporter: Reporter | None = None,
 ) -> tuple[TargetState, str]:
-    """Probe the target and run every check; returns the state and the kernel command line."""
+    """Probe the target and run every check; returns the state and the kernel command line
+    (:func:`secret_dir` of the state names where the archive goes). ``network``: the dump that
+    goes into the handoff archive (checked by :func:`check_network`)."""
     report(reporter, "start", "preflight checks", phase="preflight")
-    state = probe(transport, info, upload_dir)
+    state = probe(transport, info, upload_dir, secret_dirs)
     line = check(
         state,
         info,
@@ -224,6 +324,7 @@ def run_preflight(
         archive_bytes=archive_bytes,
         allow_kexec_install=allow_kexec_install,
         upload_dir=upload_dir or None,
+        network=network,
     )
     report(
         reporter,

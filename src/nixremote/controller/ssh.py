@@ -10,6 +10,12 @@ Connecting (:func:`connect`) checks the host key against a known_hosts file:
     An unknown host's key is recorded in the known_hosts file and the connection goes on (the
     reporter and the log say so, with the fingerprint); a changed key is still refused.
 
+The files are read by :mod:`.known_hosts`, not by paramiko (which cannot read markers): hashed
+entries, patterns and aliases match as in OpenSSH, ``@revoked`` keys are refused,
+``@cert-authority`` lines are skipped with a warning, and a line for the host that holds no
+readable key is an error. ``--known-hosts /dev/null`` records nothing (with ``accept-new``: trust
+on first use for this connection only). The server is asked for the key types known for it first.
+
 Fabric's silent ``AutoAddPolicy`` is never used, for the host nor for a jump host. The user's
 ``~/.ssh/config`` is not read: every option comes from the arguments, so what is checked does
 not depend on a file the user may not think of.
@@ -26,6 +32,7 @@ Every paramiko, socket and invoke failure is raised as a one-line
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import select
@@ -41,7 +48,7 @@ from ..core.errors import CommandFailedError, HostKeyError, InvalidInputError, T
 from ..core.hostkeys import fingerprint
 from ..core.progress import Reporter, report
 from ..core.transport import CommandResult, LineCallback, check_result
-from .known_hosts import known_hosts_host, record_known_host
+from .known_hosts import KnownHosts, known_hosts_host, load_known_hosts, record_known_host
 
 if TYPE_CHECKING:
     import paramiko
@@ -68,28 +75,53 @@ _SUDO_WRAPPER = (
 )
 
 
+def _port(text: str, target: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise InvalidInputError(
+            f"cannot read the port in {target!r}", hint="use a port from 1 to 65535"
+        )
+    return int(text)
+
+
 def parse_target(target: str) -> tuple[str | None, str, int | None]:
-    """``[USER@]HOST[:PORT]`` (``HOST`` may be ``[v6 address]``) into (user, host, port)."""
+    """``[USER@]HOST[:PORT]`` (``HOST`` may be ``[v6 address]``) into (user, host, port).
+
+    Refused: an unclosed or stray bracket, a port outside 1..65535, an empty or
+    whitespace-holding host or user, a host or user starting with ``-`` (it would read as an
+    option), a control character anywhere."""
     user: str | None = None
     port: int | None = None
     rest = target.strip()
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        raise InvalidInputError(f"cannot read the target {target!r}", hint="use [USER@]HOST[:PORT]")
     if "@" in rest:
         user, _, rest = rest.rpartition("@")
         user = user or None
+        if user is not None and (user.startswith("-") or any(c.isspace() for c in user)):
+            raise InvalidInputError(f"cannot read the user in {target!r}", hint="use USER@HOST")
     if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        if tail.startswith(":") and tail[1:].isdigit():
-            port = int(tail[1:])
+        host, closed, tail = rest[1:].partition("]")
+        if not closed or "[" in host:
+            raise InvalidInputError(
+                f"cannot read the host {target!r}: the bracket is not closed",
+                hint="use [ADDR] or [ADDR]:PORT",
+            )
+        if tail.startswith(":"):
+            port = _port(tail[1:], target)
         elif tail:
             raise InvalidInputError(f"cannot read the host {target!r}", hint="use [ADDR]:PORT")
     elif rest.count(":") == 1:
         host, _, p = rest.partition(":")
-        if not p.isdigit():
-            raise InvalidInputError(f"cannot read the port in {target!r}", hint="use HOST:PORT")
-        port = int(p)
+        port = _port(p, target)
     else:
         host = rest
-    if not host or any(c.isspace() for c in host):
+    if (
+        not host
+        or any(c.isspace() for c in host)
+        or host.startswith("-")
+        or "[" in host
+        or "]" in host
+    ):
         raise InvalidInputError(f"cannot read the host {target!r}", hint="use [USER@]HOST")
     return user, host, port
 
@@ -168,29 +200,67 @@ class SshTransport:
         name = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
         return f"{self.user}@{name}:{self.port}"
 
-    def _policy(self, label: str) -> Any:
+    def _known(self, host: str, port: int) -> KnownHosts:
+        """The known_hosts entries for ``host:port``: the system's file (unless a file was
+        given) and the user's, read as OpenSSH reads them (:mod:`.known_hosts`)."""
+        paths = [p for p in (self._system_known_hosts, self.known_hosts) if p is not None]
+        known = load_known_hosts(paths, host, port)
+        for entry in known.cert_authorities:
+            message = (
+                f"skipping the @cert-authority line ({entry.where}) for {known.name}: "
+                "nixremote does not check host certificates"
+            )
+            log.warning("%s", message)
+            report(self._reporter, "warning", message, phase="connect")
+        return known
+
+    def _policy(self, label: str, known: KnownHosts) -> Any:
         import paramiko
 
         transport = self
 
-        class Strict(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]
-            def missing_host_key(self, client: Any, hostname: str, key: paramiko.PKey) -> None:
-                raise HostKeyError(
-                    f"the host key of {label} ({key.get_name()} {_key_fingerprint(key)}) "
-                    f"is not in {transport.known_hosts}",
-                    hint="check the fingerprint out of band, then record it with "
-                    "--accept-new (or ssh-keyscan into --known-hosts)",
-                )
+        class Policy(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]
+            """Every host key reaches this policy (paramiko is given no known keys): the
+            decision is OpenSSH's, made by :meth:`KnownHosts.verdict`."""
 
-        class AcceptNew(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]
             def missing_host_key(self, client: Any, hostname: str, key: paramiko.PKey) -> None:
-                if client.get_host_keys().lookup(hostname):
+                fp = _key_fingerprint(key)
+                verdict, entry = known.verdict(key.get_name(), key.asbytes())
+                if verdict == "known":
+                    return
+                if verdict == "revoked":
+                    assert entry is not None
                     raise HostKeyError(
-                        f"the host key of {label} is of another type than the one recorded "
-                        f"in {transport.known_hosts}",
+                        f"the host key of {label} ({key.get_name()} {fp}) is REVOKED "
+                        f"({entry.where})",
+                        hint="do not connect; someone may be intercepting the connection",
+                    )
+                if verdict == "changed":
+                    assert entry is not None
+                    expected = fingerprint(
+                        f"{entry.key_type} {base64.b64encode(entry.blob).decode()}"
+                    )
+                    host, port = _split_known_name(hostname)
+                    raise HostKeyError(
+                        f"the host key of {host} port {port} has CHANGED: it is now "
+                        f"{key.get_name()} {fp}, {entry.path} has {expected}",
+                        hint=f"if the host was reinstalled, remove the old key with "
+                        f"ssh-keygen -R '{hostname}' -f {entry.path}; otherwise someone may be "
+                        "intercepting the connection",
+                    )
+                if verdict == "other-type":
+                    raise HostKeyError(
+                        f"the host key of {label} ({key.get_name()} {fp}) is of another type "
+                        f"than the one recorded in {transport.known_hosts}",
                         hint="check the host; remove the old key with ssh-keygen -R",
                     )
-                fp = _key_fingerprint(key)
+                if transport.host_key_policy != "accept-new":
+                    raise HostKeyError(
+                        f"the host key of {label} ({key.get_name()} {fp}) "
+                        f"is not in {transport.known_hosts}",
+                        hint="check the fingerprint out of band, then record it with "
+                        "--accept-new (or ssh-keyscan into --known-hosts)",
+                    )
                 host, port = _split_known_name(hostname)
                 try:
                     record_known_host(
@@ -206,7 +276,6 @@ class SshTransport:
                         f"{exc.strerror}",
                         hint="check that the known_hosts file is writable",
                     ) from None
-                client.get_host_keys().add(hostname, key.get_name(), key)
                 transport.accepted_new_key = fp
                 report(
                     transport._reporter,
@@ -217,15 +286,17 @@ class SshTransport:
                     data={"fingerprint": fp, "host": label},
                 )
 
-        return AcceptNew() if self.host_key_policy == "accept-new" else Strict()
+        return Policy()
 
     def _connection(self, host: str, user: str, port: int, gateway: Any = None) -> Any:
         from fabric import Config, Connection
 
+        known = self._known(host, port)
         config = Config(overrides={"load_ssh_configs": False, "run": {"hide": True}})
         connect_kwargs: dict[str, Any] = {
             "banner_timeout": self.connect_timeout,
             "auth_timeout": self.connect_timeout,
+            "transport_factory": _transport_factory(known.key_types()),
         }
         if self.identity_file is not None:
             connect_kwargs.update(
@@ -240,18 +311,8 @@ class SshTransport:
             connect_timeout=max(1, round(self.connect_timeout)),
             connect_kwargs=connect_kwargs,
         )
-        client = conn.client
-        for path in (self._system_known_hosts, self.known_hosts):
-            if path is not None and path.is_file():
-                try:
-                    client.get_host_keys().load(str(path))
-                except (OSError, ValueError) as exc:
-                    raise HostKeyError(
-                        f"cannot read the known_hosts file {path}: {exc}",
-                        hint="fix or remove the broken line",
-                    ) from None
         label = f"{user}@{host}:{port}"
-        client.set_missing_host_key_policy(self._policy(label))
+        conn.client.set_missing_host_key_policy(self._policy(label, known))
         return conn
 
     def open(self) -> SshTransport:
@@ -585,6 +646,28 @@ class SshTransport:
             raise TransportError(
                 f"cannot write {local}: {exc.strerror}", hint="check the path"
             ) from None
+
+
+_ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")}
+
+
+def _transport_factory(known_types: tuple[str, ...]) -> Callable[..., Any]:
+    """A paramiko Transport that asks the server for the key types known for it first (as
+    OpenSSH orders ``HostKeyAlgorithms`` by known_hosts), so a host known by its RSA key is not
+    met with its ed25519 key."""
+
+    def make(sock: Any, **kwargs: Any) -> Any:
+        import paramiko
+
+        t = paramiko.Transport(sock, **kwargs)
+        if known_types:
+            options = t.get_security_options()
+            offered = list(options.key_types)
+            first = [a for k in known_types for a in _ALGORITHMS.get(k, (k,)) if a in offered]
+            options.key_types = [*dict.fromkeys(first), *(a for a in offered if a not in first)]
+        return t
+
+    return make
 
 
 def _split_known_name(name: str) -> tuple[str, int]:

@@ -30,6 +30,7 @@ import shlex
 import zlib
 from typing import Any
 
+from . import jsontext
 from .converter import runtime_info_from_json_data, unstructure
 from .errors import PreflightError, RuntimeInfoError
 from .models import RuntimeInfo
@@ -140,7 +141,7 @@ def decode_runtime_info(value: str) -> RuntimeInfo:
         raw = _b64decode(value, urlsafe="-" in value or "_" in value)
         source = f"{PARAM} (plain base64)"
     try:
-        data = json.loads(raw)
+        data = jsontext.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise RuntimeInfoError(
             f"{source}: decoded value is not JSON",

@@ -5,7 +5,14 @@ disk to format, the flat field set of the original installer (``networkInterface
 ``networkInterfaceModule``, ``ipv4{address,prefixLength,gateway,netmask}``,
 ``ipv6{address,prefixLength,gateway}``), so tools written for it keep working; a file that has only
 those fields is read too. Faults are raised as :class:`~nixremote.core.errors.RuntimeInfoError`
-naming the JSON path of the fault (``$.interfaces[0].mac``).
+naming the JSON path of the fault (``$.interfaces[0].mac``) and saying what to do; the models
+validate every value by meaning (:mod:`nixremote.core.validate`), and JSON nested deeper than
+:data:`~nixremote.core.jsontext.MAX_DEPTH` is refused in one line too.
+
+Key lines with ``authorized_keys`` options (``command="..."``, ``no-pty``) are read without
+them: each removal is logged as a warning naming the options and the JSON path
+(:func:`strip_key_options`), because a key with a forced command locks root (and the remote
+unlock) out of the installed system.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import re
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,9 +29,10 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from . import layout
+from . import jsontext, layout, validate
 from .diskplan import Step
-from .errors import RuntimeInfoError
+from .errors import InvalidValueError, RuntimeInfoError
+from .flakeparts import FlakeFile, FlakeInput
 from .models import (
     SCHEMA_VERSION,
     BootMode,
@@ -43,6 +51,9 @@ from .plan import (
     PluginRecord,
     TargetIdentity,
 )
+from .sshkeys import strip_options
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -128,11 +139,17 @@ def make_converter() -> cattrs.Converter:
         PlannedDisk,
         TargetIdentity,
         FlakeSource,
+        FlakeFile,
+        FlakeInput,
         HostFlakeInputs,
         PluginRecord,
-        Plan,
     ):
         _register_camel(conv, model)
+    _register_camel(  # settings as an object: {"<plugin>.<key>": "value"}
+        conv,
+        Plan,
+        settings=override(struct_hook=_object_to_pairs, unstruct_hook=_pairs_to_object),
+    )
     return conv
 
 
@@ -162,6 +179,8 @@ def _format_exception(exc: BaseException, type_: Any) -> str:
         return "required field missing"
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
         return "unknown key " + ", ".join(repr(k) for k in sorted(exc.extra_fields))
+    if isinstance(exc, InvalidValueError):
+        return exc.message
     if (
         isinstance(exc, ValueError)
         and len(exc.args) >= 2
@@ -177,28 +196,89 @@ def _format_exception(exc: BaseException, type_: Any) -> str:
     return f"invalid value ({exc})"
 
 
+@attrs.frozen
+class _Fault:
+    message: str
+    path: str
+    hint: str | None = None
+
+
+def _faults(exc: BaseException, path: str = "$", type_: Any = None) -> list[_Fault]:
+    """Every fault of a cattrs error with its JSON path (camelCase keys); a validator's
+    :class:`InvalidValueError` adds the field below its model and brings its own hint."""
+    if isinstance(exc, cattrs.IterableValidationError):
+        items, rest = exc.group_exceptions()
+        out = [f for e, item in items for f in _faults(e, f"{path}[{item.index!r}]")]
+        return out + [f for e in rest for f in _faults(e, path)]
+    if isinstance(exc, cattrs.ClassValidationError):
+        fields, others = exc.group_exceptions()
+        out = [f for e, a in fields for f in _faults(e, f"{path}.{camel(a.name)}", a.type)]
+        return out + [f for e in others for f in _faults(e, path, exc.cl)]
+    if isinstance(exc, InvalidValueError):
+        where = path
+        if exc.field:
+            where += exc.field if exc.field.startswith("[") else f".{exc.field}"
+        return [_Fault(exc.message, where, exc.hint)]
+    return [_Fault(_format_exception(exc, type_), path)]
+
+
 def _json_path(exc: BaseException, path: str = "$") -> list[str]:
     """Flatten a cattrs error into ``"<message> @ <json path>"`` lines with camelCase keys."""
-    lines = cattrs.transform_error(exc, path=path, format_exception=_format_exception)
-    return [
-        re.sub(r"\.([a-z]+(?:_[a-z0-9]+)+)", lambda m: "." + camel(m.group(1)), line)
-        for line in lines
-    ]
+    return [f"{f.message} @ {f.path}" for f in _faults(exc, path)]
+
+
+HINT = "fix the field at that JSON path"
+
+
+def _raise(source: str, faults: list[_Fault]) -> RuntimeInfoError:
+    first = faults[0]
+    more = f" (and {len(faults) - 1} more)" if len(faults) > 1 else ""
+    return RuntimeInfoError(
+        f"{source}: {first.message} @ {first.path}{more}", hint=first.hint or HINT
+    )
 
 
 def structure(data: Any, cls: type[T], *, source: str = "input") -> T:
     """Build ``cls`` from JSON data, raising :class:`RuntimeInfoError` with the JSON path."""
     try:
         return converter.structure(data, cls)
-    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
-        is_cattrs = isinstance(exc, cattrs.BaseValidationError)
-        lines = _json_path(exc) if is_cattrs else [f"{exc} @ $"]
-        first = lines[0]
-        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+    except cattrs.BaseValidationError as exc:
+        raise _raise(source, _faults(exc)) from None
+    except InvalidValueError as exc:
+        raise _raise(source, _faults(exc)) from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _raise(source, [_Fault(_format_exception(exc, cls), "$")]) from None
+
+
+def loads_json(text: str | bytes, *, source: str, hint: str = "fix the JSON syntax") -> Any:
+    """JSON text from a file or the wire: malformed or too deeply nested JSON is one
+    :class:`RuntimeInfoError` line."""
+    try:
+        return jsontext.loads(text)
+    except jsontext.JsonDepthError as exc:
         raise RuntimeInfoError(
-            f"{source}: {first}{more}",
-            hint="fix the field at that JSON path",
+            f"{source}: not valid JSON: {exc}", hint="this is not a file nixremote wrote"
         ) from None
+    except json.JSONDecodeError as exc:
+        raise RuntimeInfoError(
+            f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            hint=hint,
+        ) from None
+    except (ValueError, UnicodeDecodeError):
+        raise RuntimeInfoError(f"{source}: not valid JSON (not UTF-8 text)", hint=hint) from None
+
+
+def strip_key_options(data: Any, key: str, where: str, *, source: str) -> Any:
+    """``data`` (a JSON object) with the options of the key lines at ``data[key]`` removed;
+    each removal is logged as a warning naming the options and the JSON path."""
+    if not isinstance(data, Mapping) or not isinstance(data.get(key), list):
+        return data
+    lines, stripped = strip_options(data[key])
+    for item in stripped:
+        log.warning("%s: %s", source, item.message(f"{where}.{key}[{item.index}]"))
+    if not stripped:
+        return data
+    return {**data, key: lines}
 
 
 def unstructure(obj: Any) -> Any:
@@ -250,33 +330,59 @@ def runtime_info_to_json_data(info: RuntimeInfo) -> dict[str, Any]:
     return data
 
 
+def _legacy_check(source: str, path: str, check: Callable[[], object]) -> None:
+    try:
+        check()
+    except InvalidValueError as exc:
+        raise _raise(source, _faults(exc, path)) from None
+
+
 def _from_legacy(data: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """Rich fields built from the original installer's flat ones (only where absent)."""
+    """Rich fields built from the original installer's flat ones (only where absent); faults
+    name the flat fields' JSON paths."""
     out = dict(data)
     name = data.get("networkInterface")
     if name is None:
         return out
     if not isinstance(name, str):
         raise RuntimeInfoError(
-            f"{source}: invalid value for type, expected str @ $.networkInterface",
-            hint="fix the field at that JSON path",
+            f"{source}: invalid value for type, expected str @ $.networkInterface", hint=HINT
         )
+    _legacy_check(source, "$.networkInterface", lambda: validate.interface_name(name))
     iface: dict[str, Any] = {"name": name, "predictableName": name}
     if "networkInterfaceModule" in data:
-        iface["driver"] = data["networkInterfaceModule"]
+        module = data["networkInterfaceModule"]
+        if module is not None:
+            _legacy_check(source, "$.networkInterfaceModule", lambda: validate.driver(module))
+        iface["driver"] = module
     routes: list[dict[str, Any]] = []
     for family, key in ((4, "ipv4"), (6, "ipv6")):
         if data.get(key) is None:
             continue
         block = _structure_at(data[key], _LegacyAddress, source, f"$.{key}")
-        try:
-            IPAddress(address=block.address, prefix_length=block.prefix_length)
-        except ValueError as exc:
-            raise RuntimeInfoError(
-                f"{source}: invalid value ({exc}) @ $.{key}", hint="fix the field at that JSON path"
-            ) from None
+        _legacy_check(
+            source,
+            f"$.{key}.address",
+            lambda block=block, family=family: validate.ip_address(  # type: ignore[misc]
+                block.address, family=family
+            ),
+        )
+        _legacy_check(
+            source,
+            f"$.{key}",
+            lambda block=block: IPAddress(  # type: ignore[misc]
+                address=block.address, prefix_length=block.prefix_length
+            ),
+        )
         iface[key] = [{"address": block.address, "prefixLength": block.prefix_length}]
         if block.gateway:
+            _legacy_check(
+                source,
+                f"$.{key}.gateway",
+                lambda block=block, family=family: validate.ip_address(  # type: ignore[misc]
+                    block.gateway, what="gateway", family=family
+                ),
+            )
             routes.append(
                 {
                     "family": family,
@@ -296,9 +402,7 @@ def _structure_at(data: Any, cls: type[T], source: str, path: str) -> T:
     try:
         return converter.structure(data, cls)
     except cattrs.BaseValidationError as exc:
-        raise RuntimeInfoError(
-            f"{source}: {_json_path(exc, path)[0]}", hint="fix the field at that JSON path"
-        ) from None
+        raise _raise(source, _faults(exc, path)) from None
 
 
 def _on_link(address: Any, prefix: Any, gateway: Any) -> bool:
@@ -338,6 +442,7 @@ def runtime_info_from_json_data(data: Any, *, source: str = "runtime info") -> R
         )
     if "interfaces" not in data:
         data = _from_legacy(data, source)
+    data = strip_key_options(data, "rootAuthorizedKeys", "$", source=source)
     body = {k: v for k, v in data.items() if k not in LEGACY_KEYS}
     body["schemaVersion"] = version
     return structure(body, RuntimeInfo, source=source)
@@ -354,14 +459,7 @@ def dumps_runtime_info(info: RuntimeInfo, *, indent: int | None = 2) -> str:
 
 def loads_runtime_info(text: str | bytes, *, source: str = "runtime info") -> RuntimeInfo:
     """Parse ``runtime-info.json`` text; malformed JSON is a :class:`RuntimeInfoError` too."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RuntimeInfoError(
-            f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            hint="fix the JSON syntax",
-        ) from None
-    return runtime_info_from_json_data(data, source=source)
+    return runtime_info_from_json_data(loads_json(text, source=source), source=source)
 
 
 def load_runtime_info(path: str | Path) -> RuntimeInfo:
@@ -395,6 +493,11 @@ def plan_from_json_data(data: Any, *, source: str = "plan") -> Plan:
             f"(1..{PLAN_SCHEMA_VERSION}) @ $.schemaVersion",
             hint="make the plan again with this nixremote",
         )
+    data = strip_key_options(data, "authorizedKeys", "$", source=source)
+    info = data.get("runtimeInfo")
+    if isinstance(info, Mapping):
+        info = strip_key_options(info, "rootAuthorizedKeys", "$.runtimeInfo", source=source)
+        data = {**data, "runtimeInfo": info}
     return structure(data, Plan, source=source)
 
 
@@ -410,13 +513,7 @@ def plan_digest(plan: Plan) -> str:
 
 def loads_plan(text: str | bytes, *, source: str = "plan") -> Plan:
     """Parse ``plan.json`` text; malformed JSON is a :class:`RuntimeInfoError` too."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RuntimeInfoError(
-            f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            hint="fix the JSON syntax, or make the plan again",
-        ) from None
+    data = loads_json(text, source=source, hint="fix the JSON syntax, or make the plan again")
     return plan_from_json_data(data, source=source)
 
 

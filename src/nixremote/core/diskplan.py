@@ -7,6 +7,10 @@ create the encrypted pool with its key read from a file on tmpfs, create the dat
 ``local/root@blank``), switch the key location to ``prompt``, shred the key file, mount
 everything under ``/mnt``.
 
+Every command that takes a device path gets ``--`` before it (sgdisk, wipefs, partprobe,
+mkfs.vfat, mount and zpool all read ``--`` as the end of their options), and the models accept
+only device paths under ``/dev/`` (:mod:`.validate`), so a path can never be read as an option.
+
 The disk key never appears in argv: the one step that needs it (:attr:`Step.stdin_secret`)
 receives it on stdin and writes it with mode 0600 to the pool's ``keylocation`` file
 (:attr:`~.layout.Pool.key_file`, by default :data:`~.layout.KEY_FILE`); ``zpool create``
@@ -113,7 +117,7 @@ def _sgdisk_new(disk: str, part: Partition) -> Step:
     ]
     if part.name:
         argv.append(f"-c{n}:{part.name}")
-    argv.append(disk)
+    argv += ["--", disk]
     what = {
         PartitionRole.BIOS_BOOT: "BIOS boot",
         PartitionRole.ESP: "EFI system",
@@ -133,12 +137,12 @@ def _wipe_steps(disk: DiskSpec) -> list[Step]:
         Step(
             stage="wipe",
             description=f"erase filesystem and partition-table signatures of {disk.path}",
-            argv=["wipefs", "-a", disk.path],
+            argv=["wipefs", "-a", "--", disk.path],
         ),
         Step(
             stage="wipe",
             description=f"destroy the GPT and MBR of {disk.path}",
-            argv=["sgdisk", "--zap-all", disk.path],
+            argv=["sgdisk", "--zap-all", "--", disk.path],
         ),
     ]
 
@@ -150,7 +154,7 @@ def _reload_steps(disk: DiskSpec) -> list[Step]:
         Step(
             stage="partition",
             description=f"make the kernel re-read {disk.path}",
-            argv=["partprobe", disk.path],
+            argv=["partprobe", "--", disk.path],
         )
     ]
     if _uses_udev_links(disk.path):
@@ -173,7 +177,7 @@ def _clear_steps(disk: DiskSpec) -> list[Step]:
                 Step(
                     stage="clear",
                     description=f"clear an old ZFS label in {path} (tolerated if there is none)",
-                    argv=["zpool", "labelclear", "-f", path],
+                    argv=["zpool", "labelclear", "-f", "--", path],
                     may_fail=True,
                 )
             )
@@ -181,7 +185,7 @@ def _clear_steps(disk: DiskSpec) -> list[Step]:
             Step(
                 stage="clear",
                 description=f"erase stale signatures in {path}",
-                argv=["wipefs", "-a", path],
+                argv=["wipefs", "-a", "--", path],
             )
         )
     return steps
@@ -202,7 +206,7 @@ def _format_steps(disk: DiskSpec) -> list[Step]:
             Step(
                 stage="format",
                 description=f"make a FAT32 filesystem on {path}",
-                argv=["mkfs.vfat", "-F", "32", path],
+                argv=["mkfs.vfat", "-F", "32", "--", path],
             )
         )
     return steps
@@ -270,7 +274,7 @@ def plan(layout: DiskLayout) -> DiskPlan:
         create += ["-o", f"{key}={value}"]
     for key, value in pool.root_options:
         create += ["-O", f"{key}={value}"]
-    create += [pool.name, *vdevs]
+    create += ["--", pool.name, *vdevs]
     steps.append(
         Step(
             stage="pool",
@@ -334,7 +338,10 @@ def layout_mounts(layout: DiskLayout) -> tuple[tuple[str, tuple[str, ...]], ...]
         if part is None or not part.filesystem:
             continue
         mounts.append(
-            (mountpoint, ("mount", "-t", part.filesystem, partition_path(disk.path, part.number)))
+            (
+                mountpoint,
+                ("mount", "-t", part.filesystem, "--", partition_path(disk.path, part.number)),
+            )
         )
     # Parents before children: "/" first, then by depth.
     mounts.sort(key=lambda m: (m[0] != "/", m[0].count("/"), m[0]))

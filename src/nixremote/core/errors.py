@@ -35,6 +35,23 @@ class RuntimeInfoError(InvalidInputError):
     """A runtime-info.json is invalid; the message names the JSON path of the fault."""
 
 
+class InvalidValueError(InvalidInputError, ValueError):
+    """A value that does not mean what its field means: a host name NixOS would refuse, a MAC
+    that is not one, a key that does not parse. The models' validators raise it (a
+    :class:`ValueError` too, as attrs validators do); ``field`` is where it sits below the model
+    in JSON terms (``hostName``, ``nameservers[1]``), so that a reader can name the JSON path."""
+
+    def __init__(self, message: str, *, hint: str | None = None, field: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+
+    def at(self, field: str) -> InvalidValueError:
+        """The same error, placed at ``field`` (an inner place is kept below it)."""
+        inner = self.field
+        where = field if not inner else f"{field}{inner if inner.startswith('[') else '.' + inner}"
+        return InvalidValueError(self.message, hint=self.hint, field=where)
+
+
 class PluginError(NixremoteError):
     """A plugin could not be loaded, or implements a hook that does not exist."""
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import field, frozen
 
 if TYPE_CHECKING:
+    from .flakeparts import FlakeInput
     from .plan import FlakeSource
 
 LOCK_VERSION = 7
@@ -181,6 +182,7 @@ def render_host_flake_lock(
     nixpkgs: LockedSource,
     nixpkgs_ref: str,
     nixremote_ref: str = NIXREMOTE_DEFAULT_REF,
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """The flake.lock of a host or fleet flake (``nixremote.url = nixremote_ref``,
     ``nixpkgs.follows = "nixremote/nixpkgs"``) pinning both inputs to the store paths given.
@@ -189,9 +191,14 @@ def render_host_flake_lock(
     ``url`` of ``flakeInputs.nixpkgs``); ``nixremote_ref`` the host flake's ``nixremote.url``.
     Write it only when ``nixremote_ref`` means the source given (the default, or ``path:`` of
     that store path): Nix re-resolves an input whose reference differs from the lock's.
+    ``extra`` holds more root inputs, by name: their lock nodes (:func:`extra_input_node`).
     """
+    extra = dict(extra or {})
+    if {"nixremote", "nixpkgs"} & set(extra):
+        raise ValueError("nixremote and nixpkgs are the host flake's own inputs")
     return render_lock(
-        {"nixremote": "nixremote", "nixpkgs": ["nixremote", "nixpkgs"]},
+        {"nixremote": "nixremote", "nixpkgs": ["nixremote", "nixpkgs"]}
+        | {name: name for name in extra},
         {
             "nixremote": {
                 "inputs": {"nixpkgs": "nixpkgs"},
@@ -202,15 +209,34 @@ def render_host_flake_lock(
                 "locked": nixpkgs.locked(),
                 "original": parse_flake_ref(nixpkgs_ref),
             },
-        },
+        }
+        | extra,
     )
 
 
+def extra_input_node(
+    source: LockedSource, url: str, *, flake: bool = True, follows_nixpkgs: bool = False
+) -> dict[str, Any]:
+    """The lock node of an input a plugin adds (``url`` as the host flake declares it), pinned
+    to ``source``; its ``nixpkgs`` follows the host's when ``follows_nixpkgs``."""
+    node: dict[str, Any] = {"locked": source.locked(), "original": parse_flake_ref(url)}
+    if not flake:
+        node["flake"] = False
+    if follows_nixpkgs:
+        node["inputs"] = {"nixpkgs": ["nixpkgs"]}
+    return node
+
+
 def host_flake_lock_from_inputs(
-    flake_inputs: Mapping[str, Any], *, nixremote_ref: str = NIXREMOTE_DEFAULT_REF
+    flake_inputs: Mapping[str, Any],
+    *,
+    nixremote_ref: str = NIXREMOTE_DEFAULT_REF,
+    extra: Sequence[FlakeInput] = (),
 ) -> str:
     """:func:`render_host_flake_lock` from the ``flakeInputs`` JSON of a bundle or an image
-    (``{"nixremote": {"path", "narHash", "lastModified"?}, "nixpkgs": {..., "url"}}``)."""
+    (``{"nixremote": {"path", "narHash", "lastModified"?}, "nixpkgs": {..., "url"}}``); each
+    of ``extra`` (inputs plugins add) is pinned to the entry of its name, when there is one and
+    its reference can be written (else Nix fetches it)."""
 
     def source(name: str) -> LockedSource:
         entry = flake_inputs.get(name)
@@ -228,13 +254,35 @@ def host_flake_lock_from_inputs(
     url = flake_inputs["nixpkgs"].get("url")
     if not isinstance(url, str):
         raise ValueError("flakeInputs.nixpkgs has no url (the reference nixremote declares)")
+    nodes = {}
+    for item in extra:
+        if item.name in flake_inputs and lockable(item.url):
+            nodes[item.name] = extra_input_node(
+                source(item.name), item.url, flake=item.flake, follows_nixpkgs=item.follows_nixpkgs
+            )
     return render_host_flake_lock(
-        nixremote=nixremote, nixpkgs=nixpkgs, nixpkgs_ref=url, nixremote_ref=nixremote_ref
+        nixremote=nixremote,
+        nixpkgs=nixpkgs,
+        nixpkgs_ref=url,
+        nixremote_ref=nixremote_ref,
+        extra=nodes,
     )
 
 
-def host_flake_lock(sources: Sequence[FlakeSource], *, nixremote_ref: str) -> str:
-    """:func:`host_flake_lock_from_inputs` from a plan's :class:`~.plan.FlakeSource` records."""
+def lockable(url: str) -> bool:
+    """Whether a flake reference can be written into a lock's ``original`` here."""
+    try:
+        parse_flake_ref(url)
+    except ValueError:
+        return False
+    return True
+
+
+def host_flake_lock(
+    sources: Sequence[FlakeSource], *, nixremote_ref: str, inputs: Sequence[FlakeInput] = ()
+) -> str:
+    """:func:`host_flake_lock_from_inputs` from a plan's :class:`~.plan.FlakeSource` records;
+    ``inputs`` are the inputs plugins add (locked when a source has their name)."""
     return host_flake_lock_from_inputs(
         {
             s.name: {
@@ -246,4 +294,5 @@ def host_flake_lock(sources: Sequence[FlakeSource], *, nixremote_ref: str) -> st
             for s in sources
         },
         nixremote_ref=nixremote_ref,
+        extra=inputs,
     )

@@ -16,6 +16,11 @@ at) and holds:
     the host's runtime info (both the rich fields and the original installer's flat ones).
 ``configuration.nix``
     the user's own module; never overwritten once it exists.
+``plugins/<plugin>/...``
+    files plugins ship (``FlakeFile``, the ``host_flake_modules`` hook), as the plan carries
+    them; the ``.nix`` modules among them are in the ``modules`` list. Inputs plugins add
+    (``FlakeInput``) are declared after the marker line in ``inputs`` and locked in
+    ``flake.lock`` when the installer carries a source of that name.
 
 Rendering is pure (:func:`render_host_flake`); :func:`write_host_flake` writes the files. This
 module runs inside the installer too: it imports nothing beyond the standard library and
@@ -36,6 +41,7 @@ from attrs import frozen
 from .converter import dumps_runtime_info
 from .errors import InvalidInputError
 from .flakelock import NIXREMOTE_DEFAULT_REF, host_flake_lock
+from .flakeparts import FlakeFile, FlakeInput
 from .models import RuntimeInfo
 from .nixtext import check_flake_url
 from .plan import FlakeSource
@@ -65,6 +71,9 @@ MACHINE_ID_FILE = "/persist/etc/machine-id"
 
 EXTRA_MODULES_MARKER = "# nixremote:extra-modules"
 """The template line after which the modules of hoster plugins are inserted."""
+
+EXTRA_INPUTS_MARKER = "# nixremote:extra-inputs"
+"""The template line after which the inputs plugins add are declared."""
 
 _URL_LINE = re.compile(r'^(?P<indent>\s*)nixremote\.url = "(?P<url>[^"]*)";$', re.MULTILINE)
 
@@ -106,19 +115,35 @@ def set_nixremote_url(flake_text: str, url: str) -> str:
     return text
 
 
+def _marker_line(lines: Sequence[str], marker: str) -> int:
+    found = [i for i, line in enumerate(lines) if line.strip().startswith(marker)]
+    if not found:
+        raise InvalidInputError(
+            f"the flake template has no '{marker}' line",
+            hint="restore the template shipped with nixremote",
+        )
+    return found[0]
+
+
+def insert_inputs(flake_text: str, inputs: Iterable[FlakeInput]) -> str:
+    """The flake text with each of ``inputs`` declared after the inputs marker line."""
+    items = list(inputs)
+    if not items:
+        return flake_text
+    lines = flake_text.splitlines(keepends=True)
+    index = _marker_line(lines, EXTRA_INPUTS_MARKER)
+    indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
+    added = [f"{indent}{line}\n" for item in items for line in item.declaration()]
+    return "".join(lines[: index + 1] + added + lines[index + 1 :])
+
+
 def insert_modules(flake_text: str, modules: Iterable[str]) -> str:
     """The flake text with each Nix expression of ``modules`` added after the marker line."""
     mods = [m.strip() for m in modules if m and m.strip()]
     if not mods:
         return flake_text
     lines = flake_text.splitlines(keepends=True)
-    found = [i for i, line in enumerate(lines) if line.strip().startswith(EXTRA_MODULES_MARKER)]
-    if not found:
-        raise InvalidInputError(
-            f"the flake template has no '{EXTRA_MODULES_MARKER}' line",
-            hint="restore the template shipped with nixremote",
-        )
-    index = found[0]
+    index = _marker_line(lines, EXTRA_MODULES_MARKER)
     indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
     added: list[str] = []
     for mod in mods:
@@ -138,20 +163,32 @@ def render_host_flake(
     nixremote_url: str = DEFAULT_NIXREMOTE_URL,
     extra_modules: Iterable[str] = (),
     sources: Sequence[FlakeSource] = (),
+    files: Sequence[FlakeFile] = (),
+    inputs: Sequence[FlakeInput] = (),
 ) -> dict[str, str]:
     """The files of the host flake for ``info``, by name (pure). With ``sources`` (the flake
     inputs the installer carries) and nixremote as the registry names it, ``flake.lock`` pins
-    them; another ``nixremote_url`` is resolved by Nix itself (no lock)."""
-    files = template_files("host")
-    flake = set_nixremote_url(files["flake.nix"], nixremote_url)
+    them (and each of ``inputs`` that has a source of its name); another ``nixremote_url`` is
+    resolved by Nix itself (no lock). ``files`` (plugins' files, by their path in the flake)
+    are written as they are; ``extra_modules`` names the module files among them."""
+    template = template_files("host")
+    flake = set_nixremote_url(template["flake.nix"], nixremote_url)
+    flake = insert_inputs(flake, inputs)
     flake = insert_modules(flake, extra_modules)
     out = {
         "flake.nix": flake,
         "runtime-info.json": dumps_runtime_info(info),
-        "configuration.nix": files["configuration.nix"],
+        "configuration.nix": template["configuration.nix"],
     }
+    for file in files:
+        if file.path in out or not file.path.startswith("plugins/"):
+            raise InvalidInputError(
+                f"a plugin file would be {file.path}, outside plugins/ of the host flake",
+                hint="make the plan again",
+            )
+        out[file.path] = file.text
     if sources and nixremote_url == NIXREMOTE_DEFAULT_REF:
-        out["flake.lock"] = host_flake_lock(sources, nixremote_ref=nixremote_url)
+        out["flake.lock"] = host_flake_lock(sources, nixremote_ref=nixremote_url, inputs=inputs)
     return out
 
 
@@ -194,20 +231,27 @@ def write_host_flake(
     nixremote_url: str = DEFAULT_NIXREMOTE_URL,
     extra_modules: Iterable[str] = (),
     sources: Sequence[FlakeSource] = (),
+    files: Sequence[FlakeFile] = (),
+    inputs: Sequence[FlakeInput] = (),
     reporter: Reporter | None = None,
 ) -> HostFlake:
     """Write the host flake of ``info`` into ``dest`` (created if needed).
 
-    ``flake.nix`` and ``runtime-info.json`` are always (re)written; an existing
-    ``configuration.nix`` is the user's and is kept.
+    ``flake.nix``, ``runtime-info.json`` and the plugins' files are always (re)written; an
+    existing ``configuration.nix`` is the user's and is kept.
     """
     path = Path(dest)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        files = render_host_flake(
-            info, nixremote_url=nixremote_url, extra_modules=extra_modules, sources=sources
+        rendered = render_host_flake(
+            info,
+            nixremote_url=nixremote_url,
+            extra_modules=extra_modules,
+            sources=sources,
+            files=files,
+            inputs=inputs,
         )
-        written, kept = write_files(path, files, keep=("configuration.nix",))
+        written, kept = write_files(path, rendered, keep=("configuration.nix",))
     except OSError as exc:
         raise InvalidInputError(
             f"cannot write the host flake to {path}: {exc.strerror}",

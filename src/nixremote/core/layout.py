@@ -36,6 +36,7 @@ import re
 import attrs
 from attrs import field, frozen
 
+from . import validate as v
 from .errors import PlanError
 from .models import BootMode, RuntimeInfo
 
@@ -129,7 +130,7 @@ class DiskSpec:
     """One disk to partition: its path (by-id when it has one) and its partitions, in the order
     they are created."""
 
-    path: str
+    path: str = field(validator=v.check(v.disk_path))
     partitions: tuple[Partition, ...]
 
     def partition(self, role: PartitionRole) -> Partition | None:
@@ -250,11 +251,14 @@ class DiskLayout:
 
 @frozen(kw_only=True)
 class LayoutOptions:
-    """What the user asked for: a layout name (:data:`LAYOUTS`), extra disks (the second disk
-    of a mirror; by-id paths), and whether the pool is encrypted (``None``: the layout's
-    default)."""
+    """What the user asked for: a layout name (:data:`LAYOUTS`; ``None`` when none was asked
+    for, so a hoster plugin may choose its own, while ``"default"`` asks for the generic default
+    explicitly), extra disks (the second disk of a mirror; by-id paths), and whether the pool is
+    encrypted (``None``: the layout's default)."""
 
-    variant: str = field(default="default", validator=attrs.validators.in_(LAYOUTS))
+    variant: str | None = field(
+        default=None, validator=attrs.validators.optional(attrs.validators.in_(LAYOUTS))
+    )
     disks: tuple[str, ...] = ()
     encrypted: bool | None = None
 
@@ -374,10 +378,10 @@ def _second_disk(info: RuntimeInfo, first: str) -> str:
 
 
 def default_layout(info: RuntimeInfo, options: LayoutOptions | None = None) -> DiskLayout:
-    """The layout named by ``options.variant`` for ``info.disk_to_format`` (see the module
-    documentation)."""
+    """The layout named by ``options.variant`` (``default`` when none was asked for) for
+    ``info.disk_to_format`` (see the module documentation)."""
     options = options or LayoutOptions()
-    variant = options.variant
+    variant = options.variant or "default"
     first = info.disk_to_format
     if not first:
         raise PlanError(

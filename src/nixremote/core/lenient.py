@@ -5,9 +5,10 @@ They never raise: what they cannot read is unknown. The parsers of both sides us
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
+
+from .jsontext import loads
 
 
 def json_or_none(text: str | None) -> Any:
@@ -15,7 +16,7 @@ def json_or_none(text: str | None) -> Any:
     if not text:
         return None
     try:
-        return json.loads(text)
+        return loads(text)
     except (ValueError, RecursionError):
         return None
 

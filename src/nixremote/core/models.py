@@ -3,6 +3,11 @@
 All models are frozen, keyword-only attrs classes holding tuples, so they hash, compare and can be
 shared between threads; use :func:`attrs.evolve` for a changed copy. They are written to and read
 from ``runtime-info.json`` by the one converter in :mod:`nixremote.core.converter`.
+
+Every field is validated by meaning when a model is built (:mod:`nixremote.core.validate`,
+:mod:`nixremote.core.sshkeys`): the runtime info comes from a machine that may be compromised,
+and its texts reach NixOS options, unit files and shell lines. A refused value raises
+:class:`~nixremote.core.errors.InvalidValueError` (a ``ValueError``) naming the field.
 """
 
 from __future__ import annotations
@@ -12,6 +17,10 @@ import ipaddress
 
 import attrs
 from attrs import field, frozen
+
+from . import validate as v
+from .errors import InvalidValueError
+from .sshkeys import check_key
 
 SCHEMA_VERSION = 1
 """The ``schemaVersion`` that this version of nixremote writes and the newest it reads."""
@@ -27,12 +36,38 @@ class BootMode(enum.Enum):
 
 def _check_prefix(instance: IPAddress, attribute: attrs.Attribute[int], value: int) -> None:
     limit = 32 if instance.version == 4 else 128
-    if not 0 <= value <= limit:
-        raise ValueError(f"prefix length {value} is out of range 0..{limit}")
+    if type(value) is not int or not 0 <= value <= limit:
+        raise InvalidValueError(
+            f"prefix length {value!r} is out of range 0..{limit}",
+            hint=f"use a prefix length of 0 to {limit}",
+            field="prefixLength",
+        )
 
 
-def _check_ip(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    ipaddress.ip_address(value)
+def _check_route(instance: Route, attribute: attrs.Attribute[str], value: str) -> None:
+    try:
+        if attribute.name == "destination":
+            v.route_destination(value, instance.family)
+        elif value is not None:
+            v.ip_address(value, what="gateway", family=instance.family)
+    except InvalidValueError as exc:
+        raise exc.at(attribute.name) from None
+
+
+def _check_metric(instance: object, attribute: attrs.Attribute[int | None], value: object) -> None:
+    if value is not None and (type(value) is not int or not 0 <= value < 2**32):
+        raise InvalidValueError(
+            f"route metric {value!r} is out of range", hint="use 0 to 4294967295", field="metric"
+        )
+
+
+def _check_size(instance: object, attribute: attrs.Attribute[int | None], value: object) -> None:
+    if value is not None and (type(value) is not int or value < 0):
+        raise InvalidValueError(
+            f"{attribute.name} {value!r} is not a size in bytes",
+            hint="use a whole number of bytes",
+            field=v.camel(attribute.name),
+        )
 
 
 @frozen(kw_only=True)
@@ -42,7 +77,7 @@ class IPAddress:
     ``dynamic`` is true when the address was leased (DHCP/SLAAC) rather than configured statically.
     """
 
-    address: str = field(validator=_check_ip)
+    address: str = field(validator=v.check(v.ip_address))
     prefix_length: int = field(validator=_check_prefix)
     dynamic: bool = False
 
@@ -68,12 +103,24 @@ class Interface:
     installed system matches on, because names differ between the two systems.
     """
 
-    name: str
-    mac: str | None = None
-    driver: str | None = None
-    predictable_name: str | None = None
+    name: str = field(validator=v.check(v.interface_name))
+    mac: str | None = field(default=None, validator=v.check(v.optional(v.mac)))
+    driver: str | None = field(default=None, validator=v.check(v.optional(v.driver)))
+    predictable_name: str | None = field(
+        default=None, validator=v.check(v.optional(v.interface_name))
+    )
     ipv4: tuple[IPAddress, ...] = ()
     ipv6: tuple[IPAddress, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        for key, family in (("ipv4", 4), ("ipv6", 6)):
+            for index, addr in enumerate(getattr(self, key)):
+                if addr.version != family:
+                    raise InvalidValueError(
+                        f"{addr.address!r} is not an IPv{family} address",
+                        hint="put it into the list of its family",
+                        field=f"{key}[{index}].address",
+                    )
 
     @property
     def stable_name(self) -> str:
@@ -90,11 +137,11 @@ class Route:
     """A route; ``destination`` is ``"default"`` or a CIDR prefix; ``family`` is 4 or 6."""
 
     family: int = field(validator=attrs.validators.in_((4, 6)))
-    destination: str
-    gateway: str | None = None
-    device: str | None = None
+    destination: str = field(validator=_check_route)
+    gateway: str | None = field(default=None, validator=_check_route)
+    device: str | None = field(default=None, validator=v.check(v.optional(v.interface_name)))
     on_link: bool = False
-    metric: int | None = None
+    metric: int | None = field(default=None, validator=_check_metric)
 
     @property
     def is_default(self) -> bool:
@@ -105,11 +152,11 @@ class Route:
 class Disk:
     """A whole disk. ``by_id`` is its stable ``/dev/disk/by-id/...`` path when it has one."""
 
-    path: str
-    by_id: str | None = None
-    size_bytes: int | None = None
-    model: str | None = None
-    serial: str | None = None
+    path: str = field(validator=v.check(v.disk_path))
+    by_id: str | None = field(default=None, validator=v.check(v.optional(v.disk_path)))
+    size_bytes: int | None = field(default=None, validator=_check_size)
+    model: str | None = field(default=None, validator=v.check(v.optional(v.text)))
+    serial: str | None = field(default=None, validator=v.check(v.optional(v.text)))
     rotational: bool | None = None
     removable: bool = False
 
@@ -127,23 +174,54 @@ class RuntimeInfo:
     that the original installer's single-NIC fields describe; ``host_id`` is 8 hex digits (ZFS needs
     it stable). ``hoster_details`` holds what a hoster plugin learned (server id, location), as
     string pairs.
+
+    ``host_name`` is a host name NixOS accepts, or an FQDN whose first label is the host name
+    and the rest the domain; ``disk_to_format`` is ``""`` when unknown, else a device path
+    that, when ``disks`` are listed, is one of them; ``root_authorized_keys`` are key lines
+    without options (the readers remove options, with a warning).
     """
 
-    host_name: str
-    host_id: str = field(validator=attrs.validators.matches_re(r"^[0-9a-f]{8}$"))
-    disk_to_format: str
-    root_authorized_keys: tuple[str, ...] = ()
+    host_name: str = field(validator=v.check(v.host_name))
+    host_id: str = field(validator=v.check(v.host_id))
+    disk_to_format: str = field(validator=v.check(lambda d: d == "" or v.disk_path(d)))
+    root_authorized_keys: tuple[str, ...] = field(default=(), validator=v.each(check_key))
     interfaces: tuple[Interface, ...] = ()
-    primary_interface: str | None = None
+    primary_interface: str | None = field(
+        default=None, validator=v.check(v.optional(v.interface_name))
+    )
     routes: tuple[Route, ...] = ()
-    nameservers: tuple[str, ...] = ()
+    nameservers: tuple[str, ...] = field(default=(), validator=v.each(v.nameserver))
     disks: tuple[Disk, ...] = ()
-    arch: str | None = None
-    memory_bytes: int | None = None
+    arch: str | None = field(default=None, validator=v.check(v.optional(v.arch)))
+    memory_bytes: int | None = field(default=None, validator=_check_size)
     boot_mode: BootMode = BootMode.UNKNOWN
-    hoster: str = "generic"
-    hoster_details: tuple[tuple[str, str], ...] = ()
+    hoster: str = field(default="generic", validator=v.check(lambda h: v.name(h, what="hoster")))
+    hoster_details: tuple[tuple[str, str], ...] = field(
+        default=(),
+        validator=v.pairs(
+            lambda k: v.name(k, what="hoster detail"),
+            lambda x: v.text(x, what="hoster detail"),
+        ),
+    )
     schema_version: int = SCHEMA_VERSION
+
+    def __attrs_post_init__(self) -> None:
+        if self.disks and self.disk_to_format and self.disk(self.disk_to_format) is None:
+            raise InvalidValueError(
+                f"disk to format {self.disk_to_format!r} is not among the host's disks",
+                hint="pick one of: " + ", ".join(d.stable_path for d in self.disks),
+                field="diskToFormat",
+            )
+
+    @property
+    def short_host_name(self) -> str:
+        """The host name without the domain (``networking.hostName``)."""
+        return v.split_host_name(self.host_name)[0]
+
+    @property
+    def domain(self) -> str | None:
+        """The domain of an FQDN host name (``networking.domain``), else ``None``."""
+        return v.split_host_name(self.host_name)[1]
 
     @property
     def primary(self) -> Interface | None:

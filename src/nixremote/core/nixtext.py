@@ -41,8 +41,15 @@ def layout_module(*, boot_devices: Sequence[str] = (), encrypted: bool = True) -
 
 
 def check_flake_url(url: str) -> str:
-    """Refuse a flake reference that cannot sit inside a Nix string literal as it is."""
-    if not url or any(c in url for c in '"\\\n') or "${" in url or url != url.strip():
+    """Refuse a flake reference that cannot sit inside a Nix string literal as it is (a quote,
+    a backslash, ``${``), or holds whitespace or a control character (no flake reference
+    does)."""
+    if (
+        not url
+        or any(c in url for c in '"\\')
+        or "${" in url
+        or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url)
+    ):
         raise InvalidInputError(
             f"invalid flake reference {url!r}",
             hint="use a reference like github:owner/repo or path:/abs/dir",

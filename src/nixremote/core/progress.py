@@ -65,20 +65,33 @@ def logging_reporter(event: Event) -> None:
 
 
 def event_from_json(line: str) -> Event | None:
-    """Parse a line written by :meth:`Event.to_json`; ``None`` for a line that is not one."""
+    """Parse a line written by :meth:`Event.to_json`; ``None`` for a line that is not one.
+
+    The line comes from the installer, over the wire: fields of the wrong type are dropped
+    (a ``phase`` that is not a string, a ``current`` that is not a number, ``data`` that is
+    not an object), and JSON nested too deep is not an event."""
+    from .jsontext import loads
+
     try:
-        data = json.loads(line)
+        data = loads(line)
     except ValueError:
         return None
     if not isinstance(data, dict) or "kind" not in data or "message" not in data:
         return None
+
+    def number(key: str) -> int | None:
+        value = data.get(key)
+        return value if type(value) is int else None
+
+    details = data.get("data")
+    phase = data.get("phase")
     return Event(
         kind=str(data["kind"]),
         message=str(data["message"]),
-        phase=data.get("phase"),
-        current=data.get("current"),
-        total=data.get("total"),
-        data=data.get("data") or {},
+        phase=phase if isinstance(phase, str) else None,
+        current=number("current"),
+        total=number("total"),
+        data=details if isinstance(details, dict) else {},
     )
 
 

@@ -6,8 +6,9 @@ prints them on its console.
 
 from __future__ import annotations
 
+from .flakelock import NIXREMOTE_DEFAULT_REF, lockable
 from .models import RuntimeInfo
-from .plan import Plan
+from .plan import Plan, trusted_keys
 
 
 def summary_lines(info: RuntimeInfo) -> list[str]:
@@ -108,27 +109,24 @@ def plan_lines(plan: Plan) -> list[str]:
         snaps = "".join(f" @{s}" for s in ds.snapshots)
         lines.append(f"  dataset  {pool.name}/{ds.name} -> {ds.mountpoint or '-'}{snaps}")
     lines.append(f"boot:      {layout.boot_mode.value} (the host booted {info.boot_mode.value})")
-    for key in plan.authorized_keys:
-        lines.append(f"trust:     {_key_line(key)}")
+    for key in trusted_keys(plan):
+        comment = f" {key.comment}" if key.comment else ""
+        lines.append(f"trust:     {key.type} {key.fingerprint}{comment} ({key.origin})")
     if not plan.authorized_keys:
         lines.append("trust:     NO SSH KEY: nobody could log in to the installed system")
-    for mod in plan.host_flake.extra_modules:
+    flake = plan.host_flake
+    for mod in flake.extra_modules:
         lines.append(f"module:    {mod}")
+    for file in flake.files:
+        lines.append(f"file:      {file.path}{' (module)' if file.module else ''}")
+    locked = flake.nixremote_flake in (None, NIXREMOTE_DEFAULT_REF)
+    carried = {s.name for s in flake.sources} if locked else set()
+    for item in flake.inputs:
+        pinned = item.name in carried and lockable(item.url)
+        how = "pinned to the installer's copy" if pinned else "fetched while installing"
+        lines.append(f"input:     {item.name} = {item.url} ({how})")
+    for name, value in plan.settings:
+        lines.append(f"setting:   {name} = {value}")
     plugins = ", ".join(f"{p.name} {p.version}" if p.version else p.name for p in plan.plugins)
     lines.append(f"decided:   {plugins or 'built-in defaults only'} ({plan.created})")
     return lines
-
-
-def _key_line(key: str) -> str:
-    """``type fingerprint comment`` of an authorized key line (the line itself if unreadable)."""
-    from .errors import NixremoteError
-    from .hostkeys import fingerprint
-
-    words = key.split()
-    try:
-        kind = next(w for w in words if w.startswith(("ssh-", "ecdsa-", "sk-")))
-        index = words.index(kind)
-        comment = " ".join(words[index + 2 :])
-        return f"{kind} {fingerprint(' '.join(words[index : index + 2]))} {comment}".rstrip()
-    except (StopIteration, NixremoteError):
-        return key[:60]

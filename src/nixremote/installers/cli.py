@@ -183,12 +183,33 @@ def run_cmd(json_lines: bool, **options: Any) -> None:
     """Install NixOS on this machine: format, keys, flake, install, reboot (resumable)."""
     reporter = _reporter(json_lines)
     try:
-        _run(reporter, json_lines=json_lines, **options)
+        try:
+            _run(reporter, json_lines=json_lines, **options)
+        finally:
+            # the disk key never outlives the run, whatever failed (a dry run leaves it alone)
+            key_file = options.get("key_file")
+            if key_file is not None and not options.get("dry_run"):
+                _shred(Path(key_file), reporter)
     except NixremoteError as exc:
         if json_lines:
             data = {"hint": exc.hint} if exc.hint else {}
             reporter(Event(kind="error", message=exc.message, data=data))
         raise
+
+
+def _shred(key_file: Path, reporter: Reporter) -> None:
+    """Shred the key file when it is on tmpfs (where the controller writes it); a file
+    elsewhere is the user's own, refused by the run, and left alone."""
+    from ..core.mounts import filesystem_type
+    from ..core.transport import LocalTransport
+    from .phases import TMPFS_TYPES, shred_key_file
+
+    try:
+        fstype = filesystem_type(key_file, Path("/proc/self/mountinfo").read_text())
+    except OSError:
+        return
+    if fstype in TMPFS_TYPES:
+        shred_key_file(key_file, LocalTransport(), reporter)
 
 
 def _plan_for(
@@ -254,6 +275,12 @@ def _run(
     plan, source = _plan_for(**where)
     info, layout = plan.runtime_info, plan.layout
     wanted = parse_phases(phases, INSTALLER_PHASES)
+    if "install" in wanted and not plan.authorized_keys:
+        # NixOS would refuse the system at nixos-install, after the disk was wiped
+        raise PlanError(
+            f"{source}: the installed system would trust no SSH key",
+            hint="make the plan with --authorized-key, -i KEY or --authorized-keys-file",
+        )
     from_plan = source.startswith("plan ")
     config = ph.InstallerConfig(
         key_file=key_file,

@@ -13,7 +13,10 @@ The phases, in order (:data:`PHASES`):
     directories of secrets 0700), made with ``ssh-keygen``. A complete, matching pair from an
     earlier attempt is kept, so a resumed run reports the same fingerprints.
 ``flake``
-    The host flake (:mod:`.hostflake`) in ``/persist/etc/nixos`` (it survives the root rollback).
+    The host flake (:mod:`.hostflake`) in ``/persist/etc/nixos`` (it survives the root rollback),
+    with the modules, files and inputs the plugins added, as the plan carries them; its
+    ``runtime-info.json`` lists the plan's keys as ``rootAuthorizedKeys``, the keys root (and
+    the initrd's unlock SSH) of the installed system trusts.
 ``install``
     ``nixos-install --no-root-passwd --root /mnt --flake /mnt/persist/etc/nixos#installed``; the
     command is looked up on ``PATH``, its output streamed as ``step`` events.
@@ -31,9 +34,11 @@ mounted or imported is released.
 
 The disk key: read from the key file into memory (the file lives on tmpfs; a key file on a disk
 is refused), fed on stdin only, never in argv, a log, an event or the state file, and the key file
-shredded (``shred -u``) once ``install`` has finished. The disk plan itself shreds its own copy
-(:data:`~.layout.KEY_FILE`, the same path the controller writes to) right after creating the pool,
-so a rerun in a new process that must import and unlock the pool needs the key file written again.
+shredded (``shred -u``) at the end of every run, whatever failed (``nixremote installer run``
+does it in a ``finally``; the controller writes the key again for each run). The disk plan
+itself shreds its own copy (:data:`~.layout.KEY_FILE`, the same path the controller writes to)
+right after creating the pool, so a rerun in a new process that must import and unlock the pool
+needs the key file written again.
 
 The final event is ``kind="done"`` with no phase and the host keys in ``data`` (see
 :func:`host_keys_data` and :func:`host_keys_from_data`), so the controller can write
@@ -124,10 +129,31 @@ def read_key_file(path: Path, *, mountinfo: Path = Path("/proc/self/mountinfo"))
 
 
 def shred_key_file(path: Path, transport: Transport, reporter: Reporter | None) -> bool:
-    """``shred -u`` the key file when it still exists; ``True`` when it did."""
+    """``shred -u`` the key file when it still exists; ``True`` when it did. Never raises: when
+    ``shred`` fails or is missing, the file is overwritten with zeros and removed here; a file
+    that cannot be removed at all is reported as a warning."""
     if not path.exists():
         return False
-    transport.run(["shred", "-u", str(path)])
+    try:
+        transport.run(["shred", "-u", "--", str(path)], check=False)
+    except NixremoteError as exc:
+        log.warning("shred %s failed: %s", path, exc.message)
+    if path.exists():
+        try:
+            size = path.stat().st_size
+            with path.open("r+b") as f:
+                f.write(b"\0" * size)
+                f.flush()
+                os.fsync(f.fileno())
+            path.unlink()
+        except OSError as exc:
+            report(
+                reporter,
+                "warning",
+                f"could not remove the disk key file {path}: {exc.strerror}",
+                phase="cleanup",
+            )
+            return False
     report(reporter, "step", f"shredded the disk key file {path}", phase="cleanup")
     return True
 
@@ -424,13 +450,17 @@ class Installer:
         from ..core import hostflake
 
         inputs = self.plan.host_flake
+        # the installed system trusts the plan's keys (rootAuthorizedKeys of its runtime info)
+        info = attrs.evolve(self.info, root_authorized_keys=self.plan.authorized_keys)
         hostflake.write_host_flake(
-            self.info,
+            info,
             self.path(FLAKE_DIR),
             reporter=self.reporter,
             nixremote_url=inputs.nixremote_flake or hostflake.DEFAULT_NIXREMOTE_URL,
             extra_modules=inputs.modules,
             sources=inputs.sources,
+            files=inputs.files,
+            inputs=inputs.inputs,
         )
 
     def phase_install(self) -> None:

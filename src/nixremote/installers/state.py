@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
+from ..core import jsontext
 from ..core.errors import InvalidInputError
 from ..core.phases import INSTALLER_PHASES as PHASES
 
@@ -112,7 +113,7 @@ def load_state(path: Path) -> InstallState | None:
     except OSError as exc:
         raise InvalidInputError(f"cannot read {path}: {exc.strerror}", hint="check it") from None
     try:
-        data = json.loads(text)
+        data = jsontext.loads(text)
     except ValueError:
         raise InvalidInputError(
             f"{path}: not valid JSON", hint="remove the state file (or pass --restart)"

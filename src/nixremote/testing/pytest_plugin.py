@@ -5,12 +5,14 @@ nothing to configure. The fixtures:
 
 ``nixremote_pm``
     A factory: ``nixremote_pm(my_plugin)`` returns a plugin manager with nixremote's hook specs,
-    the built-in plugins and ``my_plugin`` registered, and third-party autoloading off, so the
-    test sees exactly the plugins it names.
+    the built-in plugins and ``my_plugin`` registered under the name users see (its entry
+    point's name when it is installed), and third-party autoloading off, so the test sees
+    exactly the plugins it names; ``nixremote_pm("ovh-like")`` loads the installed entry point
+    of that name. Call the hooks typed through ``pm.hooks``.
 ``captured_facts``
     A factory: ``captured_facts("hetzner-cx22")`` loads :class:`~nixremote.core.facts.Facts`
-    from a capture (see :func:`load_captured_facts`), looked up in ``data/captures/`` beside
-    the test file or above it, unless given as a path.
+    from a capture (:func:`nixremote.plugin.load_facts`, which needs no pytest), looked up in
+    ``data/captures/`` beside the test file or above it, unless given as a path.
 ``loopback_sshd``
     A running OpenSSH ``sshd`` on ``127.0.0.1`` for the current user, with a fresh host key, a
     client key and a ``known_hosts`` that pins the host key
@@ -22,9 +24,9 @@ other projects' test runs nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -39,6 +41,7 @@ __all__ = [
     "load_captured_facts",
     "loopback_sshd",
     "nixremote_pm",
+    "plugin_name",
 ]
 
 
@@ -55,24 +58,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # -- plugin manager --------------------------------------------------------------------------
 
 
-def _plugin_name(plugin: object) -> str:
-    name = getattr(plugin, "__name__", None)
-    if isinstance(name, str):
-        return name
-    return f"{type(plugin).__module__}.{type(plugin).__qualname__}"
+def _entry_points() -> list[Any]:
+    from importlib.metadata import entry_points
+
+    from ..core.entrypoints import ENTRY_POINT_GROUP
+
+    return list(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def plugin_name(plugin: object) -> str:
+    """The name users see for ``plugin``: the name of the installed entry point that names its
+    module (or object), else the module's ``__name__`` (an object's ``module.Class``)."""
+    module = getattr(plugin, "__name__", None)
+    if not isinstance(module, str):
+        module = f"{type(plugin).__module__}.{type(plugin).__qualname__}"
+    owner = module if isinstance(plugin, ModuleType) else type(plugin).__module__
+    for ep in _entry_points():
+        ep_module, _, attr = str(ep.value).partition(":")
+        if not attr and ep_module == module:
+            return str(ep.name)
+        if attr and ep_module == owner:  # "pkg.mod:obj": the object itself
+            try:
+                if ep.load() is plugin:
+                    return str(ep.name)
+            except Exception:  # another distribution's broken plugin is not ours to judge
+                continue
+    return module
 
 
 @pytest.fixture
 def nixremote_pm() -> Callable[..., PluginManager]:
     """Factory for a plugin manager with your plugins registered and autoload off.
 
-    ``nixremote_pm(plugin, ...)`` takes plugin modules or objects, or ``(name, plugin)`` pairs
-    (the name defaults to the module's ``__name__``). ``builtins=False`` leaves out nixremote's
-    built-in plugins except ``generic`` (which answers last and is the base every hoster
-    refines); ``disabled=("hetzner",)`` leaves out named ones. A plugin implementing an unknown
-    hook raises :class:`~nixremote.core.errors.PluginError`, exactly as in production.
+    ``nixremote_pm(plugin, ...)`` takes plugin modules or objects (registered under the name
+    users see: :func:`plugin_name`), ``(name, plugin)`` pairs, or entry-point names (the
+    installed plugin of that name is loaded). ``builtins=False`` leaves out nixremote's built-in
+    plugins except ``generic`` (which answers last and is the base every hoster refines);
+    ``disabled=("hetzner", "ovh-like")`` leaves out plugins by name, and a name that is none of
+    them is an error (with the closest name), never a silent no-op. A plugin implementing an
+    unknown hook raises :class:`~nixremote.core.errors.PluginError`, exactly as in production.
     """
     from ..core.plugins import BUILTIN_PLUGINS, get_plugin_manager
+    from ..core.suggest import did_you_mean
 
     def make(
         *plugins: object,
@@ -83,8 +110,21 @@ def nixremote_pm() -> Callable[..., PluginManager]:
         for item in plugins:
             if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
                 extra.append((item[0], item[1]))
+            elif isinstance(item, str):
+                found = [ep for ep in _entry_points() if ep.name == item]
+                if not found:
+                    names = [ep.name for ep in _entry_points()]
+                    raise ValueError(f"no installed plugin {item!r}" + did_you_mean(item, names))
+                extra.append((item, found[0].load()))
             else:
-                extra.append((_plugin_name(item), item))
+                extra.append((plugin_name(item), item))
+        known = {name for name, _ in BUILTIN_PLUGINS} | {name for name, _ in extra}
+        unknown = [name for name in disabled if name not in known]
+        if unknown:
+            raise ValueError(
+                f"disabled={tuple(disabled)!r}: {unknown[0]!r} is none of the plugins "
+                f"{sorted(known)}" + did_you_mean(unknown[0], known)
+            )
         skip = set(disabled)
         if not builtins:
             skip |= {name for name, _ in BUILTIN_PLUGINS if name != "generic"}
@@ -96,43 +136,14 @@ def nixremote_pm() -> Callable[..., PluginManager]:
 # -- captured facts --------------------------------------------------------------------------
 
 
-def _split_probe_output(text: str, source: str) -> Facts:
-    """Raw probe output (what ``nixremote.controller.probe`` prints) split into sections."""
-    from ..controller.probe import split_probe_output
-
-    return split_probe_output(text, source=source)
-
-
 def load_captured_facts(path: str | Path) -> Facts:
-    """Load :class:`~nixremote.core.facts.Facts` from a capture.
+    """Load :class:`~nixremote.core.facts.Facts` from a capture: a file of raw probe output
+    (what ``nixremote info --save-facts`` writes), a ``.json`` file ``{"source": ...,
+    "sections": {...}}`` or a directory of one file per section. The same as
+    :func:`nixremote.plugin.load_facts`, which needs no pytest."""
+    from ..controller.captures import load_facts
 
-    A capture is one of:
-
-    * a directory with one file per probe section (the file name is the section name,
-      the content its raw text);
-    * a ``.json`` file ``{"source": "...", "sections": {"uname-m": "x86_64\\n", ...}}``;
-    * any other file: the raw output of nixremote's probe script, split into sections by
-      :mod:`nixremote.controller.probe`.
-    """
-    from ..core.facts import Facts
-
-    p = Path(path)
-    if p.is_dir():
-        sections = {
-            f.name: f.read_text(encoding="utf-8")
-            for f in sorted(p.iterdir())
-            if f.is_file() and not f.name.startswith(".")
-        }
-        return Facts(sections=sections, source=f"capture:{p.name}")
-    if p.suffix == ".json":
-        data: Any = json.loads(p.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or not isinstance(data.get("sections"), dict):
-            raise ValueError(f"{p}: expected an object with a 'sections' object")
-        return Facts(
-            sections={str(k): str(v) for k, v in data["sections"].items()},
-            source=str(data.get("source", f"capture:{p.stem}")),
-        )
-    return _split_probe_output(p.read_text(encoding="utf-8"), source=f"capture:{p.name}")
+    return load_facts(path)
 
 
 @pytest.fixture

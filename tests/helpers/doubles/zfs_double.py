@@ -86,6 +86,8 @@ def main() -> None:
                 key, _, value = rest[1].partition("=")
                 opts[key] = value
                 rest = rest[2:]
+            if rest and rest[0] == "--":
+                rest = rest[1:]
             pool, vdevs = rest[0], rest[1:]
             if pool in pools and pools[pool]["imported"]:
                 fail(f"cannot create '{pool}': pool already exists")

@@ -24,12 +24,16 @@ from nixremote.hosters.hetzner.refine import RESOLVERS, refine
 from nixremote.testing.sshd import LoopbackSshd, free_port
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "nixremote.cli.main", *args],
         capture_output=True,
         text=True,
         env=env,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         timeout=120,
     )
 
@@ -239,6 +243,7 @@ def test_recreate_runs_the_whole_loop(tmp_path: Path) -> None:
                 "hetzner",
                 "recreate",
                 "web1",
+                "--yes",
                 "--endpoint",
                 fake.endpoint,
                 "--known-hosts",
@@ -284,6 +289,26 @@ def _cloud_init_sshd_on(
     Path(f"{server.host_key}.pub").write_text(public.group(1) + "\n")
     server.restart()
     return server
+
+
+def test_recreate_asks_like_delete(tmp_path: Path) -> None:
+    with FakeHetznerCloud(action_polls=1) as fake:
+        old = fake.add_server("web1")
+        env = {**os.environ, "HCLOUD_TOKEN": DEFAULT_TOKEN}
+        args = ("hetzner", "recreate", "web1", "--endpoint", fake.endpoint, "--ssh-timeout", "0")
+        # no answer (no terminal) and a wrong name: nothing is deleted, the API is not asked
+        proc = _cli(*args, env=env)
+        assert proc.returncode == 1 and "aborted" in proc.stderr
+        proc = _cli(*args, env=env, stdin="web2\n")
+        assert proc.returncode == 1
+        assert "Type the server name to delete and recreate 'web1'" in proc.stderr
+        assert "not confirmed; nothing deleted" in proc.stderr
+        assert fake.commands() == [] and fake.server_by_name("web1")["id"] == old["id"]
+        # the name typed: it goes on
+        proc = _cli(*args, "--no-host-key", "--json", env=env, stdin="web1\n")
+        assert proc.returncode == 0, proc.stderr
+        assert "delete_server" in fake.commands()
+        assert fake.server_by_name("web1")["id"] != old["id"]
 
 
 def test_recreate_errors_are_one_line(tmp_path: Path) -> None:

@@ -15,23 +15,50 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from nixremote import BootMode, Facts, HosterGuess, Route, RuntimeInfo, hookimpl
+from nixremote.plugin import (
+    BootMode,
+    DiskLayout,
+    Facts,
+    FlakeFile,
+    HosterGuess,
+    HostFlakeItem,
+    Route,
+    RuntimeInfo,
+    Setting,
+    Transport,
+    hookimpl,
+)
 
 if TYPE_CHECKING:
     import click
 
-    from nixremote.core.transport import Transport
-
 log = logging.getLogger(__name__)
 
 HOSTER = "examplecloud"
-"""The hoster name this plugin claims (``--hoster examplecloud``; ``info.hoster``)."""
+"""The hoster name this plugin claims (``--hoster examplecloud``; ``info.hoster``). nixremote
+reads this module attribute: ``--hoster examplecloud`` works even where detection did not fire,
+and ``nixremote plugins`` shows it."""
 
 GATEWAY4 = "198.51.100.1"
 GATEWAY6 = "fe80::1"
 NAMESERVERS = ("198.51.100.53", "2001:db8:53::53")
 SERVER_ID_FILE = "/run/examplecloud/server-id"
 REGIONS = {"exa1": "Example City", "exb1": "Sample Town"}
+
+SERVER_ID = Setting(
+    key=f"{HOSTER}.server_id_file",
+    type=str,
+    default=SERVER_ID_FILE,
+    help="Where the server id is on the host.",
+)
+"""A setting: ``--set examplecloud.server_id_file=PATH`` or ``[plugins.examplecloud]`` in
+``~/.config/nixremote/config.toml``."""
+
+
+@hookimpl
+def plugin_settings() -> list[Setting[str]]:
+    """Declare the settings this plugin reads (``nixremote plugins --settings`` lists them)."""
+    return [SERVER_ID]
 
 
 @hookimpl
@@ -83,7 +110,7 @@ def _server_id(transport: Transport | None, settings: Mapping[str, str]) -> str 
     """The server id from the host itself (``None`` when collecting offline)."""
     if transport is None:
         return None
-    path = settings.get(f"{HOSTER}.server_id_file", SERVER_ID_FILE)
+    path = SERVER_ID.get(settings, SERVER_ID_FILE)
     result = transport.run(["cat", path], check=False, timeout=10)
     if not result.ok:
         log.warning("%s: no ExampleCloud server id at %s", transport.host, path)
@@ -97,6 +124,15 @@ def boot_mode(info: RuntimeInfo, facts: Facts) -> BootMode | None:
     if info.hoster == HOSTER:
         return BootMode.UEFI
     return None
+
+
+@hookimpl
+def host_flake_modules(info: RuntimeInfo, layout: DiskLayout) -> list[HostFlakeItem] | None:
+    """ExampleCloud hosts get the module this package ships (``nix/examplecloud.nix``, package
+    data), copied into the host flake and imported; other hosts get nothing from us."""
+    if info.hoster != HOSTER:
+        return None
+    return [FlakeFile.from_package("nixremote_examplecloud", "nix/examplecloud.nix")]
 
 
 @hookimpl

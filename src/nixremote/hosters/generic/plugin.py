@@ -1,4 +1,9 @@
-"""Hook implementations of the generic hoster (thin until the collect and disk stages land)."""
+"""Hook implementations of the generic hoster: any Linux host reachable over SSH.
+
+Every hook answers last (``trylast``): the runtime info from the facts alone
+(:func:`nixremote.controller.collect.runtime_info_from_facts`), the boot mode from the firmware
+flag, and the original installer's disk layout (:func:`nixremote.core.layout.default_layout`).
+"""
 
 from __future__ import annotations
 
@@ -32,10 +37,10 @@ def collect_runtime_info(
 
 @hookimpl(trylast=True)
 def boot_mode(info: RuntimeInfo, facts: Facts) -> BootMode:
-    efi = facts.get("efi")
-    if efi is None:
-        return BootMode.UNKNOWN
-    return BootMode.UEFI if efi.strip() in ("1", "yes", "present") else BootMode.BIOS
+    from ...controller.parsers import parse_efi
+
+    efi = parse_efi(facts.get("efi"))
+    return BootMode.UNKNOWN if efi is None else BootMode.UEFI if efi else BootMode.BIOS
 
 
 @hookimpl(trylast=True)

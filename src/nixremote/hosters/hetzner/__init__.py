@@ -10,18 +10,22 @@ from __future__ import annotations
 
 from .plugin import (
     HOSTER,
+    before_kexec,
     boot_mode,
     collect_runtime_info,
     detect_hoster,
     disk_layout,
     host_flake_modules,
+    plugin_settings,
 )
 
 __all__ = [
     "HOSTER",
+    "before_kexec",
     "boot_mode",
     "collect_runtime_info",
     "detect_hoster",
     "disk_layout",
     "host_flake_modules",
+    "plugin_settings",
 ]

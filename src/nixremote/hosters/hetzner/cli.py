@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ...cli.output import console, emit_json, progress_reporter
+from ...cli.output import console, emit_json, progress_reporter, safe
 from ...core.progress import Reporter
 from .api import ENDPOINT_ENV, HetznerCloud, Provisioned, ServerInfo, token_from_env_or_file
 
@@ -104,12 +104,13 @@ def _finish(
         emit_json(row)
         return
     out = console()
+    server = result.server
     out.print(
-        f"[green]{result.server.name}[/green] {result.server.status} at "
-        f"{result.server.ssh_host} (#{result.server.id})"
+        f"[green]{safe(server.name)}[/green] {safe(server.status)} at "
+        f"{safe(server.ssh_host)} (#{safe(server.id)})"
     )
     if host_key:
-        out.print(f"host key {host_key} recorded in {known_hosts}")
+        out.print(f"host key {safe(host_key)} recorded in {safe(known_hosts)}")
 
 
 @click.group("hetzner")
@@ -175,11 +176,22 @@ def create_cmd(
     _provision("create", **locals())
 
 
+def _confirm_delete(name: str, what: str) -> None:
+    """Ask for the server's name before it is deleted (before any API call)."""
+    typed = click.prompt(
+        f"Type the server name to {what} {name!r}", default="", show_default=False, err=True
+    )
+    if typed != name:
+        raise click.ClickException("not confirmed; nothing deleted")
+
+
 @hetzner_group.command("recreate")
 @click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_provision_options
 def recreate_cmd(
     name: str,
+    yes: bool,
     server_type: str,
     image: str,
     location: str | None,
@@ -193,8 +205,13 @@ def recreate_cmd(
     ssh_port: int,
     as_json: bool,
 ) -> None:
-    """Delete server NAME if it exists (exact name only), then create it anew."""
-    _provision("recreate", **locals())
+    """Delete server NAME if it exists (exact name only), then create it anew (asks you to type
+    the name unless --yes, as delete does)."""
+    if not yes:
+        _confirm_delete(name, "delete and recreate")
+    options = dict(locals())
+    options.pop("yes")
+    _provision("recreate", **options)
 
 
 def _provision(
@@ -291,7 +308,7 @@ def reset_cmd(name: str, token_file: Path | None, endpoint: str | None, as_json:
     if as_json:
         emit_json(_server_row(info))
     else:
-        console().print(f"{info.name} reset, {info.status}")
+        console().print(f"{safe(info.name)} reset, {safe(info.status)}")
 
 
 @hetzner_group.command("delete")
@@ -305,17 +322,13 @@ def delete_cmd(
 ) -> None:
     """Delete server NAME (asks you to type the name unless --yes)."""
     if not yes:
-        typed = click.prompt(
-            f"Type the server name to delete {name!r}", default="", show_default=False
-        )
-        if typed != name:
-            raise click.ClickException("not confirmed; nothing deleted")
+        _confirm_delete(name, "delete")
     with progress_reporter() as reporter:
         info = _cloud(token_file, endpoint, reporter).delete(name)
     if as_json:
         emit_json(_server_row(info))
     else:
-        console().print(f"{info.name} (#{info.id}) deleted")
+        console().print(f"{safe(info.name)} (#{safe(info.id)}) deleted")
 
 
 @hetzner_group.command("list")
@@ -334,12 +347,17 @@ def list_cmd(token_file: Path | None, endpoint: str | None, as_json: bool) -> No
     table = Table("name", "id", "status", "ipv4", "ipv6", "type", "location", box=None)
     for s in servers:
         table.add_row(
-            s.name,
-            str(s.id),
-            s.status,
-            s.ipv4 or "-",
-            s.ipv6_network or "-",
-            s.server_type,
-            s.location or "-",
+            *(
+                safe(v)
+                for v in (
+                    s.name,
+                    s.id,
+                    s.status,
+                    s.ipv4 or "-",
+                    s.ipv6_network or "-",
+                    s.server_type,
+                    s.location or "-",
+                )
+            )
         )
     console().print(table)

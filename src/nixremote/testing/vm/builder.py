@@ -324,6 +324,13 @@ def rescue_root_key() -> str:
     )
 
 
+def restore_network_source() -> str:
+    """The text of :mod:`nixremote.installers.restore_network` (one stdlib-only file)."""
+    from ...installers import restore_network
+
+    return Path(restore_network.__file__).read_text(encoding="utf-8")
+
+
 def artifacts_key() -> str:
     """The cache key of the final artifacts: every input that shapes them."""
     script_texts = {
@@ -338,6 +345,7 @@ def artifacts_key() -> str:
             "rescue": rescue_root_key(),
             "scripts": script_texts,
             "standin": standin.INSTALLED_BOOT,
+            "restoreNetwork": restore_network_source(),
             "modules": [COMMON_MODULES, RESCUE_MODULES, RESCUE_MODULE_DIRS],
             "installer": [
                 INSTALLER_PROGRAMS,
@@ -832,9 +840,12 @@ class _Builder:
                 early_udev=False,
                 sample_argv=True,
                 load_zfs=True,
+                restore_network=True,
             ),
             0o755,
         )
+        # the production network restore, as the NixOS image runs it (see scripts.INIT)
+        _write(tree / "usr/lib/nixremote/restore_network.py", restore_network_source(), 0o755)
         _write(tree / "etc/nixremote/argv-sampler.py", scripts.ARGV_SAMPLER)
         _write(tree / "etc/inittab", scripts.INITTAB)
         _write(tree / "etc/nixremote/udhcpc.script", scripts.UDHCPC_SCRIPT, 0o755)

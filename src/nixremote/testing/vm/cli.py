@@ -6,6 +6,10 @@ shell with strict host key checking; ``status`` and ``down`` report and stop it.
 VM's files live in ``<cache>/run`` (or ``--run-dir``): ``state.json``, ``qemu.pid``, the keys,
 ``console.log`` and the disk ``disk.raw`` (kept across ``down``/``up`` unless ``--fresh`` or
 ``down --wipe``).
+
+``up --network hoster`` boots it on a hoster-like network instead of QEMU's user-mode network
+(:mod:`.hoster`: Hetzner's addressing, every address static, QEMU inside a network namespace
+that ``down`` removes); ``--network hoster-ipv6`` makes it an IPv6-only server.
 """
 
 from __future__ import annotations
@@ -22,7 +26,20 @@ import click
 from nixremote.core.errors import InvalidInputError, NixremoteError
 
 from .builder import build, default_cache_dir
+from .hoster import HosterNetwork, Router
 from .machine import DEFAULT_DISK_SIZE, RescueVm, pid_alive
+
+NETWORKS = ("user", "hoster", "hoster-ipv6")
+
+
+def network_of(name: str) -> HosterNetwork | None:
+    """The network of ``vm up --network NAME`` (``None``: QEMU's user-mode network)."""
+    if name == "hoster":
+        return HosterNetwork()
+    if name == "hoster-ipv6":
+        return HosterNetwork(ipv4=None)
+    return None
+
 
 _SIZE = re.compile(r"^(\d+)([KMGT]?)i?B?$", re.IGNORECASE)
 
@@ -64,13 +81,28 @@ def _running_state(run_dir: Path) -> dict[str, Any]:
 
 def _attached(state: dict[str, Any]) -> RescueVm:
     vm = RescueVm(workdir=Path(state["workdir"]), ssh_port=int(state["port"]), detach=True)
+    vm.host = str(state["host"])
     return vm
+
+
+def _destroy_network(state: dict[str, Any]) -> str | None:
+    """Remove the hoster network of a VM from its state; returns the namespace's name."""
+    net = state.get("network") or {}
+    if net.get("mode") != "hoster" or not net.get("netns"):
+        return None
+    Router(HosterNetwork(), ns=str(net["netns"]), veth=str(net.get("veth") or "")).destroy()
+    return str(net["netns"])
 
 
 def _print_access(state: dict[str, Any]) -> None:
     port = state["port"]
+    net = state.get("network") or {"mode": "user"}
     click.echo(f"host:        {state['host']}")
     click.echo(f"port:        {port}")
+    if net.get("mode") == "hoster":
+        click.echo(
+            f"network:     hoster ({', '.join(net['addresses'])}; namespace {net.get('netns')})"
+        )
     click.echo(f"identity:    {state['identityFile']}")
     click.echo(f"known_hosts: {state['knownHostsFile']}")
     click.echo(f"             {state['knownHostsLine']}")
@@ -79,8 +111,9 @@ def _print_access(state: dict[str, Any]) -> None:
     click.echo("")
     click.echo("try:")
     click.echo("  nixremote vm ssh")
+    port_arg = "" if port == 22 else f" -p {port}"
     click.echo(
-        f"  nixremote install root@{state['host']} -p {port} -i {state['identityFile']} "
+        f"  nixremote install root@{state['host']}{port_arg} -i {state['identityFile']} "
         f"--known-hosts {state['knownHostsFile']} --disk {state['diskById']} "
         f"--bundle {state['artifacts']}/installer"
     )
@@ -121,6 +154,14 @@ def _cache(ctx: click.Context) -> Path | None:
 @click.option("--uefi", is_flag=True, help="Boot with OVMF (UEFI) instead of BIOS.")
 @click.option("--fresh", is_flag=True, help="Start with a new, empty disk.")
 @click.option(
+    "--network",
+    type=click.Choice(NETWORKS),
+    default="user",
+    show_default=True,
+    help="QEMU's user-mode network (DHCP, SSH on a loopback port), or a hoster's: Hetzner's "
+    "addressing, static, in a network namespace (hoster-ipv6: IPv6 only); needs root.",
+)
+@click.option(
     "--timeout",
     type=float,
     default=600.0,
@@ -137,6 +178,7 @@ def up_cmd(
     disk_size: str,
     uefi: bool,
     fresh: bool,
+    network: str,
     timeout: float,
     as_json: bool,
 ) -> None:
@@ -170,12 +212,17 @@ def up_cmd(
             boot_timeout=timeout,
             reporter=reporter,
             detach=True,
+            network=network_of(network),
         )
         try:
             vm.start()
         except BaseException:
             vm.stop()
+            if vm.router is not None:
+                vm.router.destroy()
             raise
+        if vm.router is not None:
+            vm.router.release_lock()  # the VM runs on; down removes the network
     vm.write_state(run_dir / "state.json")
     state = _load_state(run_dir)
     assert state is not None
@@ -233,6 +280,7 @@ def down_cmd(ctx: click.Context, wipe: bool, as_json: bool) -> None:
         vm = _attached(state)
         vm.stop()
         stopped = state["pid"]
+    netns = _destroy_network(state) if state is not None else None
     (run_dir / "state.json").unlink(missing_ok=True)
     removed = wipe and run_dir.exists()
     if removed:
@@ -240,11 +288,17 @@ def down_cmd(ctx: click.Context, wipe: bool, as_json: bool) -> None:
     if as_json:
         click.echo(
             json.dumps(
-                {"stoppedPid": stopped, "removed": str(run_dir) if removed else None},
+                {
+                    "stoppedPid": stopped,
+                    "removed": str(run_dir) if removed else None,
+                    "removedNetns": netns,
+                },
                 sort_keys=True,
             )
         )
         return
     click.echo(f"stopped (pid {stopped})" if stopped is not None else "not running")
+    if netns:
+        click.echo(f"removed the hoster network (namespace {netns})")
     if removed:
         click.echo(f"removed {run_dir}")

@@ -1,4 +1,5 @@
-"""Run the rescue VM under QEMU (TCG, user-mode networking on a loopback port).
+"""Run the rescue VM under QEMU (TCG; user-mode networking on a loopback port, or a hoster's
+network in a namespace).
 
 :class:`RescueVm` boots the Debian rescue system built by :mod:`.build` with a fresh SSH host key
 generated here, on the controller side, and handed in through an appended initrd archive, so the
@@ -6,6 +7,11 @@ test can pin it (strict host key checking, no trust on first use). Root's ``auth
 the VM holds the public half of :attr:`RescueVm.identity_file`. The VM's one disk is a sparse raw
 file on ``virtio-blk`` with a fixed serial, so it shows up as
 ``/dev/disk/by-id/virtio-<serial>``.
+
+Two networks: by default QEMU's user-mode network (``restrict=on``, DHCP from QEMU, SSH forwarded
+from a loopback port); with ``network=HosterNetwork()`` QEMU runs inside a namespace that plays
+the hoster's router (:mod:`.hoster`), the VM has two NICs with static addresses only (Hetzner's
+shape) and SSH is reached on port 22 of its public address, routed through a veth.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from nixremote.core.progress import Event, Reporter, null_reporter
 from ...controller import cpio
 from . import scripts, standin
 from .builder import VmArtifacts, build
+from .hoster import HosterNetwork, Router
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +152,15 @@ def free_port() -> int:
 
 
 def known_hosts_line(port: int, public_key: str, host: str = "127.0.0.1") -> str:
+    """A known_hosts line; OpenSSH names a host on port 22 without brackets and port."""
     key_type, key_b64 = public_key.split()[:2]
-    return f"[{host}]:{port} {key_type} {key_b64}"
+    name = host if port == 22 else f"[{host}]:{port}"
+    return f"{name} {key_type} {key_b64}"
+
+
+STATIC_NETWORK_PATH = "vm/static-network"
+"""Where the hoster-mode rescue system finds its static network in the appended archive (one
+``ip`` argument list a line, see :meth:`HosterNetwork.rescue_commands`)."""
 
 
 class RescueVm:
@@ -155,12 +169,18 @@ class RescueVm:
     ``workdir`` holds the keys, the disk (unless ``disk`` is given), the combined initrd, the
     console log and QEMU's own log; a temporary one is made and removed at :meth:`stop` when not
     given. ``detach=True`` leaves QEMU running when this object goes away (``nixremote vm up``).
+
+    ``network``: a :class:`~.hoster.HosterNetwork` to boot on a hoster-like network (QEMU in a
+    namespace of its own, the :attr:`router`, made at :meth:`start` and removed at :meth:`stop`)
+    instead of QEMU's user-mode network; :attr:`host` is then the VM's public address and
+    :attr:`ssh_port` 22, and :attr:`mac` the public NIC's.
     """
 
     host = "127.0.0.1"
     nic = "eth0"
     """The rescue system's NIC (booted with ``net.ifnames=0`` like a hoster's rescue system;
-    udev still records ``ID_NET_NAME_PATH=enp0s2``). Its MAC is :attr:`mac`."""
+    udev still records ``ID_NET_NAME_PATH=enp0s2``). Its MAC is :attr:`mac`. In hoster mode
+    the private network's NIC is ``eth1``."""
 
     def __init__(
         self,
@@ -183,6 +203,8 @@ class RescueVm:
         cache_dir: Path | None = None,
         reporter: Reporter | None = None,
         detach: bool = False,
+        network: HosterNetwork | None = None,
+        router: Router | None = None,
     ) -> None:
         self._artifacts = artifacts
         self._cache_dir = cache_dir
@@ -200,9 +222,18 @@ class RescueVm:
         self.memory_mib = memory_mib
         self.cpus = cpus
         self.uefi = uefi
+        self.network = network
+        self.router = router
+        """The hoster network's namespace (hoster mode; made at :meth:`start` unless given)."""
+        self._own_router = router is None
+        if network is not None:
+            self.host = network.address
+            ssh_port = 22
+            mac = network.public_mac
         self.ssh_port = ssh_port or 0
-        self.unlock_port = 0
-        """The host port forwarded to the guest's 2222 (the installed system's initrd SSH)."""
+        self.unlock_port = 2222 if network is not None else 0
+        """The host port forwarded to the guest's 2222, the installed system's initrd SSH (on the
+        hoster network: 2222 itself)."""
         self.mac = mac
         self.kernel_params = tuple(kernel_params) + (
             ("nixremote.sample_argv=1",) if sample_argv else ()
@@ -326,16 +357,15 @@ class RescueVm:
                     f"virtio-blk-pci,drive=disk{i},serial={serial}",
                 )
             ),
-            "-netdev",
-            f"user,id=net0,restrict=on,hostfwd=tcp:{self.host}:{self.ssh_port}-:22,"
-            f"hostfwd=tcp:{self.host}:{self.unlock_port}-:2222",
-            "-device",
-            f"virtio-net-pci,netdev=net0,mac={self.mac},romfile=",
+            *self._net_argv(),
             "-device",
             "virtio-rng-pci",
             "-pidfile",
             str(self.pidfile),
         ]
+        if self.network is not None:
+            assert self.router is not None
+            argv = [*self.router.exec_prefix, *argv]
         if self.no_reboot:
             # a guest reboot ends QEMU; restart_after_reboot() boots again from cold, which is
             # much faster under TCG than SeaBIOS's warm reset (that unpacks the rescue
@@ -352,6 +382,41 @@ class RescueVm:
                 f"if=pflash,format=raw,file={vars_copy}",
             ]
         return argv
+
+    def _net_argv(self) -> list[str]:
+        if self.network is None:
+            return [
+                "-netdev",
+                f"user,id=net0,restrict=on,hostfwd=tcp:{self.host}:{self.ssh_port}-:22,"
+                f"hostfwd=tcp:{self.host}:{self.unlock_port}-:2222",
+                "-device",
+                f"virtio-net-pci,netdev=net0,mac={self.mac},romfile=",
+            ]
+        nics = (
+            (Router.TAP_PUBLIC, self.network.public_mac),
+            (Router.TAP_PRIVATE, self.network.private_mac),
+        )
+        return [
+            arg
+            for i, (tap, mac) in enumerate(nics)
+            for arg in (
+                "-netdev",
+                f"tap,id=net{i},ifname={tap},script=no,downscript=no",
+                "-device",
+                f"virtio-net-pci,netdev=net{i},mac={mac},romfile=",
+            )
+        ]
+
+    def _rescue_archive(self) -> bytes:
+        assert self.host_key is not None and self.client_key is not None
+        extra = []
+        if self.network is not None:
+            extra.append(
+                cpio.file_entry(STATIC_NETWORK_PATH, self.network.rescue_commands().encode())
+            )
+        return handoff_archive(
+            host_key=self.host_key, authorized_keys=(self.client_key.public,), extra=extra
+        )
 
     def start(self) -> RescueVm:
         """Boot the VM and wait until sshd listens (the ready marker on the console)."""
@@ -371,9 +436,7 @@ class RescueVm:
         with open(initrd, "wb") as out:
             with open(art.rescue_initrd, "rb") as base:
                 shutil.copyfileobj(base, out, 1 << 20)
-            out.write(
-                handoff_archive(host_key=self.host_key, authorized_keys=(self.client_key.public,))
-            )
+            out.write(self._rescue_archive())
         for image, size in (
             (self.disk, self.disk_size),
             *((image, size) for image, _serial, size in self.extra_disks),
@@ -434,7 +497,10 @@ class RescueVm:
         # Ports once chosen stay (a host keeps its address across reboots, and the tests and
         # the controller keep connecting there): while the QEMU before this one still holds
         # them, wait; a port never chosen is picked now, and again if it is taken meanwhile.
-        own_ports = bool(self.ssh_port and self.unlock_port)
+        if self.network is not None and self.router is None:
+            self.router = Router(self.network).create()
+            self._own_router = True
+        own_ports = self.network is not None or bool(self.ssh_port and self.unlock_port)
         for attempt in range(10):
             if not own_ports and (not self.ssh_port or attempt):
                 self.ssh_port = free_port()
@@ -463,6 +529,8 @@ class RescueVm:
                     preexec_fn=None if self.detach else _die_with_parent,
                 )
             time.sleep(0.5)
+            if self.network is not None:
+                break
             if self._proc.poll() is not None and "forwarding" in self.qemu_log.read_text(
                 errors="replace"
             ):
@@ -502,6 +570,16 @@ class RescueVm:
         self.wait_exit(timeout)
         return self.start()
 
+    def power_cycle(self, timeout: float | None = None) -> RescueVm:
+        """Switch the machine off and boot the rescue system again, on the same disk, network
+        and keys: what a hoster's "reset into rescue" does (the way back from an installer that
+        cannot be reached). The console log of the previous boot moves to
+        ``console.before-reboot.log``."""
+        self._stop_qemu()
+        if timeout is not None:
+            self.boot_timeout = timeout
+        return self.start()
+
     def alive(self) -> bool:
         pid = self.pid
         if self._proc is not None:
@@ -509,7 +587,18 @@ class RescueVm:
         return pid_alive(pid)
 
     def stop(self, *, timeout: float = 15.0) -> None:
-        """Stop QEMU (SIGTERM, then SIGKILL) and remove a temporary workdir."""
+        """Stop QEMU (SIGTERM, then SIGKILL), remove the hoster network this object made (not
+        when detached) and a temporary workdir."""
+        try:
+            self._stop_qemu(timeout=timeout)
+        finally:
+            if self.router is not None and self._own_router and not self.detach:
+                self.router.destroy()
+                self.router = None
+        if self._own_workdir and not self.detach:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _stop_qemu(self, *, timeout: float = 15.0) -> None:
         pid = self.pid
         if pid is not None and self.alive():
             with contextlib.suppress(ProcessLookupError):
@@ -530,8 +619,6 @@ class RescueVm:
         self._pid = None
         with contextlib.suppress(FileNotFoundError):
             self.pidfile.unlink()
-        if self._own_workdir and not self.detach:
-            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __del__(self) -> None:
         if getattr(self, "_proc", None) is not None and not self.detach:
@@ -640,14 +727,16 @@ class RescueVm:
         *,
         known_hosts: Path | None = None,
         identity: Path | None = None,
+        host: str | None = None,
     ) -> list[str]:
-        """OpenSSH argv for ``remote`` (an argv, quoted for the remote shell) as root."""
+        """OpenSSH argv for ``remote`` (an argv, quoted for the remote shell) as root;
+        ``host``: another address of the VM than :attr:`host` (hoster mode: IPv6)."""
         argv = [
             "ssh",
             *self.ssh_options(known_hosts, identity),
             "-p",
             str(self.ssh_port),
-            f"root@{self.host}",
+            f"root@{host or self.host}",
         ]
         if remote:
             argv += ["--", shlex.join(remote)]
@@ -662,9 +751,10 @@ class RescueVm:
         check: bool = True,
         known_hosts: Path | None = None,
         identity: Path | None = None,
+        host: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run ``remote`` (argv) over SSH; text output; raise on failure when ``check``."""
-        argv = self.ssh_argv(remote, known_hosts=known_hosts, identity=identity)
+        argv = self.ssh_argv(remote, known_hosts=known_hosts, identity=identity, host=host)
         data = input.encode() if isinstance(input, str) else input
         proc = subprocess.run(argv, input=data, capture_output=True, timeout=timeout)
         result = subprocess.CompletedProcess(
@@ -685,6 +775,7 @@ class RescueVm:
         self, local: Path, remote: str, *, known_hosts: Path | None = None, timeout: float = 600.0
     ) -> None:
         """Copy ``local`` to ``remote`` path on the VM (scp over SFTP)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
         argv = [
             "scp",
             "-q",
@@ -692,7 +783,7 @@ class RescueVm:
             "-P",
             str(self.ssh_port),
             str(local),
-            f"root@{self.host}:{remote}",
+            f"root@{host}:{remote}",
         ]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
@@ -728,6 +819,20 @@ class RescueVm:
             "memoryMiB": self.memory_mib,
             "uefi": self.uefi,
             "artifacts": str(self.artifacts.root),
+            "network": self._network_state(),
+        }
+
+    def _network_state(self) -> dict[str, object]:
+        if self.network is None:
+            return {"mode": "user"}
+        return {
+            "mode": "hoster",
+            "addresses": list(self.network.addresses),
+            "ipv4": self.network.ipv4,
+            "ipv6": self.network.ipv6,
+            "publicMac": self.network.public_mac,
+            "privateMac": self.network.private_mac,
+            **(self.router.names() if self.router is not None else {}),
         }
 
     def write_state(self, path: Path) -> None:

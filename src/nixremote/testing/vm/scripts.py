@@ -5,9 +5,22 @@ source tree; the builder hashes them into its cache key, so editing one rebuilds
 
 Both images boot the same way: ``/init`` mounts the kernel filesystems, restores the handoff
 archive appended as a second initrd (layout of ``docs/kexec-bundle.md``), starts udev (for
-``/dev/disk/by-id`` and module autoloading), takes a DHCP lease from QEMU's user-mode network,
-starts OpenSSH's sshd with the handed-in host key, prints a ready marker on the serial console and
-then execs busybox ``init`` as PID 1.
+``/dev/disk/by-id`` and module autoloading), brings the network up, starts OpenSSH's sshd with the
+handed-in host key, prints a ready marker on the serial console and then execs busybox ``init`` as
+PID 1.
+
+The network:
+
+- the rescue system takes a DHCP lease from QEMU's user-mode network on its first NIC, or, in
+  hoster mode, applies the static network it finds in the appended archive
+  (``vm/static-network``: ``ip`` arguments, a line each), with no DHCP at all;
+- the test installer first renames its NICs to udev's path names (``eth0`` -> ``enp0s3``: a
+  systemd-based installer names them so, the rescue system does not), then runs the production
+  network restore (``nixremote.installers.restore_network``, shipped as
+  ``/usr/lib/nixremote/restore_network.py``) with ``--ip`` on the handed-over dump and runtime
+  info, and takes DHCP only on the NICs it did not configure statically, like the NixOS image's
+  DHCP fallback unit. ``nixremote.test.restore=off`` on the kernel command line skips the restore
+  (test instrumentation: the negative test).
 """
 
 from __future__ import annotations
@@ -95,25 +108,59 @@ else
     done
 fi
 
-# -- network (DHCP from QEMU's user-mode network) and sshd, side by side -----------------------
+# -- network (static, restored, or DHCP) and sshd, side by side ---------------------------------
 ip link set lo up
-IFACE=
+NICS=
 for d in /sys/class/net/*; do
     n=${d##*/}
     [ "$n" = lo ] && continue
     [ -e "$d/device" ] || continue
-    IFACE=$n
-    break
+    NICS="$NICS $n"
 done
-DHCP_PID=
-if [ -n "$IFACE" ]; then
-    ip link set "$IFACE" up
-    busybox udhcpc -i "$IFACE" -s /etc/nixremote/udhcpc.script -q -f -n -t 20 -T 1 \
-        >/var/log/udhcpc.log 2>&1 &
-    DHCP_PID=$!
-else
-    say "WARNING: no network interface"
+[ -n "$NICS" ] || say "WARNING: no network interface"
+if [ "@RESTORE@" = 1 ]; then
+    # udev's path names, as a systemd-based installer has them (the rescue system says eth0)
+    RENAMED=
+    for n in $NICS; do
+        p=$(udevadm test-builtin net_id "/sys/class/net/$n" 2>/dev/null \
+            | sed -n 's/^ID_NET_NAME_PATH=//p')
+        if [ -n "$p" ] && [ "$p" != "$n" ] && ip link set dev "$n" name "$p"; then n=$p; fi
+        RENAMED="$RENAMED $n"
+    done
+    NICS=$RENAMED
 fi
+say "network interfaces:$NICS"
+STATIC=
+DHCP=
+if [ -f /vm/static-network ]; then
+    # hoster mode: the addresses the hoster gave, static; no DHCP anywhere
+    while read -r line; do
+        case "$line" in ''|'#'*) continue ;; esac
+        ip $line || say "WARNING: ip $line failed"
+    done < /vm/static-network
+    STATIC=$NICS
+elif [ "@RESTORE@" = 1 ] && grep -q 'nixremote.test.restore=off' /proc/cmdline; then
+    say "network restore disabled (nixremote.test.restore=off)"
+    DHCP=$NICS
+elif [ "@RESTORE@" = 1 ]; then
+    # the production network restore, on the dump and runtime info the controller handed over
+    /usr/bin/python3 -I /usr/lib/nixremote/restore_network.py --ip \
+        /root/network/runtime-info.json >/run/restore-network.out 2>/var/log/restore-network.log
+    while read -r line; do say "$line"; done < /var/log/restore-network.log
+    STATIC=$(sed -n 's/^static //p' /run/restore-network.out)
+    for n in $NICS; do
+        case " $(echo $STATIC) " in *" $n "*) ;; *) DHCP="$DHCP $n" ;; esac
+    done
+else
+    DHCP=$(echo $NICS | cut -d' ' -f1)
+fi
+DHCP_PIDS=
+for n in $DHCP; do
+    ip link set "$n" up
+    busybox udhcpc -i "$n" -s /etc/nixremote/udhcpc.script -q -f -n -t 20 -T 1 \
+        >"/var/log/udhcpc-$n.log" 2>&1 &
+    DHCP_PIDS="$DHCP_PIDS $!:$n"
+done
 ZFS_PID=
 if [ "@LOAD_ZFS@" = 1 ]; then
     # like a NixOS installer with ZFS support: the module is loaded at boot
@@ -126,10 +173,12 @@ if ! /usr/sbin/sshd -E /var/log/sshd.log; then
     say "ERROR: sshd did not start: $(tail -n 3 /var/log/sshd.log)"
     echo "$BOOT_FAILED_MARKER @NAME@: sshd" > /dev/console
 fi
-if [ -n "$DHCP_PID" ]; then
-    wait "$DHCP_PID" || say "WARNING: DHCP on $IFACE failed: $(tail -n 2 /var/log/udhcpc.log)"
-    say "network: $IFACE $(ip -o -4 addr show dev "$IFACE" | awk '{print $4}')"
-fi
+for job in $DHCP_PIDS; do
+    n=${job#*:}
+    wait "${job%%:*}" || say "WARNING: DHCP on $n failed: $(tail -n 1 "/var/log/udhcpc-$n.log")"
+done
+say "network: static on [$(echo $STATIC)], DHCP on [$(echo $DHCP)];\
+ $(ip -o addr show scope global | awk '{printf " %s %s", $2, $4}')"
 if [ -n "$ZFS_PID" ]; then
     wait "$ZFS_PID" || say "WARNING: modprobe zfs failed"
 fi
@@ -177,8 +226,10 @@ case "$1" in
         ip link set "$interface" up
         ;;
     bound|renew)
+        # with the lease's lifetime: the address shows as "dynamic", as a DHCP client's does
         ip -4 addr flush dev "$interface"
-        ip addr add "$ip/${mask:-24}" dev "$interface"
+        ip addr add "$ip/${mask:-24}" dev "$interface" \
+            ${lease:+valid_lft "$lease" preferred_lft "$lease"}
         if [ -n "$router" ]; then
             for r in $router; do
                 ip route replace default via "$r" dev "$interface"
@@ -380,13 +431,22 @@ while True:
 
 
 def init_script(
-    *, name: str, marker: str, early_udev: bool, sample_argv: bool = False, load_zfs: bool = False
+    *,
+    name: str,
+    marker: str,
+    early_udev: bool,
+    sample_argv: bool = False,
+    load_zfs: bool = False,
+    restore_network: bool = False,
 ) -> str:
     """``/init`` of one image. ``early_udev``: settle udev (net, block) before the ready marker
     (the rescue system, whose udev database the collect probe reads); otherwise udev starts
-    right after the marker and init links the virtio disks' by-id names itself (faster)."""
+    right after the marker and init links the virtio disks' by-id names itself (faster).
+    ``restore_network``: rename the NICs and run the production network restore (the test
+    installer); otherwise static from the archive or DHCP (the rescue system)."""
     return (
         INIT.replace("@NAME@", name)
+        .replace("@RESTORE@", "1" if restore_network else "0")
         .replace("@MARKER@", marker)
         .replace("@EARLY_UDEV@", "1" if early_udev else "0")
         .replace("@SAMPLE_ARGV@", "1" if sample_argv else "0")

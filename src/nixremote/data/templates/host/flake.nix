@@ -3,6 +3,7 @@
 # runtime-info.json  what nixremote learned about the machine (network, disk, boot mode); read by
 #                    nixremote's NixOS modules, not meant to be edited by hand
 # configuration.nix  your changes to the system
+# plugins/           modules and files that hoster plugins added (rewritten by nixremote)
 # flake.lock         pins nixremote and nixpkgs to the copies the installer carried (written by
 #                    nixremote install; store paths the installed system keeps), so neither the
 #                    install nor a rebuild on the host downloads them
@@ -19,14 +20,17 @@
   inputs = {
     nixremote.url = "flake:nixremote";
     nixpkgs.follows = "nixremote/nixpkgs";
+    # nixremote:extra-inputs (inputs added by plugins go here)
   };
 
   outputs =
-    { self, nixremote, ... }:
+    inputs@{ self, nixremote, ... }:
     {
       nixosConfigurations.installed = nixremote.lib.makeSystem {
         runtimeInfo = ./runtime-info.json;
         flake = self;
+        # every input reaches the modules as the module argument `inputs`
+        specialArgs = { inherit inputs; };
         modules = [
           ./configuration.nix
           # nixremote:extra-modules (lines added by hoster plugins go here)

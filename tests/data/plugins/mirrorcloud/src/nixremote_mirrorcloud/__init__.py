@@ -12,7 +12,7 @@ MODULE = '{ environment.etc."mirrorcloud".text = "installed by the mirrorcloud p
 
 @hookimpl
 def disk_layout(info: RuntimeInfo, options: LayoutOptions) -> DiskLayout | None:
-    if options.variant != "default" or options.disks:
+    if options.variant is not None or options.disks:
         return None
     disks = [d for d in info.disks if not d.removable]
     if len(disks) != 2 or disks[0].size_bytes != disks[1].size_bytes:
