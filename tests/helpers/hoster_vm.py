@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +37,17 @@ def network_by_mac(info: RuntimeInfo) -> dict[str, Any]:
 
 
 def bundle_with_params(bundle_dir: Path, dest: Path, *params: str) -> Path:
-    """A copy of the bundle directory ``bundle_dir`` (kernel and initrd linked, not copied)
-    whose kernel command line has ``params`` appended."""
+    """A copy of the bundle directory ``bundle_dir`` whose kernel command line has ``params``
+    appended. Kernel and initrd are hard links where the file system allows (a bundle refuses
+    symlinks out of its directory), copies elsewhere."""
     dest.mkdir(parents=True)
     meta = json.loads((bundle_dir / "bundle.json").read_text())
     for key in ("kernel", "initrd"):
-        (dest / meta[key]).symlink_to((bundle_dir / meta[key]).resolve())
+        source = (bundle_dir / meta[key]).resolve()
+        try:
+            os.link(source, dest / meta[key])
+        except OSError:
+            shutil.copyfile(source, dest / meta[key])
     meta["kernelParams"] = " ".join((meta["kernelParams"], *params))
     (dest / "bundle.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return dest

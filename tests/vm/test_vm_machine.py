@@ -332,6 +332,17 @@ def test_manual_kexec_handoff(
     flake = "{\n  outputs = { self }: { nixosConfigurations = { }; };\n}\n"
     installer(["mkdir", "-p", "/mnt/persist/etc/nixos"])
     installer(["sh", "-c", "cat > /mnt/persist/etc/nixos/flake.nix"], input=flake)
+    # what the keys phase leaves for NixOS's boot loader: the initrd's SSH host key (a secret
+    # of the initrd) and the keys that may unlock, in the host's runtime info
+    installer(["mkdir", "-p", "/mnt/persist/etc/secrets/initrd"])
+    installer(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+         "/mnt/persist/etc/secrets/initrd/ssh_host_ed25519_key"]
+    )  # fmt: skip
+    unlock_keys = json.dumps({"rootAuthorizedKeys": [vm.client_key.public]})
+    installer(
+        ["sh", "-c", "cat > /mnt/persist/etc/nixos/runtime-info.json"], input=unlock_keys
+    )
     missing = installer(
         ["nixos-install", "--root", "/mnt", "--flake", "/nowhere#vmtest"], check=False
     )
@@ -359,7 +370,11 @@ def test_manual_kexec_handoff(
         "--flake",
         "/mnt/persist/etc/nixos#vmtest",
     ]
-    assert records[-1]["flakeFiles"] == {"flake.nix": hashlib.sha256(flake.encode()).hexdigest()}
+    assert records[-1]["flakeFiles"] == {
+        "flake.nix": hashlib.sha256(flake.encode()).hexdigest(),
+        "runtime-info.json": hashlib.sha256(unlock_keys.encode()).hexdigest(),
+    }
+    assert records[-1]["bootLoader"] == "/mnt/boot/nixremote-standin/initrd"
     assert records[0]["ok"] is False and "flake.nix" in records[0]["error"]
     # the argv sampler of the test installer saw the commands (on the console, on the host) and
     # the passphrase, which only went over stdin, is in none of them
