@@ -340,9 +340,7 @@ def test_manual_kexec_handoff(
          "/mnt/persist/etc/secrets/initrd/ssh_host_ed25519_key"]
     )  # fmt: skip
     unlock_keys = json.dumps({"rootAuthorizedKeys": [vm.client_key.public]})
-    installer(
-        ["sh", "-c", "cat > /mnt/persist/etc/nixos/runtime-info.json"], input=unlock_keys
-    )
+    installer(["sh", "-c", "cat > /mnt/persist/etc/nixos/runtime-info.json"], input=unlock_keys)
     missing = installer(
         ["nixos-install", "--root", "/mnt", "--flake", "/nowhere#vmtest"], check=False
     )
