@@ -132,6 +132,20 @@ def _lock(spec: HostSpec) -> int:
             time.sleep(0.5)
 
 
+def _remove_leftovers(spec: HostSpec) -> None:
+    """Delete the namespace and veths of ``spec`` that a killed test run left behind: the caller
+    holds the machine-wide lock of ``spec``, so no live run owns them, and a leftover veth would
+    keep the route to the host's addresses."""
+    for line in ip("netns", "list").splitlines():
+        name = line.split()[0] if line.split() else ""
+        if name.startswith(f"nxr-{spec.key}-"):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    for item in json.loads(ip("-j", "link")):
+        name = item.get("ifname", "")
+        if any(name.startswith(f"nx{spec.key}{index}-") for index in range(len(spec.nics))):
+            subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
 def create_host(spec: HostSpec, workdir: Path) -> NetnsHost:
     """Build the host of ``spec`` and start its sshd; :meth:`NetnsHost.destroy` removes it.
 
@@ -140,6 +154,7 @@ def create_host(spec: HostSpec, workdir: Path) -> NetnsHost:
     """
     workdir.mkdir(parents=True, exist_ok=True)
     lock = _lock(spec)
+    _remove_leftovers(spec)
     tag = f"{os.getpid() % 100000:05d}{next(_COUNTER)}"[-9:]
     ns = f"nxr-{spec.key}-{tag}"
     peers: dict[str, str] = {}
