@@ -165,6 +165,7 @@ def test_bad_targets_are_refused(
 def test_the_keys_options_reach_the_plan(loopback_sshd: LoopbackSshd, tmp_path: Path) -> None:
     """The plan the kexec phase makes lists the keys the installed system trusts."""
     from nixremote.controller import pipeline
+    from nixremote.controller.run import Run
     from nixremote.core.errors import PlanError
 
     bundle = make_bundle(tmp_path / "b")
@@ -179,7 +180,7 @@ def test_the_keys_options_reach_the_plan(loopback_sshd: LoopbackSshd, tmp_path: 
     identity_key = " ".join(identity.read_text().split()[:2])
 
     def planned(**options: object) -> tuple[str, ...]:
-        run = pipeline._Run(
+        run = Run(
             target,
             pipeline.InstallOptions(bundle=bundle, dry_run=True, **options),  # type: ignore[arg-type]
             None,
@@ -188,13 +189,13 @@ def test_the_keys_options_reach_the_plan(loopback_sshd: LoopbackSshd, tmp_path: 
         try:
             transport = run.connect_running()
             try:
-                info = run._collect(transport)
+                info = run.collect(transport)
             finally:
                 transport.close()
             assert run.facts is not None
             return run.make_plan(info, run.facts).authorized_keys
         finally:
-            run._tmp.cleanup()
+            run.close()
 
     # root on the loopback host trusts nothing of ours: the identity's .pub and the given key
     keys = planned(authorized_keys=(KEYS[1],))

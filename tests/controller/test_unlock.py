@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from nixremote.controller.pipeline import Target, ssh_connector
+from nixremote.controller.target import Target, ssh_connector
 from nixremote.controller.unlock import UnlockRefusedError, UnlockStageError, unlock
 from nixremote.core.diskkey import DiskKey
 from nixremote.core.errors import HostKeyError

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from ..controller.pipeline import Target
+    from ..controller.target import Target
     from ..core.plugins import PluginManager
 
 
@@ -144,8 +144,8 @@ def target_from(
     connect_timeout: float,
 ) -> Target:
     """The pipeline's :class:`~nixremote.controller.pipeline.Target` for ``[USER@]HOST``."""
-    from ..controller.pipeline import Target
     from ..controller.ssh import parse_target
+    from ..controller.target import Target
 
     user, host, t_port = parse_target(target)
     return Target(

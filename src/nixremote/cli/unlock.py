@@ -83,7 +83,7 @@ def unlock_cmd(
     system (strict host keys at both hops; the passphrase goes on stdin only)."""
     import attrs
 
-    from ..controller.pipeline import ssh_connector
+    from ..controller.target import ssh_connector
     from ..controller.unlock import unlock
     from ..core.diskkey import DiskKey
     from ..core.progress import Event

@@ -32,12 +32,12 @@ from ..core.progress import null_reporter, report
 
 if TYPE_CHECKING:
     from ..core.transport import Transport
-    from .pipeline import _Run
+    from .run import Run
 
-_MANAGERS: weakref.WeakKeyDictionary[_Run, PluginManager] = weakref.WeakKeyDictionary()
+_MANAGERS: weakref.WeakKeyDictionary[Run, PluginManager] = weakref.WeakKeyDictionary()
 
 
-def plugins(run: _Run) -> PluginManager:
+def plugins(run: Run) -> PluginManager:
     """The plugin manager of ``run`` (made once per run when the options give none)."""
     if run.options.plugins is not None:
         return run.options.plugins
@@ -47,7 +47,7 @@ def plugins(run: _Run) -> PluginManager:
     return pm
 
 
-def _call(run: _Run, hook: str, phase: str, **kwargs: object) -> None:
+def _call(run: Run, hook: str, phase: str, **kwargs: object) -> None:
     hooks = Hooks(plugins(run))
     names = hooks.implementers(hook)
     if not names:
@@ -66,31 +66,23 @@ def _call(run: _Run, hook: str, phase: str, **kwargs: object) -> None:
     )
 
 
-def before_kexec(run: _Run, transport: Transport) -> None:
+def before_kexec(run: Run, transport: Transport) -> None:
     """The ``before_kexec`` hooks, with the connection to the running system."""
     _call(run, "before_kexec", "kexec", transport=transport)
 
 
-def _with_phases(argv_tail: Sequence[str], phases: Sequence[str]) -> list[str]:
-    out = list(argv_tail)
-    out[out.index("--phases") + 1] = ",".join(phases)
-    return out
+def has_after_install(run: Run) -> bool:
+    """Whether a plugin implements ``after_install`` (then :mod:`.drive` stops the installer
+    after its ``install`` phase for the hooks, and runs ``reboot`` after them)."""
+    return bool(Hooks(plugins(run)).implementers("after_install"))
 
 
-def drive(run: _Run, installer: Transport, wanted: list[str], argv_tail: list[str]) -> None:
-    """Run the installer's phases ``wanted``; with ``after_install`` hooks, stop after the
-    ``install`` phase for them, then run ``reboot`` (see the module documentation)."""
-    if "install" not in wanted or not Hooks(plugins(run)).implementers("after_install"):
-        run._drive(installer, wanted, argv_tail)
-        return
-    first = [p for p in wanted if p != "reboot"]
-    run._drive(installer, first, _with_phases(argv_tail, first))
+def after_install(run: Run, installer: Transport) -> None:
+    """The ``after_install`` hooks, with the connection to the installer."""
     _call(run, "after_install", "install", transport=installer)
-    if "reboot" in wanted:
-        run._drive(installer, ["reboot"], _with_phases(argv_tail, ["reboot"]))
 
 
-def after_verify(run: _Run, phases: Sequence[str]) -> None:
+def after_verify(run: Run, phases: Sequence[str]) -> None:
     """The ``after_verify`` hooks, when the run's phases include ``verify``."""
     if "verify" in phases:
         _call(run, "after_verify", "verify", host_keys=run.host_keys)

@@ -1,0 +1,226 @@
+"""The installer's phases, driven from the controller: ``format``, ``install``, ``reboot``.
+
+Over the verified connection to the installer: upload the zipapp when the installer does not
+have it, put the plan into its tmpfs, send the disk key on stdin into
+``/run/nixremote/disk.key`` (tmpfs, 0600) and run ``nixremote installer run --json`` there
+(``install`` is the installer's ``keys,flake,install``), streaming its events to the reporter.
+The final event carries the installed system's host keys (and its initrd's, port 2222), which
+are recorded in the user's known_hosts (:func:`record_host_keys`).
+
+A run without the kexec phase (a resume) runs the plan the installer holds, or the approved
+one given.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from collections.abc import Sequence
+
+from ..core.converter import dumps_plan, loads_plan
+from ..core.errors import CommandFailedError, InvalidInputError, TransportError
+from ..core.hostkeys import host_keys_from_data
+from ..core.phases import INSTALLER_PHASES_OF
+from ..core.plan import Plan
+from ..core.progress import Event, event_from_json, report
+from ..core.transport import Transport
+from . import handoff, lifecycle, upload
+from .known_hosts import record_known_host
+from .run import Run
+
+log = logging.getLogger(__name__)
+
+_WRITE_STDIN = 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1"'
+"""``sh -c`` text writing stdin to ``$1`` (0600, its directory made): nothing on argv."""
+
+
+def installer_phases(run: Run, installer: Transport | None, phases: Sequence[str]) -> None:
+    """Run the installer's part of the controller's ``phases`` (``format``, ``install``,
+    ``reboot``) over ``installer`` (connected here when ``None``; closed afterwards)."""
+    wanted = [
+        p for name in phases if name in INSTALLER_PHASES_OF for p in INSTALLER_PHASES_OF[name]
+    ]
+    if not wanted:
+        if installer is not None:
+            installer.close()
+        return
+    if run.options.dry_run:
+        if "format" in wanted:
+            plan_disk(run)
+        key_file = run.options.key_file
+        run.step(f"send the disk key on stdin into {key_file} (tmpfs, 0600)", "install")
+        run.step(
+            "run python3 " + shlex.join([run.options.installer_zipapp, *_argv(run, wanted)]),
+            "install",
+        )
+        return
+    if installer is None:
+        installer = run.connect_installer()
+    try:
+        if run.plan is None:  # a resume: no kexec (and no plan made) in this run
+            run.plan = run.options.plan or held_plan(run, installer)
+            run.info = run.plan.runtime_info
+            if "format" in wanted:
+                run.approve(run.plan)
+        if "install" not in wanted or not lifecycle.has_after_install(run):
+            _run_installer(run, installer, wanted)
+            return
+        # the after_install hooks run between the install and the reboot
+        _run_installer(run, installer, [p for p in wanted if p != "reboot"])
+        lifecycle.after_install(run, installer)
+        if "reboot" in wanted:
+            _run_installer(run, installer, ["reboot"])
+    finally:
+        installer.close()
+
+
+def plan_disk(run: Run) -> None:
+    """Report the disk plan (every command) in a dry run."""
+    if run.plan is None and run.options.plan is not None:
+        run.plan = run.options.plan
+        run.approve(run.plan)
+    if run.plan is None:
+        run.step("use the plan the installer holds (made by the kexec phase)", "format")
+        return
+    for s in run.plan.steps:
+        run.step(
+            f"{s.description}: {s.command}" + (" (key on stdin)" if s.stdin_secret else ""),
+            "format",
+        )
+
+
+def _argv(run: Run, wanted: Sequence[str]) -> list[str]:
+    """The zipapp's arguments for the installer's phases ``wanted``."""
+    sent = run.options.disk_key is not None or run.options.dry_run
+    key = ["--key-file", run.options.key_file] if sent else []
+    return [
+        "installer",
+        "run",
+        *key,
+        "--yes",
+        "--json",
+        "--phases",
+        ",".join(wanted),
+        "--plan",
+        run.options.plan_file,
+    ]
+
+
+def _run_installer(run: Run, installer: Transport, wanted: list[str]) -> None:
+    python = handoff.find_python(installer, run.bundle.python if run.bundle else None)
+    pyz = run.work / "nixremote.pyz"
+    if not pyz.is_file():
+        from . import zipapp
+
+        pyz.write_bytes(zipapp.build_bytes())
+    remote_pyz = run.options.installer_zipapp
+    result = upload.upload(
+        installer,
+        [upload.UploadItem(local=pyz, remote=remote_pyz)],
+        reporter=run.reporter,
+        phase="install",
+    )
+    run.uploaded += result.transferred_bytes
+    send_plan(run, installer)
+    if run.options.disk_key is not None:
+        installer.run(
+            ["sh", "-c", _WRITE_STDIN, "key", run.options.key_file],
+            stdin=run.options.disk_key,
+            timeout=60,
+        )
+    final: list[Event] = []
+    errors: list[Event] = []
+
+    def on_line(line: str) -> None:
+        event = event_from_json(line)
+        if event is None:
+            if line.strip():
+                log.info("installer: %s", line)
+            return
+        if event.kind == "done" and event.phase is None:
+            final.append(event)
+        if event.kind == "error":
+            errors.append(event)
+        if run.reporter is not None:
+            run.reporter(event)
+
+    try:
+        installer.run([python, remote_pyz, *_argv(run, wanted)], on_line=on_line, timeout=None)
+    except TransportError as exc:  # CommandFailedError included
+        if final and not errors and "reboot" in wanted:
+            # the reboot took the connection (or the command) down after the last event
+            log.info("the installer is rebooting the host: %s", exc.message)
+        elif errors and isinstance(exc, CommandFailedError):
+            last = errors[-1]
+            raise CommandFailedError(
+                f"the installer failed: {last.message}",
+                argv=exc.argv,
+                returncode=exc.returncode,
+                output=exc.output,
+                hint=dict(last.data).get("hint")
+                or "rerun with the failed phase in --phases (finished phases are skipped)",
+            ) from None
+        else:
+            raise
+    if final:
+        record_host_keys(run, dict(final[-1].data), rebooting="reboot" in wanted)
+
+
+def held_plan(run: Run, installer: Transport) -> Plan:
+    """The plan the installer holds (the kexec phase handed it over): a resume's plan."""
+    result = installer.run(["cat", handoff.PLAN_PATH], check=False)
+    if not result.ok:
+        raise InvalidInputError(
+            f"the installer on {run.target.host} holds no plan ({handoff.PLAN_PATH})",
+            hint="run the kexec phase first (add kexec to --phases), or pass --plan",
+        )
+    return loads_plan(result.stdout, source=f"{run.target.host}:{handoff.PLAN_PATH}")
+
+
+def send_plan(run: Run, installer: Transport) -> None:
+    """Put the plan into the installer's tmpfs, over the verified connection. On a resume
+    (no kexec in this run) the plan is the one the kexec phase handed over."""
+    assert run.plan is not None
+    installer.run(
+        ["sh", "-c", _WRITE_STDIN, "plan", run.options.plan_file],
+        stdin=dumps_plan(run.plan).encode(),
+        timeout=60,
+    )
+
+
+def record_host_keys(run: Run, data: dict[str, str], *, rebooting: bool) -> None:
+    """Record the installed system's host keys in the user's known_hosts.
+
+    The initrd's keys (their own port) are recorded at once. The system's keys share the
+    installer's host and port, so they replace the installer's key only when the reboot
+    phase runs: until then a rerun must still reach the installer, verified.
+    """
+    keys = host_keys_from_data(data)
+    if not keys:
+        return
+    target, unlock_port = run.target, run.options.unlock_port
+    path = target.known_hosts_path
+    host_lines = [k.public for k in keys if k.role == "host"]
+    if host_lines and rebooting:
+        record_known_host(path, target.host, target.port, host_lines)
+    initrd_lines = [k.public for k in keys if k.role == "initrd"]
+    if initrd_lines:  # where the controller reaches the initrd's SSH (2222, or forwarded)
+        record_known_host(path, target.host, unlock_port, initrd_lines)
+    for k in keys:
+        port = target.port if k.role == "host" else unlock_port
+        if k.role == "host" and not rebooting:
+            report(
+                run.reporter,
+                "step",
+                f"installed system's {k.type} key {k.fingerprint} (port {port}) will be "
+                "recorded when the reboot phase runs",
+                phase="verify",
+            )
+            continue
+        report(
+            run.reporter,
+            "step",
+            f"recorded {k.role} key {k.type} {k.fingerprint} (port {port}) in {path}",
+            phase="verify",
+        )
+    run.host_keys = keys
