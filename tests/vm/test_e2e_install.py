@@ -202,7 +202,8 @@ def test_kexec_and_format(
     installer_pub = machine.ssh(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"], known_hosts=kh)
     assert fingerprint(installer_pub.stdout) == data["installerFingerprint"]
     assert installer_pub.stdout.split()[1] in kh.read_text()
-    assert machine.host_public_key.split()[1] not in kh.read_text()  # the rescue key is gone
+    # the rescue key stays beside it (the way back if the installer had not come up)
+    assert machine.host_public_key.split()[1] in kh.read_text()
 
     # The runtime info came through the kernel command line, whole.
     cmdline = machine.ssh(["cat", "/proc/cmdline"], known_hosts=kh).stdout
@@ -409,6 +410,8 @@ def test_reboot_then_verify_the_running_system(machine: RescueVm, state: dict[st
         if f[0] == f"[{machine.host}]:{machine.ssh_port}"
     ]
     assert state["host_keys"]["host.ed25519.sha256"] in ours
+    # the reboot phase replaced the rescue system's and the installer's keys
+    assert machine.host_public_key.split()[1] not in state["known_hosts"].read_text()
     verified = next(e for e in run.events if "hostName" in e.get("data", {}))
     data = verified["data"]
     assert data["hostName"] == "rescue"  # the name the plan collected

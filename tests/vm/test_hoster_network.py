@@ -213,10 +213,11 @@ def test_the_installed_network_answers_on_both_families(
         known_hosts=kh,
     )
 
-    # the installer's host key, pinned for both of its addresses
-    key = next(
+    # the installer's host key (recorded after the rescue system's), pinned for both addresses
+    key = [
         line.split()[1:3] for line in kh.read_text().splitlines() if line.split()[0] == NET.ipv4
-    )
+    ][-1]
+    assert key != hoster_vm.known_hosts_line.split()[1:3]
     both = tmp_path / "known_hosts"
     both.write_text("".join(f"{a} {' '.join(key)}\n" for a in NET.addresses))
     seen: dict[str, list[str]] = {}

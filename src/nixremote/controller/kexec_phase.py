@@ -148,18 +148,23 @@ def _take_over(run: Run, transport: Transport) -> Transport | None:
     run.uploaded += result.transferred_bytes
 
     def pin() -> None:
-        # before kexec -e: if the connection drops with the old system, the pin is there
+        # before kexec -e: if the connection drops with the old system, the pin is there. It
+        # goes beside the old system's key, not instead of it: when the installer never comes
+        # up, the way back is the old (rescue) system, still verified. The installer itself is
+        # reached with its key alone (``pinned`` below); the reboot phase replaces both.
         record_known_host(
             run.target.known_hosts_path,
             run.target.host,
             run.installer_port,
             [installer_key.public_openssh],
+            replace=False,
         )
         report(
             run.reporter,
             "step",
             f"recorded the installer's host key {installer_key.fingerprint} for "
-            f"{run.target.host} port {run.installer_port} in {run.target.known_hosts_path}",
+            f"{run.target.host} port {run.installer_port} in {run.target.known_hosts_path} "
+            "(beside the current system's)",
             phase=PHASE,
         )
 
