@@ -128,3 +128,16 @@ def test_the_reader_sees_relative_imports() -> None:
     """The check would pass vacuously if it missed relative imports: it does not."""
     found = imports(PACKAGE / "installers" / "phases.py", top_level_only=True)
     assert {"nixremote.core.plan", "nixremote.installers.state"} <= found
+
+
+MAX_LINES = 750
+
+
+def test_no_module_is_over_750_lines() -> None:
+    """Small modules whose names say what they hold: a module that grows past this is split."""
+    sizes = {
+        str(path.relative_to(PACKAGE)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert len(sizes) > 50
+    assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}

@@ -12,7 +12,7 @@ import pytest
 from helpers.nixremote_cli import nixremote, outcome
 from nixremote.testing.vm import VmArtifacts
 from nixremote.testing.vm.hoster import route_device
-from nixremote.testing.vm.machine import pid_alive
+from nixremote.testing.vm.process import pid_alive
 
 pytestmark = pytest.mark.vm
 

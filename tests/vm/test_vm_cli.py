@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nixremote.testing.vm import VmArtifacts
-from nixremote.testing.vm.machine import pid_alive
+from nixremote.testing.vm.process import pid_alive
 
 pytestmark = pytest.mark.vm
 

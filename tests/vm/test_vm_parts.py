@@ -15,14 +15,14 @@ import pytest
 
 from nixremote.core.errors import InvalidInputError
 from nixremote.testing.vm import cpio, scripts
-from nixremote.testing.vm.builder import (
-    artifacts_key,
+from nixremote.testing.vm.builder import artifacts_key
+from nixremote.testing.vm.cli import parse_size
+from nixremote.testing.vm.rootfs import (
     module_closure,
     module_name,
     parse_ldd,
     parse_modules_dep,
 )
-from nixremote.testing.vm.cli import parse_size
 
 
 def test_cpio_archive_unpacks_with_gnu_cpio(tmp_path: Path) -> None:

@@ -10,14 +10,9 @@ from __future__ import annotations
 
 from ...controller import cpio
 from .builder import VmArtifacts, build, default_cache_dir, load_cached
-from .machine import (
-    KeyPair,
-    RescueVm,
-    generate_key,
-    handoff_archive,
-    known_hosts_line,
-    sampled_argv,
-)
+from .console import sampled_argv
+from .keys import KeyPair, generate_key, handoff_archive, known_hosts_line
+from .machine import RescueVm
 from .scripts import INSTALLER_READY_MARKER, NIXOS_INSTALL_RECORD, RESCUE_READY_MARKER
 
 __all__ = [

@@ -13,7 +13,7 @@ bookworm-security):
 
 Everything is cached below ``NIXREMOTE_VM_CACHE`` (default ``~/.cache/nixremote/vm``): the two
 chroots as *stages* keyed on their package lists, the final artifacts keyed on everything that goes
-into them (packages, scripts, file selections, this module's :data:`BUILD_VERSION`). A rerun with a
+into them (what :mod:`.contents` lists, scripts, :data:`.contents.BUILD_VERSION`). A rerun with a
 complete cache entry returns at once. Building needs root (``mmdebstrap --mode=root`` and
 ``chroot``) and network access to the Debian mirrors.
 """
@@ -24,12 +24,10 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
-import stat
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
@@ -40,235 +38,37 @@ from nixremote.core.progress import Event, Reporter, null_reporter
 
 from ...controller import cpio
 from . import scripts, standin
+from .contents import (
+    BUILD_VERSION,
+    BUILDER_PACKAGES,
+    COMMON_MODULES,
+    INSTALLER_EXTRA_FILES,
+    INSTALLER_KERNEL_PARAMS,
+    INSTALLER_PROGRAMS,
+    INSTALLER_PYTHON,
+    KMOD_LINKS,
+    OPTIONAL_FILES,
+    PYTHON_DYNLOAD_SKIP,
+    PYTHON_EXCLUDE_DIRS,
+    PYTHON_EXCLUDE_FILES,
+    RESCUE_HOOKS,
+    RESCUE_MODULE_DIRS,
+    RESCUE_MODULES,
+    RESCUE_PACKAGES,
+    SOURCES,
+    SUITE,
+)
+from .rootfs import (
+    _copy_from_root,
+    _is_elf,
+    _which_in,
+    _write,
+    module_closure,
+    parse_ldd,
+    parse_modules_dep,
+)
 
 log = logging.getLogger(__name__)
-
-BUILD_VERSION = 2
-"""Bump when the build logic changes in a way the hashed inputs do not capture."""
-
-SUITE = "bookworm"
-SOURCES = (
-    "deb http://deb.debian.org/debian bookworm main contrib",
-    "deb http://deb.debian.org/debian bookworm-updates main contrib",
-    "deb http://deb.debian.org/debian-security bookworm-security main contrib",
-)
-
-BUILDER_PACKAGES = (
-    "linux-image-amd64",
-    "linux-headers-amd64",
-    "zfs-dkms",
-    "zfsutils-linux",
-    "make",
-    "gcc",
-    "libc6-dev",
-    "binutils",
-    # the installer image is assembled from these
-    "openssh-server",
-    "openssh-sftp-server",
-    "python3.11",
-    "busybox",
-    "bash",
-    "coreutils",
-    "gdisk",
-    "parted",
-    "dosfstools",
-    "kmod",
-    "udev",
-    "iproute2",
-    "util-linux",
-    "fdisk",
-    "cryptsetup-bin",
-)
-
-RESCUE_PACKAGES = (
-    "openssh-server",
-    "openssh-sftp-server",
-    "kexec-tools",
-    "iproute2",
-    "gdisk",
-    "parted",
-    "cryptsetup",
-    "dosfstools",
-    "zfsutils-linux",
-    "util-linux",
-    "fdisk",
-    "kmod",
-    "udev",
-    "busybox",
-    "procps",
-    "ca-certificates",
-    "less",
-    # without it apt satisfies init-system-helpers with usrmerge, which drags in perl
-    "usr-is-merged",
-)
-
-# kernel modules: by name (with their dependencies), plus whole directories for the rescue system
-COMMON_MODULES = (
-    "virtio_pci",
-    "virtio_blk",
-    "virtio_net",
-    "virtio_rng",
-    "zfs",
-    "spl",
-    "vfat",
-    "fat",
-    "nls_cp437",
-    "nls_iso8859_1",
-    "nls_utf8",
-    "nls_ascii",
-    "efivarfs",
-    "loop",
-)
-RESCUE_MODULES = (
-    "dm_crypt",
-    "dm_mod",
-    "af_alg",
-    "algif_skcipher",
-    "algif_hash",
-    "algif_aead",
-    "xts",
-    "essiv",
-    "cbc",
-    "ecb",
-    "gcm",
-    "ccm",
-    "sha256_generic",
-    "sha512_generic",
-    "ext4",
-    "raid1",
-    "dm_raid",
-    "virtio_scsi",
-    "virtio_console",
-    "sd_mod",
-    "e1000",
-    "e1000e",
-)
-RESCUE_MODULE_DIRS = ("kernel/crypto", "kernel/arch/x86/crypto")
-RESCUE_HOOKS = (
-    # usrmerge (and with it perl) comes along although usr-is-merged is there: drop them
-    '--customize-hook=chroot "$1" dpkg --purge usrmerge libfile-find-rule-perl '
-    "libnumber-compare-perl libtext-glob-perl perl libperl5.36 perl-modules-5.36",
-)
-
-# the installer image: programs copied with their shared libraries (looked up in the builder)
-INSTALLER_PROGRAMS = (
-    "sshd",
-    "ssh-keygen",
-    "python3.11",
-    "bash",
-    "busybox",
-    # parted's partprobe (BLKPG per partition) works while udev still has the disk open,
-    # busybox's (BLKRRPART) fails with EBUSY then
-    "sgdisk",
-    "sfdisk",
-    "partx",
-    "partprobe",
-    "blkid",
-    "lsblk",
-    "findmnt",
-    "mount",
-    "umount",
-    "wipefs",
-    "blkdiscard",
-    "losetup",
-    "mkswap",
-    "swapon",
-    "swapoff",
-    "flock",
-    "setsid",
-    "mkfs.fat",
-    "fatlabel",
-    "zfs",
-    "zpool",
-    "zgenhostid",
-    "mount.zfs",
-    "kmod",
-    "udevadm",
-    "ip",
-    "shred",
-    "sha256sum",
-    "stat",
-    "dd",
-    "sync",
-    "timeout",
-    "install",
-    "mountpoint",
-    "blockdev",
-    # GNU coreutils where busybox lacks options the installer uses (readlink -e, cp -a, ...)
-    "readlink",
-    "realpath",
-    "mktemp",
-    "cp",
-    "mv",
-    "rm",
-    "ln",
-    "ls",
-    "df",
-    "du",
-    "sort",
-    "head",
-    "tail",
-    "cat",
-    "chmod",
-    "chown",
-    "mkdir",
-    "touch",
-    "tee",
-    "wc",
-    "date",
-    "env",
-    "sha512sum",
-)
-INSTALLER_EXTRA_FILES = (
-    "/usr/lib/openssh/sftp-server",
-    "/usr/lib/systemd/systemd-udevd",
-    "/usr/lib/udev/zvol_id",
-    "/usr/lib/udev/rules.d/50-udev-default.rules",
-    "/usr/lib/udev/rules.d/60-block.rules",
-    "/usr/lib/udev/rules.d/60-persistent-storage.rules",
-    "/usr/lib/udev/rules.d/60-zvol.rules",
-    "/usr/lib/udev/rules.d/75-net-description.rules",
-    "/usr/lib/udev/rules.d/80-drivers.rules",
-    "/usr/lib/udev/rules.d/80-net-setup-link.rules",
-    "/usr/lib/systemd/network/99-default.link",
-    "/etc/udev/udev.conf",
-    "/etc/protocols",
-    "/etc/services",
-    "/etc/ethertypes",
-)
-OPTIONAL_FILES = frozenset({"/etc/protocols", "/etc/services", "/etc/ethertypes"})
-KMOD_LINKS = ("modprobe", "insmod", "rmmod", "lsmod", "depmod", "modinfo")
-PYTHON_EXCLUDE_DIRS = frozenset(
-    {
-        "test",
-        "tests",
-        "idlelib",
-        "tkinter",
-        "turtledemo",
-        "ensurepip",
-        "lib2to3",
-        "pydoc_data",
-        "distutils",
-        "sqlite3",
-        "curses",
-        "dbm",
-        "venv",
-        "site-packages",
-        "dist-packages",
-        "__pycache__",
-        "config-3.11-x86_64-linux-gnu",
-        "lib-dynload",
-        "__phello__",
-    }
-)
-PYTHON_EXCLUDE_FILES = frozenset({"turtle.py", "_pydecimal.py", "antigravity.py", "this.py"})
-PYTHON_DYNLOAD_SKIP = re.compile(
-    r"^(_test|xx|_ctypes_test|_curses|_dbm|_gdbm|_sqlite3|_tkinter|audioop|ossaudiodev|nis"
-    r"|readline|_codecs_(cn|hk|iso2022|jp|kr|tw)|_crypt|_lsprof)"
-)
-
-INSTALLER_KERNEL_PARAMS = "init=/init console=ttyS0 panic=10"
-INSTALLER_PYTHON = "/usr/bin/python3"
 
 
 @frozen(kw_only=True)
@@ -440,62 +240,6 @@ def _run(
             hint="see the log for the full output; the VM build needs root and the Debian mirrors",
         )
     return proc.stdout or ""
-
-
-def parse_ldd(output: str) -> list[str]:
-    """Library paths named by ``ldd`` output (pure)."""
-    libs: list[str] = []
-    for line in output.splitlines():
-        line = line.strip()
-        if line.endswith(":"):  # the file header when ldd is given several files
-            continue
-        if "=>" in line:
-            target = line.split("=>", 1)[1].strip().split(" (", 1)[0].strip()
-            if target.startswith("/"):
-                libs.append(target)
-        elif line.startswith("/"):
-            libs.append(line.split(" (", 1)[0].strip())
-    return libs
-
-
-def parse_modules_dep(text: str) -> dict[str, tuple[str, ...]]:
-    """``modules.dep`` as {module path: dependency paths} (pure)."""
-    deps: dict[str, tuple[str, ...]] = {}
-    for line in text.splitlines():
-        if ":" not in line:
-            continue
-        mod, rest = line.split(":", 1)
-        deps[mod.strip()] = tuple(rest.split())
-    return deps
-
-
-def module_name(path: str) -> str:
-    base = path.rsplit("/", 1)[-1]
-    for suffix in (".ko.xz", ".ko.zst", ".ko.gz", ".ko"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-            break
-    return base.replace("-", "_")
-
-
-def module_closure(
-    deps: dict[str, tuple[str, ...]], names: Iterable[str], dirs: Iterable[str] = ()
-) -> list[str]:
-    """Module paths for ``names`` and every module below ``dirs``, with dependencies (pure).
-    Names that are built into the kernel (absent from ``deps``) are skipped."""
-    by_name = {module_name(p): p for p in deps}
-    todo = [by_name[n.replace("-", "_")] for n in names if n.replace("-", "_") in by_name]
-    for d in dirs:
-        prefix = d.rstrip("/") + "/"
-        todo.extend(p for p in deps if p.startswith(prefix))
-    seen: set[str] = set()
-    while todo:
-        p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        todo.extend(deps.get(p, ()))
-    return sorted(seen)
 
 
 class _Builder:
@@ -934,84 +678,3 @@ print(n)
         shutil.move(work / "python311.zip", tree / "usr/lib/python311.zip")
         (tree / "usr/lib/python3.11").mkdir(parents=True, exist_ok=True)
         shutil.move(work / "os.pyc", tree / "usr/lib/python3.11/os.pyc")
-
-
-def _write(path: Path, text: str, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(mode)
-
-
-def _is_elf(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) == b"\x7fELF"
-    except OSError:
-        return False
-
-
-def _which_in(root: Path, prog: str) -> str | None:
-    for d in ("usr/sbin", "usr/bin", "sbin", "bin", "usr/lib/systemd"):
-        p = root / d / prog
-        if p.exists():
-            return "/" + (Path(d) / prog).as_posix()
-    return None
-
-
-def _resolve_in_root(root: Path, path: str) -> str:
-    """Resolve symlinks of ``path`` inside ``root`` (absolute links are relative to root)."""
-    parts = [p for p in path.split("/") if p]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        if part == ".":
-            continue
-        candidate = root.joinpath(*resolved, part)
-        if candidate.is_symlink():
-            hops += 1
-            if hops > 40:
-                raise NixremoteError(f"symlink loop at {path} in {root}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p] + parts
-            continue
-        resolved.append(part)
-    return "/" + "/".join(resolved)
-
-
-def _copy_from_root(root: Path, path: str, tree: Path) -> None:
-    """Copy ``path`` from ``root`` into ``tree`` at the same place, following symlinks but
-    recreating them (so ``libfoo.so.1 -> libfoo.so.1.2.3`` stays a link)."""
-    seen = 0
-    current = path
-    while True:
-        seen += 1
-        if seen > 40:
-            raise NixremoteError(f"symlink loop at {path} in {root}")
-        parent = _resolve_in_root(root, str(Path(current).parent))
-        real = f"{parent.rstrip('/')}/{Path(current).name}"
-        src = root / real.lstrip("/")
-        dst = tree / real.lstrip("/")
-        # the usrmerge links in ``tree`` map /lib to /usr/lib etc.
-        dst = tree / _resolve_in_root(tree, str(Path(real).parent)).lstrip("/") / src.name
-        if not src.exists() and not src.is_symlink():
-            raise NixremoteError(f"{path} not found in {root}")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_symlink():
-            target = os.readlink(src)
-            if not dst.exists() and not dst.is_symlink():
-                dst.symlink_to(target)
-            current = target if target.startswith("/") else f"{Path(real).parent}/{target}"
-            continue
-        if not dst.exists():
-            shutil.copy2(src, dst)
-            st = src.stat()
-            if st.st_mode & (stat.S_ISUID | stat.S_ISGID):
-                dst.chmod(stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
-        return

@@ -27,7 +27,8 @@ from nixremote.core.errors import InvalidInputError, NixremoteError
 
 from .builder import build, default_cache_dir
 from .hoster import HosterNetwork, Router
-from .machine import DEFAULT_DISK_SIZE, RescueVm, pid_alive
+from .machine import DEFAULT_DISK_SIZE, RescueVm
+from .process import pid_alive
 
 NETWORKS = ("user", "hoster", "hoster-ipv6")
 

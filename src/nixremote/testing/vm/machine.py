@@ -23,7 +23,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -32,15 +31,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from attrs import frozen
-
 from nixremote.core.errors import NixremoteError, PreflightError, TransportError
 from nixremote.core.progress import Event, Reporter, null_reporter
 
 from ...controller import cpio
 from . import scripts, standin
 from .builder import VmArtifacts, build
+from .console import _find_outside_argv
 from .hoster import HosterNetwork, Router
+from .keys import KeyPair, generate_key, handoff_archive, known_hosts_line
+from .process import _die_with_parent, free_port, pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -49,113 +49,6 @@ DEFAULT_SERIAL = "nixremote-disk0"
 DEFAULT_MAC = "52:54:00:12:34:56"
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS.fd")
-
-
-@frozen(kw_only=True)
-class KeyPair:
-    """An ed25519 key made by ``ssh-keygen``: private key file and the public line."""
-
-    private: Path
-    public: str  # "ssh-ed25519 AAAA... comment"
-
-
-def generate_key(path: Path, comment: str) -> KeyPair:
-    """Generate an ed25519 key at ``path`` (``path.pub`` for the public half)."""
-    if shutil.which("ssh-keygen") is None:
-        raise PreflightError("ssh-keygen not found", hint="apt-get install openssh-client")
-    for p in (path, path.with_name(path.name + ".pub")):
-        if p.exists():
-            p.unlink()
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-        check=True,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-    )
-    return KeyPair(private=path, public=path.with_name(path.name + ".pub").read_text().strip())
-
-
-def handoff_archive(
-    *, host_key: KeyPair, authorized_keys: Sequence[str], extra: Sequence[cpio.Entry] = ()
-) -> bytes:
-    """The gzip'd newc archive appended as a second initrd (layout of docs/kexec-bundle.md)."""
-    entries = [
-        cpio.file_entry("ssh/ssh_host_ed25519_key", host_key.private.read_bytes(), 0o600),
-        cpio.file_entry("ssh/ssh_host_ed25519_key.pub", (host_key.public + "\n").encode(), 0o644),
-        cpio.file_entry(
-            "ssh/authorized_keys",
-            "".join(k.strip() + "\n" for k in authorized_keys).encode(),
-            0o600,
-        ),
-        *extra,
-    ]
-    return cpio.write_entries(entries)
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the parent dies (PR_SET_PDEATHSIG)."""
-    import ctypes
-
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
-
-
-def _find_outside_argv(data: bytes, needle: bytes) -> int:
-    """Offset of ``needle`` in ``data``, skipping lines of the argv sampler (a process whose
-    argv names a marker must not count as the marker)."""
-    prefix = scripts.ARGV_PREFIX.encode()
-    pos = data.find(needle)
-    while pos >= 0:
-        line_start = data.rfind(b"\n", 0, pos) + 1
-        if not data.startswith(prefix, line_start):
-            return pos
-        pos = data.find(needle, pos + 1)
-    return -1
-
-
-def sampled_argv(console_text: str) -> list[list[str]]:
-    """The argv lists the sampler wrote on the console (``nixremote-argv: [...]`` lines)."""
-    out: list[list[str]] = []
-    for line in console_text.splitlines():
-        idx = line.find(scripts.ARGV_PREFIX)
-        if idx < 0:
-            continue
-        try:
-            argv = json.loads(line[idx + len(scripts.ARGV_PREFIX) :])
-        except ValueError:
-            continue  # a line cut by other console output
-        if isinstance(argv, list):
-            out.append([str(a) for a in argv])
-    return out
-
-
-def pid_alive(pid: int | None) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (a detached QEMU's parent is gone,
-    and whoever inherited it may reap it late)."""
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    try:
-        stat_line = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat_line.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def known_hosts_line(port: int, public_key: str, host: str = "127.0.0.1") -> str:
-    """A known_hosts line; OpenSSH names a host on port 22 without brackets and port."""
-    key_type, key_b64 = public_key.split()[:2]
-    name = host if port == 22 else f"[{host}]:{port}"
-    return f"{name} {key_type} {key_b64}"
 
 
 STATIC_NETWORK_PATH = "vm/static-network"
