@@ -30,8 +30,10 @@ from .run import Run
 
 log = logging.getLogger(__name__)
 
-_WRITE_STDIN = 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1"'
-"""``sh -c`` text writing stdin to ``$1`` (0600, its directory made): nothing on argv."""
+_WRITE_STDIN = 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1.new" && mv -f "$1.new" "$1"'
+"""``sh -c`` text writing stdin to ``$1`` (0600, its directory made): nothing on argv. A new
+file each time: an earlier installer run that ends late shreds only the key file it was given
+(:func:`nixremote.installers.lock.file_id`)."""
 
 
 def installer_phases(run: Run, installer: Transport | None, phases: Sequence[str]) -> None:
@@ -60,7 +62,7 @@ def installer_phases(run: Run, installer: Transport | None, phases: Sequence[str
         if run.plan is None:  # a resume: no kexec (and no plan made) in this run
             run.plan = run.options.plan or held_plan(run, installer)
             run.info = run.plan.runtime_info
-            if "format" in wanted:
+            if "format" in wanted and not run.format_done:
                 run.approve(run.plan)
         if "install" not in wanted or not lifecycle.has_after_install(run):
             _run_installer(run, installer, wanted)
@@ -103,6 +105,7 @@ def _argv(run: Run, wanted: Sequence[str]) -> list[str]:
         ",".join(wanted),
         "--plan",
         run.options.plan_file,
+        *(["--restart"] if run.restart and "format" in wanted else []),
     ]
 
 
