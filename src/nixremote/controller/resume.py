@@ -103,6 +103,16 @@ def _go_on(
         return None, tuple(p for p in phases if p == "verify")
     left = tuple(p for p in phases if p != "kexec")
     run.format_done = "format" in where.finished
+    if where.install_finished and "format" in left and "kexec" in phases and not opts.force_format:
+        # a rerun of the whole command: the finished install's disks are not formatted again
+        report(
+            run.reporter,
+            "skip",
+            f"format: the install on {host} finished; its disks are not formatted again "
+            "(--force-format to do so)",
+            phase="format",
+        )
+        left = tuple(p for p in left if p != "format")
     if opts.dry_run:
         return None, left
     if installer is None:
@@ -114,25 +124,16 @@ def _go_on(
             "into its rescue system and start over",
         )
     if where.install_finished and "format" in left:
-        _format_again(run, installer, explicit="kexec" not in phases)
+        _format_again(run, installer)
     return installer, left
 
 
-def _format_again(run: Run, installer: Transport, *, explicit: bool) -> None:
-    """The install finished and ``format`` is among the phases: skipped by a rerun of the whole
-    command; asked again when explicit; forced with ``force_format``."""
+def _format_again(run: Run, installer: Transport) -> None:
+    """The install finished and ``format`` is asked for explicitly (or forced): ask again,
+    naming the disks, even with ``yes``; ``force_format`` goes on without asking."""
     from .drive import held_plan
 
     opts, host = run.options, run.target.host
-    if not (explicit or opts.force_format):
-        report(
-            run.reporter,
-            "skip",
-            f"format: the install on {host} finished; its disks are not formatted again "
-            "(--force-format to do so)",
-            phase="format",
-        )
-        return
     plan = run.plan = run.plan or opts.plan or held_plan(run, installer)
     run.info = plan.runtime_info
     disks = ", ".join(d.path for d in plan.identity.disks)
