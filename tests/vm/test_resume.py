@@ -12,19 +12,26 @@ One rescue VM (one disk) for the module; its tests run in file order and share i
    nothing new is recorded).
 3. An explicit ``--phases format`` there is refused even with ``--yes`` (no terminal to ask on),
    naming the disk, until ``--force-format``.
+4. The same command with ``--force-format``, its SSH connection cut in the middle of the format
+   (the test's own TCP proxy between the controller and the VM drops it): the controller fails,
+   the installer's run stops at its next line; the same command again formats anew and
+   installs: a new pool (another GUID), one ``nixos-install`` on it, the end state of step 1.
 
 ``nixos-install`` is the test installer's recording stand-in, as in the acceptance test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -149,6 +156,51 @@ def kill_when(argv: list[str], seen: str, timeout: float = 900) -> list[dict[str
     return events
 
 
+class CuttingProxy:
+    """The test's TCP proxy from a loopback port to the VM's SSH port: :meth:`cut` drops every
+    connection it carries (a lost network, as the controller and the installer see it)."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        for s in self.sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        self.sockets.clear()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
 def pool_guid(machine: RescueVm, state: dict[str, Any]) -> str:
     return sh(machine, state, "zpool get -H -o value guid rpool").strip()
 
@@ -158,7 +210,9 @@ def install_records(machine: RescueVm, state: dict[str, Any]) -> list[dict[str, 
     return [json.loads(line) for line in text.splitlines()]
 
 
-def check_installed(machine: RescueVm, state: dict[str, Any], host_keys: dict[str, str]) -> None:
+def check_installed(
+    machine: RescueVm, state: dict[str, Any], host_keys: dict[str, str] | None = None
+) -> None:
     """What an uninterrupted ``kexec,format,install`` leaves (as the acceptance test checks)."""
     table = sh(machine, state, f"sgdisk -p {machine.disk_by_id}")
     codes = re.findall(r"^\s+(\d+)\s+\d+\s+\d+\s+\S+ \S+\s+([0-9A-F]{4})", table, re.M)
@@ -173,6 +227,7 @@ def check_installed(machine: RescueVm, state: dict[str, Any], host_keys: dict[st
     status = sh(machine, state, "zpool status -P rpool")
     assert f"{machine.disk_by_id}-part1" in status
     # keys in /persist, the ones the final event named
+    host_keys = host_keys or state["host_keys"]
     pub = sh(machine, state, "cat /mnt/persist/etc/ssh/ssh_host_ed25519_key.pub")
     assert fingerprint(pub) == host_keys["host.ed25519.sha256"]
     initrd = sh(machine, state, "cat /mnt/persist/etc/secrets/initrd/ssh_host_ed25519_key.pub")
@@ -252,8 +307,63 @@ def test_an_explicit_format_of_the_finished_install_asks_again(
     argv = command(machine, vm_artifacts, state)
     argv[argv.index("kexec,format,install")] = "format"
     proc = run(argv)
-    assert proc.returncode == 5, proc.stderr[-3000:]
+    assert proc.returncode == 4, proc.stderr[-3000:]  # a SafetyError
     last = proc.stderr.strip().splitlines()[-1]
     assert "formatting again WIPES " + machine.disk_by_id in last and "--force-format" in last
     assert pool_guid(machine, state) == state["guid"]
     assert len(install_records(machine, state)) == 1
+
+
+def test_force_format_with_the_connection_cut_then_the_same_command_finishes(
+    machine: RescueVm, vm_artifacts: VmArtifacts, state: dict[str, Any]
+) -> None:
+    proxy = CuttingProxy(machine.ssh_port)
+    try:
+        # the pinned installer key, for the proxy's port as well
+        kh = state["known_hosts"]
+        ours = f"[{machine.host}]:{machine.ssh_port} "
+        pinned = [ln for ln in kh.read_text().splitlines() if ln.startswith(ours)]
+        assert pinned
+        kh.write_text(
+            kh.read_text()
+            + "".join(f"[{machine.host}]:{proxy.port} {ln[len(ours) :]}\n" for ln in pinned)
+        )
+        argv = command(machine, vm_artifacts, state)
+        argv[argv.index("-p") + 1] = str(proxy.port)
+        argv.append("--force-format")
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.stdout is not None
+        cut = False
+        for line in proc.stdout:
+            try:
+                message = json.loads(line).get("message", "")
+            except ValueError:
+                continue
+            if "pool rpool on" in message:
+                proxy.cut()
+                cut = True
+                break
+        out, err = proc.communicate(timeout=300)
+        assert cut, out[-2000:] + err[-2000:]
+        assert proc.returncode not in (0, -signal.SIGKILL), err[-2000:]
+
+        again = run(argv)
+        assert again.returncode == 0, again.stderr[-3000:] + again.stdout[-2000:]
+        events = events_of(again.stdout)
+        assert any(
+            e["message"]
+            == f"{machine.host} runs the nixremote installer: finished kexec; going on with format"
+            for e in events
+        )
+        assert any(e.get("phase") == "format" and e["kind"] == "start" for e in events)
+        state["host_keys"] = {k: v for k, v in events[-1]["data"].items() if k.endswith(".sha256")}
+        assert pool_guid(machine, state) != state["guid"]  # formatted anew, as forced
+        check_installed(machine, state)
+    finally:
+        proxy.close()

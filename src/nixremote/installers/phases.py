@@ -393,7 +393,15 @@ class Installer:
         if not devices:
             return
         planned = {os.path.realpath(d.path) for d in self.layout.disks}
-        foreign = [d for d in devices if whole_disk(d) not in planned]
+        named = tuple(d.path for d in self.layout.disks)
+
+        def ours(device: str) -> bool:
+            # the disk it lies on; or, its link gone, a partition name of a planned disk
+            return whole_disk(device) in planned or any(
+                device.startswith((f"{n}-part", f"{n}p")) for n in named
+            )
+
+        foreign = [d for d in devices if not ours(d)]
         if foreign:
             raise SafetyError(
                 f"a pool named {self.pool} is imported on {foreign[0]}, which is not a disk "
