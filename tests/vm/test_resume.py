@@ -4,18 +4,20 @@ One rescue VM (one disk) for the module; its tests run in file order and share i
 
 1. ``nixremote install ... --phases kexec,format,install --yes`` is killed (SIGKILL, its whole
    process group: the laptop that lost its connection) in the middle of the format phase, right
-   when the installer starts creating the pool. The *same* command, run again, recognises the
-   nixremote installer (not "kexec is not installed"), says where it goes on, formats over the
-   half-made pool and installs: the end state is an uninterrupted run's (partition table, pool
-   and datasets, keys in /persist, host flake, one recorded ``nixos-install``, known_hosts).
+   when the installer starts creating the pool. The installer's run is detached and goes on.
+   The *same* command, run again, recognises the nixremote installer (not "kexec is not
+   installed"), says where it goes on, follows the run still going instead of starting a
+   second one, and ends in an uninterrupted run's state (partition table, pool and datasets,
+   keys in /persist, host flake, one recorded ``nixos-install``, known_hosts).
 2. The same command once more on the finished install formats nothing (the pool's GUID stays,
    nothing new is recorded).
 3. An explicit ``--phases format`` there is refused even with ``--yes`` (no terminal to ask on),
    naming the disk, until ``--force-format``.
 4. The same command with ``--force-format``, its SSH connection cut in the middle of the format
-   (the test's own TCP proxy between the controller and the VM drops it): the controller fails,
-   the installer's run stops at its next line; the same command again formats anew and
-   installs: a new pool (another GUID), one ``nixos-install`` on it, the end state of step 1.
+   (the test's own TCP proxy between the controller and the VM drops it), then the installer's
+   phase process killed on the target: the same command again starts the format over on the
+   half-made pool and installs: a new pool (another GUID), one ``nixos-install`` on it, the end
+   state of step 1.
 
 ``nixos-install`` is the test installer's recording stand-in, as in the acceptance test.
 """
@@ -255,9 +257,18 @@ def check_installed(
     assert "disk.key" not in leftovers.split() and state["key"].decode() not in leftovers
 
 
+RESUMED = re.compile(
+    r"runs the nixremote installer: finished kexec(, format(, install)?)?; "
+    r"(going on with (format|install)|nothing left to do)$"
+)
+
+
 def test_killed_in_the_format_phase_the_same_command_finishes(
     machine: RescueVm, vm_artifacts: VmArtifacts, state: dict[str, Any]
 ) -> None:
+    """The installer's phases run detached: the killed controller's format goes on without it.
+    The same command again recognises the installer, follows the run still going (or finds it
+    finished) instead of starting a second one, and ends in the installed state."""
     started = time.monotonic()
     argv = command(machine, vm_artifacts, state)
     before = kill_when(argv, "pool rpool on")
@@ -268,12 +279,13 @@ def test_killed_in_the_format_phase_the_same_command_finishes(
     assert again.returncode == 0, again.stderr[-3000:] + again.stdout[-2000:]
     assert "kexec is not installed" not in again.stderr + again.stdout
     events = events_of(again.stdout)
-    lines = [e["message"] for e in events if "runs the nixremote installer" in e["message"]]
-    assert lines == [
-        f"{machine.host} runs the nixremote installer: finished kexec; going on with format"
-    ]
+    resumed = [e["message"] for e in events if "runs the nixremote installer" in e["message"]]
+    assert len(resumed) == 1 and RESUMED.search(resumed[0]), resumed
     assert not [e for e in events if e.get("phase") == "kexec" and e["kind"] == "start"]
-    assert any(e.get("phase") == "format" and e["kind"] == "start" for e in events)
+    attached = [e for e in events if e["message"].startswith("re-attached to the installer run")]
+    state["attached"] = bool(attached)
+    # one run at a time: a follower of the earlier run, or that run had finished already
+    assert attached or resumed[0].endswith("nothing left to do") or "going on" in resumed[0]
     data = events[-1]["data"]
     state["host_keys"] = {k: v for k, v in data.items() if k.endswith(".sha256")}
     assert len(state["host_keys"]) == 3
@@ -314,9 +326,13 @@ def test_an_explicit_format_of_the_finished_install_asks_again(
     assert len(install_records(machine, state)) == 1
 
 
-def test_force_format_with_the_connection_cut_then_the_same_command_finishes(
+def test_cut_then_the_phase_killed_on_the_target_the_same_command_finishes(
     machine: RescueVm, vm_artifacts: VmArtifacts, state: dict[str, Any]
 ) -> None:
+    """``--force-format`` through the test's TCP proxy: the connection is cut in the middle of
+    the format (the controller fails; the detached run goes on), then the installer's phase
+    process is killed on the target. The same command again starts the format over on the
+    half-made pool and installs: a new pool, one nixos-install on it, the installed state."""
     proxy = CuttingProxy(machine.ssh_port)
     try:
         # the pinned installer key, for the proxy's port as well
@@ -349,9 +365,12 @@ def test_force_format_with_the_connection_cut_then_the_same_command_finishes(
                 proxy.cut()
                 cut = True
                 break
+        # the phase process, killed on the target (the run's whole process group)
+        sh(machine, state, 'kill -9 -- "-$(cat /run/nixremote/phase.pid)"')
         out, err = proc.communicate(timeout=300)
         assert cut, out[-2000:] + err[-2000:]
         assert proc.returncode not in (0, -signal.SIGKILL), err[-2000:]
+        assert not sh(machine, state, "ls /run/nixremote/phase.rc 2>/dev/null; true").strip()
 
         again = run(argv)
         assert again.returncode == 0, again.stderr[-3000:] + again.stdout[-2000:]
@@ -361,6 +380,7 @@ def test_force_format_with_the_connection_cut_then_the_same_command_finishes(
             == f"{machine.host} runs the nixremote installer: finished kexec; going on with format"
             for e in events
         )
+        assert not [e for e in events if e["message"].startswith("re-attached")]
         assert any(e.get("phase") == "format" and e["kind"] == "start" for e in events)
         state["host_keys"] = {k: v for k, v in events[-1]["data"].items() if k.endswith(".sha256")}
         assert pool_guid(machine, state) != state["guid"]  # formatted anew, as forced

@@ -3,7 +3,10 @@
 Over the verified connection to the installer: upload the zipapp when the installer does not
 have it, put the plan into its tmpfs, send the disk key on stdin into
 ``/run/nixremote/disk.key`` (tmpfs, 0600) and run ``nixremote installer run --json`` there
-(``install`` is the installer's ``keys,flake,install``), streaming its events to the reporter.
+(``install`` is the installer's ``keys,flake,install``), detached from the SSH session
+(:mod:`nixremote.installers.follow`: under ``setsid``, its output into a log on tmpfs), following
+its events to the reporter. A run an earlier controller started that still runs is followed to
+its end first (:func:`attach_running`), never started twice.
 The final event carries the installed system's host keys (and its initrd's, port 2222), which
 are recorded in the user's known_hosts (:func:`record_host_keys`).
 
@@ -14,8 +17,11 @@ one given.
 from __future__ import annotations
 
 import logging
+import posixpath
 import shlex
 from collections.abc import Sequence
+
+import attrs
 
 from ..core.converter import dumps_plan, loads_plan
 from ..core.errors import CommandFailedError, InvalidInputError, TransportError
@@ -24,6 +30,7 @@ from ..core.phases import INSTALLER_PHASES_OF
 from ..core.plan import Plan
 from ..core.progress import Event, event_from_json, report
 from ..core.transport import Transport
+from ..installers import follow
 from . import handoff, lifecycle, upload
 from .known_hosts import record_known_host
 from .run import Run
@@ -109,8 +116,46 @@ def _argv(run: Run, wanted: Sequence[str]) -> list[str]:
     ]
 
 
+_ATTACH = (
+    'if [ -f "$2" ] && [ -s "$3/phase.pid" ] && [ ! -e "$3/phase.rc" ]; then '
+    'exec "$1" "$2" installer follow --dir "$3" --running-only; fi'
+)
+"""``sh -c _ATTACH attach PYTHON PYZ DIR``: follow a detached run that still runs, if any."""
+
+
+def run_dir(run: Run) -> str:
+    """Where the detached installer runs keep their log, PID and exit status (tmpfs)."""
+    return posixpath.dirname(run.options.plan_file) or "/"
+
+
+def attach_running(run: Run, installer: Transport, python: str) -> None:
+    """Follow an installer run an earlier controller started and that still runs (its phases
+    go on without a controller), to its end, relaying its progress; its failure is the next
+    run's to report (it goes on with the unfinished phase)."""
+
+    def relay(line: str) -> None:
+        event = event_from_json(line)
+        if event is None or run.reporter is None:
+            return
+        if event.kind == "error":
+            event = attrs.evolve(event, kind="warning", message=f"earlier run: {event.message}")
+        elif event.kind == "done" and event.phase is None:
+            event = attrs.evolve(event, kind="step", data=())
+        elif event.kind == "skip" and event.message == "no installer run is running":
+            return
+        run.reporter(event)
+
+    installer.run(
+        ["sh", "-c", _ATTACH, "attach", python, run.options.installer_zipapp, run_dir(run)],
+        on_line=relay,
+        check=False,
+        timeout=None,
+    )
+
+
 def _run_installer(run: Run, installer: Transport, wanted: list[str]) -> None:
     python = handoff.find_python(installer, run.bundle.python if run.bundle else None)
+    attach_running(run, installer, python)
     pyz = run.work / "nixremote.pyz"
     if not pyz.is_file():
         from . import zipapp
@@ -147,8 +192,18 @@ def _run_installer(run: Run, installer: Transport, wanted: list[str]) -> None:
         if run.reporter is not None:
             run.reporter(event)
 
+    where = run_dir(run)
     try:
-        installer.run([python, remote_pyz, *_argv(run, wanted)], on_line=on_line, timeout=None)
+        # detached: the phases go on when this controller goes away; this session follows
+        installer.run(
+            ["sh", "-c", follow.START, "start", where, python, remote_pyz, *_argv(run, wanted)],
+            timeout=60,
+        )
+        installer.run(
+            [python, remote_pyz, "installer", "follow", "--dir", where],
+            on_line=on_line,
+            timeout=None,
+        )
     except TransportError as exc:  # CommandFailedError included
         if final and not errors and "reboot" in wanted:
             # the reboot took the connection (or the command) down after the last event

@@ -406,6 +406,42 @@ def _dry_run(reporter: Reporter, installer: Any, wanted: tuple[str, ...], state:
             execute(installer.plan.steps, installer.transport, None, reporter, dry_run=True)
 
 
+@installer_group.command("follow")
+@click.option(
+    "--dir",
+    "run_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("/run/nixremote"),
+    show_default=True,
+    help="The run directory of the detached installer run.",
+)
+@click.option(
+    "--running-only",
+    is_flag=True,
+    help="Follow only a run that is still running; without one, say so and exit 0.",
+)
+def follow_cmd(run_dir: Path, running_only: bool) -> None:
+    """Follow a detached installer run: its output from the start, then its exit status."""
+    from .follow import follow_main, running
+
+    if running_only:
+        pid = running(run_dir)
+        if pid is None:
+            sys.stdout.write(Event(kind="skip", message="no installer run is running").to_json())
+            sys.stdout.write("\n")
+            return
+        sys.stdout.write(
+            Event(
+                kind="step",
+                message=f"re-attached to the installer run (pid {pid}) that is still running",
+                data={"pid": str(pid)},
+            ).to_json()
+            + "\n"
+        )
+        sys.stdout.flush()
+    sys.exit(follow_main(run_dir))
+
+
 @installer_group.command("status")
 @click.option(
     "--state-file",
