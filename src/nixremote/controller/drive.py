@@ -71,14 +71,16 @@ def installer_phases(run: Run, installer: Transport | None, phases: Sequence[str
             run.info = run.plan.runtime_info
             if "format" in wanted and not run.format_done:
                 run.approve(run.plan)
-        if "install" not in wanted or not lifecycle.has_after_install(run):
-            _run_installer(run, installer, wanted)
-            return
-        # the after_install hooks run between the install and the reboot
-        _run_installer(run, installer, [p for p in wanted if p != "reboot"])
-        lifecycle.after_install(run, installer)
+        # detached, the phases up to the install; the after_install hooks run between the
+        # install and the reboot; the reboot in the session (its final event must arrive
+        # before the host goes down)
+        before = [p for p in wanted if p != "reboot"]
+        if before:
+            _run_installer(run, installer, before)
+        if "install" in wanted and lifecycle.has_after_install(run):
+            lifecycle.after_install(run, installer)
         if "reboot" in wanted:
-            _run_installer(run, installer, ["reboot"])
+            _run_installer(run, installer, ["reboot"], detached=False)
     finally:
         installer.close()
 
@@ -153,7 +155,9 @@ def attach_running(run: Run, installer: Transport, python: str) -> None:
     )
 
 
-def _run_installer(run: Run, installer: Transport, wanted: list[str]) -> None:
+def _run_installer(
+    run: Run, installer: Transport, wanted: list[str], *, detached: bool = True
+) -> None:
     python = handoff.find_python(installer, run.bundle.python if run.bundle else None)
     attach_running(run, installer, python)
     pyz = run.work / "nixremote.pyz"
@@ -194,16 +198,12 @@ def _run_installer(run: Run, installer: Transport, wanted: list[str]) -> None:
 
     where = run_dir(run)
     try:
-        # detached: the phases go on when this controller goes away; this session follows
-        installer.run(
-            ["sh", "-c", follow.START, "start", where, python, remote_pyz, *_argv(run, wanted)],
-            timeout=60,
-        )
-        installer.run(
-            [python, remote_pyz, "installer", "follow", "--dir", where],
-            on_line=on_line,
-            timeout=None,
-        )
+        argv = [python, remote_pyz, *_argv(run, wanted)]
+        if detached:
+            # the phases go on when this controller goes away; this session follows them
+            installer.run(["sh", "-c", follow.START, "start", where, *argv], timeout=60)
+            argv = [python, remote_pyz, "installer", "follow", "--dir", where]
+        installer.run(argv, on_line=on_line, timeout=None)
     except TransportError as exc:  # CommandFailedError included
         if final and not errors and "reboot" in wanted:
             # the reboot took the connection (or the command) down after the last event
