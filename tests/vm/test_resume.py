@@ -257,6 +257,9 @@ def check_installed(
     assert "disk.key" not in leftovers.split() and state["key"].decode() not in leftovers
 
 
+KILL_RUN = "import os, signal, sys; os.killpg(int(open(sys.argv[1]).read()), signal.SIGKILL)"
+"""On the installer: SIGKILL the detached run's process group (its shell, the installer)."""
+
 RESUMED = re.compile(
     r"runs the nixremote installer: finished kexec(, format(, install)?)?; "
     r"(going on with (format|install)|nothing left to do)$"
@@ -366,7 +369,10 @@ def test_cut_then_the_phase_killed_on_the_target_the_same_command_finishes(
                 cut = True
                 break
         # the phase process, killed on the target (the run's whole process group)
-        sh(machine, state, 'kill -9 -- "-$(cat /run/nixremote/phase.pid)"')
+        machine.ssh(
+            ["python3", "-c", KILL_RUN, "/run/nixremote/phase.pid"],
+            known_hosts=state["known_hosts"],
+        )
         out, err = proc.communicate(timeout=300)
         assert cut, out[-2000:] + err[-2000:]
         assert proc.returncode not in (0, -signal.SIGKILL), err[-2000:]

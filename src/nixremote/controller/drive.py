@@ -216,7 +216,7 @@ def _run_installer(
                 returncode=exc.returncode,
                 output=exc.output,
                 hint=dict(last.data).get("hint")
-                or "rerun with the failed phase in --phases (finished phases are skipped)",
+                or "run the same command again: it goes on with the unfinished phase",
             ) from None
         else:
             raise

@@ -17,6 +17,7 @@ without asking.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..core.converter import plan_digest
 from ..core.errors import InvalidInputError, NixremoteError, SafetyError
@@ -28,6 +29,8 @@ from .run import Run
 PHASE = "kexec"
 
 INSTALLER_SIDE = ("format", "install", "reboot")
+
+SYSTEM_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
 
 
 def _probe(run: Run, transport: Transport) -> whereis.Where:
@@ -47,7 +50,10 @@ def start(run: Run, phases: Sequence[str]) -> tuple[Transport | None, tuple[str,
     opts, target = run.options, run.target
     phases = tuple(phases)
     if "kexec" in phases:
-        pinned = whereis.had_pinned_key(target.known_hosts_path, target.host, target.port)
+        files = [target.known_hosts_path]
+        if target.known_hosts is None:  # the user's file and the system's, as SSH reads them
+            files.append(SYSTEM_KNOWN_HOSTS)
+        pinned = whereis.had_pinned_key(files, target.host, target.port)
         transport = run.connect_running()
         try:
             where = _probe(run, transport)

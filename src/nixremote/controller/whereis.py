@@ -22,6 +22,7 @@ resumed run reports.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from attrs import frozen
@@ -167,10 +168,11 @@ def probe(
     return parse_where(result.text, host=host)
 
 
-def had_pinned_key(known_hosts: Path, host: str, port: int) -> bool:
-    """Whether ``known_hosts`` vouches for a key of ``host`` on ``port`` (read before a
-    connection that may trust on first use)."""
-    return bool(load_known_hosts([known_hosts], host, port).keys)
+def had_pinned_key(known_hosts: Path | Sequence[Path], host: str, port: int) -> bool:
+    """Whether ``known_hosts`` (a file, or files) vouches for a key of ``host`` on ``port``
+    (read before a connection that may trust on first use)."""
+    paths = [known_hosts] if isinstance(known_hosts, Path) else list(known_hosts)
+    return bool(load_known_hosts(paths, host, port).keys)
 
 
 def check_pinned(where: Where, *, pinned_before: bool, policy: str, host: str, port: int) -> None:
