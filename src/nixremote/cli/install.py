@@ -109,6 +109,11 @@ def _confirm(plan: Plan) -> bool:
     show_default=True,
     help="Seconds to wait for the installer's SSH after kexec.",
 )
+@click.option(
+    "--force-format",
+    is_flag=True,
+    help="Format again even when the install on the host finished (a rerun never does).",
+)
 @click.option("--dry-run", is_flag=True, help="Show the plan and every step; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing the system.")
 @click.option("--json", "json_lines", is_flag=True, help="One JSON event a line on stdout.")
@@ -126,6 +131,7 @@ def install_cmd(
     verify_timeout: float,
     kexec_timeout: float,
     hoster: str | None,
+    force_format: bool,
     dry_run: bool,
     yes: bool,
     json_lines: bool,
@@ -138,6 +144,10 @@ def install_cmd(
     """Install NixOS onto HOST over SSH: collect and plan (or run a saved --plan), confirm,
     kexec into the installer, format, install, reboot, then verify the running system (unlocking
     its pool through the initrd's SSH).
+
+    Interrupted? Run the same command again: it finds out where the host is (its old system,
+    the nixremote installer, or the installed system) and goes on from the first unfinished
+    phase. A disk whose install finished is not formatted again unless --force-format.
 
     The installed system trusts the old root's SSH keys, the identity's .pub and every
     --authorized-key; or, with --authorized-keys-file, that file's keys (and --authorized-key).
@@ -196,6 +206,7 @@ def install_cmd(
         phases=wanted,
         dry_run=dry_run,
         yes=yes,
+        force_format=force_format,
         confirm=_confirm,
         installer_port=installer_port,
         unlock_port=unlock_port,
@@ -233,6 +244,8 @@ def install_cmd(
             f"dry run for {result.host}: {len(result.steps)} steps, nothing changed"
             if result.dry_run
             else f"{result.host}: {', '.join(result.phases)} done"
+            if result.phases
+            else f"{result.host}: installed, nothing to do"
         )
         reporter(Event(kind="done", message=message, data=data))
     if not json_lines and result.host_keys:

@@ -3,7 +3,10 @@
 Over the verified connection to the installer: upload the zipapp when the installer does not
 have it, put the plan into its tmpfs, send the disk key on stdin into
 ``/run/nixremote/disk.key`` (tmpfs, 0600) and run ``nixremote installer run --json`` there
-(``install`` is the installer's ``keys,flake,install``), streaming its events to the reporter.
+(``install`` is the installer's ``keys,flake,install``), detached from the SSH session
+(:mod:`nixremote.installers.follow`: under ``setsid``, its output into a log on tmpfs), following
+its events to the reporter. A run an earlier controller started that still runs is followed to
+its end first (:func:`attach_running`), never started twice.
 The final event carries the installed system's host keys (and its initrd's, port 2222), which
 are recorded in the user's known_hosts (:func:`record_host_keys`).
 
@@ -14,8 +17,11 @@ one given.
 from __future__ import annotations
 
 import logging
+import posixpath
 import shlex
 from collections.abc import Sequence
+
+import attrs
 
 from ..core.converter import dumps_plan, loads_plan
 from ..core.errors import CommandFailedError, InvalidInputError, TransportError
@@ -24,14 +30,17 @@ from ..core.phases import INSTALLER_PHASES_OF
 from ..core.plan import Plan
 from ..core.progress import Event, event_from_json, report
 from ..core.transport import Transport
+from ..installers import follow
 from . import handoff, lifecycle, upload
 from .known_hosts import record_known_host
 from .run import Run
 
 log = logging.getLogger(__name__)
 
-_WRITE_STDIN = 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1"'
-"""``sh -c`` text writing stdin to ``$1`` (0600, its directory made): nothing on argv."""
+_WRITE_STDIN = 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1.new" && mv -f "$1.new" "$1"'
+"""``sh -c`` text writing stdin to ``$1`` (0600, its directory made): nothing on argv. A new
+file each time: an earlier installer run that ends late shreds only the key file it was given
+(:func:`nixremote.installers.lock.file_id`)."""
 
 
 def installer_phases(run: Run, installer: Transport | None, phases: Sequence[str]) -> None:
@@ -60,16 +69,18 @@ def installer_phases(run: Run, installer: Transport | None, phases: Sequence[str
         if run.plan is None:  # a resume: no kexec (and no plan made) in this run
             run.plan = run.options.plan or held_plan(run, installer)
             run.info = run.plan.runtime_info
-            if "format" in wanted:
+            if "format" in wanted and not run.format_done:
                 run.approve(run.plan)
-        if "install" not in wanted or not lifecycle.has_after_install(run):
-            _run_installer(run, installer, wanted)
-            return
-        # the after_install hooks run between the install and the reboot
-        _run_installer(run, installer, [p for p in wanted if p != "reboot"])
-        lifecycle.after_install(run, installer)
+        # detached, the phases up to the install; the after_install hooks run between the
+        # install and the reboot; the reboot in the session (its final event must arrive
+        # before the host goes down)
+        before = [p for p in wanted if p != "reboot"]
+        if before:
+            _run_installer(run, installer, before)
+        if "install" in wanted and lifecycle.has_after_install(run):
+            lifecycle.after_install(run, installer)
         if "reboot" in wanted:
-            _run_installer(run, installer, ["reboot"])
+            _run_installer(run, installer, ["reboot"], detached=False)
     finally:
         installer.close()
 
@@ -103,11 +114,52 @@ def _argv(run: Run, wanted: Sequence[str]) -> list[str]:
         ",".join(wanted),
         "--plan",
         run.options.plan_file,
+        *(["--restart"] if run.restart and "format" in wanted else []),
     ]
 
 
-def _run_installer(run: Run, installer: Transport, wanted: list[str]) -> None:
+_ATTACH = (
+    'if [ -f "$2" ] && [ -s "$3/phase.pid" ] && [ ! -e "$3/phase.rc" ]; then '
+    'exec "$1" "$2" installer follow --dir "$3" --running-only; fi'
+)
+"""``sh -c _ATTACH attach PYTHON PYZ DIR``: follow a detached run that still runs, if any."""
+
+
+def run_dir(run: Run) -> str:
+    """Where the detached installer runs keep their log, PID and exit status (tmpfs)."""
+    return posixpath.dirname(run.options.plan_file) or "/"
+
+
+def attach_running(run: Run, installer: Transport, python: str) -> None:
+    """Follow an installer run an earlier controller started and that still runs (its phases
+    go on without a controller), to its end, relaying its progress; its failure is the next
+    run's to report (it goes on with the unfinished phase)."""
+
+    def relay(line: str) -> None:
+        event = event_from_json(line)
+        if event is None or run.reporter is None:
+            return
+        if event.kind == "error":
+            event = attrs.evolve(event, kind="warning", message=f"earlier run: {event.message}")
+        elif event.kind == "done" and event.phase is None:
+            event = attrs.evolve(event, kind="step", data=())
+        elif event.kind == "skip" and event.message == "no installer run is running":
+            return
+        run.reporter(event)
+
+    installer.run(
+        ["sh", "-c", _ATTACH, "attach", python, run.options.installer_zipapp, run_dir(run)],
+        on_line=relay,
+        check=False,
+        timeout=None,
+    )
+
+
+def _run_installer(
+    run: Run, installer: Transport, wanted: list[str], *, detached: bool = True
+) -> None:
     python = handoff.find_python(installer, run.bundle.python if run.bundle else None)
+    attach_running(run, installer, python)
     pyz = run.work / "nixremote.pyz"
     if not pyz.is_file():
         from . import zipapp
@@ -144,8 +196,14 @@ def _run_installer(run: Run, installer: Transport, wanted: list[str]) -> None:
         if run.reporter is not None:
             run.reporter(event)
 
+    where = run_dir(run)
     try:
-        installer.run([python, remote_pyz, *_argv(run, wanted)], on_line=on_line, timeout=None)
+        argv = [python, remote_pyz, *_argv(run, wanted)]
+        if detached:
+            # the phases go on when this controller goes away; this session follows them
+            installer.run(["sh", "-c", follow.START, "start", where, *argv], timeout=60)
+            argv = [python, remote_pyz, "installer", "follow", "--dir", where]
+        installer.run(argv, on_line=on_line, timeout=None)
     except TransportError as exc:  # CommandFailedError included
         if final and not errors and "reboot" in wanted:
             # the reboot took the connection (or the command) down after the last event
@@ -158,7 +216,7 @@ def _run_installer(run: Run, installer: Transport, wanted: list[str]) -> None:
                 returncode=exc.returncode,
                 output=exc.output,
                 hint=dict(last.data).get("hint")
-                or "rerun with the failed phase in --phases (finished phases are skipped)",
+                or "run the same command again: it goes on with the unfinished phase",
             ) from None
         else:
             raise

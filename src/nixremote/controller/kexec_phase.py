@@ -30,15 +30,20 @@ from .run import Run
 PHASE = "kexec"
 
 
-def kexec(run: Run) -> Transport | None:
-    """Run the kexec phase; the verified connection to the installer (``None`` in a dry run)."""
+def kexec(run: Run, transport: Transport | None = None) -> Transport | None:
+    """Run the kexec phase over ``transport`` (the running system, connected here when
+    ``None``; closed afterwards); the verified connection to the installer (``None`` in a dry
+    run)."""
     if run.options.bundle is None:
+        if transport is not None:
+            transport.close()
         raise InvalidInputError(
             "the kexec phase needs a bundle",
             hint="pass --bundle DIR or a nixos-images kexec tarball",
         )
     report(run.reporter, "start", f"taking over {run.target.host}", phase=PHASE)
-    transport = run.connect_running()
+    if transport is None:
+        transport = run.connect_running()
     try:
         return _take_over(run, transport)
     except BaseException:

@@ -12,7 +12,10 @@ The controller's phases, each in its module:
 ``verify`` (:mod:`.verify_phase`)
     after the reboot, unlock the pool through the initrd's SSH and check the running system.
 
-The lifecycle hooks run between them (:mod:`.lifecycle`). ``dry_run`` collects, plans and
+First of all the run finds out where the host is (:mod:`.resume`, :mod:`.whereis`): the old
+system, the nixremote installer (the run goes on with the first unfinished phase) or the
+installed system (nothing to do but verify), so that rerunning an interrupted command finishes
+it. The lifecycle hooks run between them (:mod:`.lifecycle`). ``dry_run`` collects, plans and
 checks, reports every step it would take (including the disk plan's commands) and changes
 nothing on the host.
 """
@@ -23,8 +26,7 @@ from ..core.errors import InvalidInputError
 from ..core.phases import parse_phases
 from ..core.plan import Plan
 from ..core.progress import Reporter, report
-from ..core.transport import Transport
-from . import drive, kexec_phase, lifecycle, verify_phase
+from . import drive, lifecycle, resume, verify_phase
 from .bundle import load_bundle
 from .run import (
     PHASES,
@@ -103,10 +105,8 @@ def install(
         )
     run = Run(target, options, reporter, connector)
     try:
-        installer: Transport | None = None
-        if "kexec" in phases:
-            installer = kexec_phase.kexec(run)
-        elif options.dry_run:
+        installer, phases = resume.start(run, phases)
+        if "kexec" not in phases and options.dry_run:
             run.step(
                 f"connect to the installer on {target.host} port {run.installer_port} "
                 "(host key recorded by the kexec phase)",

@@ -62,6 +62,11 @@ class InstallOptions:
     encryption passphrase (never logged). ``authorized_keys`` are keys the installed system
     trusts beyond the old root's and the identity's ``.pub`` (with
     ``replace_authorized_keys``: instead of both, as ``--authorized-keys-file`` asks).
+
+    A rerun finds out where the host is first (:mod:`.whereis`: ``installer_marker``,
+    ``state_file`` and ``host_flake`` are where it looks) and goes on from there; it never
+    formats a disk whose install finished unless ``force_format`` (an explicit ``format``
+    without the kexec asks ``confirm`` again, even with ``yes``).
     """
 
     bundle: Path | None = None
@@ -83,6 +88,10 @@ class InstallOptions:
     installer_zipapp: str = REMOTE_ZIPAPP
     key_file: str = KEY_FILE
     plan_file: str = PLAN_FILE
+    force_format: bool = False
+    installer_marker: str = "/root/network/nixremote-installer.json"
+    state_file: str = "/run/nixremote/state.json"
+    host_flake: str = "/persist/etc/nixos/flake.nix"
     work_dir: Path | None = None
     authorized_keys: tuple[str, ...] = ()
     replace_authorized_keys: bool = False
@@ -134,6 +143,12 @@ class Run:
         self.installer_key: KeyPair | None = None
         self.host_keys: tuple[HostKey, ...] = ()
         self.verified: dict[str, str] = {}
+        self.restart = False
+        """The installer forgets its finished phases (a confirmed or forced new format)."""
+        self.system_running = False
+        """The installed system already runs (and its pool is unlocked): verify only checks."""
+        self.format_done = False
+        """The installer's record says the format finished (a resume: nothing to approve)."""
         self._tmp = tempfile.TemporaryDirectory(prefix="nixremote-install-")
         self.work = options.work_dir or Path(self._tmp.name)
 

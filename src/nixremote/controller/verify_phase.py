@@ -33,7 +33,9 @@ def verify(run: Run) -> None:
         return run.connect_root(target.port, quiet=True)
 
     figures: dict[str, str] = {}
-    if encrypted:
+    if run.system_running:  # found running at the start (a rerun): its pool is unlocked
+        report(run.reporter, "skip", f"{target.host} runs already: no unlock", phase=PHASE)
+    elif encrypted:
         if opts.disk_key is None:
             raise InvalidInputError(
                 "the verify phase unlocks the pool: it needs the disk key",

@@ -153,6 +153,14 @@ def installer_group() -> None:
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before wiping the disk.")
 @click.option("--json", "json_lines", is_flag=True, help="One JSON event a line on stdout.")
 @click.option(
+    "--lock-wait",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for an earlier run on this installer (one whose controller went "
+    "away stops at its next line of output) before giving up.",
+)
+@click.option(
     "--cmdline",
     "cmdline",
     default=PROC_CMDLINE,
@@ -179,22 +187,39 @@ def installer_group() -> None:
     hidden=True,
     type=click.Path(path_type=Path, dir_okay=False),
 )
-def run_cmd(json_lines: bool, **options: Any) -> None:
+def run_cmd(json_lines: bool, lock_wait: float, **options: Any) -> None:
     """Install NixOS on this machine: format, keys, flake, install, reboot (resumable)."""
+    from .lock import file_id, installer_lock
+
     reporter = _reporter(json_lines)
+    key_file = options.get("key_file")
+    key_id = file_id(Path(key_file)) if key_file is not None else None
     try:
         try:
-            _run(reporter, json_lines=json_lines, **options)
+            if options.get("dry_run"):
+                _run(reporter, json_lines=json_lines, **options)
+            else:
+                state_file = options.get("state_file") or _default_state_file()
+                with installer_lock(Path(state_file), reporter, wait=lock_wait):
+                    _run(reporter, json_lines=json_lines, **options)
         finally:
-            # the disk key never outlives the run, whatever failed (a dry run leaves it alone)
-            key_file = options.get("key_file")
+            # the disk key never outlives the run, whatever failed (a dry run leaves it alone);
+            # a key file a later controller wrote anew (another file) is that run's to shred
             if key_file is not None and not options.get("dry_run"):
-                _shred(Path(key_file), reporter)
+                now = file_id(Path(key_file))
+                if key_id is None or now == key_id:
+                    _shred(Path(key_file), reporter)
     except NixremoteError as exc:
         if json_lines:
             data = {"hint": exc.hint} if exc.hint else {}
             reporter(Event(kind="error", message=exc.message, data=data))
         raise
+
+
+def _default_state_file() -> Path:
+    from .state import STATE_FILE
+
+    return STATE_FILE
 
 
 def _shred(key_file: Path, reporter: Reporter) -> None:
@@ -379,6 +404,42 @@ def _dry_run(reporter: Reporter, installer: Any, wanted: tuple[str, ...], state:
         )
         if phase == "format":
             execute(installer.plan.steps, installer.transport, None, reporter, dry_run=True)
+
+
+@installer_group.command("follow")
+@click.option(
+    "--dir",
+    "run_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("/run/nixremote"),
+    show_default=True,
+    help="The run directory of the detached installer run.",
+)
+@click.option(
+    "--running-only",
+    is_flag=True,
+    help="Follow only a run that is still running; without one, say so and exit 0.",
+)
+def follow_cmd(run_dir: Path, running_only: bool) -> None:
+    """Follow a detached installer run: its output from the start, then its exit status."""
+    from .follow import follow_main, running
+
+    if running_only:
+        pid = running(run_dir)
+        if pid is None:
+            sys.stdout.write(Event(kind="skip", message="no installer run is running").to_json())
+            sys.stdout.write("\n")
+            return
+        sys.stdout.write(
+            Event(
+                kind="step",
+                message=f"re-attached to the installer run (pid {pid}) that is still running",
+                data={"pid": str(pid)},
+            ).to_json()
+            + "\n"
+        )
+        sys.stdout.flush()
+    sys.exit(follow_main(run_dir))
 
 
 @installer_group.command("status")

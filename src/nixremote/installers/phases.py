@@ -114,6 +114,15 @@ KeyProvider = Callable[[str], DiskKey]
 """Returns the disk key; its argument says what the key is needed for (for a prompt)."""
 
 
+def whole_disk(device: str, sys_block: Path = Path("/sys/class/block")) -> str:
+    """The disk a partition ``device`` lies on (its real path), or the device itself."""
+    real = os.path.realpath(device)
+    node = sys_block / Path(real).name
+    if (node / "partition").exists():
+        return str(Path("/dev") / node.resolve().parent.name)
+    return real
+
+
 # --- the disk key ------------------------------------------------------------------------------
 
 
@@ -368,6 +377,38 @@ class Installer:
                 args += ["-d", where]
         return args
 
+    def pool_devices(self) -> list[str] | None:
+        """The device paths of the imported pool of the planned name (``None``: none imported)."""
+        out = self._run(["zpool", "list", "-v", "-H", "-P", self.pool], check=False)
+        if not out.ok:
+            return None
+        fields = (line.strip().split("\t") for line in out.text.splitlines()[1:])
+        return [f[0] for f in fields if f and f[0].startswith("/")]
+
+    def check_pool_disks(self) -> None:
+        """A pool of the planned name that an earlier attempt left imported is released only
+        when it lies on the planned disks: another machine's pool of the same name is not ours
+        to export."""
+        devices = self.pool_devices()
+        if not devices:
+            return
+        planned = {os.path.realpath(d.path) for d in self.layout.disks}
+        named = tuple(d.path for d in self.layout.disks)
+
+        def ours(device: str) -> bool:
+            # the disk it lies on; or, its link gone, a partition name of a planned disk
+            return whole_disk(device) in planned or any(
+                device.startswith((f"{n}-part", f"{n}p")) for n in named
+            )
+
+        foreign = [d for d in devices if not ours(d)]
+        if foreign:
+            raise SafetyError(
+                f"a pool named {self.pool} is imported on {foreign[0]}, which is not a disk "
+                "of the plan",
+                hint=f"export it by hand (zpool export {self.pool}) if it is safe, then run again",
+            )
+
     def release(self, phase: str) -> None:
         """Unmount everything under the root (recursively) and export the pool, where needed."""
         if mounts_under(self.root, self._mountinfo()):
@@ -387,6 +428,7 @@ class Installer:
                 marker=self.config.identity_marker,
                 reporter=self.reporter,
             )
+        self.check_pool_disks()
         self.release("format")
         key = self.key("create the encrypted pool") if self.layout.pool.encrypted else None
         nuke_disks(

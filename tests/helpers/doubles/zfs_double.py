@@ -116,6 +116,9 @@ def main() -> None:
             if pool not in pools or not pools[pool]["imported"]:
                 fail(f"cannot open '{pool}': no such pool")
             print(pool)
+            if "-v" in args:  # the vdevs, one a line after a tab (real zpool adds columns)
+                for vdev in pools[pool]["vdevs"]:
+                    print("\t" + ("mirror-0" if vdev == "mirror" else vdev) + "\t-")
         elif cmd == "import":
             pool = args[-1]
             if "-d" not in args:
