@@ -17,7 +17,7 @@ import click
 
 from ..core.diskkey import DiskKey
 from ..core.errors import InvalidInputError
-from .options import connection_options, plan_options, target_from
+from .options import connection_options, plan_options, sudo_option, target_from, with_sudo
 
 if TYPE_CHECKING:
     from ..core.plan import Plan
@@ -63,6 +63,7 @@ def _confirm(plan: Plan) -> bool:
 @click.command("install")
 @click.argument("target", metavar="[USER@]HOST")
 @connection_options
+@sudo_option
 @plan_options
 @click.option(
     "--plan",
@@ -133,6 +134,7 @@ def install_cmd(
     authorized_keys_file: Path | None,
     sets: tuple[str, ...],
     config: Path | None,
+    sudo: bool,
     **connection: Any,
 ) -> None:
     """Install NixOS onto HOST over SSH: collect and plan (or run a saved --plan), confirm,
@@ -153,7 +155,7 @@ def install_cmd(
     from .output import progress_reporter
 
     pm, settings = plugins_and_settings(sets, config)
-    the_target = target_from(target, **connection)
+    the_target = with_sudo(target_from(target, **connection), sudo)
     wanted = parse_phases(phases)
     extra_keys, replace_keys = authorized_keys(authorized_key, authorized_keys_file)
     if flake is not None:

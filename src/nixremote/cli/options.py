@@ -134,6 +134,40 @@ def plan_options(func: Any) -> Any:
     return settings_options(func)
 
 
+def sudo_option(func: Any) -> Any:
+    """``--sudo``: a non-root login runs the commands on the running system through sudo."""
+    return click.option(
+        "--sudo",
+        is_flag=True,
+        help="Log in as a non-root USER and run everything on the running system through "
+        "sudo (the installer is reached as root afterwards). The password, when sudo wants "
+        "one, comes from NIXREMOTE_SUDO_PASSWORD or is asked once; it travels on stdin.",
+    )(func)
+
+
+def sudo_prompt() -> str:
+    """Ask for the sudo password on the terminal (once; :class:`SshTransport` keeps it)."""
+    import sys
+
+    from ..core.errors import InvalidInputError
+
+    if not sys.stdin.isatty():
+        raise InvalidInputError(
+            "sudo needs a password and stdin is not a terminal",
+            hint="set NIXREMOTE_SUDO_PASSWORD",
+        )
+    return str(click.prompt("sudo password", hide_input=True, err=True))
+
+
+def with_sudo(target: Target, sudo: bool) -> Target:
+    """``target`` logging in through sudo (``--sudo``), with the password prompt."""
+    import attrs
+
+    if not sudo:
+        return target
+    return attrs.evolve(target, sudo=True, sudo_prompt=sudo_prompt)
+
+
 def target_from(
     target: str,
     *,

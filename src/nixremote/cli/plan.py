@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .options import connection_options, plan_options, target_from
+from .options import connection_options, plan_options, sudo_option, target_from, with_sudo
 
 
 class _DefaultGroup(click.Group):
@@ -53,6 +53,7 @@ def plan_group() -> None:
 @plan_group.command("make", hidden=True)
 @click.argument("target", metavar="[USER@]HOST")
 @connection_options
+@sudo_option
 @plan_options
 @click.option(
     "-o",
@@ -74,6 +75,7 @@ def make_cmd(
     as_json: bool,
     sets: tuple[str, ...],
     config: Path | None,
+    sudo: bool,
     **connection: Any,
 ) -> None:
     """Collect HOST and make its plan: what `nixremote install --plan` will do, and nothing
@@ -104,7 +106,7 @@ def make_cmd(
     with progress_reporter() as reporter:
         # the plan itself is printed below, whole; progress goes to stderr
         made = plan(
-            target_from(target, **connection),
+            with_sudo(target_from(target, **connection), sudo),
             options,
             lambda event: None if event.phase == "plan" else reporter(event),
         )

@@ -188,7 +188,7 @@ class Run:
     ) -> Transport:
         """Root on ``port``, strictly checked (the installer, the initrd, the installed system:
         each lets root in with the handed-over keys, whoever ran the old system)."""
-        root = attrs.evolve(self.target, user="root")
+        root = attrs.evolve(self.target, user="root", sudo=False, sudo_prompt=None)
         return self.connector(
             root,
             known_hosts=known_hosts or self.target.known_hosts,
