@@ -62,11 +62,14 @@ class InstallOptions:
     encryption passphrase (never logged). ``authorized_keys`` are keys the installed system
     trusts beyond the old root's and the identity's ``.pub`` (with
     ``replace_authorized_keys``: instead of both, as ``--authorized-keys-file`` asks).
+    ``extra_files`` is a directory copied into the installed system's ``/persist`` (owners
+    and modes kept), listed in the plan.
     """
 
     bundle: Path | None = None
     plan: Plan | None = None
     flake: str | None = None
+    extra_files: Path | None = None
     disk_key: bytes | None = field(default=None, repr=False)
     layout: str | None = None
     disks: tuple[str, ...] = ()
@@ -227,10 +230,12 @@ class Run:
 
     def make_plan(self, info: RuntimeInfo, facts: Facts) -> Plan:
         """The plan for the collected host: every hook asked here, once."""
+        from .filetree_scan import scan_tree
         from .parsers import parse_machine_id
         from .planning import PlanOptions, make_plan
 
         opts = self.options
+        tree = scan_tree(opts.extra_files) if opts.extra_files is not None else None
         extra = opts.authorized_keys
         if not opts.replace_authorized_keys:
             extra = (*extra, *self.identity_keys())
@@ -245,6 +250,7 @@ class Run:
                 phases=opts.phases,
                 flake_sources=self.bundle.flake_sources if self.bundle else (),
                 settings=opts.settings,
+                extra_files=tree,
             ),
             target=self.target.address,
             machine_id=parse_machine_id(facts.get("machine-id")),

@@ -32,6 +32,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from . import jsontext, layout, validate
 from .diskplan import Step
 from .errors import InvalidValueError, RuntimeInfoError
+from .filetree import FileTree, TreeEntry
 from .flakeparts import FlakeFile, FlakeInput
 from .models import (
     SCHEMA_VERSION,
@@ -143,6 +144,8 @@ def make_converter() -> cattrs.Converter:
         FlakeInput,
         HostFlakeInputs,
         PluginRecord,
+        TreeEntry,
+        FileTree,
     ):
         _register_camel(conv, model)
     _register_camel(  # settings as an object: {"<plugin>.<key>": "value"}

@@ -21,6 +21,7 @@ from . import diskplan
 from . import validate as v
 from .diskplan import Step
 from .errors import PlanError
+from .filetree import FileTree
 from .flakeparts import FlakeFile, FlakeInput
 from .layout import DiskLayout
 from .models import RuntimeInfo
@@ -125,7 +126,8 @@ class Plan:
     are the controller's phases the plan was approved for; ``authorized_keys`` the SSH keys the
     installed system will trust (key lines without options; the installed system's
     ``rootAuthorizedKeys``); ``settings`` the plugin settings the hooks decided with
-    (``<plugin>.<key>`` -> value; secret values redacted).
+    (``<plugin>.<key>`` -> value; secret values redacted); ``extra_files`` the tree
+    ``--extra-files`` copies into the installed system's ``/persist`` (every entry listed).
     """
 
     target: str = field(validator=v.check(lambda t: v.text(t, what="target")))
@@ -138,6 +140,7 @@ class Plan:
     phases: tuple[str, ...] = ()
     plugins: tuple[PluginRecord, ...] = ()
     settings: tuple[tuple[str, str], ...] = ()
+    extra_files: FileTree | None = None
     created: str = ""
     schema_version: int = PLAN_SCHEMA_VERSION
 
@@ -219,6 +222,7 @@ def build_plan(
     files: Iterable[FlakeFile] = (),
     flake_inputs: Iterable[FlakeInput] = (),
     settings: Iterable[tuple[str, str]] = (),
+    extra_files: FileTree | None = None,
     now: datetime.datetime | None = None,
 ) -> Plan:
     """A plan from decisions already taken: the layout (its steps follow from it), the host
@@ -263,5 +267,6 @@ def build_plan(
         phases=tuple(phases),
         plugins=tuple(plugins),
         settings=tuple(sorted(settings)),
+        extra_files=extra_files,
         created=created,
     )

@@ -7,9 +7,11 @@ The phases, in order (:data:`PHASES`):
     mounts under the layout's ``mount_root``, ``/mnt``), run through a
     :class:`~nixremote.core.transport.LocalTransport` with the disk key on stdin.
 ``keys``
-    The installed system's SSH host keys (ed25519 and rsa 4096, the two NixOS generates by
-    default) in ``/persist/etc/ssh/`` and the initrd's host key for the remote unlock on port
-    2222 in ``/persist/etc/secrets/initrd/ssh_host_ed25519_key`` (private keys 0600, public 0644,
+    First the plan's ``--extra-files`` tree into ``/persist`` (:mod:`.filetree_apply`; a host
+    key pair among them is kept). Then the installed system's SSH host keys (ed25519 and
+    rsa 4096, the two NixOS generates by default) in ``/persist/etc/ssh/`` and the initrd's
+    host key for the remote unlock on port 2222 in
+    ``/persist/etc/secrets/initrd/ssh_host_ed25519_key`` (private keys 0600, public 0644,
     directories of secrets 0700), made with ``ssh-keygen``. A complete, matching pair from an
     earlier attempt is kept, so a resumed run reports the same fingerprints.
 ``flake``
@@ -69,6 +71,7 @@ from ..core.errors import (
     SafetyError,
     TransportError,
 )
+from ..core.filetree import EXTRA_FILES_ARCHIVE
 from ..core.hostflake import (
     HOST_FLAKE_DIR,
     HOST_SSH_KEY_DIR,
@@ -195,7 +198,8 @@ class InstallerConfig:
     ``nixos_install``/``reboot_command``: the commands (looked up on ``PATH``);
     ``mountinfo``: the mount table to read (tests); ``check_identity``: before formatting, check
     that this is the host the plan names (:func:`.safety.check_identity`; a plan from the
-    controller), with the kexec's marker at ``identity_marker`` when given.
+    controller), with the kexec's marker at ``identity_marker`` when given;
+    ``extra_files_archive``: where the controller put the plan's ``--extra-files`` archive.
     """
 
     key_file: Path | None = None
@@ -209,6 +213,7 @@ class InstallerConfig:
     mountinfo: Path = Path("/proc/self/mountinfo")
     identity_marker: Path | None = None
     check_identity: bool = False
+    extra_files_archive: Path = Path(EXTRA_FILES_ARCHIVE)
 
 
 @frozen(kw_only=True)
@@ -399,7 +404,28 @@ class Installer:
             steps=self.plan.steps,
         )
 
+    def extra_files(self) -> None:
+        """Copy the plan's ``--extra-files`` tree into place (before the host keys: a key pair
+        it brings is kept by :meth:`_make_key`, and reported), then remove the archive."""
+        from .filetree_apply import apply_tree
+
+        tree = self.plan.extra_files
+        if tree is None:
+            return
+        archive = self.config.extra_files_archive
+        if not archive.is_file():
+            raise PlanError(
+                f"the plan lists {len(tree.entries)} extra files, but {archive} is missing",
+                hint="run the install phase from the controller (it sends the archive)",
+            )
+        target = self.path(tree.destination)
+        target.mkdir(mode=0o755, parents=True, exist_ok=True)
+        count = apply_tree(tree, archive, target)
+        archive.unlink()
+        self._report("step", f"copied {count} extra files into {target}", "keys")
+
     def phase_keys(self) -> None:
+        self.extra_files()
         host = self.info.host_name
         ssh_dir = self.path(SSH_DIR)
         ssh_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
