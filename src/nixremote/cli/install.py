@@ -17,7 +17,14 @@ import click
 
 from ..core.diskkey import DiskKey
 from ..core.errors import InvalidInputError
-from .options import connection_options, plan_options, sudo_option, target_from, with_sudo
+from .options import (
+    connection_options,
+    extra_files_option,
+    plan_options,
+    sudo_option,
+    target_from,
+    with_sudo,
+)
 
 if TYPE_CHECKING:
     from ..core.plan import Plan
@@ -64,6 +71,7 @@ def _confirm(plan: Plan) -> bool:
 @click.argument("target", metavar="[USER@]HOST")
 @connection_options
 @sudo_option
+@extra_files_option
 @plan_options
 @click.option(
     "--plan",
@@ -135,6 +143,7 @@ def install_cmd(
     sets: tuple[str, ...],
     config: Path | None,
     sudo: bool,
+    extra_files: Path | None,
     **connection: Any,
 ) -> None:
     """Install NixOS onto HOST over SSH: collect and plan (or run a saved --plan), confirm,
@@ -155,6 +164,10 @@ def install_cmd(
     from .output import progress_reporter
 
     pm, settings = plugins_and_settings(sets, config)
+    if extra_files is not None:  # a bad tree is refused before anything connects
+        from ..controller.filetree_scan import scan_tree
+
+        scan_tree(extra_files)
     the_target = with_sudo(target_from(target, **connection), sudo)
     wanted = parse_phases(phases)
     extra_keys, replace_keys = authorized_keys(authorized_key, authorized_keys_file)
@@ -175,11 +188,16 @@ def install_cmd(
         )
     approved = load_plan(plan_file) if plan_file is not None else None
     if approved is not None and (
-        disks or layout is not None or flake or authorized_key or authorized_keys_file
+        disks
+        or layout is not None
+        or flake
+        or authorized_key
+        or authorized_keys_file
+        or extra_files is not None
     ):
         raise InvalidInputError(
-            "--disk, --layout, --flake and the key options cannot be combined with --plan "
-            "(the plan decides)",
+            "--disk, --layout, --flake, --extra-files and the key options cannot be combined "
+            "with --plan (the plan decides)",
             hint="make a new plan with nixremote plan",
         )
     needs_key = any(p in wanted for p in ("format", "install", "verify"))
@@ -192,6 +210,7 @@ def install_cmd(
         bundle=bundle,
         plan=approved,
         flake=flake,
+        extra_files=extra_files,
         disk_key=key,
         layout=layout,
         disks=disks,

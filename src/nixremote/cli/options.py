@@ -145,6 +145,18 @@ def sudo_option(func: Any) -> Any:
     )(func)
 
 
+def extra_files_option(func: Any) -> Any:
+    """``--extra-files DIR``: a tree copied into the installed system's /persist."""
+    return click.option(
+        "--extra-files",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        metavar="DIR",
+        help="Copy this directory's tree into the installed system's /persist (owners and "
+        "modes kept; symlinks only inside the tree). The plan lists every entry.",
+    )(func)
+
+
 def sudo_prompt() -> str:
     """Ask for the sudo password on the terminal (once; :class:`SshTransport` keeps it)."""
     import sys

@@ -14,7 +14,14 @@ from typing import Any
 
 import click
 
-from .options import connection_options, plan_options, sudo_option, target_from, with_sudo
+from .options import (
+    connection_options,
+    extra_files_option,
+    plan_options,
+    sudo_option,
+    target_from,
+    with_sudo,
+)
 
 
 class _DefaultGroup(click.Group):
@@ -54,6 +61,7 @@ def plan_group() -> None:
 @click.argument("target", metavar="[USER@]HOST")
 @connection_options
 @sudo_option
+@extra_files_option
 @plan_options
 @click.option(
     "-o",
@@ -76,6 +84,7 @@ def make_cmd(
     sets: tuple[str, ...],
     config: Path | None,
     sudo: bool,
+    extra_files: Path | None,
     **connection: Any,
 ) -> None:
     """Collect HOST and make its plan: what `nixremote install --plan` will do, and nothing
@@ -89,6 +98,10 @@ def make_cmd(
     from .output import progress_reporter
 
     pm, settings = plugins_and_settings(sets, config)
+    if extra_files is not None:  # a bad tree is refused before anything connects
+        from ..controller.filetree_scan import scan_tree
+
+        scan_tree(extra_files)
     extra_keys, replace_keys = authorized_keys(authorized_key, authorized_keys_file)
     if flake is not None:
         check_flake_url(flake)
@@ -98,6 +111,7 @@ def make_cmd(
         hoster=hoster,
         bundle=bundle,
         flake=flake,
+        extra_files=extra_files,
         authorized_keys=extra_keys,
         replace_authorized_keys=replace_keys,
         settings=settings,

@@ -122,9 +122,10 @@ def check_entries(entries: Iterable[TreeEntry]) -> tuple[TreeEntry, ...]:
             )
         if entry.kind == "file" and entry.sha256 is None:
             raise InvalidValueError(f"{entry.path}: a file without its sha256", hint="scan again")
+        kinds[entry.path] = entry.kind
+    for entry in out:  # against the whole tree: a link may name a later symlink
         if entry.kind == "symlink":
             _check_link(entry, kinds)
-        kinds[entry.path] = entry.kind
     return out
 
 

@@ -148,8 +148,14 @@ def apply_tree(tree: FileTree, archive: Path, target: Path) -> int:
         try:
             for entry in tree.entries:
                 parts = entry.path.split("/")[:-1]
-                with _open_dir(base, parts) as dir_fd:
-                    _place(entry, tar, members[entry.path], dir_fd)
+                try:
+                    with _open_dir(base, parts) as dir_fd:
+                        _place(entry, tar, members[entry.path], dir_fd)
+                except OSError as exc:  # ELOOP: a symlink where a directory must be
+                    raise SafetyError(
+                        f"cannot write {target}/{entry.path}: {exc.strerror}",
+                        hint="nothing is written through a symlink; remove what is in the way",
+                    ) from None
         finally:
             os.close(base)
     return len(tree.entries)
