@@ -125,7 +125,8 @@ def install_cmd(
     target: str,
     plan_file: Path | None,
     bundle: Path | None,
-    flake: str | None,
+    user_flake: str | None,
+    nixremote_flake: str | None,
     disk_key_file: Path | None,
     layout: str | None,
     disks: tuple[str, ...],
@@ -171,8 +172,12 @@ def install_cmd(
     the_target = with_sudo(target_from(target, **connection), sudo)
     wanted = parse_phases(phases)
     extra_keys, replace_keys = authorized_keys(authorized_key, authorized_keys_file)
-    if flake is not None:
-        check_flake_url(flake)
+    if nixremote_flake is not None:
+        check_flake_url(nixremote_flake)
+    if user_flake is not None:  # its shape, before anything connects (nothing is evaluated)
+        from ..controller.userflake_plan import resolve
+
+        resolve(user_flake)
     if "kexec" in wanted and bundle is None:
         raise InvalidInputError(
             "the kexec phase needs --bundle",
@@ -190,13 +195,15 @@ def install_cmd(
     if approved is not None and (
         disks
         or layout is not None
-        or flake
+        or user_flake
+        or nixremote_flake
         or authorized_key
         or authorized_keys_file
         or extra_files is not None
     ):
         raise InvalidInputError(
-            "--disk, --layout, --flake, --extra-files and the key options cannot be combined "
+            "--disk, --layout, --flake, --nixremote-flake, --extra-files and the key options "
+            "cannot be combined "
             "with --plan (the plan decides)",
             hint="make a new plan with nixremote plan",
         )
@@ -209,7 +216,8 @@ def install_cmd(
     options = InstallOptions(
         bundle=bundle,
         plan=approved,
-        flake=flake,
+        nixremote_flake=nixremote_flake,
+        user_flake=user_flake,
         extra_files=extra_files,
         disk_key=key,
         layout=layout,

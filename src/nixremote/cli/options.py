@@ -91,6 +91,7 @@ def connection_options(func: Any) -> Any:
 
 def plan_options(func: Any) -> Any:
     """``--layout``, ``--disk`` (repeatable), ``--hoster``, ``--bundle``, ``--flake``,
+    ``--nixremote-flake``,
     ``--authorized-key`` (repeatable), ``--authorized-keys-file``, and the settings
     (:func:`settings_options`): what ``nixremote plan`` and ``nixremote install`` decide from."""
     from ..core.layout import LAYOUTS
@@ -124,6 +125,16 @@ def plan_options(func: Any) -> Any:
             ),
             click.option(
                 "--flake",
+                "user_flake",
+                default=None,
+                metavar="REF#NAME",
+                help="Install nixosConfigurations.NAME of your own flake (a directory, copied "
+                "to the installer with its flake.lock, or a reference such as "
+                "github:me/fleet, fetched there). A fleet of `nixremote fleet init` gets "
+                "hosts/NAME/runtime-info.json written.",
+            ),
+            click.option(
+                "--nixremote-flake",
                 default=None,
                 metavar="REF",
                 help="Flake reference of nixremote for the host flake's input.",

@@ -76,7 +76,8 @@ def make_cmd(
     disks: tuple[str, ...],
     hoster: str | None,
     bundle: Path | None,
-    flake: str | None,
+    user_flake: str | None,
+    nixremote_flake: str | None,
     authorized_key: tuple[str, ...],
     authorized_keys_file: Path | None,
     output: Path | None,
@@ -103,14 +104,19 @@ def make_cmd(
 
         scan_tree(extra_files)
     extra_keys, replace_keys = authorized_keys(authorized_key, authorized_keys_file)
-    if flake is not None:
-        check_flake_url(flake)
+    if nixremote_flake is not None:
+        check_flake_url(nixremote_flake)
+    if user_flake is not None:  # its shape, before anything connects (nothing is evaluated)
+        from ..controller.userflake_plan import resolve
+
+        resolve(user_flake)
     options = InstallOptions(
         layout=layout,
         disks=disks,
         hoster=hoster,
         bundle=bundle,
-        flake=flake,
+        nixremote_flake=nixremote_flake,
+        user_flake=user_flake,
         extra_files=extra_files,
         authorized_keys=extra_keys,
         replace_authorized_keys=replace_keys,

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from ..core.converter import dumps_plan, loads_plan
 from ..core.errors import CommandFailedError, InvalidInputError, TransportError
-from ..core.filetree import EXTRA_FILES_ARCHIVE
+from ..core.filetree import EXTRA_FILES_ARCHIVE, USER_FLAKE_ARCHIVE
 from ..core.hostkeys import host_keys_from_data
 from ..core.phases import INSTALLER_PHASES_OF
 from ..core.plan import Plan
@@ -53,6 +53,13 @@ def installer_phases(run: Run, installer: Transport | None, phases: Sequence[str
             run.step(
                 f"send {len(tree.entries)} extra files ({tree.total_bytes} bytes) from "
                 f"{tree.source} into {EXTRA_FILES_ARCHIVE} (tmpfs, 0600), for {tree.destination}",
+                "install",
+            )
+        flake = run.plan.user_flake if run.plan is not None else None
+        if flake is not None and flake.tree is not None and "flake" in wanted:
+            run.step(
+                f"send the flake {flake.ref} ({len(flake.tree.entries)} entries) into "
+                f"{USER_FLAKE_ARCHIVE}, for {flake.tree.destination}",
                 "install",
             )
         key_file = run.options.key_file
@@ -132,6 +139,8 @@ def _run_installer(run: Run, installer: Transport, wanted: list[str]) -> None:
     send_plan(run, installer)
     if "keys" in wanted:
         send_extra_files(run, installer)
+    if "flake" in wanted:
+        send_user_flake(run, installer)
     if run.options.disk_key is not None:
         installer.run(
             ["sh", "-c", _WRITE_STDIN, "key", run.options.key_file],
@@ -206,6 +215,30 @@ def send_extra_files(run: Run, installer: Transport) -> None:
         run.reporter,
         "step",
         f"sent {len(tree.entries)} extra files ({len(data)} bytes) for {tree.destination}",
+        phase="install",
+    )
+
+
+def send_user_flake(run: Run, installer: Transport) -> None:
+    """Put a local user flake's source tree (``--flake DIR#NAME``), read again and checked
+    against the plan, as a tar archive into the installer's tmpfs; its ``flake`` phase copies it
+    to /persist/etc/nixos."""
+    from .filetree_scan import pack_tree
+    from .userflake_plan import SKIPPED
+
+    assert run.plan is not None
+    flake = run.plan.user_flake
+    if flake is None or flake.tree is None:
+        return
+    data = pack_tree(flake.tree, what="--flake", keep_owner=False, skip=SKIPPED)
+    installer.run(
+        ["sh", "-c", _WRITE_STDIN, "user-flake", USER_FLAKE_ARCHIVE], stdin=data, timeout=600
+    )
+    run.uploaded += len(data)
+    report(
+        run.reporter,
+        "step",
+        f"sent the flake {flake.ref} ({len(flake.tree.entries)} entries, {len(data)} bytes)",
         phase="install",
     )
 

@@ -63,12 +63,14 @@ class InstallOptions:
     trusts beyond the old root's and the identity's ``.pub`` (with
     ``replace_authorized_keys``: instead of both, as ``--authorized-keys-file`` asks).
     ``extra_files`` is a directory copied into the installed system's ``/persist`` (owners
-    and modes kept), listed in the plan.
+    and modes kept), listed in the plan. ``user_flake`` (``REF#NAME``) is the user's own flake
+    the installer builds; ``nixremote_flake`` the nixremote reference of nixremote's host flake.
     """
 
     bundle: Path | None = None
     plan: Plan | None = None
-    flake: str | None = None
+    nixremote_flake: str | None = None
+    user_flake: str | None = None
     extra_files: Path | None = None
     disk_key: bytes | None = field(default=None, repr=False)
     layout: str | None = None
@@ -239,12 +241,12 @@ class Run:
         extra = opts.authorized_keys
         if not opts.replace_authorized_keys:
             extra = (*extra, *self.identity_keys())
-        return make_plan(
+        made = make_plan(
             info,
             PlanOptions(
                 layout=opts.layout,
                 disks=opts.disks,
-                nixremote_flake=opts.flake,
+                nixremote_flake=opts.nixremote_flake,
                 authorized_keys=extra,
                 replace_authorized_keys=opts.replace_authorized_keys,
                 phases=opts.phases,
@@ -256,6 +258,11 @@ class Run:
             machine_id=parse_machine_id(facts.get("machine-id")),
             pm=lifecycle.plugins(self),
         )
+        if opts.user_flake is None:
+            return made
+        from . import userflake_plan
+
+        return userflake_plan.attach(made, opts.user_flake, reporter=self.reporter)
 
     def plan_for(self, info: RuntimeInfo, facts: Facts) -> Plan:
         """The plan to run: the approved one (refused if the host drifted), else a new one;

@@ -53,6 +53,7 @@ from .plan import (
     TargetIdentity,
 )
 from .sshkeys import strip_options
+from .userflake import UserFlake
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ def make_converter() -> cattrs.Converter:
         PluginRecord,
         TreeEntry,
         FileTree,
+        UserFlake,
     ):
         _register_camel(conv, model)
     _register_camel(  # settings as an object: {"<plugin>.<key>": "value"}

@@ -29,6 +29,8 @@ from .errors import InvalidValueError
 KINDS = ("dir", "file", "symlink")
 EXTRA_FILES_ARCHIVE = "/run/nixremote/extra-files.tar"
 """Where the controller puts the ``--extra-files`` archive in the installer (tmpfs, 0600)."""
+USER_FLAKE_ARCHIVE = "/run/nixremote/user-flake.tar"
+"""Where the controller puts a local ``--flake`` source tree in the installer (tmpfs, 0600)."""
 MAX_PATH = 4096
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -168,4 +170,12 @@ class FileTree:
         return sum(e.size for e in self.entries if e.kind == "file")
 
 
-__all__ = ["EXTRA_FILES_ARCHIVE", "KINDS", "FileTree", "TreeEntry", "check_entries", "tree_path"]
+__all__ = [
+    "EXTRA_FILES_ARCHIVE",
+    "KINDS",
+    "USER_FLAKE_ARCHIVE",
+    "FileTree",
+    "TreeEntry",
+    "check_entries",
+    "tree_path",
+]

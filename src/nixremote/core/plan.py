@@ -28,6 +28,7 @@ from .models import RuntimeInfo
 from .nixtext import check_flake_url, layout_module
 from .phases import CONTROLLER_PHASES
 from .sshkeys import check_key, parse_key_line, unique_keys
+from .userflake import UserFlake
 
 PLAN_SCHEMA_VERSION = 1
 """The ``schemaVersion`` of ``plan.json`` that this version writes and the newest it reads."""
@@ -127,7 +128,9 @@ class Plan:
     installed system will trust (key lines without options; the installed system's
     ``rootAuthorizedKeys``); ``settings`` the plugin settings the hooks decided with
     (``<plugin>.<key>`` -> value; secret values redacted); ``extra_files`` the tree
-    ``--extra-files`` copies into the installed system's ``/persist`` (every entry listed).
+    ``--extra-files`` copies into the installed system's ``/persist`` (every entry listed);
+    ``user_flake`` the user's own flake the installer builds (``--flake REF#NAME``) instead
+    of the host flake nixremote writes.
     """
 
     target: str = field(validator=v.check(lambda t: v.text(t, what="target")))
@@ -141,6 +144,7 @@ class Plan:
     plugins: tuple[PluginRecord, ...] = ()
     settings: tuple[tuple[str, str], ...] = ()
     extra_files: FileTree | None = None
+    user_flake: UserFlake | None = None
     created: str = ""
     schema_version: int = PLAN_SCHEMA_VERSION
 

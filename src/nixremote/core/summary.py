@@ -104,6 +104,25 @@ def extra_files_lines(plan: Plan) -> list[str]:
     return lines
 
 
+def user_flake_lines(plan: Plan) -> list[str]:
+    """The user's flake (``--flake REF#NAME``): what is built and how it reaches the installer."""
+    flake = plan.user_flake
+    if flake is None:
+        return []
+    if flake.tree is None:
+        return [f"flake:     {flake.ref}#{flake.name} (fetched by the installer; not copied)"]
+    tree = flake.tree
+    where = (
+        f"runtime info written to {flake.runtime_info_path}"
+        if flake.runtime_info_path
+        else "no runtime-info.json written"
+    )
+    return [
+        f"flake:     {flake.ref}#{flake.name} (copied: {len(tree.entries)} entries, "
+        f"{tree.total_bytes} bytes, into {tree.destination}; {where})"
+    ]
+
+
 def plan_lines(plan: Plan) -> list[str]:
     """A plan as a person approves it at a glance: the host, each disk that will be wiped, the
     pool and datasets, the boot mode, the keys the installed system will trust, the plugins."""
@@ -149,6 +168,7 @@ def plan_lines(plan: Plan) -> list[str]:
     for name, value in plan.settings:
         lines.append(f"setting:   {name} = {value}")
     lines.extend(extra_files_lines(plan))
+    lines.extend(user_flake_lines(plan))
     plugins = ", ".join(f"{p.name} {p.version}" if p.version else p.name for p in plan.plugins)
     lines.append(f"decided:   {plugins or 'built-in defaults only'} ({plan.created})")
     return lines
