@@ -21,7 +21,7 @@ from ..core.errors import InvalidInputError
 from ..core.progress import report
 from ..core.sshkeys import unique_keys
 from ..core.transport import Transport
-from . import handoff, lifecycle, preflight, upload
+from . import fetch, handoff, lifecycle, preflight, upload
 from .bundle import load_bundle
 from .keypair import generate_host_key
 from .known_hosts import record_known_host
@@ -111,8 +111,14 @@ def _take_over(run: Run, transport: Transport) -> Transport | None:
     initrd = f"{remote}/{bundle.initrd.name}"
     archive_remote = f"{secret}/nixremote-handoff.cpio.gz"
     items = [
-        upload.UploadItem(local=bundle.kernel, remote=kernel),
-        upload.UploadItem(local=bundle.initrd, remote=initrd),
+        *(
+            ()
+            if bundle.fetched  # the host downloads them itself (a URL bundle)
+            else (
+                upload.UploadItem(local=bundle.kernel, remote=kernel),
+                upload.UploadItem(local=bundle.initrd, remote=initrd),
+            )
+        ),
         upload.UploadItem(local=archive_path, remote=archive_remote, mode=0o600),
     ]
     kexec = state.kexec or "kexec"
@@ -120,6 +126,12 @@ def _take_over(run: Run, transport: Transport) -> Transport | None:
     if opts.dry_run:
         if not state.kexec:
             run.step(f"install kexec-tools with {state.package_manager}", PHASE)
+        for f in bundle.fetch:
+            run.step(
+                f"have the host download {f.url} ({f.size} bytes) to {remote}/{f.name} and "
+                f"check its sha256 {f.sha256}",
+                PHASE,
+            )
         for it, there in upload.pending(transport, items):
             if there:
                 report(run.reporter, "skip", f"{it.remote} is already on the target", phase=PHASE)
@@ -144,6 +156,8 @@ def _take_over(run: Run, transport: Transport) -> Transport | None:
     transport.run(
         ["sh", "-c", 'umask 077; mkdir -p -- "$1" && chmod 0700 -- "$1"', "secret", secret]
     )
+    if bundle.fetched:
+        fetch.fetch_on_target(transport, bundle.fetch, remote, reporter=run.reporter)
     result = upload.upload(transport, items, reporter=run.reporter, phase="upload")
     run.uploaded += result.transferred_bytes
 

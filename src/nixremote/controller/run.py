@@ -21,7 +21,7 @@ from ..core.hostkeys import INITRD_SSH_PORT, HostKey
 from ..core.layout import KEY_FILE
 from ..core.models import RuntimeInfo
 from ..core.phases import CONTROLLER_PHASES
-from ..core.plan import Plan
+from ..core.plan import BundleFile, BundleTravel, Plan
 from ..core.plugins import PluginManager
 from ..core.progress import Reporter, report
 from ..core.settings import as_pairs
@@ -112,6 +112,17 @@ class InstallResult:
     steps: tuple[str, ...] = ()
     known_hosts: Path | None = None
     verified: tuple[tuple[str, str], ...] = ()
+
+
+def bundle_travel(bundle: Bundle) -> BundleTravel:
+    """How ``bundle`` reaches the target, as the plan records it."""
+    if bundle.fetched:
+        files = tuple(
+            BundleFile(name=f.name, size=f.size, url=f.url, sha256=f.sha256) for f in bundle.fetch
+        )
+        return BundleTravel(source=str(bundle.source), how="url", files=files)
+    files = tuple(BundleFile(name=p.name, size=bundle.size(p)) for p in bundle.files)
+    return BundleTravel(source=str(bundle.source), how="upload", files=files)
 
 
 class Run:
@@ -258,6 +269,8 @@ class Run:
             machine_id=parse_machine_id(facts.get("machine-id")),
             pm=lifecycle.plugins(self),
         )
+        if self.bundle is not None:
+            made = attrs.evolve(made, bundle=bundle_travel(self.bundle))
         if opts.user_flake is None:
             return made
         from . import userflake_plan

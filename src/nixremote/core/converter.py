@@ -45,6 +45,8 @@ from .models import (
 )
 from .plan import (
     PLAN_SCHEMA_VERSION,
+    BundleFile,
+    BundleTravel,
     FlakeSource,
     HostFlakeInputs,
     Plan,
@@ -148,6 +150,8 @@ def make_converter() -> cattrs.Converter:
         TreeEntry,
         FileTree,
         UserFlake,
+        BundleFile,
+        BundleTravel,
     ):
         _register_camel(conv, model)
     _register_camel(  # settings as an object: {"<plugin>.<key>": "value"}

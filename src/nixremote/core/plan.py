@@ -112,6 +112,28 @@ class HostFlakeInputs:
 
 
 @frozen(kw_only=True)
+class BundleFile:
+    """A file of the kexec bundle: its name, size and, for a URL bundle, where the target
+    downloads it from and its sha256."""
+
+    name: str = field(validator=v.check(v.text))
+    size: int = 0
+    url: str | None = field(default=None, validator=v.check(v.optional(v.text)))
+    sha256: str | None = field(default=None, validator=v.check(v.optional(v.text)))
+
+
+@frozen(kw_only=True)
+class BundleTravel:
+    """How the kexec bundle reaches the target: ``upload`` (from the controller) or ``url``
+    (the target downloads it and checks its sha256); ``source`` the bundle's directory or
+    tarball on the controller."""
+
+    source: str = field(validator=v.check(v.text))
+    how: str = field(validator=v.check(lambda x: v.name(x, what="bundle travel")))
+    files: tuple[BundleFile, ...] = ()
+
+
+@frozen(kw_only=True)
 class PluginRecord:
     """A plugin that took part in the decisions: its name and distribution version."""
 
@@ -130,7 +152,7 @@ class Plan:
     (``<plugin>.<key>`` -> value; secret values redacted); ``extra_files`` the tree
     ``--extra-files`` copies into the installed system's ``/persist`` (every entry listed);
     ``user_flake`` the user's own flake the installer builds (``--flake REF#NAME``) instead
-    of the host flake nixremote writes.
+    of the host flake nixremote writes; ``bundle`` how the kexec bundle reaches the target.
     """
 
     target: str = field(validator=v.check(lambda t: v.text(t, what="target")))
@@ -145,6 +167,7 @@ class Plan:
     settings: tuple[tuple[str, str], ...] = ()
     extra_files: FileTree | None = None
     user_flake: UserFlake | None = None
+    bundle: BundleTravel | None = None
     created: str = ""
     schema_version: int = PLAN_SCHEMA_VERSION
 

@@ -123,6 +123,21 @@ def user_flake_lines(plan: Plan) -> list[str]:
     ]
 
 
+def bundle_lines(plan: Plan) -> list[str]:
+    """Which way the kexec bundle travels: uploaded from here, or fetched by the target."""
+    travel = plan.bundle
+    if travel is None:
+        return []
+    if travel.how == "url":
+        lines = [f"bundle:    fetched by the target itself (from {travel.source}'s URLs)"]
+        lines += [
+            f"  {f.name} ({f.size} bytes) from {f.url}, sha256 {f.sha256}" for f in travel.files
+        ]
+        return lines
+    sizes = ", ".join(f"{f.name} ({f.size} bytes)" for f in travel.files)
+    return [f"bundle:    uploaded from this machine: {travel.source}: {sizes}"]
+
+
 def plan_lines(plan: Plan) -> list[str]:
     """A plan as a person approves it at a glance: the host, each disk that will be wiped, the
     pool and datasets, the boot mode, the keys the installed system will trust, the plugins."""
@@ -169,6 +184,7 @@ def plan_lines(plan: Plan) -> list[str]:
         lines.append(f"setting:   {name} = {value}")
     lines.extend(extra_files_lines(plan))
     lines.extend(user_flake_lines(plan))
+    lines.extend(bundle_lines(plan))
     plugins = ", ".join(f"{p.name} {p.version}" if p.version else p.name for p in plan.plugins)
     lines.append(f"decided:   {plugins or 'built-in defaults only'} ({plan.created})")
     return lines
