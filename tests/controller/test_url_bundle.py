@@ -168,3 +168,38 @@ def test_an_uploaded_bundle_says_so_in_the_plan(tmp_path: Path) -> None:
     line = next(x for x in plan_lines(plan) if x.startswith("bundle:"))
     assert line.startswith("bundle:    uploaded from this machine: ")
     assert "bzImage (65536 bytes)" in line
+
+
+def test_the_url_bundle_command_writes_a_bundle_the_target_can_fetch(tmp_path: Path) -> None:
+    import subprocess
+
+    local = make_bundle(tmp_path / "local")
+    out = tmp_path / "url"
+    proc = subprocess.run(
+        [
+            "nixremote",
+            "kexec",
+            "url-bundle",
+            str(local),
+            "https://files.example.org/k/",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    bundle = load_bundle(out)
+    assert bundle.fetched
+    kernel, initrd = bundle.fetch
+    assert kernel.url == "https://files.example.org/k/bzImage"
+    assert initrd.sha256 == hashlib.sha256((local / "initrd.gz").read_bytes()).hexdigest()
+    assert bundle.kernel_params == load_bundle(local).kernel_params
+    proc = subprocess.run(
+        ["nixremote", "kexec", "url-bundle", str(local), "ftp://x", "-o", str(tmp_path / "u2")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith("error: BASE_URL")
