@@ -23,8 +23,10 @@ from .bundle import RemoteFile
 
 FETCH = r"""
 url=$1; want=$2; dest=$3; part="$dest.part"
-sum() { sha256sum -- "$1" 2>/dev/null | cut -d' ' -f1; }
-command -v sha256sum >/dev/null 2>&1 || { echo "no sha256sum on the host" >&2; exit 12; }
+bb() { command -v busybox >/dev/null 2>&1 && busybox "$1" --help >/dev/null 2>&1; }
+if command -v sha256sum >/dev/null 2>&1; then sum() { sha256sum "$1" | cut -d' ' -f1; }
+elif bb sha256sum; then sum() { busybox sha256sum "$1" | cut -d' ' -f1; }
+else echo "no sha256sum on the host" >&2; exit 12; fi
 if [ -f "$dest" ] && [ "$(sum "$dest")" = "$want" ]; then echo present; exit 0; fi
 mkdir -p -- "$(dirname -- "$dest")" || exit 13
 get() {  # $1: resume (1) or not (0)
@@ -34,6 +36,9 @@ get() {  # $1: resume (1) or not (0)
   elif command -v wget >/dev/null 2>&1; then
     if [ "$1" = 1 ]; then wget -q -c -O "$part" -- "$url"
     else wget -q -O "$part" -- "$url"; fi
+  elif bb wget; then
+    if [ "$1" = 1 ]; then busybox wget -q -c -O "$part" -- "$url"
+    else busybox wget -q -O "$part" -- "$url"; fi
   else
     echo "neither curl nor wget on the host" >&2; exit 12
   fi

@@ -25,6 +25,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -158,6 +159,29 @@ def known_hosts_line(port: int, public_key: str, host: str = "127.0.0.1") -> str
     return f"{name} {key_type} {key_b64}"
 
 
+HTTP_FORWARD_ADDRESS = "10.0.2.100"
+"""The guest's address for the loopback HTTP server of ``http_forward`` (port 80)."""
+
+HTTP_RELAY = r"""import socket, sys, threading
+# one guest connection (stdin/stdout, from QEMU's guestfwd) <-> 127.0.0.1:PORT
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+def up():
+    while True:
+        data = sys.stdin.buffer.raw.read(65536)
+        if not data:
+            break
+        s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+threading.Thread(target=up, daemon=True).start()
+while True:
+    data = s.recv(65536)
+    if not data:
+        break
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+"""
+"""The relay QEMU runs for each guest connection of ``http_forward`` (standard library only)."""
+
 STATIC_NETWORK_PATH = "vm/static-network"
 """Where the hoster-mode rescue system finds its static network in the appended archive (one
 ``ip`` argument list a line, see :meth:`HosterNetwork.rescue_commands`)."""
@@ -205,6 +229,7 @@ class RescueVm:
         detach: bool = False,
         network: HosterNetwork | None = None,
         router: Router | None = None,
+        http_forward: int | None = None,
     ) -> None:
         self._artifacts = artifacts
         self._cache_dir = cache_dir
@@ -240,6 +265,7 @@ class RescueVm:
         )
         self.boot_timeout = boot_timeout
         self.no_reboot = no_reboot
+        self.http_forward = http_forward
         self.detach = detach
         self.console_log = self.workdir / "console.log"
         self.qemu_log = self.workdir / "qemu.log"
@@ -383,12 +409,23 @@ class RescueVm:
             ]
         return argv
 
+    def _guestfwd(self) -> str:
+        """``,guestfwd=...`` for :attr:`http_forward`: the guest's connections to
+        :data:`HTTP_FORWARD_ADDRESS` port 80 reach 127.0.0.1:<http_forward> on this machine,
+        each through a relay process (``restrict=on`` stays: nothing else leaves the VM)."""
+        if self.http_forward is None:
+            return ""
+        relay = self.workdir / "http-relay.py"
+        relay.write_text(HTTP_RELAY)
+        command = f"{sys.executable} {relay} {int(self.http_forward)}"
+        return f",guestfwd=tcp:{HTTP_FORWARD_ADDRESS}:80-cmd:{command.replace(',', ',,')}"
+
     def _net_argv(self) -> list[str]:
         if self.network is None:
             return [
                 "-netdev",
                 f"user,id=net0,restrict=on,hostfwd=tcp:{self.host}:{self.ssh_port}-:22,"
-                f"hostfwd=tcp:{self.host}:{self.unlock_port}-:2222",
+                f"hostfwd=tcp:{self.host}:{self.unlock_port}-:2222{self._guestfwd()}",
                 "-device",
                 f"virtio-net-pci,netdev=net0,mac={self.mac},romfile=",
             ]
