@@ -9,7 +9,9 @@ rescue system running on; then a fleet from ``nixremote fleet init`` gets the ho
 ``plan --flake FLEET#web1 --extra-files TREE``, and ``install --plan`` runs it: the target
 fetches the bundle, the controller sends only the handoff archive and the trees, the installer
 copies the fleet and the extra files and runs ``nixos-install --flake`` on the fleet's copy (the
-image's stand-in records its argv).
+image's stand-in records its argv). The plan and the install log in as ``admin`` with
+``--sudo`` (a password sudo asks for, given in ``NIXREMOTE_SUDO_PASSWORD``); the installer is
+then reached as root.
 
 The tests share the VM and run in file order.
 """
@@ -28,11 +30,27 @@ from typing import Any
 import pytest
 
 from helpers.httpserve import serve
-from nixremote.testing.vm import RescueVm, VmArtifacts
+from nixremote.testing.vm import RescueVm, VmArtifacts, sampled_argv
 
 pytestmark = pytest.mark.vm
 
 MIB = 1024 * 1024
+SUDO_USER = "admin"
+PASSWORD = "sudo pw " + secrets.token_hex(6)
+
+ADD_SUDO_USER = r"""set -e
+echo "admin:x:1001:1001:admin:/home/admin:/bin/sh" >> /etc/passwd
+echo "admin:x:1001:" >> /etc/group
+echo "admin:$1:19000:0:99999:7:::" >> /etc/shadow
+mkdir -p /home/admin/.ssh
+cat > /home/admin/.ssh/authorized_keys
+chown -R 1001:1001 /home/admin
+chmod 700 /home/admin/.ssh
+echo "admin ALL=(ALL:ALL) ALL" > /etc/sudoers.d/admin
+chmod 440 /etc/sudoers.d/admin
+"""
+"""Run as root on the rescue system: the user ``admin`` whose sudo wants its password (as a
+cloud image's ``admin``/``ubuntu`` login), let in with the VM's client key."""
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +73,7 @@ def machine(
         boot_timeout=400,
         no_reboot=True,
         http_forward=port,
+        sample_argv=True,
     )
     vm.start()
     try:
@@ -83,6 +102,17 @@ def state(
     meta = json.loads((url / "bundle.json").read_text())
     meta["initrd"]["sha256"] = "0" * 64
     (wrong / "bundle.json").write_text(json.dumps(meta))
+    hashed = subprocess.run(
+        ["openssl", "passwd", "-6", "-stdin"],
+        input=PASSWORD,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    machine.ssh(
+        ["sh", "-c", ADD_SUDO_USER, "add-user", hashed],
+        input=Path(f"{machine.identity_file}.pub").read_text(),
+    )
     return {
         "work": work,
         "known_hosts": known_hosts,
@@ -99,13 +129,18 @@ def nixremote(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess[
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, "NIXREMOTE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        env={
+            **os.environ,
+            "NIXREMOTE_DISABLE_PLUGIN_AUTOLOAD": "1",
+            "NIXREMOTE_SUDO_PASSWORD": PASSWORD,
+        },
     )
 
 
-def target_args(vm: RescueVm, known_hosts: Path) -> list[str]:
+def target_args(vm: RescueVm, known_hosts: Path, user: str = "root") -> list[str]:
     return [
-        f"root@{vm.host}",
+        *(["--sudo"] if user != "root" else []),
+        f"{user}@{vm.host}",
         "-p",
         str(vm.ssh_port),
         "-i",
@@ -169,7 +204,7 @@ def test_plan_with_the_users_fleet_and_extra_files(
     plan_file = work / "plan.json"
     proc = nixremote(
         "plan",
-        *target_args(machine, state["known_hosts"]),
+        *target_args(machine, state["known_hosts"], SUDO_USER),
         "--bundle",
         str(state["url"]),
         "--disk",
@@ -197,7 +232,7 @@ def test_install_fetches_the_bundle_and_builds_the_users_flake(
     before = len(http[1])
     proc = nixremote(
         "install",
-        *target_args(machine, state["known_hosts"]),
+        *target_args(machine, state["known_hosts"], SUDO_USER),
         "--plan",
         str(state["plan_file"]),
         "--bundle",
@@ -210,6 +245,11 @@ def test_install_fetches_the_bundle_and_builds_the_users_flake(
         "--json",
     )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    # the sudo password went on stdin only: in no argv on the VM, no output here
+    argvs = sampled_argv(machine.console_text())
+    assert argvs  # the sampler ran during the install
+    assert not [a for a in argvs if any(PASSWORD in x for x in a)]
+    assert PASSWORD not in proc.stdout + proc.stderr
     final = events(proc)[-1]
     assert final["kind"] == "done"
     # the target fetched the kernel (the initrd's .part was removed after the bad sha256)
