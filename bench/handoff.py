@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import subprocess
 import sys
 import tempfile
@@ -31,15 +32,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from helpers.httpserve import serve  # noqa: E402
-from nixremote.controller import pipeline  # noqa: E402
-from nixremote.testing.vm import RescueVm, VmArtifacts, build  # noqa: E402
+from helpers.httpserve import serve
+from nixremote.controller import pipeline
+from nixremote.testing.vm import RescueVm, VmArtifacts, build
 
 MIB = 1024 * 1024
 
 
 def run_way(art: VmArtifacts, way: str, work: Path) -> dict[str, object]:
-    bundle_bytes = sum(p.stat().st_size for p in (art.bundle_dir / "bzImage", art.initrd))
+    bundle_bytes = sum(p.stat().st_size for p in (art.bundle_dir / "bzImage", art.installer_initrd))
     with serve(art.bundle_dir) as (base, requests):
         port = int(base.rsplit(":", 1)[1])
         bundle = art.bundle_dir
@@ -60,9 +61,7 @@ def run_way(art: VmArtifacts, way: str, work: Path) -> dict[str, object]:
                 check=True,
                 capture_output=True,
             )
-        vm = RescueVm(
-            art, workdir=work / "vm", boot_timeout=400, no_reboot=True, http_forward=port
-        )
+        vm = RescueVm(art, workdir=work / "vm", boot_timeout=400, no_reboot=True, http_forward=port)
         vm.start()
         try:
             known = work / "known_hosts"
@@ -96,6 +95,8 @@ def run_way(art: VmArtifacts, way: str, work: Path) -> dict[str, object]:
 
 
 def main() -> int:
+    # paramiko prints the failed attempts of the wait for the installer's SSH: expected here
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", choices=("upload", "url"), default=None)
     ap.add_argument("--json", action="store_true", help="print one JSON object a way")
@@ -113,7 +114,9 @@ def main() -> int:
                 f"{way:>6}: controller sent {sent} bytes ({sent / MIB:.2f} MiB) of a "
                 f"{int(figures['bundle_bytes']) / MIB:.1f} MiB bundle; "  # type: ignore[call-overload]
                 f"installer SSH after {figures['to_installer_ssh_s']} s"
-                + (f"; the target downloaded {figures['target_downloads']}" if way == "url" else ""),
+                + (
+                    f"; the target downloaded {figures['target_downloads']}" if way == "url" else ""
+                ),
                 flush=True,
             )
     return 0
