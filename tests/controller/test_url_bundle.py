@@ -184,12 +184,14 @@ def test_the_url_bundle_command_writes_a_bundle_the_target_can_fetch(tmp_path: P
             "https://files.example.org/k/",
             "-o",
             str(out),
+            "--json",
         ],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == json.loads((out / "bundle.json").read_text())
     bundle = load_bundle(out)
     assert bundle.fetched
     kernel, initrd = bundle.fetch

@@ -148,7 +148,8 @@ def grub_snippet_cmd(bundle: Path, grub_root: str, directory: str, append: str) 
     required=True,
     help="Directory to write the URL bundle's bundle.json into (created).",
 )
-def url_bundle_cmd(bundle: Path, base_url: str, output: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Also print the written bundle.json.")
+def url_bundle_cmd(bundle: Path, base_url: str, output: Path, as_json: bool) -> None:
     """Write a URL bundle for BUNDLE: a bundle.json whose kernel and initrd the target downloads
     from BASE_URL/<file name> (put BUNDLE's files there) and checks by sha256 and size.
 
@@ -178,4 +179,6 @@ def url_bundle_cmd(bundle: Path, base_url: str, output: Path) -> None:
     output.mkdir(parents=True, exist_ok=True)
     (output / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     load_bundle(output)  # what was written reads back
+    if as_json:
+        click.echo(json.dumps(meta, indent=2))
     click.echo(f"wrote {output / 'bundle.json'}: the target fetches {base_url}", err=True)
