@@ -205,3 +205,36 @@ def test_the_url_bundle_command_writes_a_bundle_the_target_can_fetch(tmp_path: P
         timeout=60,
     )
     assert proc.returncode == 2 and proc.stderr.startswith("error: BASE_URL")
+
+
+def test_install_refuses_another_bundle_than_the_plans(
+    rescue: tuple[LoopbackSshd, Path], tmp_path: Path, dev_dir: Path
+) -> None:
+    from nixremote.core.errors import SafetyError
+
+    server, state = rescue
+    local = make_bundle(tmp_path / "local")
+    bundle = url_bundle(local, tmp_path / "b", "http://127.0.0.1:9")
+    known = tmp_path / "known_hosts"
+    known.write_text(server.known_hosts.read_text())
+    target = pipeline.Target(
+        host=server.host,
+        user=server.user,
+        port=server.port,
+        identity_file=server.identity,
+        known_hosts=known,
+    )
+    plan = pipeline.plan(target, pipeline.InstallOptions(bundle=bundle))
+    assert plan.bundle is not None and plan.bundle.how == "url"
+    options = pipeline.InstallOptions(
+        bundle=local,  # uploaded: not the way the plan was approved
+        plan=plan,
+        phases=("kexec",),
+        yes=True,
+        remote_dir=str(tmp_path / "remote"),
+        secret_dirs=(str(dev_dir / "kexec"),),
+    )
+    with pytest.raises(SafetyError, match="is not the one the plan was approved with"):
+        pipeline.install(target, options)
+    assert not (state / "calls.jsonl").exists()
+    assert not (tmp_path / "remote").exists()

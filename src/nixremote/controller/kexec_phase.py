@@ -17,15 +17,16 @@ import json
 import shlex
 import time
 
-from ..core.errors import InvalidInputError
+from ..core.errors import InvalidInputError, SafetyError
+from ..core.plan import Plan
 from ..core.progress import report
 from ..core.sshkeys import unique_keys
 from ..core.transport import Transport
 from . import fetch, handoff, lifecycle, preflight, upload
-from .bundle import load_bundle
+from .bundle import Bundle, load_bundle
 from .keypair import generate_host_key
 from .known_hosts import record_known_host
-from .run import Run
+from .run import Run, bundle_travel
 
 PHASE = "kexec"
 
@@ -44,6 +45,21 @@ def kexec(run: Run) -> Transport | None:
     except BaseException:
         transport.close()
         raise
+
+
+def check_bundle(plan: Plan, bundle: Bundle) -> None:
+    """Refuse a bundle that travels otherwise than the approved plan says (another way, other
+    URLs, hashes or sizes): what was approved is what runs. A plan without a record (made
+    without ``--bundle``) accepts any."""
+    if plan.bundle is None:
+        return
+    given = bundle_travel(bundle)
+    if (given.how, given.files) != (plan.bundle.how, plan.bundle.files):
+        raise SafetyError(
+            f"the bundle {bundle.source} is not the one the plan was approved with "
+            f"({plan.bundle.source}, {plan.bundle.how})",
+            hint="pass the plan's bundle, or make a new plan with this one",
+        )
 
 
 def _json_list(text: str | None) -> str:
@@ -72,6 +88,7 @@ def _take_over(run: Run, transport: Transport) -> Transport | None:
     pyz = zipapp.build_bytes()
     (run.work / "nixremote.pyz").write_bytes(pyz)
     plan = run.plan_for(info, facts)
+    check_bundle(plan, bundle)
     info = plan.runtime_info  # what was approved travels (the disks the plan chose)
     # the installer lets in what the installed system will trust, and this controller
     keys = unique_keys((*plan.authorized_keys, *run.identity_keys()))
