@@ -105,8 +105,13 @@ def test_a_missing_disk_key_file_is_refused(loopback_sshd: LoopbackSshd, tmp_pat
         (["--authorized-key", "not a key"], "unknown key type"),
         (["--authorized-key", f"{KEYS[0]}\n{KEYS[1]}"], "control character"),
         (["--authorized-key", "ssh-ed25519 AAAA"], "whose blob holds no type"),
-        (["--flake", "a${b}"], "invalid flake reference"),
-        (["--flake", "github:a/b c"], "invalid flake reference"),
+        (["--nixremote-flake", "a${b}"], "invalid flake reference"),
+        (["--nixremote-flake", "github:a/b c"], "invalid flake reference"),
+        (["--flake", "github:me/fleet"], "expected REF#NAME"),
+        (["--flake", "github:a/b c#web1"], "invalid flake reference"),
+        (["--flake", "github:me/fleet#a;b"], "invalid configuration name"),
+        (["--flake", "./no-such-dir#web1"], "holds no flake.nix"),
+        (["--extra-files", "./no-such-dir"], "--extra-files"),
     ],
 )
 def test_bad_keys_and_flakes_are_refused(

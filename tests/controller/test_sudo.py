@@ -13,67 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from helpers.sudo import PASSWORD, sudo_login
 from nixremote.controller.collect import collect
 from nixremote.controller.ssh import SUDO_PASSWORD_ENV, connect
 from nixremote.core.errors import TransportError
 
-PASSWORD = "pw 4 test"
-
 
 @pytest.fixture
 def sudo_sshd(sshd, tmp_path: Path):  # type: ignore[no-untyped-def]
-    etc = tmp_path / "etc"
-    etc.mkdir()
-    home = tmp_path / "home"
-    home.mkdir()
-    hashed = subprocess.run(
-        ["openssl", "passwd", "-6", "-stdin"],
-        input=PASSWORD,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    files = {
-        "passwd": "nxsudo:x:4242:4242:nixremote test:/home/nxsudo:/bin/sh\n",
-        "shadow": f"nxsudo:{hashed}:19000:0:99999:7:::\n",
-        "group": "nxsudo:x:4242:\n",
-    }
-    for name, extra in files.items():
-        (etc / name).write_text(Path(f"/etc/{name}").read_text() + extra)
-    (etc / "shadow").chmod(0o640)
-    sudoers = etc / "sudoers"
-    sudoers.write_text(
-        "Defaults env_reset, !lecture, timestamp_timeout=5\n"
-        "root ALL=(ALL:ALL) ALL\n"
-        "nxsudo ALL=(ALL:ALL) ALL\n"
-    )
-    sudoers.chmod(0o440)
-    from nixremote.testing.sshd import keygen
-
-    identity = keygen(tmp_path / "id_ed25519")
-    (home / ".ssh").mkdir()
-    (home / ".ssh" / "authorized_keys").write_text(Path(f"{identity}.pub").read_text())
-    subprocess.run(["chown", "-R", "4242:4242", str(home)], check=True)
-    setup = "\n".join(
-        [
-            "set -e",
-            *(f"mount --bind {etc / n} /etc/{n}" for n in (*files, "sudoers")),
-            # The home is reached through a tmpfs /home: pytest's own directories are 0700.
-            "mount -t tmpfs -o mode=755 tmpfs /home",
-            "mkdir /home/nxsudo",
-            f"mount --bind {home} /home/nxsudo",
-            "mkdir -p /run/sudo",  # sudo's time stamps, private to this namespace
-            "mount -t tmpfs -o mode=711 tmpfs /run/sudo",
-        ]
-    )
-    server = sshd(
-        prefix=["unshare", "--mount", "--propagation", "private"],
-        setup=setup,
-        extra_config=["AllowUsers nxsudo"],
-        authorized_keys_file=".ssh/authorized_keys",
-        identity=identity,
-    )
-    return server
+    return sshd(**sudo_login(tmp_path))
 
 
 def _connect(server, **kw):  # type: ignore[no-untyped-def]

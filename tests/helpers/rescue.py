@@ -16,6 +16,7 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from nixremote.testing.sshd import LoopbackSshd, find_sshd
 
@@ -71,15 +72,22 @@ for _ in range(100):  # the port is free once the rescue sshd is gone
 
 
 @contextlib.contextmanager
-def rescue_system(workdir: Path, events: Path | None = None) -> Iterator[tuple[LoopbackSshd, Path]]:
+def rescue_system(
+    workdir: Path, events: Path | None = None, **sshd_options: Any
+) -> Iterator[tuple[LoopbackSshd, Path]]:
     """The rescue sshd and the kexec double's state directory (see the module documentation);
-    both sshds are stopped afterwards."""
+    both sshds are stopped afterwards. ``sshd_options`` go to the rescue's
+    :class:`LoopbackSshd` (``extra_config`` after the double's PATH; e.g. those of
+    :func:`helpers.sudo.sudo_login`)."""
     state = workdir / "kexec-state"
     bin_dir = workdir / "bin"
     state.mkdir(parents=True)
     bin_dir.mkdir(parents=True)
+    extra = sshd_options.pop("extra_config", ())
     server = LoopbackSshd(
-        workdir / "rescue", extra_config=[f"SetEnv PATH={bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin"]
+        workdir / "rescue",
+        extra_config=[f"SetEnv PATH={bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin", *extra],
+        **sshd_options,
     )
     server.start()
     assert server._proc is not None

@@ -17,7 +17,14 @@ import click
 
 from ..core.diskkey import DiskKey
 from ..core.errors import InvalidInputError
-from .options import connection_options, plan_options, target_from
+from .options import (
+    connection_options,
+    extra_files_option,
+    plan_options,
+    sudo_option,
+    target_from,
+    with_sudo,
+)
 
 if TYPE_CHECKING:
     from ..core.plan import Plan
@@ -63,6 +70,8 @@ def _confirm(plan: Plan) -> bool:
 @click.command("install")
 @click.argument("target", metavar="[USER@]HOST")
 @connection_options
+@sudo_option
+@extra_files_option
 @plan_options
 @click.option(
     "--plan",
@@ -121,7 +130,8 @@ def install_cmd(
     target: str,
     plan_file: Path | None,
     bundle: Path | None,
-    flake: str | None,
+    user_flake: str | None,
+    nixremote_flake: str | None,
     disk_key_file: Path | None,
     layout: str | None,
     disks: tuple[str, ...],
@@ -139,6 +149,8 @@ def install_cmd(
     authorized_keys_file: Path | None,
     sets: tuple[str, ...],
     config: Path | None,
+    sudo: bool,
+    extra_files: Path | None,
     **connection: Any,
 ) -> None:
     """Install NixOS onto HOST over SSH: collect and plan (or run a saved --plan), confirm,
@@ -163,11 +175,19 @@ def install_cmd(
     from .output import progress_reporter
 
     pm, settings = plugins_and_settings(sets, config)
-    the_target = target_from(target, **connection)
+    if extra_files is not None:  # a bad tree is refused before anything connects
+        from ..controller.filetree_scan import scan_tree
+
+        scan_tree(extra_files)
+    the_target = with_sudo(target_from(target, **connection), sudo)
     wanted = parse_phases(phases)
     extra_keys, replace_keys = authorized_keys(authorized_key, authorized_keys_file)
-    if flake is not None:
-        check_flake_url(flake)
+    if nixremote_flake is not None:
+        check_flake_url(nixremote_flake)
+    if user_flake is not None:  # its shape, before anything connects (nothing is evaluated)
+        from ..controller.userflake_plan import resolve
+
+        resolve(user_flake)
     if "kexec" in wanted and bundle is None:
         raise InvalidInputError(
             "the kexec phase needs --bundle",
@@ -183,11 +203,18 @@ def install_cmd(
         )
     approved = load_plan(plan_file) if plan_file is not None else None
     if approved is not None and (
-        disks or layout is not None or flake or authorized_key or authorized_keys_file
+        disks
+        or layout is not None
+        or user_flake
+        or nixremote_flake
+        or authorized_key
+        or authorized_keys_file
+        or extra_files is not None
     ):
         raise InvalidInputError(
-            "--disk, --layout, --flake and the key options cannot be combined with --plan "
-            "(the plan decides)",
+            "--disk, --layout, --flake, --nixremote-flake, --extra-files and the key options "
+            "cannot be combined "
+            "with --plan (the plan decides)",
             hint="make a new plan with nixremote plan",
         )
     needs_key = any(p in wanted for p in ("format", "install", "verify"))
@@ -199,7 +226,9 @@ def install_cmd(
     options = InstallOptions(
         bundle=bundle,
         plan=approved,
-        flake=flake,
+        nixremote_flake=nixremote_flake,
+        user_flake=user_flake,
+        extra_files=extra_files,
         disk_key=key,
         layout=layout,
         disks=disks,

@@ -136,3 +136,49 @@ def grub_snippet_cmd(bundle: Path, grub_root: str, directory: str, append: str) 
         grub_snippet(read_bundle(bundle), root=grub_root, directory=directory, extra=append),
         nl=False,
     )
+
+
+@kexec_group.command("url-bundle")
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("base_url", metavar="BASE_URL")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory to write the URL bundle's bundle.json into (created).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Also print the written bundle.json.")
+def url_bundle_cmd(bundle: Path, base_url: str, output: Path, as_json: bool) -> None:
+    """Write a URL bundle for BUNDLE: a bundle.json whose kernel and initrd the target downloads
+    from BASE_URL/<file name> (put BUNDLE's files there) and checks by sha256 and size.
+
+    Then `nixremote install --bundle OUTPUT` sends only the handoff archive; the target fetches
+    the rest at its own speed.
+    """
+    import hashlib
+    import json
+
+    from ..controller.bundle import check_url, load_bundle
+    from ..core.errors import InvalidInputError
+
+    loaded = load_bundle(bundle)
+    if loaded.kind != "directory" or loaded.fetched:
+        raise InvalidInputError(
+            f"{bundle} is not a bundle directory with its files", hint="pass nix build .#kexec"
+        )
+    meta = json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))
+    for key, path in (("kernel", loaded.kernel), ("initrd", loaded.initrd)):
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+        url = check_url(f"{base_url.rstrip('/')}/{path.name}", "BASE_URL")
+        meta[key] = {"url": url, "sha256": digest.hexdigest(), "size": path.stat().st_size}
+    meta["initrdUnpackedBytes"] = loaded.initrd_unpacked_bytes
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    load_bundle(output)  # what was written reads back
+    if as_json:
+        click.echo(json.dumps(meta, indent=2))
+    click.echo(f"wrote {output / 'bundle.json'}: the target fetches {base_url}", err=True)

@@ -91,6 +91,7 @@ def connection_options(func: Any) -> Any:
 
 def plan_options(func: Any) -> Any:
     """``--layout``, ``--disk`` (repeatable), ``--hoster``, ``--bundle``, ``--flake``,
+    ``--nixremote-flake``,
     ``--authorized-key`` (repeatable), ``--authorized-keys-file``, and the settings
     (:func:`settings_options`): what ``nixremote plan`` and ``nixremote install`` decide from."""
     from ..core.layout import LAYOUTS
@@ -124,6 +125,16 @@ def plan_options(func: Any) -> Any:
             ),
             click.option(
                 "--flake",
+                "user_flake",
+                default=None,
+                metavar="REF#NAME",
+                help="Install nixosConfigurations.NAME of your own flake (a directory, copied "
+                "to the installer with its flake.lock, or a reference such as "
+                "github:me/fleet, fetched there). A fleet of `nixremote fleet init` gets "
+                "hosts/NAME/runtime-info.json written.",
+            ),
+            click.option(
+                "--nixremote-flake",
                 default=None,
                 metavar="REF",
                 help="Flake reference of nixremote for the host flake's input.",
@@ -132,6 +143,52 @@ def plan_options(func: Any) -> Any:
     ):
         func = option(func)
     return settings_options(func)
+
+
+def sudo_option(func: Any) -> Any:
+    """``--sudo``: a non-root login runs the commands on the running system through sudo."""
+    return click.option(
+        "--sudo",
+        is_flag=True,
+        help="Log in as a non-root USER and run everything on the running system through "
+        "sudo (the installer is reached as root afterwards). The password, when sudo wants "
+        "one, comes from NIXREMOTE_SUDO_PASSWORD or is asked once; it travels on stdin.",
+    )(func)
+
+
+def extra_files_option(func: Any) -> Any:
+    """``--extra-files DIR``: a tree copied into the installed system's /persist."""
+    return click.option(
+        "--extra-files",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        metavar="DIR",
+        help="Copy this directory's tree into the installed system's /persist (owners and "
+        "modes kept; symlinks only inside the tree). The plan lists every entry.",
+    )(func)
+
+
+def sudo_prompt() -> str:
+    """Ask for the sudo password on the terminal (once; :class:`SshTransport` keeps it)."""
+    import sys
+
+    from ..core.errors import InvalidInputError
+
+    if not sys.stdin.isatty():
+        raise InvalidInputError(
+            "sudo needs a password and stdin is not a terminal",
+            hint="set NIXREMOTE_SUDO_PASSWORD",
+        )
+    return str(click.prompt("sudo password", hide_input=True, err=True))
+
+
+def with_sudo(target: Target, sudo: bool) -> Target:
+    """``target`` logging in through sudo (``--sudo``), with the password prompt."""
+    import attrs
+
+    if not sudo:
+        return target
+    return attrs.evolve(target, sudo=True, sudo_prompt=sudo_prompt)
 
 
 def target_from(

@@ -14,7 +14,14 @@ from typing import Any
 
 import click
 
-from .options import connection_options, plan_options, target_from
+from .options import (
+    connection_options,
+    extra_files_option,
+    plan_options,
+    sudo_option,
+    target_from,
+    with_sudo,
+)
 
 
 class _DefaultGroup(click.Group):
@@ -53,6 +60,8 @@ def plan_group() -> None:
 @plan_group.command("make", hidden=True)
 @click.argument("target", metavar="[USER@]HOST")
 @connection_options
+@sudo_option
+@extra_files_option
 @plan_options
 @click.option(
     "-o",
@@ -67,13 +76,16 @@ def make_cmd(
     disks: tuple[str, ...],
     hoster: str | None,
     bundle: Path | None,
-    flake: str | None,
+    user_flake: str | None,
+    nixremote_flake: str | None,
     authorized_key: tuple[str, ...],
     authorized_keys_file: Path | None,
     output: Path | None,
     as_json: bool,
     sets: tuple[str, ...],
     config: Path | None,
+    sudo: bool,
+    extra_files: Path | None,
     **connection: Any,
 ) -> None:
     """Collect HOST and make its plan: what `nixremote install --plan` will do, and nothing
@@ -87,15 +99,25 @@ def make_cmd(
     from .output import progress_reporter
 
     pm, settings = plugins_and_settings(sets, config)
+    if extra_files is not None:  # a bad tree is refused before anything connects
+        from ..controller.filetree_scan import scan_tree
+
+        scan_tree(extra_files)
     extra_keys, replace_keys = authorized_keys(authorized_key, authorized_keys_file)
-    if flake is not None:
-        check_flake_url(flake)
+    if nixremote_flake is not None:
+        check_flake_url(nixremote_flake)
+    if user_flake is not None:  # its shape, before anything connects (nothing is evaluated)
+        from ..controller.userflake_plan import resolve
+
+        resolve(user_flake)
     options = InstallOptions(
         layout=layout,
         disks=disks,
         hoster=hoster,
         bundle=bundle,
-        flake=flake,
+        nixremote_flake=nixremote_flake,
+        user_flake=user_flake,
+        extra_files=extra_files,
         authorized_keys=extra_keys,
         replace_authorized_keys=replace_keys,
         settings=settings,
@@ -104,7 +126,7 @@ def make_cmd(
     with progress_reporter() as reporter:
         # the plan itself is printed below, whole; progress goes to stderr
         made = plan(
-            target_from(target, **connection),
+            with_sudo(target_from(target, **connection), sudo),
             options,
             lambda event: None if event.phase == "plan" else reporter(event),
         )

@@ -67,11 +67,71 @@ class Bundle:
     initrd_unpacked_bytes: int
     restores_archive: bool = True
     flake_sources: tuple[FlakeSource, ...] = ()
+    fetch: tuple[RemoteFile, ...] = ()
 
     @property
     def files(self) -> tuple[Path, ...]:
         """The files to upload (kernel, initrd)."""
         return (self.kernel, self.initrd)
+
+    @property
+    def fetched(self) -> bool:
+        """Whether the target downloads the kernel and initrd itself (a URL bundle)."""
+        return bool(self.fetch)
+
+    def size(self, path: Path) -> int:
+        """The size of the kernel or the initrd (a URL bundle's as its bundle.json says)."""
+        for remote in self.fetch:
+            if remote.name == path.name:
+                return remote.size
+        return path.stat().st_size
+
+    @property
+    def kernel_bytes(self) -> int:
+        return self.size(self.kernel)
+
+    @property
+    def initrd_bytes(self) -> int:
+        return self.size(self.initrd)
+
+
+@frozen(kw_only=True)
+class RemoteFile:
+    """A file of a URL bundle that the target downloads: its name there, URL, sha256, size."""
+
+    name: str
+    url: str
+    sha256: str
+    size: int
+
+
+MAX_URL = 2048
+_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#\[\]@&+,=%-]+")
+"""An http(s) URL without characters a shell reads (``$ ' ( ) ! * ;``, quotes, spaces): it is
+passed quoted anyway, and no bundle URL needs them."""
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def check_url(url: object, where: str = "url") -> str:
+    """An http(s) URL of printable ASCII without whitespace or quotes; one line otherwise."""
+    from urllib.parse import urlsplit
+
+    hint = "use an http:// or https:// URL"
+    if not isinstance(url, str) or len(url) > MAX_URL or not _URL.fullmatch(url):
+        raise InvalidInputError(f"{where}: {str(url)[:80]!r} is not an http(s) URL", hint=hint)
+    if not urlsplit(url).hostname:
+        raise InvalidInputError(f"{where}: {url[:80]!r} names no host", hint=hint)
+    return url
+
+
+def check_sha256(value: object, where: str = "sha256") -> str:
+    """64 hex digits (lowercased)."""
+    text = value.lower() if isinstance(value, str) else ""
+    if not _HEX64.fullmatch(text):
+        raise InvalidInputError(
+            f"{where}: {str(value)[:80]!r} is not a sha256", hint="use 64 hex digits"
+        )
+    return text
 
 
 def normalize_arch(value: str) -> str:
@@ -248,14 +308,19 @@ def load_directory(directory: Path) -> Bundle:
             f"format {fmt} is not supported (this nixremote reads {BUNDLE_FORMAT})",
             hint="use a bundle built by this version of nixremote",
         )
-    kernel = _inside(directory, _field(data, meta, "kernel", str, False) or "bzImage", "kernel")
-    initrd_name = _field(data, meta, "initrd", str, False)
-    if initrd_name is None:
-        initrd_name = "initrd.gz" if (directory / "initrd.gz").exists() else "initrd"
-    initrd = _inside(directory, initrd_name, "initrd")
-    for f in (kernel, initrd):
-        if not f.is_file():
-            raise _bad(directory, f"{f.name} is missing")
+    fetch = _remote_files(data, meta)
+    if fetch:
+        kernel, initrd = directory / fetch[0].name, directory / fetch[1].name
+    else:
+        kernel_name = _field(data, meta, "kernel", str, False) or "bzImage"
+        kernel = _inside(directory, kernel_name, "kernel")
+        initrd_name = _field(data, meta, "initrd", str, False)
+        if initrd_name is None:
+            initrd_name = "initrd.gz" if (directory / "initrd.gz").exists() else "initrd"
+        initrd = _inside(directory, initrd_name, "initrd")
+        for f in (kernel, initrd):
+            if not f.is_file():
+                raise _bad(directory, f"{f.name} is missing")
     params = _field(data, meta, "kernelParams", str)
     if "init=" not in params:
         raise _bad(meta, "kernelParams has no init= @ $.kernelParams")
@@ -267,7 +332,7 @@ def load_directory(directory: Path) -> Bundle:
     ):
         raise _bad(meta, f"python {python!r} is not a command name or absolute path @ $.python")
     arch = normalize_arch(_field(data, meta, "arch", str))
-    unpacked = _field(data, meta, "initrdUnpackedBytes", int, False)
+    unpacked = _field(data, meta, "initrdUnpackedBytes", int, bool(fetch))
     if unpacked is None:
         unpacked = unpacked_size(initrd)
     return Bundle(
@@ -280,7 +345,35 @@ def load_directory(directory: Path) -> Bundle:
         python=python,
         initrd_unpacked_bytes=unpacked,
         flake_sources=_flake_sources(data.get("flakeInputs"), meta),
+        fetch=fetch,
     )
+
+
+def _remote_files(data: dict[str, Any], meta: Path) -> tuple[RemoteFile, ...]:
+    """A URL bundle's ``kernel`` and ``initrd``: objects ``{"url", "sha256", "size"}`` (both,
+    or neither: a directory bundle names its files)."""
+    entries = [data.get("kernel"), data.get("initrd")]
+    kinds = [isinstance(e, dict) for e in entries]
+    if not any(kinds):
+        return ()
+    if not all(kinds):
+        raise _bad(meta, "kernel and initrd must both be URL objects, or both file names")
+    out = []
+    for key, entry, name in zip(("kernel", "initrd"), entries, ("bzImage", "initrd"), strict=True):
+        assert isinstance(entry, dict)
+        extra = sorted(set(entry) - {"url", "sha256", "size"})
+        if extra:
+            raise _bad(meta, f"unknown key {extra[0]!r} @ $.{key}.{extra[0]}")
+        size = entry.get("size")
+        if type(size) is not int or size <= 0:
+            raise _bad(meta, f"size must be a positive integer @ $.{key}.size")
+        try:
+            url = check_url(entry.get("url"), f"$.{key}.url")
+            sha = check_sha256(entry.get("sha256"), f"$.{key}.sha256")
+        except InvalidInputError as exc:
+            raise _bad(meta, exc.message, hint=exc.hint or "check the bundle") from None
+        out.append(RemoteFile(name=name, url=url, sha256=sha, size=size))
+    return tuple(out)
 
 
 def _flake_sources(data: Any, meta: Path) -> tuple[FlakeSource, ...]:

@@ -25,6 +25,7 @@ import attrs
 
 from ..core.converter import dumps_plan, loads_plan
 from ..core.errors import CommandFailedError, InvalidInputError, TransportError
+from ..core.filetree import EXTRA_FILES_ARCHIVE, USER_FLAKE_ARCHIVE
 from ..core.hostkeys import host_keys_from_data
 from ..core.phases import INSTALLER_PHASES_OF
 from ..core.plan import Plan
@@ -56,6 +57,20 @@ def installer_phases(run: Run, installer: Transport | None, phases: Sequence[str
     if run.options.dry_run:
         if "format" in wanted:
             plan_disk(run)
+        tree = run.plan.extra_files if run.plan is not None else None
+        if tree is not None and "keys" in wanted:
+            run.step(
+                f"send {len(tree.entries)} extra files ({tree.total_bytes} bytes) from "
+                f"{tree.source} into {EXTRA_FILES_ARCHIVE} (tmpfs, 0600), for {tree.destination}",
+                "install",
+            )
+        flake = run.plan.user_flake if run.plan is not None else None
+        if flake is not None and flake.tree is not None and "flake" in wanted:
+            run.step(
+                f"send the flake {flake.ref} ({len(flake.tree.entries)} entries) into "
+                f"{USER_FLAKE_ARCHIVE}, for {flake.tree.destination}",
+                "install",
+            )
         key_file = run.options.key_file
         run.step(f"send the disk key on stdin into {key_file} (tmpfs, 0600)", "install")
         run.step(
@@ -174,6 +189,10 @@ def _run_installer(
     )
     run.uploaded += result.transferred_bytes
     send_plan(run, installer)
+    if "keys" in wanted:
+        send_extra_files(run, installer)
+    if "flake" in wanted:
+        send_user_flake(run, installer)
     if run.options.disk_key is not None:
         installer.run(
             ["sh", "-c", _WRITE_STDIN, "key", run.options.key_file],
@@ -233,6 +252,53 @@ def held_plan(run: Run, installer: Transport) -> Plan:
             hint="run the kexec phase first (add kexec to --phases), or pass --plan",
         )
     return loads_plan(result.stdout, source=f"{run.target.host}:{handoff.PLAN_PATH}")
+
+
+def send_extra_files(run: Run, installer: Transport) -> None:
+    """Put the plan's ``--extra-files`` tree, read again and checked against the plan, as a
+    tar archive into the installer's tmpfs (0600: it may hold keys); the installer's ``keys``
+    phase copies it into place and removes it."""
+    from .filetree_scan import pack_tree
+
+    assert run.plan is not None
+    tree = run.plan.extra_files
+    if tree is None:
+        return
+    data = pack_tree(tree)
+    installer.run(
+        ["sh", "-c", _WRITE_STDIN, "extra-files", EXTRA_FILES_ARCHIVE], stdin=data, timeout=600
+    )
+    run.uploaded += len(data)
+    report(
+        run.reporter,
+        "step",
+        f"sent {len(tree.entries)} extra files ({len(data)} bytes) for {tree.destination}",
+        phase="install",
+    )
+
+
+def send_user_flake(run: Run, installer: Transport) -> None:
+    """Put a local user flake's source tree (``--flake DIR#NAME``), read again and checked
+    against the plan, as a tar archive into the installer's tmpfs; its ``flake`` phase copies it
+    to /persist/etc/nixos."""
+    from .filetree_scan import pack_tree
+    from .userflake_plan import SKIPPED
+
+    assert run.plan is not None
+    flake = run.plan.user_flake
+    if flake is None or flake.tree is None:
+        return
+    data = pack_tree(flake.tree, what="--flake", keep_owner=False, skip=SKIPPED)
+    installer.run(
+        ["sh", "-c", _WRITE_STDIN, "user-flake", USER_FLAKE_ARCHIVE], stdin=data, timeout=600
+    )
+    run.uploaded += len(data)
+    report(
+        run.reporter,
+        "step",
+        f"sent the flake {flake.ref} ({len(flake.tree.entries)} entries, {len(data)} bytes)",
+        phase="install",
+    )
 
 
 def send_plan(run: Run, installer: Transport) -> None:

@@ -17,15 +17,16 @@ import json
 import shlex
 import time
 
-from ..core.errors import InvalidInputError
+from ..core.errors import InvalidInputError, SafetyError
+from ..core.plan import Plan
 from ..core.progress import report
 from ..core.sshkeys import unique_keys
 from ..core.transport import Transport
-from . import handoff, lifecycle, preflight, upload
-from .bundle import load_bundle
+from . import fetch, handoff, lifecycle, preflight, upload
+from .bundle import Bundle, load_bundle
 from .keypair import generate_host_key
 from .known_hosts import record_known_host
-from .run import Run
+from .run import Run, bundle_travel
 
 PHASE = "kexec"
 
@@ -49,6 +50,21 @@ def kexec(run: Run, transport: Transport | None = None) -> Transport | None:
     except BaseException:
         transport.close()
         raise
+
+
+def check_bundle(plan: Plan, bundle: Bundle) -> None:
+    """Refuse a bundle that travels otherwise than the approved plan says (another way, other
+    URLs, hashes or sizes): what was approved is what runs. A plan without a record (made
+    without ``--bundle``) accepts any."""
+    if plan.bundle is None:
+        return
+    given = bundle_travel(bundle)
+    if (given.how, given.files) != (plan.bundle.how, plan.bundle.files):
+        raise SafetyError(
+            f"the bundle {bundle.source} is not the one the plan was approved with "
+            f"({plan.bundle.source}, {plan.bundle.how})",
+            hint="pass the plan's bundle, or make a new plan with this one",
+        )
 
 
 def _json_list(text: str | None) -> str:
@@ -77,6 +93,7 @@ def _take_over(run: Run, transport: Transport) -> Transport | None:
     pyz = zipapp.build_bytes()
     (run.work / "nixremote.pyz").write_bytes(pyz)
     plan = run.plan_for(info, facts)
+    check_bundle(plan, bundle)
     info = plan.runtime_info  # what was approved travels (the disks the plan chose)
     # the installer lets in what the installed system will trust, and this controller
     keys = unique_keys((*plan.authorized_keys, *run.identity_keys()))
@@ -116,8 +133,14 @@ def _take_over(run: Run, transport: Transport) -> Transport | None:
     initrd = f"{remote}/{bundle.initrd.name}"
     archive_remote = f"{secret}/nixremote-handoff.cpio.gz"
     items = [
-        upload.UploadItem(local=bundle.kernel, remote=kernel),
-        upload.UploadItem(local=bundle.initrd, remote=initrd),
+        *(
+            ()
+            if bundle.fetched  # the host downloads them itself (a URL bundle)
+            else (
+                upload.UploadItem(local=bundle.kernel, remote=kernel),
+                upload.UploadItem(local=bundle.initrd, remote=initrd),
+            )
+        ),
         upload.UploadItem(local=archive_path, remote=archive_remote, mode=0o600),
     ]
     kexec = state.kexec or "kexec"
@@ -125,6 +148,12 @@ def _take_over(run: Run, transport: Transport) -> Transport | None:
     if opts.dry_run:
         if not state.kexec:
             run.step(f"install kexec-tools with {state.package_manager}", PHASE)
+        for f in bundle.fetch:
+            run.step(
+                f"have the host download {f.url} ({f.size} bytes) to {remote}/{f.name} and "
+                f"check its sha256 {f.sha256}",
+                PHASE,
+            )
         for it, there in upload.pending(transport, items):
             if there:
                 report(run.reporter, "skip", f"{it.remote} is already on the target", phase=PHASE)
@@ -149,6 +178,8 @@ def _take_over(run: Run, transport: Transport) -> Transport | None:
     transport.run(
         ["sh", "-c", 'umask 077; mkdir -p -- "$1" && chmod 0700 -- "$1"', "secret", secret]
     )
+    if bundle.fetched:
+        fetch.fetch_on_target(transport, bundle.fetch, remote, reporter=run.reporter)
     result = upload.upload(transport, items, reporter=run.reporter, phase="upload")
     run.uploaded += result.transferred_bytes
 

@@ -20,6 +20,7 @@ import attrs
 from attrs import field, frozen
 
 from ..core.errors import PlanError
+from ..core.filetree import FileTree
 from ..core.flakeparts import FlakeFile, FlakeInput
 from ..core.hookcalls import Hooks
 from ..core.layout import DiskLayout, LayoutOptions
@@ -46,8 +47,8 @@ class PlanOptions:
     (``replace_authorized_keys``: instead of them, ``--authorized-keys-file``; a plan without
     any is refused unless ``require_authorized_keys`` is off: ``nixremote disk``, which installs
     no system), the phases the plan is for, the flake sources the bundle's installer carries
-    (``flakeInputs``), and the settings the hooks get (checked ones: ``<plugin>.<key>`` ->
-    text; a mapping or pairs)."""
+    (``flakeInputs``), the settings the hooks get (checked ones: ``<plugin>.<key>`` ->
+    text; a mapping or pairs), and the ``--extra-files`` tree as listed."""
 
     layout: str | None = None
     disks: tuple[str, ...] = ()
@@ -59,6 +60,7 @@ class PlanOptions:
     phases: tuple[str, ...] = CONTROLLER_PHASES
     flake_sources: tuple[FlakeSource, ...] = ()
     settings: tuple[tuple[str, str], ...] = field(default=(), converter=as_pairs)
+    extra_files: FileTree | None = None
 
 
 def resolve_disks(info: RuntimeInfo, names: Sequence[str]) -> tuple[str, ...]:
@@ -281,5 +283,6 @@ def make_plan(
         files=parts.files,
         flake_inputs=parts.inputs,
         settings=recorded_settings(pm, settings),
+        extra_files=options.extra_files,
         now=now,
     )

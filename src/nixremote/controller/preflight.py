@@ -194,7 +194,7 @@ def check(
             hint=f"use a bundle built for {arch}" if arch else "check `uname -m` on the host",
         )
     total = state.mem_total or info.memory_bytes
-    files = bundle.kernel.stat().st_size + bundle.initrd.stat().st_size + archive_bytes
+    files = bundle.kernel_bytes + bundle.initrd_bytes + archive_bytes
     need = bundle.initrd_unpacked_bytes + files + INSTALLER_MARGIN
     if total is None or total < need:
         raise PreflightError(
@@ -206,8 +206,8 @@ def check(
     # on the old system: the uploaded kernel and initrd (what is not there yet) in the upload
     # directory; the archive and the combined initrd made for the load (initrd + archive,
     # removed after it) in the secret directory (tmpfs); and kexec's copy of all of it
-    images = bundle.kernel.stat().st_size + bundle.initrd.stat().st_size
-    combined = bundle.initrd.stat().st_size + archive_bytes
+    images = bundle.kernel_bytes + bundle.initrd_bytes
+    combined = bundle.initrd_bytes + archive_bytes
     in_secret = bool(state.secret_dirs)
     secret = secret_bytes(bundle, archive_bytes) if in_secret else 0
     missing = max(0, images - state.upload_present)
@@ -264,7 +264,7 @@ def check(
 
 def secret_bytes(bundle: Bundle, archive_bytes: int) -> int:
     """What the secret directory holds at most: the archive and the combined initrd."""
-    return 2 * archive_bytes + bundle.initrd.stat().st_size
+    return 2 * archive_bytes + bundle.initrd_bytes
 
 
 def secret_dir(state: TargetState, need: int = 0, *, host: str = "the host") -> str:

@@ -21,7 +21,7 @@ from ..core.hostkeys import INITRD_SSH_PORT, HostKey
 from ..core.layout import KEY_FILE
 from ..core.models import RuntimeInfo
 from ..core.phases import CONTROLLER_PHASES
-from ..core.plan import Plan
+from ..core.plan import BundleFile, BundleTravel, Plan
 from ..core.plugins import PluginManager
 from ..core.progress import Reporter, report
 from ..core.settings import as_pairs
@@ -67,11 +67,16 @@ class InstallOptions:
     ``state_file`` and ``host_flake`` are where it looks) and goes on from there; it never
     formats a disk whose install finished unless ``force_format`` (an explicit ``format``
     without the kexec asks ``confirm`` again, even with ``yes``).
+    ``extra_files`` is a directory copied into the installed system's ``/persist`` (owners
+    and modes kept), listed in the plan. ``user_flake`` (``REF#NAME``) is the user's own flake
+    the installer builds; ``nixremote_flake`` the nixremote reference of nixremote's host flake.
     """
 
     bundle: Path | None = None
     plan: Plan | None = None
-    flake: str | None = None
+    nixremote_flake: str | None = None
+    user_flake: str | None = None
+    extra_files: Path | None = None
     disk_key: bytes | None = field(default=None, repr=False)
     layout: str | None = None
     disks: tuple[str, ...] = ()
@@ -116,6 +121,17 @@ class InstallResult:
     steps: tuple[str, ...] = ()
     known_hosts: Path | None = None
     verified: tuple[tuple[str, str], ...] = ()
+
+
+def bundle_travel(bundle: Bundle) -> BundleTravel:
+    """How ``bundle`` reaches the target, as the plan records it."""
+    if bundle.fetched:
+        files = tuple(
+            BundleFile(name=f.name, size=f.size, url=f.url, sha256=f.sha256) for f in bundle.fetch
+        )
+        return BundleTravel(source=str(bundle.source), how="url", files=files)
+    files = tuple(BundleFile(name=p.name, size=bundle.size(p)) for p in bundle.files)
+    return BundleTravel(source=str(bundle.source), how="upload", files=files)
 
 
 class Run:
@@ -203,7 +219,7 @@ class Run:
     ) -> Transport:
         """Root on ``port``, strictly checked (the installer, the initrd, the installed system:
         each lets root in with the handed-over keys, whoever ran the old system)."""
-        root = attrs.evolve(self.target, user="root")
+        root = attrs.evolve(self.target, user="root", sudo=False, sudo_prompt=None)
         return self.connector(
             root,
             known_hosts=known_hosts or self.target.known_hosts,
@@ -242,29 +258,39 @@ class Run:
 
     def make_plan(self, info: RuntimeInfo, facts: Facts) -> Plan:
         """The plan for the collected host: every hook asked here, once."""
+        from .filetree_scan import scan_tree
         from .parsers import parse_machine_id
         from .planning import PlanOptions, make_plan
 
         opts = self.options
+        tree = scan_tree(opts.extra_files) if opts.extra_files is not None else None
         extra = opts.authorized_keys
         if not opts.replace_authorized_keys:
             extra = (*extra, *self.identity_keys())
-        return make_plan(
+        made = make_plan(
             info,
             PlanOptions(
                 layout=opts.layout,
                 disks=opts.disks,
-                nixremote_flake=opts.flake,
+                nixremote_flake=opts.nixremote_flake,
                 authorized_keys=extra,
                 replace_authorized_keys=opts.replace_authorized_keys,
                 phases=opts.phases,
                 flake_sources=self.bundle.flake_sources if self.bundle else (),
                 settings=opts.settings,
+                extra_files=tree,
             ),
             target=self.target.address,
             machine_id=parse_machine_id(facts.get("machine-id")),
             pm=lifecycle.plugins(self),
         )
+        if self.bundle is not None:
+            made = attrs.evolve(made, bundle=bundle_travel(self.bundle))
+        if opts.user_flake is None:
+            return made
+        from . import userflake_plan
+
+        return userflake_plan.attach(made, opts.user_flake, reporter=self.reporter)
 
     def plan_for(self, info: RuntimeInfo, facts: Facts) -> Plan:
         """The plan to run: the approved one (refused if the host drifted), else a new one;

@@ -185,6 +185,7 @@ class SshTransport:
         self.sudo = sudo and user != "root"
         self._sudo_password = sudo_password
         self._sudo_prompt = sudo_prompt
+        self._sudo_asked = False
         self._reporter = reporter
         self.commands_run = 0
         """Exec channels opened so far (one per :meth:`run`, :meth:`put`, :meth:`get`)."""
@@ -404,8 +405,11 @@ class SshTransport:
             env = os.environ.get(SUDO_PASSWORD_ENV)
             if env is not None:
                 self._sudo_password = env
-            elif self._sudo_prompt is not None:
-                self._sudo_password = self._sudo_prompt()
+            elif self._sudo_prompt is not None and not self._sudo_asked:
+                # ask once, and only when sudo wants a password (``sudo -n true`` fails)
+                self._sudo_asked = True
+                if not self._exec(["true"], stdin=None, timeout=CHANNEL_TIMEOUT).ok:
+                    self._sudo_password = self._sudo_prompt()
         return self._sudo_password
 
     def command_line(self, argv: Sequence[str]) -> tuple[str, bytes]:

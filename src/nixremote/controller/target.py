@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from attrs import frozen
+from attrs import field, frozen
 
 from ..core.progress import Reporter
 from ..core.transport import Transport
@@ -15,7 +15,13 @@ from ..core.transport import Transport
 @frozen(kw_only=True)
 class Target:
     """How to reach the host: ``[user@]host``, port, key, the known_hosts file to check/record
-    in, and the host key policy for the running (rescue) system (``strict``/``accept-new``)."""
+    in, and the host key policy for the running (rescue) system (``strict``/``accept-new``).
+
+    ``sudo``: a non-root ``user`` runs every command on the running system through sudo (the
+    collect, the preflight, the upload, the kexec); its password, when sudo wants one, comes
+    from ``NIXREMOTE_SUDO_PASSWORD`` or ``sudo_prompt`` (asked once) and travels on stdin. The
+    installer, the initrd and the installed system are reached as root (with the handed-over
+    keys), never through sudo."""
 
     host: str
     user: str = "root"
@@ -24,6 +30,8 @@ class Target:
     known_hosts: Path | None = None
     host_key_policy: str = "strict"
     connect_timeout: float = 15.0
+    sudo: bool = False
+    sudo_prompt: Callable[[], str] | None = field(default=None, eq=False, repr=False)
 
     @property
     def known_hosts_path(self) -> Path:
@@ -59,5 +67,7 @@ def ssh_connector(
         known_hosts=known_hosts,
         host_key_policy=policy,
         connect_timeout=target.connect_timeout,
+        sudo=target.sudo,
+        sudo_prompt=target.sudo_prompt,
         reporter=reporter,
     )

@@ -32,6 +32,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from . import jsontext, layout, validate
 from .diskplan import Step
 from .errors import InvalidValueError, RuntimeInfoError
+from .filetree import FileTree, TreeEntry
 from .flakeparts import FlakeFile, FlakeInput
 from .models import (
     SCHEMA_VERSION,
@@ -44,6 +45,8 @@ from .models import (
 )
 from .plan import (
     PLAN_SCHEMA_VERSION,
+    BundleFile,
+    BundleTravel,
     FlakeSource,
     HostFlakeInputs,
     Plan,
@@ -52,6 +55,7 @@ from .plan import (
     TargetIdentity,
 )
 from .sshkeys import strip_options
+from .userflake import UserFlake
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +147,11 @@ def make_converter() -> cattrs.Converter:
         FlakeInput,
         HostFlakeInputs,
         PluginRecord,
+        TreeEntry,
+        FileTree,
+        UserFlake,
+        BundleFile,
+        BundleTravel,
     ):
         _register_camel(conv, model)
     _register_camel(  # settings as an object: {"<plugin>.<key>": "value"}

@@ -21,12 +21,14 @@ from . import diskplan
 from . import validate as v
 from .diskplan import Step
 from .errors import PlanError
+from .filetree import FileTree
 from .flakeparts import FlakeFile, FlakeInput
 from .layout import DiskLayout
 from .models import RuntimeInfo
 from .nixtext import check_flake_url, layout_module
 from .phases import CONTROLLER_PHASES
 from .sshkeys import check_key, parse_key_line, unique_keys
+from .userflake import UserFlake
 
 PLAN_SCHEMA_VERSION = 1
 """The ``schemaVersion`` of ``plan.json`` that this version writes and the newest it reads."""
@@ -110,6 +112,28 @@ class HostFlakeInputs:
 
 
 @frozen(kw_only=True)
+class BundleFile:
+    """A file of the kexec bundle: its name, size and, for a URL bundle, where the target
+    downloads it from and its sha256."""
+
+    name: str = field(validator=v.check(v.text))
+    size: int = 0
+    url: str | None = field(default=None, validator=v.check(v.optional(v.text)))
+    sha256: str | None = field(default=None, validator=v.check(v.optional(v.text)))
+
+
+@frozen(kw_only=True)
+class BundleTravel:
+    """How the kexec bundle reaches the target: ``upload`` (from the controller) or ``url``
+    (the target downloads it and checks its sha256); ``source`` the bundle's directory or
+    tarball on the controller."""
+
+    source: str = field(validator=v.check(v.text))
+    how: str = field(validator=v.check(lambda x: v.name(x, what="bundle travel")))
+    files: tuple[BundleFile, ...] = ()
+
+
+@frozen(kw_only=True)
 class PluginRecord:
     """A plugin that took part in the decisions: its name and distribution version."""
 
@@ -125,7 +149,10 @@ class Plan:
     are the controller's phases the plan was approved for; ``authorized_keys`` the SSH keys the
     installed system will trust (key lines without options; the installed system's
     ``rootAuthorizedKeys``); ``settings`` the plugin settings the hooks decided with
-    (``<plugin>.<key>`` -> value; secret values redacted).
+    (``<plugin>.<key>`` -> value; secret values redacted); ``extra_files`` the tree
+    ``--extra-files`` copies into the installed system's ``/persist`` (every entry listed);
+    ``user_flake`` the user's own flake the installer builds (``--flake REF#NAME``) instead
+    of the host flake nixremote writes; ``bundle`` how the kexec bundle reaches the target.
     """
 
     target: str = field(validator=v.check(lambda t: v.text(t, what="target")))
@@ -138,6 +165,9 @@ class Plan:
     phases: tuple[str, ...] = ()
     plugins: tuple[PluginRecord, ...] = ()
     settings: tuple[tuple[str, str], ...] = ()
+    extra_files: FileTree | None = None
+    user_flake: UserFlake | None = None
+    bundle: BundleTravel | None = None
     created: str = ""
     schema_version: int = PLAN_SCHEMA_VERSION
 
@@ -219,6 +249,7 @@ def build_plan(
     files: Iterable[FlakeFile] = (),
     flake_inputs: Iterable[FlakeInput] = (),
     settings: Iterable[tuple[str, str]] = (),
+    extra_files: FileTree | None = None,
     now: datetime.datetime | None = None,
 ) -> Plan:
     """A plan from decisions already taken: the layout (its steps follow from it), the host
@@ -263,5 +294,6 @@ def build_plan(
         phases=tuple(phases),
         plugins=tuple(plugins),
         settings=tuple(sorted(settings)),
+        extra_files=extra_files,
         created=created,
     )

@@ -83,6 +83,61 @@ def _size(value: int | None) -> str:
     return "size unknown" if value is None else f"{value / 2**30:.1f} GiB"
 
 
+MAX_TREE_LINES = 40
+"""The most entries of a copied tree the summary names one by one."""
+
+
+def extra_files_lines(plan: Plan) -> list[str]:
+    """The ``--extra-files`` tree: where it goes, then each entry with its mode and owner."""
+    tree = plan.extra_files
+    if tree is None:
+        return []
+    lines = [
+        f"extra:     {len(tree.entries)} entries ({tree.total_bytes} bytes) from {tree.source} "
+        f"into {tree.destination}"
+    ]
+    for e in tree.entries[:MAX_TREE_LINES]:
+        what = {"dir": "/", "file": f" ({e.size} bytes)", "symlink": f" -> {e.target}"}[e.kind]
+        lines.append(f"  {e.mode:04o} {e.uid}:{e.gid} {tree.destination}/{e.path}{what}")
+    if len(tree.entries) > MAX_TREE_LINES:
+        lines.append(f"  ... and {len(tree.entries) - MAX_TREE_LINES} more")
+    return lines
+
+
+def user_flake_lines(plan: Plan) -> list[str]:
+    """The user's flake (``--flake REF#NAME``): what is built and how it reaches the installer."""
+    flake = plan.user_flake
+    if flake is None:
+        return []
+    if flake.tree is None:
+        return [f"flake:     {flake.ref}#{flake.name} (fetched by the installer; not copied)"]
+    tree = flake.tree
+    where = (
+        f"runtime info written to {flake.runtime_info_path}"
+        if flake.runtime_info_path
+        else "no runtime-info.json written"
+    )
+    return [
+        f"flake:     {flake.ref}#{flake.name} (copied: {len(tree.entries)} entries, "
+        f"{tree.total_bytes} bytes, into {tree.destination}; {where})"
+    ]
+
+
+def bundle_lines(plan: Plan) -> list[str]:
+    """Which way the kexec bundle travels: uploaded from here, or fetched by the target."""
+    travel = plan.bundle
+    if travel is None:
+        return []
+    if travel.how == "url":
+        lines = [f"bundle:    fetched by the target itself (from {travel.source}'s URLs)"]
+        lines += [
+            f"  {f.name} ({f.size} bytes) from {f.url}, sha256 {f.sha256}" for f in travel.files
+        ]
+        return lines
+    sizes = ", ".join(f"{f.name} ({f.size} bytes)" for f in travel.files)
+    return [f"bundle:    uploaded from this machine: {travel.source}: {sizes}"]
+
+
 def plan_lines(plan: Plan) -> list[str]:
     """A plan as a person approves it at a glance: the host, each disk that will be wiped, the
     pool and datasets, the boot mode, the keys the installed system will trust, the plugins."""
@@ -127,6 +182,9 @@ def plan_lines(plan: Plan) -> list[str]:
         lines.append(f"input:     {item.name} = {item.url} ({how})")
     for name, value in plan.settings:
         lines.append(f"setting:   {name} = {value}")
+    lines.extend(extra_files_lines(plan))
+    lines.extend(user_flake_lines(plan))
+    lines.extend(bundle_lines(plan))
     plugins = ", ".join(f"{p.name} {p.version}" if p.version else p.name for p in plan.plugins)
     lines.append(f"decided:   {plugins or 'built-in defaults only'} ({plan.created})")
     return lines

@@ -7,9 +7,11 @@ The phases, in order (:data:`PHASES`):
     mounts under the layout's ``mount_root``, ``/mnt``), run through a
     :class:`~nixremote.core.transport.LocalTransport` with the disk key on stdin.
 ``keys``
-    The installed system's SSH host keys (ed25519 and rsa 4096, the two NixOS generates by
-    default) in ``/persist/etc/ssh/`` and the initrd's host key for the remote unlock on port
-    2222 in ``/persist/etc/secrets/initrd/ssh_host_ed25519_key`` (private keys 0600, public 0644,
+    First the plan's ``--extra-files`` tree into ``/persist`` (:mod:`.filetree_apply`; a host
+    key pair among them is kept). Then the installed system's SSH host keys (ed25519 and
+    rsa 4096, the two NixOS generates by default) in ``/persist/etc/ssh/`` and the initrd's
+    host key for the remote unlock on port 2222 in
+    ``/persist/etc/secrets/initrd/ssh_host_ed25519_key`` (private keys 0600, public 0644,
     directories of secrets 0700), made with ``ssh-keygen``. A complete, matching pair from an
     earlier attempt is kept, so a resumed run reports the same fingerprints.
 ``flake``
@@ -69,6 +71,7 @@ from ..core.errors import (
     SafetyError,
     TransportError,
 )
+from ..core.filetree import EXTRA_FILES_ARCHIVE, USER_FLAKE_ARCHIVE
 from ..core.hostflake import (
     HOST_FLAKE_DIR,
     HOST_SSH_KEY_DIR,
@@ -204,7 +207,9 @@ class InstallerConfig:
     ``nixos_install``/``reboot_command``: the commands (looked up on ``PATH``);
     ``mountinfo``: the mount table to read (tests); ``check_identity``: before formatting, check
     that this is the host the plan names (:func:`.safety.check_identity`; a plan from the
-    controller), with the kexec's marker at ``identity_marker`` when given.
+    controller), with the kexec's marker at ``identity_marker`` when given;
+    ``extra_files_archive``: where the controller put the plan's ``--extra-files`` archive;
+    ``user_flake_archive``: the local ``--flake`` source tree.
     """
 
     key_file: Path | None = None
@@ -218,6 +223,8 @@ class InstallerConfig:
     mountinfo: Path = Path("/proc/self/mountinfo")
     identity_marker: Path | None = None
     check_identity: bool = False
+    extra_files_archive: Path = Path(EXTRA_FILES_ARCHIVE)
+    user_flake_archive: Path = Path(USER_FLAKE_ARCHIVE)
 
 
 @frozen(kw_only=True)
@@ -441,7 +448,28 @@ class Installer:
             steps=self.plan.steps,
         )
 
+    def extra_files(self) -> None:
+        """Copy the plan's ``--extra-files`` tree into place (before the host keys: a key pair
+        it brings is kept by :meth:`_make_key`, and reported), then remove the archive."""
+        from .filetree_apply import apply_tree
+
+        tree = self.plan.extra_files
+        if tree is None:
+            return
+        archive = self.config.extra_files_archive
+        if not archive.is_file():
+            raise PlanError(
+                f"the plan lists {len(tree.entries)} extra files, but {archive} is missing",
+                hint="run the install phase from the controller (it sends the archive)",
+            )
+        target = self.path(tree.destination)
+        target.mkdir(mode=0o755, parents=True, exist_ok=True)
+        count = apply_tree(tree, archive, target)
+        archive.unlink()
+        self._report("step", f"copied {count} extra files into {target}", "keys")
+
     def phase_keys(self) -> None:
+        self.extra_files()
         host = self.info.host_name
         ssh_dir = self.path(SSH_DIR)
         ssh_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -488,9 +516,54 @@ class Installer:
         except InvalidInputError:
             return False
 
+    def user_flake(self) -> None:
+        """The user's flake instead of nixremote's host flake: a local one copied from its
+        archive (then removed), with the host's ``runtime-info.json`` written where the plan
+        says (the plan's keys as ``rootAuthorizedKeys``); a remote one needs nothing here."""
+        from ..core.converter import dumps_runtime_info
+        from .filetree_apply import apply_tree
+
+        flake = self.plan.user_flake
+        assert flake is not None
+        if flake.tree is None:
+            self._report("step", f"{flake.ref}#{flake.name}: fetched by nixos-install", "flake")
+            return
+        archive = self.config.user_flake_archive
+        if not archive.is_file():
+            raise PlanError(
+                f"the plan installs the flake {flake.ref}, but {archive} is missing",
+                hint="run the install phase from the controller (it sends the flake)",
+            )
+        target = self.path(flake.tree.destination)
+        target.mkdir(mode=0o755, parents=True, exist_ok=True)
+        count = apply_tree(flake.tree, archive, target)
+        archive.unlink()
+        self._report("step", f"copied the flake {flake.ref} ({count} entries) to {target}", "flake")
+        if flake.runtime_info_path:
+            info = attrs.evolve(self.info, root_authorized_keys=self.plan.authorized_keys)
+            path = target / flake.runtime_info_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent.is_symlink() or path.is_symlink():
+                raise SafetyError(f"{path} is a symlink", hint="the flake's host dir must be real")
+            path.write_text(dumps_runtime_info(info), encoding="utf-8")
+            self._report("step", f"wrote {path}", "flake")
+
+    def flake_ref(self) -> str:
+        """What ``nixos-install --flake`` builds: the user's flake (its copy, for a local one)
+        or nixremote's host flake."""
+        flake = self.plan.user_flake
+        if flake is None:
+            return f"{self.path(FLAKE_DIR)}#{self.config.flake_attr}"
+        if flake.tree is None:
+            return f"{flake.ref}#{flake.name}"
+        return f"{self.path(flake.tree.destination)}#{flake.name}"
+
     def phase_flake(self) -> None:
         from ..core import hostflake
 
+        if self.plan.user_flake is not None:
+            self.user_flake()
+            return
         inputs = self.plan.host_flake
         # the installed system trusts the plan's keys (rootAuthorizedKeys of its runtime info)
         info = attrs.evolve(self.info, root_authorized_keys=self.plan.authorized_keys)
@@ -506,7 +579,7 @@ class Installer:
         )
 
     def phase_install(self) -> None:
-        flake = f"{self.path(FLAKE_DIR)}#{self.config.flake_attr}"
+        flake = self.flake_ref()
         argv = [
             self.config.nixos_install,
             "--no-root-passwd",

@@ -61,6 +61,8 @@ RESCUE_PACKAGES = (
     "procps",
     "ca-certificates",
     "less",
+    # a non-root login with sudo (tests/vm/test_byo.py adds the user at run time)
+    "sudo",
     # without it apt satisfies init-system-helpers with usrmerge, which drags in perl
     "usr-is-merged",
 )

@@ -24,6 +24,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -39,6 +40,7 @@ from . import scripts, standin
 from .builder import VmArtifacts, build
 from .console import _find_outside_argv
 from .hoster import HosterNetwork, Router
+from .httpfwd import HTTP_FORWARD_ADDRESS, HTTP_RELAY
 from .keys import KeyPair, generate_key, handoff_archive, known_hosts_line
 from .process import _die_with_parent, free_port, pid_alive
 
@@ -98,6 +100,7 @@ class RescueVm:
         detach: bool = False,
         network: HosterNetwork | None = None,
         router: Router | None = None,
+        http_forward: int | None = None,
     ) -> None:
         self._artifacts = artifacts
         self._cache_dir = cache_dir
@@ -133,6 +136,7 @@ class RescueVm:
         )
         self.boot_timeout = boot_timeout
         self.no_reboot = no_reboot
+        self.http_forward = http_forward
         self.detach = detach
         self.console_log = self.workdir / "console.log"
         self.qemu_log = self.workdir / "qemu.log"
@@ -276,12 +280,23 @@ class RescueVm:
             ]
         return argv
 
+    def _guestfwd(self) -> str:
+        """``,guestfwd=...`` for :attr:`http_forward`: the guest's connections to
+        :data:`HTTP_FORWARD_ADDRESS` port 80 reach 127.0.0.1:<http_forward> on this machine,
+        each through a relay process (``restrict=on`` stays: nothing else leaves the VM)."""
+        if self.http_forward is None:
+            return ""
+        relay = self.workdir / "http-relay.py"
+        relay.write_text(HTTP_RELAY)
+        command = f"{sys.executable} {relay} {int(self.http_forward)}"
+        return f",guestfwd=tcp:{HTTP_FORWARD_ADDRESS}:80-cmd:{command.replace(',', ',,')}"
+
     def _net_argv(self) -> list[str]:
         if self.network is None:
             return [
                 "-netdev",
                 f"user,id=net0,restrict=on,hostfwd=tcp:{self.host}:{self.ssh_port}-:22,"
-                f"hostfwd=tcp:{self.host}:{self.unlock_port}-:2222",
+                f"hostfwd=tcp:{self.host}:{self.unlock_port}-:2222{self._guestfwd()}",
                 "-device",
                 f"virtio-net-pci,netdev=net0,mac={self.mac},romfile=",
             ]

@@ -335,7 +335,13 @@ if error is None:
     try:
         os.makedirs(dest, exist_ok=True)
         shutil.copyfile(src, os.path.join(dest, "ssh_host_ed25519_key"))
-        with open(os.path.join(found, "runtime-info.json")) as fh:
+        # nixremote's host flake has it at its root; a fleet under hosts/<name>/
+        attr = flake.split("#", 1)[1] if "#" in flake else ""
+        info = os.path.join(found, "runtime-info.json")
+        if not os.path.isfile(info) and attr:
+            info = os.path.join(found, "hosts", attr, "runtime-info.json")
+        record["runtimeInfo"] = os.path.relpath(info, found)
+        with open(info) as fh:
             keys = json.load(fh).get("rootAuthorizedKeys", [])
         with open(os.path.join(dest, "authorized_keys"), "w") as fh:
             fh.write("".join(k.strip() + "\n" for k in keys))
