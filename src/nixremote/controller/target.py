@@ -15,7 +15,8 @@ from ..core.transport import Transport
 @frozen(kw_only=True)
 class Target:
     """How to reach the host: ``[user@]host``, port, key, the known_hosts file to check/record
-    in, and the host key policy for the running (rescue) system (``strict``/``accept-new``)."""
+    in, the host key policy for the running (rescue) system (``strict``/``accept-new``), and a
+    jump host (``[user@]host[:port]``) to connect through."""
 
     host: str
     user: str = "root"
@@ -24,6 +25,7 @@ class Target:
     known_hosts: Path | None = None
     host_key_policy: str = "strict"
     connect_timeout: float = 15.0
+    jump: str | None = None
 
     @property
     def known_hosts_path(self) -> Path:
@@ -59,5 +61,6 @@ def ssh_connector(
         known_hosts=known_hosts,
         host_key_policy=policy,
         connect_timeout=target.connect_timeout,
+        jump=target.jump,
         reporter=reporter,
     )
