@@ -22,6 +22,9 @@ class AliasOption(click.Option):
         super().__init__([*param_decls, *aliases], **attrs)
         self.aliases = tuple(aliases)
 
+    def get_error_hint(self, ctx: click.Context) -> str:
+        return " / ".join(f"'{o}'" for o in self.opts if o not in self.aliases)
+
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
         opts = self.opts
         self.opts = [o for o in opts if o not in self.aliases]
