@@ -164,13 +164,14 @@ class LazyGroup(click.Group):
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from .output import emit_error, json_active, set_json_mode
+        from .output import emit_error, json_requested, set_json_mode
 
         set_json_mode(False)
+        json_requested(reset=True)
         try:
             return super().invoke(ctx)
         except NixremoteError as exc:
-            if json_active():
+            if json_requested():
                 # a --json command ends with its error event, and stderr stays quiet
                 emit_error(
                     exc.message,
@@ -182,6 +183,7 @@ class LazyGroup(click.Group):
             raise
         finally:
             set_json_mode(False)
+            json_requested(reset=True)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []

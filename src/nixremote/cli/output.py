@@ -52,24 +52,64 @@ JSON_KINDS = ("start", "step", "progress", "done", "skip", "warning", "failed", 
 """The kinds of a ``--json`` line. A library ``error`` event in the middle of a run (a step or
 phase that failed) is written as ``failed``: the one ``error`` is the run's last line."""
 
-_json = {"active": False}
+class _JsonLogHandler(logging.Handler):
+    """Under ``--json``: a log record of WARNING or worse becomes a ``warning`` event on stdout
+    (the progress logger's records are events already, and are left out)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == "nixremote.progress":
+            return
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken log call must not break the output
+            message = str(record.msg)
+        json_event(
+            Event(
+                kind="warning",
+                message=message,
+                data={"logger": record.name, "level": record.levelname.lower()},
+            )
+        )
+
+
+_json: dict[str, Any] = {"active": False, "handlers": None, "requested": False}
 
 
 def json_active() -> bool:
     """Whether this command's output is JSON lines (``--json`` was given)."""
-    return _json["active"]
+    return bool(_json["active"])
 
 
 def set_json_mode(active: bool) -> None:
-    """Turn ``--json`` output on or off: on, log records stay off stderr (the events say it)."""
+    """Turn ``--json`` output on or off. On, stderr stays quiet: the log's warnings become
+    ``warning`` events on stdout and nothing else is logged."""
+    root = logging.getLogger()
+    if active and _json["handlers"] is None:
+        _json["handlers"] = list(root.handlers)
+        root.handlers = [_JsonLogHandler()]
+    elif not active and _json["handlers"] is not None:
+        root.handlers = _json["handlers"]
+        _json["handlers"] = None
     _json["active"] = active
-    logging.disable(logging.CRITICAL if active else logging.NOTSET)
+    _json["requested"] = _json["requested"] or active
+
+
+def json_requested(reset: bool = False) -> bool:
+    """Whether ``--json`` was given in this run (after the command's context closed too: the
+    ``error`` event is written last); ``reset`` forgets it, for the next run in this process."""
+    was = bool(_json["requested"])
+    if reset:
+        _json["requested"] = False
+    return was
 
 
 def _json_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
     if value:
         set_json_mode(True)
-        ctx.call_on_close(lambda: logging.disable(logging.NOTSET))
+        ctx.call_on_close(lambda: set_json_mode(False))
     return value
 
 
@@ -176,10 +216,13 @@ def _progress_log_off() -> Iterator[None]:
     adds log lines, never a second copy of an event)."""
     logger = logging.getLogger("nixremote.progress")
     before = logger.propagate
+    sink = logging.NullHandler()  # else logging's last resort prints the warnings again
     logger.propagate = False
+    logger.addHandler(sink)
     try:
         yield
     finally:
+        logger.removeHandler(sink)
         logger.propagate = before
 
 
