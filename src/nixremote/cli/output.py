@@ -308,11 +308,15 @@ def progress_reporter(*, json_lines: bool = False) -> Iterator[Reporter]:
                         amount="",
                     )
                 progress.update(
-                    tasks[key], completed=event.current or 0, amount=safe(amount(event))
+                    tasks[key],
+                    completed=event.current or 0,
+                    amount=safe(amount(event)),
+                    refresh=event.unit != "bytes",  # a transfer reports often: drawn 10 times a s
                 )
                 return
-            for key in [k for k in tasks if k[0] == event.phase]:
-                progress.remove_task(tasks.pop(key))  # that wait or transfer is over
+            if event.kind != "warning":
+                for key in [k for k in tasks if k[0] == event.phase]:
+                    progress.remove_task(tasks.pop(key))  # that wait or transfer is over
             if quiet and not _shown_when_quiet(event):
                 return
             style = {"warning": "yellow", "error": "red", "done": "green"}.get(event.kind, "")
