@@ -52,6 +52,7 @@ JSON_KINDS = ("start", "step", "progress", "done", "skip", "warning", "failed", 
 """The kinds of a ``--json`` line. A library ``error`` event in the middle of a run (a step or
 phase that failed) is written as ``failed``: the one ``error`` is the run's last line."""
 
+
 class _JsonLogHandler(logging.Handler):
     """Under ``--json``: a log record of WARNING or worse becomes a ``warning`` event on stdout
     (the progress logger's records are events already, and are left out)."""
