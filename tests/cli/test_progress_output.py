@@ -176,3 +176,17 @@ def test_quiet_dry_run_still_prints_the_plan(loopback_sshd: LoopbackSshd, tmp_pa
     assert proc.returncode == 0, proc.stderr
     assert "WIPE:" in proc.stderr  # the plan is the output of a dry run
     assert "[connect]" not in proc.stderr and "[collect]" not in proc.stderr
+
+
+def test_v_adds_log_lines_without_doubling_events() -> None:
+    capture = Path(__file__).resolve().parents[1] / "data" / "captures" / "netns-hoster-a.txt"
+    for argv in (["-v", "info"], ["info", "-v"], ["info", "-vv"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "nixremote.cli.main", *argv, "--from-facts", str(capture)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr.count("hoster: generic") == 1, (argv, proc.stderr)
+        assert "nixremote.progress" not in proc.stderr

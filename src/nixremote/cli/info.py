@@ -10,12 +10,11 @@ import click
 
 from ..core.errors import InvalidInputError, NixremoteError
 from .options import connection_options, settings_options, target_from
-from .output import emit_result, json_event, json_option
+from .output import emit_result, json_event, json_option, line_renderer, progress_log_off
 
 if TYPE_CHECKING:
     from ..core.facts import Facts
     from ..core.models import RuntimeInfo
-    from ..core.progress import Event
 
 
 def _human_size(value: int | None) -> str:
@@ -69,16 +68,6 @@ def summary(info: RuntimeInfo, facts: Facts | None = None) -> str:
         lines.append(f"  {mark} {disk.stable_path}  {_human_size(disk.size_bytes)}{model}")
     lines.append(f"authorized keys: {len(info.root_authorized_keys)}")
     return "\n".join(lines)
-
-
-def _stderr_reporter(quiet: bool) -> Any:
-    def reporter(event: Event) -> None:
-        if event.kind in ("warning", "error"):
-            click.echo(f"{event.kind}: {event.message}", err=True)
-        elif not quiet:
-            click.echo(event.message, err=True)
-
-    return reporter
 
 
 @click.command("info")
@@ -154,7 +143,10 @@ def info_cmd(
             hint="e.g. nixremote info root@203.0.113.7",
         )
     quiet = bool((ctx.obj or {}).get("quiet")) or as_json
-    reporter: Any = json_event if as_json else _stderr_reporter(quiet)
+    ctx.with_resource(progress_log_off())  # the events are shown here: no copy from the log
+    reporter: Any = (
+        json_event if as_json else line_renderer(lambda t: click.echo(t, err=True), quiet=quiet)
+    )
     pm, settings = plugins_and_settings(sets, config, {"disk": disk} if disk else {})
     transport: Any
     if from_facts is not None:

@@ -212,7 +212,7 @@ def _shown_when_quiet(event: Event) -> bool:
 
 
 @contextmanager
-def _progress_log_off() -> Iterator[None]:
+def progress_log_off() -> Iterator[None]:
     """The renderer shows every event: the progress logger's copy stays off stderr (``-v``
     adds log lines, never a second copy of an event)."""
     logger = logging.getLogger("nixremote.progress")
@@ -265,11 +265,11 @@ def progress_reporter(*, json_lines: bool = False) -> Iterator[Reporter]:
     quiet = is_quiet()
     if json_lines or json_active():
         set_json_mode(True)
-        with _progress_log_off():
+        with progress_log_off():
             yield json_event
         return
     if not sys.stderr.isatty():
-        with _progress_log_off():
+        with progress_log_off():
             yield line_renderer(lambda text: click.echo(text, err=True), quiet=quiet)
         return
 
@@ -283,7 +283,7 @@ def progress_reporter(*, json_lines: bool = False) -> Iterator[Reporter]:
     con = console(stderr=True)
     tasks: dict[tuple[str | None, str], Any] = {}
     with (
-        _progress_log_off(),
+        progress_log_off(),
         Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
