@@ -197,3 +197,18 @@ def test_one_refusal_without_a_terminal(tmp_path: Path) -> None:
 
 def test_nixos_anywhere_phase_names() -> None:
     assert parse_phases("kexec,disko,install") == ("kexec", "format", "install")
+
+
+def test_durations_are_range_checked_everywhere() -> None:
+    faults = []
+    for path, cmd, ctx in walk():
+        if path.startswith("installer"):
+            continue
+        for opt in options(cmd, ctx):
+            if opt.name and (opt.name.endswith("timeout") or opt.name == "wait"):
+                t = opt.type
+                if not (isinstance(t, click.FloatRange) and t.min == 0):
+                    faults.append(f"{path} {opt.opts}")
+    assert not faults, faults
+    result = CliRunner().invoke(cli, ["info", "root@127.0.0.1", "--connect-timeout", "-1"])
+    assert result.exit_code == 2 and "not in the range" in result.output

@@ -90,7 +90,7 @@ def summary(info: RuntimeInfo, facts: Facts | None = None) -> str:
 )
 @click.option(
     "--timeout",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=60.0,
     show_default=True,
     help="Seconds the probe may run on the host.",

@@ -116,14 +116,14 @@ def result_data(result: Any) -> dict[str, Any]:
 )
 @click.option(
     "--verify-timeout",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=600.0,
     show_default=True,
     help="Seconds the verify phase waits for each stage of the boot.",
 )
 @click.option(
     "--kexec-timeout",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=600.0,
     show_default=True,
     help="Seconds to wait for the installer's SSH after kexec.",

@@ -96,7 +96,7 @@ def ssh_options(
             ),
             click.option(
                 "--connect-timeout",
-                type=float,
+                type=click.FloatRange(min=0, min_open=True),
                 default=15.0,
                 show_default=True,
                 help="Seconds to wait for the SSH connection.",

@@ -44,7 +44,7 @@ _ssh_options: Callable[[F], F] = ssh_options(
 @click.option(
     "--wait",
     "wait",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=600.0,
     show_default=True,
     help="Seconds to wait for each stage of the boot.",

@@ -41,7 +41,7 @@ known_hosts_option = click.option(
 )
 wait_option = click.option(
     "--ssh-timeout",
-    type=float,
+    type=click.FloatRange(min=0),
     default=300.0,
     show_default=True,
     help="Seconds to wait for SSH to answer (0: do not wait).",

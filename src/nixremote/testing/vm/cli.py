@@ -170,7 +170,7 @@ def _cache(ctx: click.Context) -> Path | None:
 )
 @click.option(
     "--timeout",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=600.0,
     show_default=True,
     help="Seconds to wait for the VM's SSH.",
