@@ -378,7 +378,7 @@ def _dry_run(reporter: Reporter, installer: Any, wanted: tuple[str, ...], state:
             )
             continue
         reporter(
-            Event(kind="step", message=f"would run {phase}", phase=phase, data={"dryRun": "true"})
+            Event(kind="step", message=f"would run {phase}", phase=phase, data={"dryRun": True})
         )
         if phase == "format":
             execute(installer.plan.steps, installer.transport, None, reporter, dry_run=True)
