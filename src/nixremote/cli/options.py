@@ -205,6 +205,31 @@ def _through_config(jump: str, ssh_config: Path | None) -> str:
     return f"{user + '@' if user else ''}{where}{f':{port}' if port else ''}"
 
 
+HOSTER_TARGETS = ("hetzner:",)
+"""Targets named by a hoster: ``hetzner:SERVER`` is the Hetzner Cloud server of that name."""
+
+
+def hoster_target(target: str) -> str:
+    """``[USER@]hetzner:SERVER`` as ``[USER@]ADDRESS`` (the server's IPv4, else IPv6 address,
+    asked from the Hetzner Cloud API with the token of ``hetzner`` commands); any other target
+    as it is."""
+    user, at, rest = target.rpartition("@")
+    if not rest.startswith(HOSTER_TARGETS):
+        return target
+    import os
+
+    from ..hosters.hetzner.api import ENDPOINT_ENV, HetznerCloud, token_from_env_or_file
+
+    name = rest.partition(":")[2]
+    if not name:
+        from ..core.errors import InvalidInputError
+
+        raise InvalidInputError(f"no server name in {target!r}", hint="use hetzner:SERVER")
+    cloud = HetznerCloud(token_from_env_or_file(), endpoint=os.environ.get(ENDPOINT_ENV) or None)
+    host = cloud.get(name).ssh_host
+    return f"{user}{at}{f'[{host}]' if ':' in host else host}"
+
+
 def target_from(
     target: str,
     *,
@@ -219,14 +244,15 @@ def target_from(
     """The pipeline's :class:`~nixremote.controller.pipeline.Target` for ``[USER@]HOST[:PORT]``,
     as ``ssh`` would reach it: the options first, then what the target names, then the
     ssh_config's ``Host`` block (``HostName``, ``User``, ``Port``, ``IdentityFile``,
-    ``ProxyJump``), then root and port 22."""
+    ``ProxyJump``), then root and port 22. ``hetzner:SERVER`` is that Hetzner Cloud server
+    (:func:`hoster_target`)."""
     import os
 
     from ..controller.ssh import parse_target
     from ..controller.target import Target
     from ..core.errors import InvalidInputError
 
-    user, host, t_port = parse_target(target)
+    user, host, t_port = parse_target(hoster_target(target))
     config = ssh_config_for(host, ssh_config)
     c_port: int | None = None
     if "port" in config:

@@ -163,3 +163,22 @@ def test_the_hetzner_commands_use_the_hcloud_config(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     last = json.loads(proc.stdout.splitlines()[-1])
     assert [s["name"] for s in last["data"]["servers"]] == ["web1"]
+
+
+def test_a_target_named_by_its_hetzner_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.fakes.hetzner_api import DEFAULT_TOKEN, FakeHetznerCloud
+    from nixremote.cli.options import hoster_target
+    from nixremote.core.errors import NixremoteError
+
+    with FakeHetznerCloud() as fake:
+        server = fake.add_server("web1")
+        monkeypatch.setenv(TOKEN_ENV, DEFAULT_TOKEN)
+        monkeypatch.setenv("HCLOUD_ENDPOINT", fake.endpoint)
+        address = server["public_net"]["ipv4"]["ip"]
+        assert hoster_target("hetzner:web1") == address
+        assert hoster_target("admin@hetzner:web1") == f"admin@{address}"
+        assert hoster_target("root@203.0.113.9") == "root@203.0.113.9"  # not asked
+        with pytest.raises(NixremoteError, match="web2"):
+            hoster_target("hetzner:web2")
+        with pytest.raises(InvalidInputError, match="no server name"):
+            hoster_target("hetzner:")
