@@ -306,12 +306,34 @@ def runtime_info_reference() -> str:
 # -- the command reference -------------------------------------------------------------------
 
 
+PIPELINE_ORDER = [
+    "hetzner",
+    "info",
+    "plan",
+    "install",
+    "unlock",
+    "runtime-info",
+    "disk",
+    "kexec",
+    "fleet",
+    "plugins",
+    "vm",
+    "installer",
+    "completion",
+]
+"""The command reference's order: how an install goes (a hoster's server, look, plan, install,
+unlock), then the tools; a plugin's commands come last."""
+
+
 def _walk(cmd: Any, path: list[str], ctx: Any, out: list[tuple[list[str], Any, Any]]) -> None:
     import click
 
     out.append((path, cmd, ctx))
     if isinstance(cmd, click.Group):
-        for name in cmd.list_commands(ctx):
+        names = cmd.list_commands(ctx)
+        if not path:  # the root: in the order of the pipeline, then the tools
+            names = sorted(names, key=lambda n: (PIPELINE_ORDER + [n]).index(n))
+        for name in names:
             sub = cmd.get_command(ctx, name)
             if sub is None or sub.hidden:
                 continue

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.json_output import result_data
 from nixremote.controller.disko import layout_to_disko, nix_string, render, to_nix
 from nixremote.core.converter import load_runtime_info, save_runtime_info
 from nixremote.core.layout import LAYOUTS, LayoutOptions, default_layout
@@ -74,7 +75,7 @@ def test_plan_of_an_original_runtime_info_prints_the_original_layout():
 def test_plan_json():
     proc = nixremote("disk", "plan", str(ORIGINAL), "--json")
     assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)
+    data = result_data(proc.stdout)
     assert data["host"] == "legacy1"
     assert data["layout"]["name"] == "default"
     assert data["layout"]["pool"]["encrypted"] is True

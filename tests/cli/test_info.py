@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from helpers.json_output import result_data, warnings
 from nixremote.controller.probe import split_probe_output
 from nixremote.core.converter import load_runtime_info
 
@@ -37,7 +37,7 @@ def test_local_info_json_and_files(tmp_path: Path) -> None:
     facts_file = tmp_path / "facts.txt"
     proc = nixremote("info", "--local", "--json", "-o", str(out), "--save-facts", str(facts_file))
     assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)
+    data = result_data(proc.stdout)
     assert data["schemaVersion"] == 1
     assert data["primaryInterface"] == "eth0"
     assert load_runtime_info(out).host_name == data["hostName"]
@@ -114,7 +114,8 @@ def test_unknown_host_key(sshd, tmp_path: Path) -> None:  # type: ignore[no-unty
         "--json",
     )
     assert proc.returncode == 0, proc.stderr
-    assert "accepted the new host key" in proc.stderr
+    assert any("accepted the new host key" in w for w in warnings(proc.stdout))
+    assert proc.stderr == ""  # quiet under --json
     assert known.read_text().startswith(f"[127.0.0.1]:{server.port} ssh-ed25519 ")
 
 
@@ -180,6 +181,6 @@ def test_jump_host_through_the_cli(sshd) -> None:  # type: ignore[no-untyped-def
         "--json",
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["hostName"]
+    assert result_data(proc.stdout)["hostName"]
     assert target.wait_for_sessions(1) == 1
     assert jump.exec_sessions() == 0

@@ -8,7 +8,6 @@ can have changed there). The keys given with ``--authorized-key`` and
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from helpers.bundles import make_bundle
+from helpers.json_output import result_data, warnings
 from helpers.keys import KEYS
 from nixremote.testing.sshd import LoopbackSshd
 
@@ -230,7 +230,8 @@ def test_key_file_options_are_removed_with_a_warning(
         str(path),
     )
     assert proc.returncode == 0, proc.stderr
-    assert 'removed the options command="echo no",no-pty' in proc.stderr
-    assert f"{path}:1" in proc.stderr
-    events = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert events[-1]["kind"] == "done"
+    (warning,) = [w for w in warnings(proc.stdout) if "removed the options" in w]
+    assert 'removed the options command="echo no",no-pty' in warning
+    assert f"{path}:1" in warning
+    assert proc.stderr == ""  # under --json the warning is an event on stdout
+    assert result_data(proc.stdout)["dryRun"] is True

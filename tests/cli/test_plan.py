@@ -11,6 +11,7 @@ from pathlib import Path
 import attrs
 
 from helpers.bundles import make_bundle
+from helpers.json_output import result_data
 from helpers.netns import NetnsHost
 from nixremote.core.converter import load_plan, save_plan
 
@@ -55,12 +56,12 @@ def test_plan_names_the_disk_and_mac_in_one_round_trip(
     shown = nixremote("plan", "show", str(out))
     assert shown.returncode == 0 and shown.stdout == proc.stdout
     as_json = nixremote("plan", "show", str(out), "--json")
-    assert json.loads(as_json.stdout) == json.loads(out.read_text())
+    assert result_data(as_json.stdout) == json.loads(out.read_text())
 
 
 def test_a_disk_named_twice_is_refused_before_anything(hoster_like_host: NetnsHost) -> None:
     info = nixremote("info", *connection(hoster_like_host), "--json")
-    disk = json.loads(info.stdout)["diskToFormat"]
+    disk = result_data(info.stdout)["diskToFormat"]
     name = disk.rsplit("/", 1)[-1]
     proc = nixremote("plan", *connection(hoster_like_host), "--disk", disk, "--disk", name)
     assert proc.returncode == 1

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.json_output import result_data
 from helpers.paths import CAPTURES, PLUGINS
 from helpers.plugins import env_with, pip_install
 from nixremote.cli.hookref import hook_reference
@@ -71,7 +72,7 @@ def test_the_hook_reference_is_a_command() -> None:
 def test_settings_are_listed_with_their_types() -> None:
     proc = nixremote("plugins", "--settings", "--json")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == [
+    assert result_data(proc.stdout)["settings"] == [
         {
             "plugin": "hetzner",
             "key": "hetzner.metadata_url",
@@ -91,7 +92,7 @@ def test_info_from_saved_facts(tmp_path: Path) -> None:
     proc = nixremote("info", "--from-facts", str(capture), "--json")
     assert proc.returncode == 0, proc.stderr
     expected = collect_from_facts(load_facts(capture), get_plugin_manager(autoload=False))
-    assert loads_runtime_info(proc.stdout) == expected
+    assert loads_runtime_info(json.dumps(result_data(proc.stdout))) == expected
     summary = nixremote("info", "--from-facts", str(capture), "--disk", expected.disks[0].path)
     assert summary.returncode == 0 and "host:        hoster-a" in summary.stdout
     both = nixremote("info", "--local", "--from-facts", str(capture))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
+from helpers.json_output import result_data
 from helpers.netns import NetnsHost, route_device
 from nixremote.controller.collect import collect
 from nixremote.controller.ssh import connect
@@ -38,7 +39,7 @@ def info_json(host: NetnsHost, *extra: str, address: str | None = None) -> dict[
     assert "Traceback" not in proc.stderr
     # One SSH exec for the whole collect, as sshd logged it.
     assert host.sshd.wait_for_sessions(before + 1) == before + 1
-    data: dict[str, Any] = json.loads(proc.stdout)
+    data: dict[str, Any] = result_data(proc.stdout)
     return data
 
 
@@ -97,7 +98,7 @@ def test_info_of_hoster_like_host_over_ipv6(hoster_like_host: NetnsHost, tmp_pat
         "--json",
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["interfaces"][0]["mac"] == "96:00:00:12:34:56"
+    assert result_data(proc.stdout)["interfaces"][0]["mac"] == "96:00:00:12:34:56"
 
 
 def test_info_of_two_nic_host(two_nic_host: NetnsHost, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -181,8 +181,8 @@ def test_cli_dry_run_json(loopback_sshd: LoopbackSshd, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert events[-1]["kind"] == "done" and events[-1]["data"]["dryRun"] == "true"
-    assert int(events[-1]["data"]["cmdlineBytes"]) <= 2016
+    assert events[-1]["kind"] == "result" and events[-1]["data"]["dryRun"] is True
+    assert events[-1]["data"]["cmdlineBytes"] <= 2016
     assert any("zpool create" in e["message"] for e in events)
 
 
@@ -208,5 +208,6 @@ def test_cli_refuses_without_confirmation(loopback_sshd: LoopbackSshd, tmp_path:
         stdin=subprocess.DEVNULL,
         timeout=60,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == 4
+    assert "without confirmation (no terminal to ask on)" in proc.stderr
     assert "pass --yes to confirm" in proc.stderr

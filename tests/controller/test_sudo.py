@@ -114,7 +114,7 @@ def test_cli_sudo_password_from_env(sudo_sshd) -> None:  # type: ignore[no-untyp
     )
     assert proc.returncode == 0, proc.stderr
     assert "not root" not in proc.stderr
-    assert json.loads(proc.stdout)["schemaVersion"] == 1
+    assert json.loads(proc.stdout.splitlines()[-1])["data"]["schemaVersion"] == 1
     # Without the variable and without a terminal to prompt on: a one-line error.
     env = {k: v for k, v in os.environ.items() if k != SUDO_PASSWORD_ENV}
     proc = subprocess.run(

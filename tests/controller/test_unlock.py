@@ -207,6 +207,7 @@ def test_the_command_line(initrd, tmp_path: Path) -> None:  # type: ignore[no-un
     )
     assert proc.returncode == 0, proc.stderr
     final = json.loads(proc.stdout.splitlines()[-1])
-    assert final["data"]["unlocked"] == "true" and final["data"]["initrd"] == "scripted"
+    assert final["kind"] == "result"
+    assert final["data"]["unlocked"] is True and final["data"]["initrd"] == "scripted"
     assert (state / "keystatus").read_text().strip() == "available"
     assert PASSPHRASE.decode() not in proc.stdout + proc.stderr

@@ -4,7 +4,6 @@ a misspelt one; unknown names to disable warned about)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.json_output import result_data, warnings
 from helpers.paths import PLUGINS
 from helpers.plugins import env_with, pip_install
 from nixremote import Facts, hookimpl
@@ -43,7 +43,7 @@ def test_builtin_plugins_are_listed_with_their_hooks() -> None:
         "plugins", "--json", env={**os.environ, "NIXREMOTE_DISABLE_PLUGIN_AUTOLOAD": "1"}
     )
     assert proc.returncode == 0, proc.stderr
-    plugins = {p["name"]: p for p in json.loads(proc.stdout)}
+    plugins = {p["name"]: p for p in result_data(proc.stdout)["plugins"]}
     assert list(plugins)[:2] == ["generic", "hetzner"]
     assert {"collect_runtime_info", "disk_layout", "boot_mode", "detect_hoster"} <= set(
         plugins["generic"]["hooks"]
@@ -55,7 +55,7 @@ def test_builtin_plugins_are_listed_with_their_hooks() -> None:
 def test_third_party_plugin_is_picked_up(thirdparty_env: dict[str, str]) -> None:
     proc = nixremote("plugins", "--json", env=thirdparty_env)
     assert proc.returncode == 0, proc.stderr
-    plugins = {p["name"]: p for p in json.loads(proc.stdout)}
+    plugins = {p["name"]: p for p in result_data(proc.stdout)["plugins"]}
     assert plugins["thirdparty"]["module"] == "nixremote_thirdparty"
     assert plugins["thirdparty"]["version"] == "1.2.3"
     assert plugins["thirdparty"]["builtin"] is False
@@ -72,7 +72,7 @@ def test_third_party_plugin_can_be_blocked(thirdparty_env: dict[str, str]) -> No
     ):
         proc = nixremote("plugins", "--json", env={**thirdparty_env, **extra})
         assert proc.returncode == 0, proc.stderr
-        names = [p["name"] for p in json.loads(proc.stdout)]
+        names = [p["name"] for p in result_data(proc.stdout)["plugins"]]
         assert names == ["generic", "hetzner"], extra
 
 
@@ -89,13 +89,13 @@ def test_a_misspelt_hook_names_the_closest_one_and_the_plugin_is_listed_as_broke
     # listing shows it, broken, with its error (and does not fail)
     proc = nixremote("plugins", "--json", env=env)
     assert proc.returncode == 0, proc.stderr
-    bad = {p["name"]: p for p in json.loads(proc.stdout)}["badplugin"]
+    bad = {p["name"]: p for p in result_data(proc.stdout)["plugins"]}["badplugin"]
     assert bad["hooks"] == [] and bad["version"] == "0.0.1"
     assert bad["error"].startswith(
         "plugin 'badplugin' implements 'colect_runtime_info', which is not a nixremote hook "
         "(did you mean 'collect_runtime_info'?)"
     )
-    assert "warning: plugin badplugin is broken" in proc.stderr
+    assert any("plugin badplugin is broken" in w for w in warnings(proc.stdout))
     # a command that decides refuses it, in one line that says how to switch it off
     info = nixremote("info", "--local", env=env)
     assert info.returncode == 1

@@ -229,7 +229,7 @@ def test_cli_apply_partitions_a_loop_disk(loop_disk, runtime_info_for):
     )
     assert proc.returncode == 0, proc.stderr.decode()
     events = [json.loads(line) for line in proc.stdout.decode().splitlines()]
-    assert events[-1]["kind"] == "done"
+    assert events[-1]["kind"] == "result"
     assert any(
         e["kind"] == "step" and e["message"].startswith("create partition 2") for e in events
     )
@@ -253,11 +253,13 @@ def test_the_full_plan_stops_in_preflight_here_and_never_touches_the_disk(
         check=False,
     )
     assert proc.returncode == 3, proc.stderr.decode()
-    err = proc.stderr.decode()
-    match = re.search(r"error: disk step (\d)/32 \(([^)]*)\) failed", err)
+    assert proc.stderr == b""  # under --json the failure is the last event
+    events = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert events[-1]["kind"] == "error" and events[-1]["data"]["exitCode"] == 3
+    err = events[-1]["message"] + "\n" + "\n".join(e["message"] for e in events)
+    match = re.search(r"disk step (\d)/32 \(([^)]*)\) failed", events[-1]["message"])
     assert match is not None, err
     assert match.group(2).startswith("check that ")
-    events = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     stages = {
         e["data"]["stage"]
         for e in events

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -211,7 +212,9 @@ def test_dry_run_changes_nothing(loop_disk, runtime_info_for):
     assert proc.returncode == 0, proc.stderr.decode()
     lines = proc.stdout.decode().splitlines()
     # Every step of the plan (32: a kernel path needs no `udevadm settle`), none run.
-    assert len([line for line in lines if '"dryRun": "true"' in line]) == 32
+    steps = [json.loads(line) for line in lines]
+    assert len([e for e in steps if e["kind"] == "step" and e["data"].get("dryRun") is True]) == 32
+    assert steps[-1]["kind"] == "result" and steps[-1]["data"]["dryRun"] is True
     assert disk.sha256() == before
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.json_output import result_data
 from helpers.nix import CASES
 from nixremote.cli.main import main
 from nixremote.controller import fleet
@@ -47,7 +48,7 @@ def test_init_and_add(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         "configuration.nix"
     ]
     code, out, _ = run(["fleet", "list", str(root), "--json"], capsys)
-    assert json.loads(out) == ["web1"]
+    assert result_data(out) == {"hosts": ["web1"]}
 
 
 def test_init_refuses_existing_flake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -129,11 +130,11 @@ def test_add_stages_with_git(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["fleet", "init", str(tmp_path), "--json"], capsys)
     assert code == 0
-    assert json.loads(out)["written"] == ["common.nix", "flake.nix", "hosts/README.md"]
+    assert result_data(out)["written"] == ["common.nix", "flake.nix", "hosts/README.md"]
     source = str(CASES / "two-nics" / "runtime-info.json")
     code, out, _ = run(["fleet", "add", str(tmp_path), source, "--no-git-add", "--json"], capsys)
     assert code == 0
-    assert json.loads(out) == {
+    assert result_data(out) == {
         "name": "db1",
         "hostName": "db1",
         "path": str(tmp_path / "hosts" / "db1"),

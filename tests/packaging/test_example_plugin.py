@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.json_output import result_data
 from helpers.plugins import env_with, pip_install
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +40,7 @@ def test_example_is_listed_by_nixremote_plugins(example_site: Path) -> None:
         timeout=120,
         check=True,
     )
-    plugins = {p["name"]: p for p in json.loads(out.stdout)}
+    plugins = {p["name"]: p for p in result_data(out.stdout)["plugins"]}
     assert set(plugins) >= {"generic", "hetzner", "examplecloud"}
     mine = plugins["examplecloud"]
     assert mine["module"] == "nixremote_examplecloud.plugin"

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers.json_output import result_data
 from helpers.netns import NetnsHost
 from helpers.paths import REPO
 from helpers.plugins import OVHLIKE, env_with
@@ -98,7 +99,7 @@ def test_its_own_test_suite_passes(ovhlike_site: Path, tmp_path: Path) -> None:
 def test_listed_with_its_hooks_hosters_and_settings(ovhlike_site: Path) -> None:
     proc = nixremote(ovhlike_site, "plugins", "--json")
     assert proc.returncode == 0, proc.stderr
-    mine = {p["name"]: p for p in json.loads(proc.stdout)}["ovh-like"]
+    mine = {p["name"]: p for p in result_data(proc.stdout)["plugins"]}["ovh-like"]
     assert mine["version"] == "0.4.0" and mine["hosters"] == ["ovh-like"]
     assert set(mine["hooks"]) == {
         "plugin_settings",
@@ -113,7 +114,8 @@ def test_listed_with_its_hooks_hosters_and_settings(ovhlike_site: Path) -> None:
         "register_commands",
     }
     proc = nixremote(ovhlike_site, "plugins", "--settings", "--json")
-    settings = {s["key"]: s for s in json.loads(proc.stdout) if s["plugin"] == "ovh-like"}
+    rows = result_data(proc.stdout)["settings"]
+    settings = {s["key"]: s for s in rows if s["plugin"] == "ovh-like"}
     assert set(settings) == {
         "ovh-like.rack",
         "ovh-like.mirror",
@@ -146,7 +148,7 @@ def test_settings_from_the_command_line_and_the_config_file(
     )
     info = nixremote(ovhlike_site, "info", "--from-facts", str(CAPTURE), "--json", home=home)
     assert info.returncode == 0, info.stderr
-    data = json.loads(info.stdout)
+    data = result_data(info.stdout)
     assert data["hoster"] == "ovh-like"  # detected from the capture's DMI vendor
     assert data["hosterDetails"]["rack"] == "C03"  # the config file (the default one)
     assert data["bootMode"] == "bios"  # ovh-like.uefi = false from the file
@@ -167,7 +169,7 @@ def test_settings_from_the_command_line_and_the_config_file(
         "ovh-like.rack=B07",
         home=home,
     )
-    data = json.loads(info.stdout)
+    data = result_data(info.stdout)
     assert data["hosterDetails"]["rack"] == "B07" and data["bootMode"] == "uefi"
 
 
@@ -209,7 +211,7 @@ def test_typos_in_settings_are_one_line_errors(ovhlike_site: Path, tmp_path: Pat
         NIXREMOTE_DISABLE_PLUGINS="ovh-like",
     )
     assert off.returncode == 0, off.stderr
-    assert json.loads(off.stdout)["hoster"] == "generic"
+    assert result_data(off.stdout)["hoster"] == "generic"
 
 
 def test_a_plan_over_ssh_decides_with_the_settings_and_records_them(
@@ -266,7 +268,7 @@ def test_a_plan_over_ssh_decides_with_the_settings_and_records_them(
     # an explicit --layout default is the generic default, even on this hoster
     proc = nixremote(ovhlike_site, "plan", *connection, "--layout", "default", "--json")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["layout"]["name"] == "default"
+    assert result_data(proc.stdout)["layout"]["name"] == "default"
 
 
 def test_install_checks_the_settings_before_it_connects(ovhlike_site: Path, tmp_path: Path) -> None:

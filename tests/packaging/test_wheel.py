@@ -117,7 +117,7 @@ def test_installed_wheel_runs(venv: Path) -> None:
         check=True,
         env=FRESH,
     )
-    names = [p["name"] for p in json.loads(plugins.stdout)]
+    names = [p["name"] for p in json.loads(plugins.stdout.splitlines()[-1])["data"]["plugins"]]
     assert names[:2] == ["generic", "hetzner"]
     table = subprocess.run(
         [str(exe), "plugins"], capture_output=True, text=True, timeout=120, check=True, env=FRESH

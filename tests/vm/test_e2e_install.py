@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from helpers.json_output import result_text
 from helpers.paths import PLUGINS
 from helpers.plugins import env_with, pip_install
 from nixremote.core.cmdline import runtime_info_from_cmdline
@@ -131,7 +132,7 @@ def target_args(vm: RescueVm, known_hosts: Path) -> list[str]:
 def test_info_matches_the_machine(machine: RescueVm, state: dict[str, Any]) -> None:
     proc = nixremote("info", *target_args(machine, state["known_hosts"]), "--json")
     assert proc.returncode == 0, proc.stderr
-    info = loads_runtime_info(proc.stdout)
+    info = loads_runtime_info(result_text(proc.stdout))
     state["info"] = info
     nic = info.primary
     assert nic is not None and nic.name == "eth0" and nic.mac == machine.mac
@@ -192,7 +193,7 @@ def test_kexec_and_format(
     state["runs"] = [run]
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     final = run.final
-    assert final["kind"] == "done", final
+    assert final["kind"] == "result", final
     data = final["data"]
 
     # The kexec happened, and the installer is the machine the controller pinned.
@@ -303,9 +304,10 @@ def test_install_resumes_without_formatting(machine: RescueVm, state: dict[str, 
     assert sh(machine, state, "cat /mnt/persist/marker").stdout.strip() == "still-here"
     data = run.final["data"]
     # The host keys of the installed system, for the first login after the reboot.
+    keys = {f"{k['role']}.{k['type']}.sha256": k["sha256"] for k in data["hostKeys"]}
     for role in ("host.ed25519", "host.rsa", "initrd.ed25519"):
-        assert data[f"{role}.sha256"].startswith("SHA256:")
-    state["host_keys"] = {k: v for k, v in data.items() if k.endswith(".sha256")}
+        assert keys[f"{role}.sha256"].startswith("SHA256:")
+    state["host_keys"] = keys
     # The initrd's key (port 2222, here forwarded) is recorded at once; the system's waits for
     # the reboot.
     assert f"[127.0.0.1]:{machine.unlock_port} ssh-ed25519" in state["known_hosts"].read_text()
@@ -422,7 +424,7 @@ def test_reboot_then_verify_the_running_system(machine: RescueVm, state: dict[st
     assert (
         0 < int(data["initrdSeconds"]) <= int(data["unlockSeconds"]) <= int(data["systemSeconds"])
     )
-    assert run.final["data"]["verify.rootReset"] == "true"
+    assert run.final["data"]["verified"]["rootReset"] == "true"
 
 
 def test_unlock_after_a_later_reboot(machine: RescueVm, state: dict[str, Any]) -> None:
@@ -472,8 +474,8 @@ def test_unlock_after_a_later_reboot(machine: RescueVm, state: dict[str, Any]) -
     state["runs"].append(Run(proc))
     assert proc.returncode == 0, proc.stderr
     final = json.loads(proc.stdout.splitlines()[-1])["data"]
-    assert final["unlocked"] == "true" and final["initrd"] == "scripted"
-    assert int(final["systemSeconds"]) >= int(final["unlockSeconds"]) >= int(final["initrdSeconds"])
+    assert final["unlocked"] is True and final["initrd"] == "scripted"
+    assert final["systemSeconds"] >= final["unlockSeconds"] >= final["initrdSeconds"]
     machine.wait_for_console(SYSTEM_READY_MARKER, start=0, timeout=120)
     assert machine.ssh(["findmnt", "-n", "-o", "SOURCE", "/"], known_hosts=kh).stdout.strip() == (
         "rpool/local/root"

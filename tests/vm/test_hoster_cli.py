@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.json_output import result_data
 from helpers.nixremote_cli import nixremote, outcome
 from nixremote.testing.vm import VmArtifacts
 from nixremote.testing.vm.hoster import route_device
@@ -25,7 +26,7 @@ def namespaces() -> list[str]:
 def test_vm_up_on_the_hoster_network_and_down(vm_artifacts: VmArtifacts, tmp_path: Path) -> None:
     base = ["vm", "--cache-dir", str(vm_artifacts.root.parent), "--run-dir", str(tmp_path / "run")]
     up = nixremote(*base, "up", "--network", "hoster", "--json", "--disk-size", "1G", timeout=600)
-    state = json.loads(up.stdout) if up.returncode == 0 else {}
+    state = result_data(up.stdout) if up.returncode == 0 else {}
     net = state.get("network", {})
     try:
         assert up.returncode == 0, outcome(up)
@@ -50,7 +51,7 @@ def test_vm_up_on_the_hoster_network_and_down(vm_artifacts: VmArtifacts, tmp_pat
     finally:
         down = nixremote(*base, "down", "--json")
     assert down.returncode == 0, outcome(down)
-    assert json.loads(down.stdout)["removedNetns"] == net["netns"]
+    assert result_data(down.stdout)["removedNetns"] == net["netns"]
     assert net["netns"] not in namespaces()
     assert route_device("203.0.113.20") != net["veth"]
     assert not pid_alive(state["pid"])

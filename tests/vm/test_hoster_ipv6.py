@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from helpers.hoster_vm import bundle_with_params, network_by_mac
+from helpers.json_output import result_text
 from helpers.nixremote_cli import events, nixremote, outcome, target_args
 from nixremote.core.converter import loads_runtime_info
 from nixremote.core.models import RuntimeInfo
@@ -58,7 +59,7 @@ def test_the_rescue_system_is_ipv6_only(hoster_vm: RescueVm, state: dict[str, An
     assert route_device("203.0.113.20") != hoster_vm.router.veth
     proc = nixremote("info", *target_args(hoster_vm, state["known_hosts"]), "--json")
     assert proc.returncode == 0, outcome(proc)
-    info = loads_runtime_info(proc.stdout)
+    info = loads_runtime_info(result_text(proc.stdout))
     state["rescue_info"] = info
     public = next(i for i in info.interfaces if i.name == "eth0")
     assert public.ipv4 == ()
@@ -137,7 +138,7 @@ def test_install_reconnects_over_ipv6_only(
 
     proc = nixremote("info", *target_args(hoster_vm, kh), "--json")
     assert proc.returncode == 0, outcome(proc)
-    installer = loads_runtime_info(proc.stdout)
+    installer = loads_runtime_info(result_text(proc.stdout))
     rescue: RuntimeInfo = state["rescue_info"]
     assert network_by_mac(installer) == network_by_mac(rescue)
     public = next(i for i in installer.interfaces if i.mac == HOSTER_NETWORK.public_mac)

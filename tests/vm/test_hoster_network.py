@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from helpers.hoster_vm import network_by_mac
+from helpers.json_output import result_text
 from helpers.networkd_double import (
     DONE_FILE,
     LOG_FILE,
@@ -90,7 +91,7 @@ def test_the_rescue_system_is_static_behind_our_veth(hoster_vm: RescueVm) -> Non
 def test_info_reports_the_hetzner_shape(hoster_vm: RescueVm, state: dict[str, Any]) -> None:
     proc = nixremote("info", *target_args(hoster_vm, state["known_hosts"]), "--json")
     assert proc.returncode == 0, outcome(proc)
-    info = loads_runtime_info(proc.stdout)
+    info = loads_runtime_info(result_text(proc.stdout))
     state["rescue_info"] = info
     by_name = {i.name: i for i in info.interfaces}
     assert sorted(by_name) == ["eth0", "eth1"]
@@ -142,7 +143,7 @@ def test_install_reconnects_over_ipv4_without_dhcp(
     )
     state["install_seconds"] = time.monotonic() - started
     assert proc.returncode == 0, outcome(proc)
-    assert events(proc)[-1]["kind"] == "done"
+    assert events(proc)[-1]["kind"] == "result"
     assert any(
         e["kind"] == "done" and e["message"].startswith("the installer on 203.0.113.20 answers")
         for e in events(proc)
@@ -178,7 +179,7 @@ def test_the_installers_network_is_the_rescue_systems(
 ) -> None:
     proc = nixremote("info", *target_args(hoster_vm, state["known_hosts"]), "--json")
     assert proc.returncode == 0, outcome(proc)
-    installer = loads_runtime_info(proc.stdout)
+    installer = loads_runtime_info(result_text(proc.stdout))
     rescue: RuntimeInfo = state["rescue_info"]
     assert network_by_mac(installer) == network_by_mac(rescue)
     # under other names: the installer's are udev's path names, which the rescue system recorded

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.json_output import result_data
 from nixremote.testing.vm import VmArtifacts
 from nixremote.testing.vm.process import pid_alive
 
@@ -34,7 +34,7 @@ def test_vm_up_ssh_down(vm_artifacts: VmArtifacts, tmp_path: Path) -> None:
     up = _nixremote(*base, "up", "--json", "--disk-size", "2G")
     try:
         assert up.returncode == 0, up.stderr
-        state = json.loads(up.stdout)
+        state = result_data(up.stdout)
         assert state["knownHostsLine"].startswith(f"[127.0.0.1]:{state['port']} ssh-ed25519 ")
         assert Path(state["identityFile"]).is_file()
         assert os.path.getsize(state["disk"]) == 2 * 1024**3
@@ -46,7 +46,7 @@ def test_vm_up_ssh_down(vm_artifacts: VmArtifacts, tmp_path: Path) -> None:
 
         status = _nixremote(*base, "status", "--json")
         assert status.returncode == 0, status.stderr
-        assert json.loads(status.stdout)["running"] is True
+        assert result_data(status.stdout)["running"] is True
 
         ssh = _nixremote(*base, "ssh", "--", "cat", "/etc/ssh/ssh_host_ed25519_key.pub")
         assert ssh.returncode == 0, ssh.stderr

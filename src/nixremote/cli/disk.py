@@ -2,8 +2,8 @@
 
 ``plan`` and ``disko`` only read the runtime info. ``apply`` erases disks on *this* machine (it is
 what the installer runs) after the safety checks and an explicit confirmation (``--yes``, or the
-host name typed at the prompt). The disk key comes from ``--key-file``, from stdin when it is not
-a terminal, or from a hidden prompt; it never appears in argv.
+host name typed at the prompt). The disk key comes from ``--disk-key-file``, from stdin when it
+is not a terminal, or from a hidden prompt; it never appears in argv.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ..core.clialiases import option as alias_option
 from ..core.converter import load_runtime_info, unstructure
 from ..core.diskkey import DiskKey
 from ..core.diskplan import STAGES, DiskPlan, plan_to_json_data, select
@@ -23,7 +24,7 @@ from ..core.layout import (
 )
 from ..core.models import RuntimeInfo
 from ..core.plan import Plan
-from .output import emit_json, progress_reporter
+from .output import emit_result, json_option, progress_reporter
 
 _ROLE_TEXT = {
     PartitionRole.BIOS_BOOT: "BIOS boot",
@@ -118,19 +119,20 @@ def disk_group() -> None:
 @disk_group.command("plan", short_help="Print a host's disk plan step by step.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_layout_options
-@click.option("--json", "as_json", is_flag=True, help="Print the layout and the steps as JSON.")
+@json_option
 def plan_cmd(file: Path, variant: str | None, disks: tuple[str, ...], as_json: bool) -> None:
     """Print the disk plan for the host of FILE (a runtime-info.json), step by step."""
     info = load_runtime_info(file)
     the_plan = plan_for(info, variant, disks)
     layout, steps = the_plan.layout, the_plan.steps
     if as_json:
-        emit_json(
+        emit_result(
+            f"disk plan for {info.host_name}: {len(steps)} steps",
             {
                 "host": info.host_name,
                 "layout": unstructure(layout),
                 "steps": plan_to_json_data(steps),
-            }
+            },
         )
         return
     click.echo(f"disk plan for {info.host_name}: {len(steps)} steps")
@@ -167,12 +169,14 @@ def _ask(prompt: str) -> str:
 @disk_group.command("apply", short_help="Erase the disks here and create the layout.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_layout_options
-@click.option(
-    "--key-file",
+@alias_option(
+    "--disk-key-file",
+    "key_file",
+    aliases=("--key-file",),
     type=click.Path(dir_okay=False, path_type=Path),
     help="Read the disk passphrase from this file (default: stdin, or a prompt).",
 )
-@click.option("--yes", is_flag=True, help="Do not ask; erase the disks.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask; erase the disks.")
 @click.option("--dry-run", is_flag=True, help="Check the disks and show the steps; change nothing.")
 @click.option(
     "--stage",
@@ -181,7 +185,7 @@ def _ask(prompt: str) -> str:
     type=click.Choice(STAGES),
     help="Run only these stages (repeatable; for recovery and tests).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Progress as JSON lines on stdout.")
+@json_option
 def apply_cmd(
     file: Path,
     variant: str | None,
@@ -223,4 +227,10 @@ def apply_cmd(
             dry_run=dry_run,
             stages=stages or None,
             steps=the_plan.steps,
+        )
+    if as_json:
+        done = "dry run, nothing changed" if dry_run else "disks formatted"
+        emit_result(
+            f"{info.host_name}: {done}",
+            {"host": info.host_name, "dryRun": dry_run, "disks": [d.path for d in layout.disks]},
         )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from ..controller import fleet as fleet_lib
 from ..core.hostflake import DEFAULT_NIXREMOTE_URL
-from .output import emit_json
+from .output import emit_result, json_option
 
 _DIR = click.Path(file_okay=False, path_type=Path)
 
@@ -28,12 +27,14 @@ def fleet_group() -> None:
     help="Flake reference of nixremote for the fleet's input.",
 )
 @click.option("--force", is_flag=True, help="Replace an existing flake.nix.")
-@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@json_option
 def init_cmd(directory: Path, nixremote_url: str, force: bool, as_json: bool) -> None:
     """Create a fleet flake in DIRECTORY."""
     written = fleet_lib.init_fleet(directory, nixremote_url=nixremote_url, force=force)
     if as_json:
-        emit_json({"path": str(directory), "written": list(written)})
+        emit_result(
+            f"fleet flake in {directory}", {"path": str(directory), "written": list(written)}
+        )
         return
     for name in written:
         click.echo(f"wrote {directory / name}")
@@ -50,7 +51,7 @@ def init_cmd(directory: Path, nixremote_url: str, force: bool, as_json: bool) ->
     default=None,
     help="Stage the host's files with git (default: when DIRECTORY is a git work tree).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the added host as JSON.")
+@json_option
 def add_cmd(
     directory: Path,
     source: Path,
@@ -66,7 +67,8 @@ def add_cmd(
     if stage:
         fleet_lib.git_add(directory, [rel])
     if as_json:
-        emit_json(
+        emit_result(
+            f"added {host.name}",
             {
                 "name": host.name,
                 "hostName": host.info.host_name,
@@ -74,7 +76,7 @@ def add_cmd(
                 "written": list(host.written),
                 "kept": list(host.kept),
                 "staged": stage,
-            }
+            },
         )
         return
     for file in host.written:
@@ -93,12 +95,12 @@ def add_cmd(
 
 @fleet_group.command("list")
 @click.argument("directory", type=_DIR)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@json_option
 def list_cmd(directory: Path, as_json: bool) -> None:
     """List the hosts the fleet flake in DIRECTORY discovers."""
     names = fleet_lib.discover(directory)
     if as_json:
-        click.echo(json.dumps(list(names)))
+        emit_result(f"{len(names)} hosts", {"hosts": list(names)})
     else:
         for name in names:
             click.echo(name)

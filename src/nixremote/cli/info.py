@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..core.errors import InvalidInputError, NixremoteError
-from .options import settings_options
+from .options import connection_options, settings_options, target_from
+from .output import emit_result, json_event, json_option, line_renderer, progress_log_off
 
 if TYPE_CHECKING:
     from ..core.facts import Facts
     from ..core.models import RuntimeInfo
-    from ..core.progress import Event
 
 
 def _human_size(value: int | None) -> str:
@@ -70,16 +70,6 @@ def summary(info: RuntimeInfo, facts: Facts | None = None) -> str:
     return "\n".join(lines)
 
 
-def _stderr_reporter(quiet: bool) -> Any:
-    def reporter(event: Event) -> None:
-        if event.kind in ("warning", "error"):
-            click.echo(f"{event.kind}: {event.message}", err=True)
-        elif not quiet:
-            click.echo(event.message, err=True)
-
-    return reporter
-
-
 @click.command("info")
 @click.argument("target", required=False, metavar="[USER@]HOST")
 @click.option("--local", is_flag=True, help="Collect from this machine instead of over SSH.")
@@ -89,19 +79,7 @@ def _stderr_reporter(quiet: bool) -> Any:
     type=click.Path(path_type=Path, exists=True),
     help="Collect from facts saved with --save-facts (or a capture): no host is contacted.",
 )
-@click.option("-p", "--port", type=click.IntRange(1, 65535), help="SSH port (default 22).")
-@click.option("-i", "--identity", type=click.Path(dir_okay=False), help="SSH private key file.")
-@click.option("-J", "--jump", metavar="[USER@]HOST[:PORT]", help="Connect through a jump host.")
-@click.option(
-    "--known-hosts",
-    type=click.Path(dir_okay=False),
-    help="known_hosts file to check the host key against (default ~/.ssh/known_hosts).",
-)
-@click.option(
-    "--accept-new",
-    is_flag=True,
-    help="Record an unknown host key in the known_hosts file (a changed key is still refused).",
-)
+@connection_options
 @click.option(
     "--sudo",
     is_flag=True,
@@ -111,15 +89,8 @@ def _stderr_reporter(quiet: bool) -> Any:
     ),
 )
 @click.option(
-    "--connect-timeout",
-    type=float,
-    default=15.0,
-    show_default=True,
-    help="Seconds to wait for the SSH connection.",
-)
-@click.option(
     "--timeout",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=60.0,
     show_default=True,
     help="Seconds the probe may run on the host.",
@@ -129,7 +100,7 @@ def _stderr_reporter(quiet: bool) -> Any:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="Write runtime-info.json to this file."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print runtime-info.json to stdout.")
+@json_option
 @click.option(
     "--save-facts",
     type=click.Path(dir_okay=False),
@@ -139,16 +110,11 @@ def _stderr_reporter(quiet: bool) -> Any:
 @click.pass_context
 def info_cmd(
     ctx: click.Context,
+    /,
     target: str | None,
     local: bool,
     from_facts: Path | None,
-    port: int | None,
-    identity: str | None,
-    jump: str | None,
-    known_hosts: str | None,
-    accept_new: bool,
     sudo: bool,
-    connect_timeout: float,
     timeout: float,
     disk: str | None,
     hoster: str | None,
@@ -157,12 +123,14 @@ def info_cmd(
     save_facts: str | None,
     sets: tuple[str, ...],
     config: Path | None,
+    **connection: Any,
 ) -> None:
     """Collect the runtime info of HOST over SSH (one exec), of this machine with --local, or
     from saved facts with --from-facts.
 
     Prints a summary (interfaces, addresses, routes, disks, boot mode, memory, hoster), or
-    runtime-info.json with --json; -o writes runtime-info.json to a file.
+    runtime-info.json with --json (as the data of the result event); -o writes
+    runtime-info.json to a file.
     """
     from ..controller.collect import collect, collect_from_facts
     from ..controller.probe import format_facts
@@ -175,7 +143,10 @@ def info_cmd(
             hint="e.g. nixremote info root@203.0.113.7",
         )
     quiet = bool((ctx.obj or {}).get("quiet")) or as_json
-    reporter = _stderr_reporter(quiet)
+    ctx.with_resource(progress_log_off())  # the events are shown here: no copy from the log
+    reporter: Any = (
+        json_event if as_json else line_renderer(lambda t: click.echo(t, err=True), quiet=quiet)
+    )
     pm, settings = plugins_and_settings(sets, config, {"disk": disk} if disk else {})
     transport: Any
     if from_facts is not None:
@@ -200,14 +171,16 @@ def info_cmd(
                 )
             return str(click.prompt("sudo password", hide_input=True, err=True))
 
+        where = target_from(target, **connection)
         transport = connect(
-            target,
-            port=port,
-            identity_file=identity,
-            jump=jump,
-            connect_timeout=connect_timeout,
-            known_hosts=known_hosts,
-            host_key_policy="accept-new" if accept_new else "strict",
+            where.host,
+            user=where.user,
+            port=where.port,
+            identity_file=where.identity_file,
+            jump=where.jump,
+            connect_timeout=where.connect_timeout,
+            known_hosts=where.known_hosts,
+            host_key_policy=where.host_key_policy,
             sudo=sudo,
             sudo_prompt=prompt,
             reporter=reporter,
@@ -229,7 +202,9 @@ def info_cmd(
             f"cannot write {exc.filename}: {exc.strerror}", hint="check the path"
         ) from None
     if as_json:
-        click.echo(dumps_runtime_info(info), nl=False)
+        from ..core.converter import runtime_info_to_json_data
+
+        emit_result(f"runtime info of {info.host_name}", runtime_info_to_json_data(info))
     elif output:
         if not quiet:
             click.echo(summary(info, facts))

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..core.clialiases import option as alias_option
 from ..core.diskkey import DiskKey
-from ..core.errors import InvalidInputError
+from ..core.errors import InvalidInputError, no_terminal_to_confirm
 from .options import (
     connection_options,
     extra_files_option,
@@ -25,6 +26,7 @@ from .options import (
     target_from,
     with_sudo,
 )
+from .output import json_option
 
 if TYPE_CHECKING:
     from ..core.plan import Plan
@@ -53,10 +55,7 @@ def _confirm(plan: Plan) -> bool:
     name = plan.identity.host_name
     disks = ", ".join(d.path for d in plan.identity.disks)
     if not sys.stdin.isatty():
-        raise InvalidInputError(
-            f"installing onto {name} replaces its system and WIPES {disks}",
-            hint="pass --yes to confirm, or --dry-run to look first",
-        )
+        raise no_terminal_to_confirm(f"replace the system of {name} and wipe {disks}", dry_run=True)
     click.echo("", err=True)
     for line in plan_lines(plan):
         click.echo(f"  {line}", err=True)
@@ -65,6 +64,24 @@ def _confirm(plan: Plan) -> bool:
         f"Type the host name ({name}) to go on", default="", show_default=False, err=True
     )
     return answer.strip() == name
+
+
+def result_data(result: Any) -> dict[str, Any]:
+    """The ``result`` event's data of ``install --json``: typed values."""
+    return {
+        "host": result.host,
+        "phases": list(result.phases),
+        "dryRun": result.dry_run,
+        "steps": len(result.steps),
+        "uploadedBytes": result.uploaded_bytes,
+        "cmdlineBytes": result.cmdline_bytes,
+        "installerFingerprint": result.installer_fingerprint or None,
+        "knownHosts": str(result.known_hosts) if result.known_hosts else None,
+        "hostKeys": [
+            {"role": k.role, "type": k.type, "sha256": k.fingerprint} for k in result.host_keys
+        ],
+        "verified": dict(result.verified),
+    }
 
 
 @click.command("install")
@@ -89,10 +106,12 @@ def _confirm(plan: Plan) -> bool:
     default="kexec,format,install,reboot,verify",
     show_default=True,
     metavar="LIST",
-    help="Comma-separated subset of kexec,format,install,reboot,verify.",
+    help="Comma-separated subset of kexec,format,install,reboot,verify (nixos-anywhere's "
+    "'disko' is 'format').",
 )
-@click.option(
+@alias_option(
     "--installer-port",
+    aliases=("--post-kexec-ssh-port",),  # nixos-anywhere's name
     type=click.IntRange(1, 65535),
     default=None,
     help="SSH port of the installer after kexec (default: the same port).",
@@ -106,14 +125,14 @@ def _confirm(plan: Plan) -> bool:
 )
 @click.option(
     "--verify-timeout",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=600.0,
     show_default=True,
     help="Seconds the verify phase waits for each stage of the boot.",
 )
 @click.option(
     "--kexec-timeout",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=600.0,
     show_default=True,
     help="Seconds to wait for the installer's SSH after kexec.",
@@ -125,7 +144,7 @@ def _confirm(plan: Plan) -> bool:
 )
 @click.option("--dry-run", is_flag=True, help="Show the plan and every step; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing the system.")
-@click.option("--json", "json_lines", is_flag=True, help="One JSON event a line on stdout.")
+@json_option
 def install_cmd(
     target: str,
     plan_file: Path | None,
@@ -144,7 +163,7 @@ def install_cmd(
     force_format: bool,
     dry_run: bool,
     yes: bool,
-    json_lines: bool,
+    as_json: bool,
     authorized_key: tuple[str, ...],
     authorized_keys_file: Path | None,
     sets: tuple[str, ...],
@@ -172,7 +191,7 @@ def install_cmd(
     from ..core.progress import Event
     from .keys import authorized_keys
     from .options import plugins_and_settings
-    from .output import progress_reporter
+    from .output import emit_result, progress_reporter
 
     pm, settings = plugins_and_settings(sets, config)
     if extra_files is not None:  # a bad tree is refused before anything connects
@@ -197,9 +216,8 @@ def install_cmd(
     destructive = any(p in wanted for p in ("kexec", "format", "install"))
     if destructive and not (yes or dry_run) and not sys.stdin.isatty():
         # no terminal to confirm on: refuse before connecting (nothing is collected in vain)
-        raise InvalidInputError(
-            f"installing onto {the_target.host} replaces its system and wipes its disks",
-            hint="pass --yes to confirm, or --dry-run to look first",
+        raise no_terminal_to_confirm(
+            f"replace the system of {the_target.host} and wipe its disks", dry_run=True
         )
     approved = load_plan(plan_file) if plan_file is not None else None
     if approved is not None and (
@@ -247,6 +265,7 @@ def install_cmd(
         settings=settings,
         plugins=pm,
     )
+    json_lines = as_json
     with progress_reporter(json_lines=json_lines) as reporter:
         show = reporter
         if not (yes or dry_run or json_lines):
@@ -256,19 +275,6 @@ def install_cmd(
                     reporter(event)
 
         result = install(the_target, options, show)
-        data = {
-            "host": result.host,
-            "phases": ",".join(result.phases),
-            "dryRun": str(result.dry_run).lower(),
-            "uploadedBytes": str(result.uploaded_bytes),
-        }
-        if result.cmdline_bytes is not None:
-            data["cmdlineBytes"] = str(result.cmdline_bytes)
-        if result.installer_fingerprint:
-            data["installerFingerprint"] = result.installer_fingerprint
-        for k in result.host_keys:
-            data[f"{k.role}.{k.type}.sha256"] = k.fingerprint
-        data.update({f"verify.{k}": v for k, v in result.verified})
         message = (
             f"dry run for {result.host}: {len(result.steps)} steps, nothing changed"
             if result.dry_run
@@ -276,7 +282,10 @@ def install_cmd(
             if result.phases
             else f"{result.host}: installed, nothing to do"
         )
-        reporter(Event(kind="done", message=message, data=data))
+        if json_lines:
+            emit_result(message, result_data(result))
+        else:
+            reporter(Event(kind="done", message=message))
     if not json_lines and result.host_keys:
         when = "" if "reboot" in result.phases else " (the system's are recorded at reboot)"
         click.echo(f"host keys of the installed system, for {result.known_hosts}{when}:", err=True)

@@ -22,6 +22,7 @@ from .options import (
     target_from,
     with_sudo,
 )
+from .output import json_option
 
 
 class _DefaultGroup(click.Group):
@@ -39,12 +40,17 @@ class _DefaultGroup(click.Group):
 
 
 def _print_plan(plan: Any, as_json: bool) -> None:
+    import json
+
     from ..core.converter import dumps_plan
     from ..core.summary import plan_lines
-    from .output import console
+    from .output import console, emit_result
 
     if as_json:
-        click.echo(dumps_plan(plan), nl=False)
+        disks = ", ".join(d.path for d in plan.identity.disks)
+        emit_result(
+            f"plan for {plan.identity.host_name}: wipes {disks}", json.loads(dumps_plan(plan))
+        )
         return
     out = console()
     for line in plan_lines(plan):
@@ -69,7 +75,7 @@ def plan_group() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the plan to this file (plan.json).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@json_option
 def make_cmd(
     target: str,
     layout: str | None,
@@ -123,7 +129,7 @@ def make_cmd(
         settings=settings,
         plugins=pm,
     )
-    with progress_reporter() as reporter:
+    with progress_reporter(json_lines=as_json) as reporter:
         # the plan itself is printed below, whole; progress goes to stderr
         made = plan(
             with_sudo(target_from(target, **connection), sudo),
@@ -143,7 +149,7 @@ def make_cmd(
 
 @plan_group.command("show")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@json_option
 def show_cmd(file: Path, as_json: bool) -> None:
     """Print a saved plan (plan.json) as `nixremote plan` showed it."""
     from ..core.converter import load_plan

@@ -9,7 +9,7 @@ import attrs
 import click
 
 from ..core.plugins import get_plugin_manager, list_plugins
-from .output import console, emit_json, safe
+from .output import console, emit_result, json_option, safe
 
 
 def _settings_rows(pm: Any) -> list[dict[str, Any]]:
@@ -30,7 +30,7 @@ def _settings_rows(pm: Any) -> list[dict[str, Any]]:
 
 
 @click.command("plugins")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option
 @click.option(
     "--settings", "show_settings", is_flag=True, help="List the settings the plugins declare."
 )
@@ -51,7 +51,7 @@ def plugins_cmd(as_json: bool, show_settings: bool, show_hooks: bool) -> None:
     if show_settings:
         rows = _settings_rows(pm)
         if as_json:
-            emit_json(rows)
+            emit_result(f"{len(rows)} settings", {"settings": rows})
             return
         from rich.table import Table
 
@@ -63,17 +63,21 @@ def plugins_cmd(as_json: bool, show_settings: bool, show_hooks: bool) -> None:
         console().print(table)
         return
     plugins = list_plugins(pm)
+    if as_json:
+        from ..core.progress import Event
+        from .output import json_event
+
+        for p in plugins:
+            if p.error:
+                json_event(Event(kind="warning", message=f"plugin {p.name} is broken: {p.error}"))
+        rows = [
+            attrs.asdict(p) | {"hooks": list(p.hooks), "hosters": list(p.hosters)} for p in plugins
+        ]
+        emit_result(f"{len(rows)} plugins", {"plugins": rows})
+        return
     for p in plugins:
         if p.error:
             click.echo(f"warning: plugin {p.name} is broken: {p.error}", err=True)
-    if as_json:
-        emit_json(
-            [
-                attrs.asdict(p) | {"hooks": list(p.hooks), "hosters": list(p.hosters)}
-                for p in plugins
-            ]
-        )
-        return
     from rich.table import Table
 
     table = Table("name", "module", "hooks", "hosters", "source", box=None, pad_edge=False)

@@ -8,7 +8,7 @@ import click
 
 from ..core.converter import load_runtime_info, runtime_info_to_json_data
 from ..core.summary import runtime_info_lines
-from .output import console, emit_json, plain, safe
+from .output import console, emit_result, json_option, plain, safe
 
 
 @click.group("runtime-info")
@@ -18,12 +18,12 @@ def runtime_info_group() -> None:
 
 @runtime_info_group.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the normalised JSON.")
+@json_option
 def check_cmd(file: Path, as_json: bool) -> None:
     """Validate FILE and print a summary (exit 2 with the JSON path of the fault if invalid)."""
     info = load_runtime_info(file)
     if as_json:
-        emit_json(runtime_info_to_json_data(info))
+        emit_result(f"{file} is valid", runtime_info_to_json_data(info))
         return
     out = console()
     out.print(f"[green]ok[/green] {safe(file)} (schema version {info.schema_version})")

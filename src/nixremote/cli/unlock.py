@@ -9,39 +9,31 @@ system's sshd answers with its own pinned key and reports how long each stage to
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from ..core.errors import InvalidInputError
-from .options import target_from
+from .options import ssh_options, target_from
+from .output import json_option
+
+F = TypeVar("F", bound=Callable[..., Any])
+_ssh_options: Callable[[F], F] = ssh_options(
+    port_help="Port of the initrd's SSH server (default 2222)."
+)
 
 
 @click.command("unlock")
 @click.argument("target", metavar="[USER@]HOST")
-@click.option(
-    "-p",
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=2222,
-    show_default=True,
-    help="Port of the initrd's SSH server.",
-)
+@_ssh_options
 @click.option(
     "--system-port",
     type=click.IntRange(1, 65535),
     default=22,
     show_default=True,
     help="Port of the installed system's sshd (waited for after the unlock).",
-)
-@click.option(
-    "-i", "--identity", type=click.Path(path_type=Path, dir_okay=False), help="SSH private key."
-)
-@click.option(
-    "--known-hosts",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="known_hosts file with the recorded keys (default ~/.ssh/known_hosts).",
 )
 @click.option(
     "--disk-key-file",
@@ -52,32 +44,23 @@ from .options import target_from
 @click.option(
     "--wait",
     "wait",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=600.0,
     show_default=True,
     help="Seconds to wait for each stage of the boot.",
 )
 @click.option("--no-system", is_flag=True, help="Do not wait for the system's sshd afterwards.")
-@click.option(
-    "--connect-timeout",
-    type=float,
-    default=15.0,
-    show_default=True,
-    help="Seconds to wait for each SSH connection.",
-)
-@click.option("--json", "json_lines", is_flag=True, help="One JSON event a line on stdout.")
+@json_option
 def unlock_cmd(
     target: str,
-    port: int,
+    port: int | None,
     system_port: int,
-    identity: Path | None,
-    known_hosts: Path | None,
     disk_key_file: Path | None,
     pool: str,
     wait: float,
     no_system: bool,
-    connect_timeout: float,
-    json_lines: bool,
+    as_json: bool,
+    **connection: Any,
 ) -> None:
     """Unlock the encrypted pool of HOST through its initrd's SSH server, then wait for the
     system (strict host keys at both hops; the passphrase goes on stdin only)."""
@@ -87,7 +70,7 @@ def unlock_cmd(
     from ..controller.unlock import unlock
     from ..core.diskkey import DiskKey
     from ..core.progress import Event
-    from .output import progress_reporter
+    from .output import emit_result, progress_reporter
 
     if disk_key_file is not None:
         key = DiskKey.from_file(disk_key_file)
@@ -99,20 +82,15 @@ def unlock_cmd(
             "the passphrase is needed and there is no terminal to ask for it",
             hint="pass --disk-key-file FILE",
         )
-    base = target_from(
-        target,
-        port=None,
-        identity=identity,
-        known_hosts=known_hosts,
-        accept_new=False,
-        connect_timeout=connect_timeout,
-    )
+    known_hosts = connection["known_hosts"]
+    base = target_from(target, port=None, **connection)
     root = attrs.evolve(base, user="root")
+    port = port or 2222
 
     def connect(at: int) -> Any:
         return lambda: ssh_connector(root, known_hosts=known_hosts, policy="strict", port=at)
 
-    with progress_reporter(json_lines=json_lines) as reporter:
+    with progress_reporter(json_lines=as_json) as reporter:
         result = unlock(
             connect(port),
             None if no_system else connect(system_port),
@@ -126,20 +104,20 @@ def unlock_cmd(
             "host": result.host,
             "pool": result.pool,
             "initrd": result.flavor,
-            "unlocked": str(result.unlocked).lower(),
-            "initrdSeconds": f"{result.initrd_seconds:.0f}",
-            "unlockSeconds": f"{result.unlock_seconds:.0f}",
-            "systemSeconds": f"{result.system_seconds:.0f}",
+            "unlocked": result.unlocked,
+            "initrdSeconds": round(result.initrd_seconds, 1),
+            "unlockSeconds": round(result.unlock_seconds, 1),
+            "systemSeconds": None if no_system else round(result.system_seconds, 1),
         }
         done = "" if no_system else f", system SSH after {result.system_seconds:.0f} s"
-        reporter(
-            Event(
-                kind="done",
-                data=data,
-                message=f"{result.host}: initrd SSH after {result.initrd_seconds:.0f} s, "
-                f"unlocked after {result.unlock_seconds:.0f} s{done}",
-            )
+        message = (
+            f"{result.host}: initrd SSH after {result.initrd_seconds:.0f} s, "
+            f"unlocked after {result.unlock_seconds:.0f} s{done}"
         )
+        if as_json:
+            emit_result(message, data)
+        else:
+            reporter(Event(kind="done", message=message))
 
 
 __all__ = ["unlock_cmd"]

@@ -234,13 +234,14 @@ def _run_installer(
                 argv=exc.argv,
                 returncode=exc.returncode,
                 output=exc.output,
-                hint=dict(last.data).get("hint")
+                hint=str(dict(last.data).get("hint") or "")
                 or "run the same command again: it goes on with the unfinished phase",
             ) from None
         else:
             raise
     if final:
-        record_host_keys(run, dict(final[-1].data), rebooting="reboot" in wanted)
+        keys = {k: str(v) for k, v in final[-1].data if v is not None}
+        record_host_keys(run, keys, rebooting="reboot" in wanted)
 
 
 def held_plan(run: Run, installer: Transport) -> Plan:

@@ -333,9 +333,9 @@ def run_preflight(
         phase="preflight",
         data={
             "arch": state.arch or "",
-            "memory": str(state.mem_total or ""),
+            "memoryBytes": state.mem_total,
             "kexec": state.kexec or f"(will install with {state.package_manager})",
-            "cmdline_bytes": str(len(line)),
+            "cmdlineBytes": len(line),
         },
     )
     return state, line

@@ -15,7 +15,8 @@ from ..core.transport import Transport
 @frozen(kw_only=True)
 class Target:
     """How to reach the host: ``[user@]host``, port, key, the known_hosts file to check/record
-    in, and the host key policy for the running (rescue) system (``strict``/``accept-new``).
+    in, the host key policy for the running (rescue) system (``strict``/``accept-new``), and a
+    jump host (``[user@]host[:port]``) to connect through.
 
     ``sudo``: a non-root ``user`` runs every command on the running system through sudo (the
     collect, the preflight, the upload, the kexec); its password, when sudo wants one, comes
@@ -32,6 +33,7 @@ class Target:
     connect_timeout: float = 15.0
     sudo: bool = False
     sudo_prompt: Callable[[], str] | None = field(default=None, eq=False, repr=False)
+    jump: str | None = None
 
     @property
     def known_hosts_path(self) -> Path:
@@ -69,5 +71,6 @@ def ssh_connector(
         connect_timeout=target.connect_timeout,
         sudo=target.sudo,
         sudo_prompt=target.sudo_prompt,
+        jump=target.jump,
         reporter=reporter,
     )

@@ -205,6 +205,7 @@ def upload(
                 phase=phase,
                 current=base + done,
                 total=total,
+                unit="bytes",
             )
 
         if offset:
@@ -220,6 +221,7 @@ def upload(
                     phase=phase,
                     current=base + max(0, done - offset),
                     total=total,
+                    unit="bytes",
                 )
 
             _put(transport, it.local, it.remote, it.mode, progress_rest, resume=True)

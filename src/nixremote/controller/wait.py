@@ -54,10 +54,12 @@ def wait_for_ssh(
         report(
             reporter,
             "progress",
-            f"waiting for {what} to answer over SSH ({last})",
+            f"waiting for {what} to answer over SSH",
             phase=phase,
             current=int(clock() - start),
             total=int(deadline - start),
+            unit="seconds",
+            data={"last": last},
         )
         time.sleep(max(0.0, min(interval, deadline - clock())))
     raise TransportError(

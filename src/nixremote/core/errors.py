@@ -97,6 +97,15 @@ class SafetyError(PreflightError):
     """A destructive step was refused: wrong disk, mounted disk, no confirmation."""
 
 
+def no_terminal_to_confirm(action: str, *, dry_run: bool = False) -> SafetyError:
+    """The one refusal of every command that needs a confirmation when there is no terminal to
+    ask on (``install``, ``disk apply``, ``hetzner delete``/``recreate``, the installer)."""
+    hint = "pass --yes to confirm" + (", or --dry-run to look first" if dry_run else "")
+    return SafetyError(
+        f"refusing to {action} without confirmation (no terminal to ask on)", hint=hint
+    )
+
+
 class PlanError(NixremoteError):
     """A disk layout or install plan is inconsistent."""
 

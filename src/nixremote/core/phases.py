@@ -25,15 +25,20 @@ INSTALLER_PHASES_OF: dict[str, tuple[str, ...]] = {
 """The installer's phases each controller phase runs."""
 
 
+PHASE_ALIASES = {"disko": "format"}
+"""Other tools' names of a phase: nixos-anywhere's ``disko`` is ``format`` here."""
+
+
 def parse_phases(
     text: str | Sequence[str] | None, known: Sequence[str] = CONTROLLER_PHASES
 ) -> tuple[str, ...]:
     """``"kexec,format"`` (or a list of names) -> the phases in ``known``'s order; all of them
-    when ``text`` is ``None`` or empty. An unknown name is an error that lists the known ones."""
+    when ``text`` is ``None`` or empty. An unknown name is an error that lists the known ones;
+    nixos-anywhere's ``disko`` means ``format`` (:data:`PHASE_ALIASES`)."""
     if text is None:
         return tuple(known)
     names = [p.strip() for p in (text.split(",") if isinstance(text, str) else text)]
-    names = [n for n in names if n]
+    names = [PHASE_ALIASES.get(n, n) if PHASE_ALIASES.get(n) in known else n for n in names if n]
     if not names:
         return tuple(known)
     unknown = [n for n in names if n not in known]

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from attrs import field, frozen
@@ -19,9 +21,27 @@ from attrs import field, frozen
 log = logging.getLogger("nixremote.progress")
 
 
-def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+Value = str | int | float | bool | None
+"""A value of :attr:`Event.data`: a JSON scalar, kept with its type."""
+
+
+def _value(value: Any) -> Value:
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _pairs(value: Any) -> tuple[tuple[str, Value], ...]:
     items = value.items() if isinstance(value, dict) else value
-    return tuple(sorted((str(k), str(v)) for k, v in items))
+    return tuple(sorted((str(k), _value(v)) for k, v in items))
+
+
+def timestamp(seconds: float) -> str:
+    """``seconds`` since the epoch as ISO 8601 UTC with milliseconds (``...T12:00:00.123Z``)."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @frozen(kw_only=True)
@@ -30,7 +50,10 @@ class Event:
 
     ``kind`` is one of ``"start"``, ``"step"``, ``"progress"``, ``"done"``, ``"skip"``,
     ``"warning"``, ``"error"``. ``phase`` names the pipeline phase (``collect``, ``format``, ...);
-    ``current``/``total`` give a fraction (bytes, polls) when known; ``data`` holds string details.
+    ``current``/``total`` give a fraction when known, in ``unit`` (``"bytes"``, or ``None`` for
+    a count of steps or polls, which is never shown as a byte bar); ``data`` holds details as
+    typed JSON scalars (strings, numbers, booleans); ``time`` is when the event happened
+    (seconds since the epoch; not compared).
     """
 
     kind: str
@@ -38,16 +61,26 @@ class Event:
     phase: str | None = None
     current: int | None = None
     total: int | None = None
-    data: tuple[tuple[str, str], ...] = field(default=(), converter=_pairs)
+    unit: str | None = None
+    data: tuple[tuple[str, Value], ...] = field(default=(), converter=_pairs)
+    time: float = field(factory=time.time, eq=False)
 
-    def to_json(self) -> str:
-        out: dict[str, Any] = {"kind": self.kind, "message": self.message}
-        for key in ("phase", "current", "total"):
+    def to_dict(self) -> dict[str, Any]:
+        """The event as a JSON object (the shape of ``docs/reference/json-events.schema.json``)."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "time": timestamp(self.time),
+            "phase": self.phase,
+            "message": self.message,
+            "data": dict(self.data),
+        }
+        for key in ("current", "total", "unit"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
-        if self.data:
-            out["data"] = dict(self.data)
-        return json.dumps(out, sort_keys=True)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
 
 
 Reporter = Callable[[Event], None]
@@ -85,12 +118,14 @@ def event_from_json(line: str) -> Event | None:
 
     details = data.get("data")
     phase = data.get("phase")
+    unit = data.get("unit")
     return Event(
         kind=str(data["kind"]),
         message=str(data["message"]),
         phase=phase if isinstance(phase, str) else None,
         current=number("current"),
         total=number("total"),
+        unit=unit if isinstance(unit, str) else None,
         data=details if isinstance(details, dict) else {},
     )
 
@@ -116,3 +151,5 @@ def configure_logging(verbose: int = 0, quiet: int = 0) -> None:
         # paramiko logs every failed attempt to reach a booting host with a traceback; the
         # errors that matter reach the user as one line through NixremoteError.
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    else:
+        logging.getLogger("paramiko").setLevel(logging.NOTSET)

@@ -5,6 +5,7 @@ its exit code, never a traceback."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -12,12 +13,22 @@ import click
 from .errors import NixremoteError
 
 
-def run_group(group: click.Group, argv: list[str] | None = None) -> Any:
-    """Run ``group`` (``nixremote`` or the installer's) with ``argv`` (default: sys.argv)."""
+def run_group(
+    group: click.Group,
+    argv: list[str] | None = None,
+    *,
+    reported: Callable[[NixremoteError], bool] | None = None,
+) -> Any:
+    """Run ``group`` (``nixremote`` or the installer's) with ``argv`` (default: sys.argv).
+
+    ``reported(exc)`` says whether the command already told its caller about the error (a
+    ``--json`` command's ``error`` event): then stderr stays quiet, and only the exit code says
+    it again."""
     try:
         return group.main(args=argv, prog_name="nixremote", standalone_mode=False)
     except NixremoteError as exc:
-        click.echo(f"error: {exc}", err=True)
+        if reported is None or not reported(exc):
+            click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

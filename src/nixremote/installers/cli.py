@@ -27,6 +27,7 @@ import attrs
 import click
 
 from .. import __version__
+from ..core.clialiases import option as alias_option
 from ..core.diskkey import DiskKey
 from ..core.errors import InvalidInputError, NixremoteError, PlanError
 from ..core.layout import LAYOUTS, LayoutOptions, default_layout
@@ -96,8 +97,10 @@ def installer_group() -> None:
     help="Without --plan: the runtime info file (default: "
     "/root/network/runtime-info.json, then nixremote.info= on /proc/cmdline).",
 )
-@click.option(
-    "--key-file",
+@alias_option(
+    "--disk-key-file",
+    "key_file",
+    aliases=("--key-file",),
     type=click.Path(path_type=Path, dir_okay=False),
     help="The disk key, in a file on tmpfs (shredded after the install). "
     "Without it the key is asked for when needed.",
@@ -364,7 +367,7 @@ def _key_provider(key_file: Path | None, config: Any) -> Any:
             return read_key_file(key_file, mountinfo=config.mountinfo)
         if not sys.stdin.isatty():
             raise PlanError(
-                f"the disk key is needed to {why}", hint="pass --key-file (a file on tmpfs)"
+                f"the disk key is needed to {why}", hint="pass --disk-key-file (a file on tmpfs)"
             )
         value: str = click.prompt(
             f"Disk encryption passphrase (to {why})",
@@ -400,7 +403,7 @@ def _dry_run(reporter: Reporter, installer: Any, wanted: tuple[str, ...], state:
             )
             continue
         reporter(
-            Event(kind="step", message=f"would run {phase}", phase=phase, data={"dryRun": "true"})
+            Event(kind="step", message=f"would run {phase}", phase=phase, data={"dryRun": True})
         )
         if phase == "format":
             execute(installer.plan.steps, installer.transport, None, reporter, dry_run=True)

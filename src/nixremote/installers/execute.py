@@ -90,7 +90,7 @@ def execute(
                 phase=PHASE,
                 current=index,
                 total=total,
-                data={**data, "dryRun": "true"},
+                data={**data, "dryRun": True},
             )
             results.append(StepResult(index=index, step=step, status="dry-run"))
             continue

@@ -24,7 +24,7 @@ from pathlib import Path
 from attrs import frozen
 
 from ..core.blockdev import parse_lsblk
-from ..core.errors import SafetyError, TransportError
+from ..core.errors import SafetyError, TransportError, no_terminal_to_confirm
 from ..core.layout import DiskLayout
 from ..core.models import RuntimeInfo
 from ..core.plan import Plan
@@ -235,10 +235,7 @@ def confirm(
         return
     disks = ", ".join(d.path for d in layout.disks)
     if ask is None:
-        raise SafetyError(
-            f"refusing to erase {disks} on {info.host_name} without confirmation",
-            hint="pass --yes, or run it on a terminal and type the host name",
-        )
+        raise no_terminal_to_confirm(f"erase {disks} on {info.host_name}", dry_run=True)
     answer = ask(f"This erases {disks} on {info.host_name}. Type the host name to go on")
     if answer.strip() != info.host_name:
         raise SafetyError(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from helpers.fakes.hetzner_api import DEFAULT_TOKEN, FakeHetznerCloud
+from helpers.json_output import result_data
 from helpers.netns import NetnsHost
 from helpers.paths import TESTS
 from nixremote.core.hostkeys import fingerprint
@@ -185,7 +186,7 @@ def test_info_on_a_hetzner_like_host_yields_hetzner_network(
     env = {**os.environ, "NIXREMOTE_HETZNER_METADATA_URL": url}
     proc = _cli(*_info_args(hoster_like_host), "--hoster", "hetzner", env=env)
     assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)
+    data = result_data(proc.stdout)
     assert data["hoster"] == "hetzner"
     assert data["nameservers"] == list(RESOLVERS)
     assert data["hostName"] == "web1"
@@ -208,7 +209,7 @@ def test_metadata_is_not_queried_unless_the_host_is_hetzner(
     env = {**os.environ, "NIXREMOTE_HETZNER_METADATA_URL": url}
     proc = _cli(*_info_args(hoster_like_host), env=env)
     assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)
+    data = result_data(proc.stdout)
     assert data["hoster"] == "generic"  # this machine's DMI vendor is not Hetzner
     assert "198.51.100.53" in data["nameservers"]
     assert _requests(log) == []
@@ -258,7 +259,7 @@ def test_recreate_runs_the_whole_loop(tmp_path: Path) -> None:
                 env=env,
             )
             assert proc.returncode == 0, proc.stderr
-            result = json.loads(proc.stdout)
+            result = result_data(proc.stdout)
             assert fake.server_by_name("web10")["id"] == neighbour["id"]
             new = fake.server_by_name("web1")
             assert new is not None and new["id"] != old["id"] and result["id"] == new["id"]
@@ -291,22 +292,47 @@ def _cloud_init_sshd_on(
     return server
 
 
+def _on_terminal(*args: str, env: dict[str, str], answer: str) -> tuple[int, str]:
+    """Run the command with a terminal on stdin and type ``answer`` at its prompt."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nixremote.cli.main", *args],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    os.close(slave)
+    os.write(master, answer.encode() + b"\n")
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        os.close(master)
+    return proc.returncode, err
+
+
 def test_recreate_asks_like_delete(tmp_path: Path) -> None:
     with FakeHetznerCloud(action_polls=1) as fake:
         old = fake.add_server("web1")
         env = {**os.environ, "HCLOUD_TOKEN": DEFAULT_TOKEN}
         args = ("hetzner", "recreate", "web1", "--endpoint", fake.endpoint, "--ssh-timeout", "0")
-        # no answer (no terminal) and a wrong name: nothing is deleted, the API is not asked
-        proc = _cli(*args, env=env)
-        assert proc.returncode == 1 and "aborted" in proc.stderr
-        proc = _cli(*args, env=env, stdin="web2\n")
-        assert proc.returncode == 1
-        assert "Type the server name to delete and recreate 'web1'" in proc.stderr
-        assert "not confirmed; nothing deleted" in proc.stderr
+        # no terminal: refused as install refuses; a wrong name typed: nothing is deleted, the
+        # API is not asked
+        for stdin in (None, "web1\n"):  # piped text is not a terminal's answer
+            proc = _cli(*args, env=env, stdin=stdin)
+            assert proc.returncode == 4
+            assert "without confirmation (no terminal to ask on)" in proc.stderr
+        code, err = _on_terminal(*args, env=env, answer="web2")
+        assert code == 1
+        assert "Type the server name to delete and recreate 'web1'" in err
+        assert "not confirmed; nothing deleted" in err
         assert fake.commands() == [] and fake.server_by_name("web1")["id"] == old["id"]
         # the name typed: it goes on
-        proc = _cli(*args, "--no-host-key", "--json", env=env, stdin="web1\n")
-        assert proc.returncode == 0, proc.stderr
+        code, err = _on_terminal(*args, "--no-host-key", env=env, answer="web1")
+        assert code == 0, err
         assert "delete_server" in fake.commands()
         assert fake.server_by_name("web1")["id"] != old["id"]
 

@@ -15,8 +15,9 @@ is the address to try, and :attr:`Provisioned.host_key` is the host key to expec
 was created with one (:func:`host_key_user_data`). A rescue system's host key cannot be known in
 advance.
 
-The token comes from the caller: :func:`token_from_env_or_file` reads ``HCLOUD_TOKEN`` or a token
-file. It is never taken from argv and never logged.
+The token comes from the caller: :func:`token_from_env_or_file` reads a token file, else
+``HCLOUD_TOKEN``, else the hcloud CLI's active context (``~/.config/hcloud/cli.toml``, read
+only). It is never taken from argv and never logged.
 """
 
 from __future__ import annotations
@@ -125,10 +126,62 @@ class Provisioned:
 # Token
 
 
+HCLOUD_CONFIG_ENV = "HCLOUD_CONFIG"
+"""The hcloud CLI's variable naming its config file (default ``~/.config/hcloud/cli.toml``)."""
+HCLOUD_CONTEXT_ENV = "HCLOUD_CONTEXT"
+"""The hcloud CLI's variable naming the context to use instead of the active one."""
+
+
+def hcloud_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the hcloud CLI keeps its contexts: ``$HCLOUD_CONFIG``, else
+    ``~/.config/hcloud/cli.toml``."""
+    env = os.environ if environ is None else environ
+    if env.get(HCLOUD_CONFIG_ENV):
+        return Path(env[HCLOUD_CONFIG_ENV])
+    return Path(env.get("HOME") or Path.home()) / ".config" / "hcloud" / "cli.toml"
+
+
+def token_from_hcloud_config(
+    environ: Mapping[str, str] | None = None,
+) -> tuple[str, str] | None:
+    """(token, where it was found) from the hcloud CLI's config: the context named by
+    ``$HCLOUD_CONTEXT``, else its ``active_context``; ``None`` when there is no config file or
+    no active context. The file is only read, never written."""
+    import tomllib
+
+    env = os.environ if environ is None else environ
+    path = hcloud_config_path(env)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInputError(
+            f"cannot read the hcloud CLI config {str(path)!r}: {exc.__class__.__name__}",
+            hint=f"fix it with the hcloud CLI, or set {TOKEN_ENV} or pass --token-file",
+        ) from None
+    name = env.get(HCLOUD_CONTEXT_ENV) or data.get("active_context")
+    if not isinstance(name, str) or not name:
+        return None
+    contexts = data.get("contexts")
+    for context in contexts if isinstance(contexts, list) else []:
+        if isinstance(context, dict) and context.get("name") == name:
+            token = context.get("token")
+            where = f"the hcloud CLI context {name!r} in {str(path)!r}"
+            if not isinstance(token, str):
+                raise InvalidInputError(f"{where} has no token", hint="hcloud context create")
+            return token.strip(), where
+    raise InvalidInputError(
+        f"the hcloud CLI context {name!r} is not in {str(path)!r}",
+        hint="hcloud context list shows the contexts; hcloud context use NAME picks one",
+    )
+
+
 def token_from_env_or_file(
     path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
 ) -> str:
-    """The API token: the first line of ``path`` if given, else ``$HCLOUD_TOKEN``.
+    """The API token: the first line of ``path`` if given, else ``$HCLOUD_TOKEN``, else the
+    token of the hcloud CLI's active context (:func:`token_from_hcloud_config`).
 
     A token file readable by group or others is used, with a warning in the log.
     """
@@ -152,14 +205,18 @@ def token_from_env_or_file(
             log.warning("token file %s is readable by others; chmod 600 it", file)
         token = text.strip().splitlines()[0].strip() if text.strip() else ""
         source = f"token file {str(file)!r}"
-    else:
+    elif (env.get(TOKEN_ENV) or "").strip():
         token = (env.get(TOKEN_ENV) or "").strip()
         source = f"${TOKEN_ENV}"
-        if not token:
+    else:
+        found = token_from_hcloud_config(env)
+        if found is None:
             raise InvalidInputError(
                 "no Hetzner Cloud API token",
-                hint=f"set {TOKEN_ENV} or pass --token-file FILE (never the token itself)",
+                hint=f"set {TOKEN_ENV}, pass --token-file FILE (never the token itself), or "
+                "make an hcloud CLI context (hcloud context create NAME)",
             )
+        token, source = found
     if not token:
         raise InvalidInputError(f"{source} is empty", hint="put the API token in it")
     if any(c.isspace() for c in token) or not token.isprintable() or not token.isascii():
@@ -400,10 +457,11 @@ class HetznerCloud:
                 last_progress = progress
                 self._report(
                     "progress",
-                    f"{what}: {command} {progress or 0}%",
+                    f"{what}: {command}",
                     current=progress or 0,
                     total=100,
-                    data={"action": command, "action_id": str(action.id)},
+                    unit="percent",
+                    data={"action": command, "actionId": action.id},
                 )
             if status == "success":
                 return

@@ -15,21 +15,23 @@ from typing import Any, TypeVar
 
 import click
 
-from ...cli.output import console, emit_json, progress_reporter, safe
+from ...cli.output import console, emit_result, json_option, progress_reporter, safe
+from ...core.clialiases import option as alias_option
+from ...core.errors import no_terminal_to_confirm
 from ...core.progress import Reporter
 from .api import ENDPOINT_ENV, HetznerCloud, Provisioned, ServerInfo, token_from_env_or_file
 
 token_file_option = click.option(
     "--token-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File holding the API token (default: $HCLOUD_TOKEN; never pass the token itself).",
+    help="File holding the API token (default: $HCLOUD_TOKEN, else the hcloud CLI's active "
+    "context; never pass the token itself).",
 )
 endpoint_option = click.option(
     "--endpoint",
     envvar=ENDPOINT_ENV,
     help="API base URL (default: Hetzner's; $HCLOUD_ENDPOINT).",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 known_hosts_option = click.option(
     "--known-hosts",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -39,7 +41,7 @@ known_hosts_option = click.option(
 )
 wait_option = click.option(
     "--ssh-timeout",
-    type=float,
+    type=click.FloatRange(min=0),
     default=300.0,
     show_default=True,
     help="Seconds to wait for SSH to answer (0: do not wait).",
@@ -50,9 +52,17 @@ identity_option = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Private key for the SSH check.",
 )
-port_option = click.option(
-    "--ssh-port", type=int, default=22, show_default=True, help="SSH port of the server."
+port_option = alias_option(
+    "-p",
+    "--port",
+    "ssh_port",
+    aliases=("--ssh-port",),
+    type=click.IntRange(1, 65535),
+    default=22,
+    show_default=True,
+    help="SSH port of the server.",
 )
+yes_option = click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 
 
 def _cloud(token_file: Path | None, endpoint: str | None, reporter: Reporter) -> HetznerCloud:
@@ -99,23 +109,29 @@ def _finish(
         identity=identity,
         reporter=reporter,
     )
-    row = _server_row(result.server) | {"hostKeyFingerprint": host_key}
+    server = result.server
+    port = "" if ssh_port == 22 else f" -p {ssh_port}"
+    default_kh = Path.home() / ".ssh" / "known_hosts"
+    kh = "" if Path(known_hosts) == default_kh else f" --known-hosts {known_hosts}"
+    nxt = f"nixremote plan root@{server.ssh_host}{port}{kh} -o {server.name}.plan.json"
+    row = _server_row(server) | {"hostKeyFingerprint": host_key, "next": nxt}
     if as_json:
-        emit_json(row)
+        emit_result(f"{server.name} {server.status} at {server.ssh_host}", row)
         return
     out = console()
-    server = result.server
     out.print(
         f"[green]{safe(server.name)}[/green] {safe(server.status)} at "
         f"{safe(server.ssh_host)} (#{safe(server.id)})"
     )
     if host_key:
         out.print(f"host key {safe(host_key)} recorded in {safe(known_hosts)}")
+    out.print(f"next: {safe(nxt)}")
 
 
 @click.group("hetzner")
 def hetzner_group() -> None:
-    """Provision Hetzner Cloud servers (token from $HCLOUD_TOKEN or --token-file)."""
+    """Provision Hetzner Cloud servers (the token from --token-file, $HCLOUD_TOKEN, or the hcloud
+    CLI's active context)."""
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -177,7 +193,12 @@ def create_cmd(
 
 
 def _confirm_delete(name: str, what: str) -> None:
-    """Ask for the server's name before it is deleted (before any API call)."""
+    """Ask for the server's name before it is deleted (before any API call); without a
+    terminal, refuse as every command does."""
+    import sys
+
+    if not sys.stdin.isatty():
+        raise no_terminal_to_confirm(f"{what} server {name}")
     typed = click.prompt(
         f"Type the server name to {what} {name!r}", default="", show_default=False, err=True
     )
@@ -187,7 +208,7 @@ def _confirm_delete(name: str, what: str) -> None:
 
 @hetzner_group.command("recreate")
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 @_provision_options
 def recreate_cmd(
     name: str,
@@ -233,7 +254,7 @@ def _provision(
 ) -> None:
     from ...controller.keypair import generate_host_key
 
-    with progress_reporter() as reporter:
+    with progress_reporter(json_lines=as_json) as reporter:
         cloud = _cloud(token_file, endpoint, reporter)
         host_key = None if no_host_key else generate_host_key(f"nixremote@{name}")
         method = cloud.create if op == "create" else cloud.recreate
@@ -283,7 +304,7 @@ def rescue_cmd(
     as_json: bool,
 ) -> None:
     """Boot server NAME into the linux64 rescue system (enable rescue, reset, wait for SSH)."""
-    with progress_reporter() as reporter:
+    with progress_reporter(json_lines=as_json) as reporter:
         result = _cloud(token_file, endpoint, reporter).rescue(name, ssh_keys=list(ssh_keys))
         _finish(
             result,
@@ -303,17 +324,17 @@ def rescue_cmd(
 @json_option
 def reset_cmd(name: str, token_file: Path | None, endpoint: str | None, as_json: bool) -> None:
     """Hard-reset server NAME (power cycle)."""
-    with progress_reporter() as reporter:
+    with progress_reporter(json_lines=as_json) as reporter:
         info = _cloud(token_file, endpoint, reporter).reset(name)
     if as_json:
-        emit_json(_server_row(info))
+        emit_result(f"{info.name} reset", _server_row(info))
     else:
         console().print(f"{safe(info.name)} reset, {safe(info.status)}")
 
 
 @hetzner_group.command("delete")
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 @token_file_option
 @endpoint_option
 @json_option
@@ -323,10 +344,10 @@ def delete_cmd(
     """Delete server NAME (asks you to type the name unless --yes)."""
     if not yes:
         _confirm_delete(name, "delete")
-    with progress_reporter() as reporter:
+    with progress_reporter(json_lines=as_json) as reporter:
         info = _cloud(token_file, endpoint, reporter).delete(name)
     if as_json:
-        emit_json(_server_row(info))
+        emit_result(f"{info.name} deleted", _server_row(info))
     else:
         console().print(f"{safe(info.name)} (#{safe(info.id)}) deleted")
 
@@ -337,10 +358,10 @@ def delete_cmd(
 @json_option
 def list_cmd(token_file: Path | None, endpoint: str | None, as_json: bool) -> None:
     """List the project's servers."""
-    with progress_reporter() as reporter:
+    with progress_reporter(json_lines=as_json) as reporter:
         servers = _cloud(token_file, endpoint, reporter).list_servers()
     if as_json:
-        emit_json([_server_row(s) for s in servers])
+        emit_result(f"{len(servers)} servers", {"servers": [_server_row(s) for s in servers]})
         return
     from rich.table import Table
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from nixremote.cli.output import emit_result, json_option
 from nixremote.core.errors import InvalidInputError, NixremoteError
 
 from .builder import build, default_cache_dir
@@ -148,7 +149,13 @@ def _cache(ctx: click.Context) -> Path | None:
 
 
 @vm_group.command("up")
-@click.option("--port", type=int, default=None, help="Loopback port for SSH (default: free).")
+@click.option(
+    "-p",
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Loopback port for SSH (default: free).",
+)
 @click.option("--memory", type=int, default=2048, show_default=True, help="Memory in MiB.")
 @click.option("--cpus", type=int, default=2, show_default=True)
 @click.option("--disk-size", default="8G", show_default=True, help="Size of a new disk.")
@@ -164,12 +171,12 @@ def _cache(ctx: click.Context) -> Path | None:
 )
 @click.option(
     "--timeout",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=600.0,
     show_default=True,
     help="Seconds to wait for the VM's SSH.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
+@json_option
 @click.pass_context
 def up_cmd(
     ctx: click.Context,
@@ -199,7 +206,7 @@ def up_cmd(
     if fresh and disk.exists():
         disk.unlink()
     size = parse_size(disk_size) if disk_size else DEFAULT_DISK_SIZE
-    with progress_reporter(json_lines=False) as reporter:
+    with progress_reporter(json_lines=as_json) as reporter:
         artifacts = build(cache, reporter)
         vm = RescueVm(
             artifacts,
@@ -228,14 +235,14 @@ def up_cmd(
     state = _load_state(run_dir)
     assert state is not None
     if as_json:
-        click.echo(json.dumps(state, indent=2, sort_keys=True))
+        emit_result(f"test VM up (pid {state['pid']})", state)
     else:
         click.echo(f"test VM up in {vm.boot_seconds or 0:.0f}s (pid {state['pid']})")
         _print_access(state)
 
 
 @vm_group.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
+@json_option
 @click.pass_context
 def status_cmd(ctx: click.Context, as_json: bool) -> None:
     """Show whether the VM runs and how to reach it (exit 1 when it does not run)."""
@@ -243,7 +250,7 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
     state = _load_state(run_dir)
     running = state is not None and _alive(state.get("pid"))
     if as_json:
-        click.echo(json.dumps({"running": running, **(state or {})}, indent=2, sort_keys=True))
+        emit_result("running" if running else "not running", {"running": running, **(state or {})})
     elif running and state is not None:
         click.echo(f"running (pid {state['pid']})")
         _print_access(state)
@@ -270,7 +277,7 @@ def ssh_cmd(ctx: click.Context, command: tuple[str, ...]) -> None:
 
 @vm_group.command("down")
 @click.option("--wipe", is_flag=True, help="Also delete the disk and the run directory.")
-@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@json_option
 @click.pass_context
 def down_cmd(ctx: click.Context, wipe: bool, as_json: bool) -> None:
     """Stop the VM."""
@@ -287,15 +294,13 @@ def down_cmd(ctx: click.Context, wipe: bool, as_json: bool) -> None:
     if removed:
         shutil.rmtree(run_dir)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "stoppedPid": stopped,
-                    "removed": str(run_dir) if removed else None,
-                    "removedNetns": netns,
-                },
-                sort_keys=True,
-            )
+        emit_result(
+            f"stopped (pid {stopped})" if stopped is not None else "not running",
+            {
+                "stoppedPid": stopped,
+                "removed": str(run_dir) if removed else None,
+                "removedNetns": netns,
+            },
         )
         return
     click.echo(f"stopped (pid {stopped})" if stopped is not None else "not running")
