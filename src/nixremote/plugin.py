@@ -68,6 +68,11 @@ EXPORTS: dict[str, str] = {
     "HostFlakeInputs": "core.plan",
     "FlakeSource": "core.plan",
     "PluginRecord": "core.plan",
+    "BundleFile": "core.plan",
+    "BundleTravel": "core.plan",
+    "FileTree": "core.filetree",
+    "TreeEntry": "core.filetree",
+    "UserFlake": "core.userflake",
     "PlanOptions": "controller.planning",
     "make_plan": "controller.planning",
     "choose_layout": "controller.planning",
@@ -98,6 +103,8 @@ __all__ = [
     "LAYOUTS",
     "REDACTED",
     "BootMode",
+    "BundleFile",
+    "BundleTravel",
     "CommandResult",
     "Dataset",
     "Disk",
@@ -105,6 +112,7 @@ __all__ = [
     "DiskSpec",
     "Event",
     "Facts",
+    "FileTree",
     "FlakeFile",
     "FlakeInput",
     "FlakeSource",
@@ -138,6 +146,8 @@ __all__ = [
     "Step",
     "TargetIdentity",
     "Transport",
+    "TreeEntry",
+    "UserFlake",
     "build_layout",
     "check_nix",
     "choose_layout",
@@ -207,6 +217,7 @@ if TYPE_CHECKING:
     from .core.facts import (
         Facts,
     )
+    from .core.filetree import FileTree, TreeEntry
     from .core.flakeparts import (
         FlakeFile,
         FlakeInput,
@@ -251,6 +262,8 @@ if TYPE_CHECKING:
         nix_string,
     )
     from .core.plan import (
+        BundleFile,
+        BundleTravel,
         FlakeSource,
         HostFlakeInputs,
         Plan,
@@ -281,3 +294,4 @@ if TYPE_CHECKING:
         LocalTransport,
         Transport,
     )
+    from .core.userflake import UserFlake
