@@ -76,6 +76,13 @@ def test_offline_commands(tmp_path: Path) -> None:
     assert run_json("disk", "apply", str(ORIGINAL), "--dry-run", "--json")[-1]["kind"] == "error"
     info = result(run_json("info", "--from-facts", str(CAPTURE), "--json"))
     assert info["hostName"] == "hoster-a" and info["schemaVersion"] == 1
+    bundle = make_bundle(tmp_path / "bundle")
+    url = tmp_path / "url-bundle"
+    written = result(
+        run_json("kexec", "url-bundle", str(bundle), "https://files.example.org/k", "-o", str(url),
+                 "--json")
+    )  # fmt: skip
+    assert written["kernel"]["url"] == "https://files.example.org/k/bzImage"
 
 
 def test_fleet_commands(tmp_path: Path) -> None:
@@ -188,6 +195,7 @@ def test_every_json_command_is_run_here() -> None:
         "runtime-info check",
         "disk plan",
         "disk apply",
+        "kexec url-bundle",
         "info",
         "fleet init",
         "fleet add",

@@ -15,6 +15,7 @@ import pytest
 
 from helpers.bundles import make_bundle
 from helpers.httpserve import serve
+from helpers.json_output import result_data
 from nixremote.controller import pipeline
 from nixremote.controller.bundle import load_bundle
 from nixremote.controller.ssh import connect
@@ -191,7 +192,7 @@ def test_the_url_bundle_command_writes_a_bundle_the_target_can_fetch(tmp_path: P
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == json.loads((out / "bundle.json").read_text())
+    assert result_data(proc.stdout) == json.loads((out / "bundle.json").read_text())
     bundle = load_bundle(out)
     assert bundle.fetched
     kernel, initrd = bundle.fetch

@@ -251,7 +251,7 @@ def test_install_fetches_the_bundle_and_builds_the_users_flake(
     assert not [a for a in argvs if any(PASSWORD in x for x in a)]
     assert PASSWORD not in proc.stdout + proc.stderr
     final = events(proc)[-1]
-    assert final["kind"] == "done"
+    assert final["kind"] == "result"
     # the target fetched the initrd again (the bad download was removed); the kernel from the
     # first attempt had the right sha256 and was kept
     assert http[1][before:] == ["/initrd.gz"]

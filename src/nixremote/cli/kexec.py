@@ -12,6 +12,7 @@ from attrs import frozen
 
 from ..core import jsontext
 from ..core.errors import InvalidInputError
+from .output import json_option
 
 
 @frozen(kw_only=True)
@@ -148,7 +149,7 @@ def grub_snippet_cmd(bundle: Path, grub_root: str, directory: str, append: str) 
     required=True,
     help="Directory to write the URL bundle's bundle.json into (created).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Also print the written bundle.json.")
+@json_option
 def url_bundle_cmd(bundle: Path, base_url: str, output: Path, as_json: bool) -> None:
     """Write a URL bundle for BUNDLE: a bundle.json whose kernel and initrd the target downloads
     from BASE_URL/<file name> (put BUNDLE's files there) and checks by sha256 and size.
@@ -161,6 +162,7 @@ def url_bundle_cmd(bundle: Path, base_url: str, output: Path, as_json: bool) -> 
 
     from ..controller.bundle import check_url, load_bundle
     from ..core.errors import InvalidInputError
+    from .output import emit_result
 
     loaded = load_bundle(bundle)
     if loaded.kind != "directory" or loaded.fetched:
@@ -179,6 +181,8 @@ def url_bundle_cmd(bundle: Path, base_url: str, output: Path, as_json: bool) -> 
     output.mkdir(parents=True, exist_ok=True)
     (output / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     load_bundle(output)  # what was written reads back
+    message = f"wrote {output / 'bundle.json'}: the target fetches {base_url}"
     if as_json:
-        click.echo(json.dumps(meta, indent=2))
-    click.echo(f"wrote {output / 'bundle.json'}: the target fetches {base_url}", err=True)
+        emit_result(message, meta)
+    else:
+        click.echo(message, err=True)

@@ -275,7 +275,8 @@ def hoster_target(target: str) -> str:
         return target
     import os
 
-    from ..hosters.hetzner.api import ENDPOINT_ENV, HetznerCloud, token_from_env_or_file
+    from ..hosters.hetzner.api import ENDPOINT_ENV, HetznerCloud
+    from ..hosters.hetzner.token import token_from_env_or_file
 
     name = rest.partition(":")[2]
     if not name:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nixremote.core.errors import InvalidInputError
-from nixremote.hosters.hetzner.api import TOKEN_ENV, token_from_env_or_file
+from nixremote.hosters.hetzner.token import TOKEN_ENV, token_from_env_or_file
 
 TOKEN = "Zq3xY0aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789abcdefghijklmnopqrstuv"
 

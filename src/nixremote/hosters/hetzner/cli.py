@@ -19,7 +19,8 @@ from ...cli.output import console, emit_result, json_option, progress_reporter, 
 from ...core.clialiases import option as alias_option
 from ...core.errors import no_terminal_to_confirm
 from ...core.progress import Reporter
-from .api import ENDPOINT_ENV, HetznerCloud, Provisioned, ServerInfo, token_from_env_or_file
+from .api import ENDPOINT_ENV, HetznerCloud, Provisioned, ServerInfo
+from .token import token_from_env_or_file
 
 token_file_option = click.option(
     "--token-file",
