@@ -110,7 +110,7 @@ def test_info_and_install_refuse_the_lying_host(lying_host: LoopbackSshd, tmp_pa
     assert "interface name 'eth0;reboot'" in install.stderr
     assert "Traceback" not in install.stderr
     assert not remote.exists() and not Path("/root/nixremote-kexec").exists()
-    # info: one probe; install: where the host is, then the probe; nothing else ran
+    # info's probe, install's where-is-the-host probe and its collect probe; nothing else ran
     time.sleep(0.3)  # sshd's log lags the client a little
     assert lying_host.sessions_started() == 3
 

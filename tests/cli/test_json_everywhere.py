@@ -18,7 +18,7 @@ ARTIFACT_COMMANDS = {
     "disk disko",  # a Nix expression
     "kexec grub-snippet",  # GRUB console lines
     "vm ssh",  # an interactive shell, or the remote command's own output
-    "installer follow",  # relays a detached installer run's own lines, whatever they are
+    "installer follow",  # the followed run's own output (JSON lines when it runs with --json)
 }
 
 

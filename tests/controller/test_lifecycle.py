@@ -42,9 +42,8 @@ INSTALLER_DOUBLE = r"""#!{python}
 import json, os, sys
 
 args = sys.argv[1:]
-if args and args[0] == "-c" or "follow" in args:
-    # the controller's check for Python >= 3.11; following the detached run's log (the real
-    # zipapp's follow reads what this double's run wrote)
+if args and (args[0] == "-c" or args[2:3] == ["follow"]):
+    # the controller's check for Python >= 3.11; following the detached run (the real zipapp)
     os.execv({python!r}, [{python!r}, *args])
 phases = args[args.index("--phases") + 1].split(",")
 with open({events!r}, "a") as f:
