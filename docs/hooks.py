@@ -332,7 +332,7 @@ def _walk(cmd: Any, path: list[str], ctx: Any, out: list[tuple[list[str], Any, A
     if isinstance(cmd, click.Group):
         names = cmd.list_commands(ctx)
         if not path:  # the root: in the order of the pipeline, then the tools
-            names = sorted(names, key=lambda n: (PIPELINE_ORDER + [n]).index(n))
+            names = sorted(names, key=lambda n: [*PIPELINE_ORDER, n].index(n))
         for name in names:
             sub = cmd.get_command(ctx, name)
             if sub is None or sub.hidden:
