@@ -333,9 +333,11 @@ def test_an_explicit_format_of_the_finished_install_asks_again(
     argv = command(machine, vm_artifacts, state)
     argv[argv.index("kexec,format,install")] = "format"
     proc = run(argv)
-    assert proc.returncode == 4, proc.stderr[-3000:]  # a SafetyError
-    last = proc.stderr.strip().splitlines()[-1]
-    assert "formatting again WIPES " + machine.disk_by_id in last and "--force-format" in last
+    assert proc.returncode == 4, proc.stdout[-3000:]  # a SafetyError
+    error = events_of(proc.stdout)[-1]  # under --json: the error event, stderr stays quiet
+    assert error["kind"] == "error" and error["data"]["exitCode"] == 4
+    said = error["message"] + " " + str(error["data"].get("hint"))
+    assert "formatting again WIPES " + machine.disk_by_id in said and "--force-format" in said
     assert pool_guid(machine, state) == state["guid"]
     assert len(install_records(machine, state)) == 1
 
