@@ -15,6 +15,8 @@ APT_PACKAGES=(
   nix-bin
   # the end-to-end machine: QEMU (TCG), a Debian rescue system and test installer built locally
   qemu-system-x86 qemu-utils ovmf mmdebstrap cpio xz-utils zstd busybox-static
+  # the docs render test: the built site in headless Chromium (loopback only), with fonts
+  chromium fonts-dejavu-core
   # Python
   python3 python3-venv python3-pip git jq gzip
 )

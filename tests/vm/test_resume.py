@@ -18,6 +18,10 @@ One rescue VM (one disk) for the module; its tests run in file order and share i
    phase process killed on the target: the same command again starts the format over on the
    half-made pool and installs: a new pool (another GUID), one ``nixos-install`` on it, the end
    state of step 1.
+5. The host reset in the middle of the format (the controller killed, then the machine switched
+   off and booted into its rescue system, as a hoster's "reset into rescue" does): the same
+   command reaches the rescue system, still verified (the installer's key was pinned beside its
+   key, not instead), kexecs again and formats and installs from the start.
 
 ``nixos-install`` is the test installer's recording stand-in, as in the acceptance test.
 """
@@ -110,6 +114,13 @@ def events_of(stdout: str) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return out
+
+
+def host_keys_of(events: list[dict[str, Any]]) -> dict[str, str]:
+    """The installed system's host keys the run's ``result`` event names, by role and type."""
+    final = events[-1]
+    assert final["kind"] == "result", final
+    return {f"{k['role']}.{k['type']}.sha256": k["sha256"] for k in final["data"]["hostKeys"]}
 
 
 def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -242,9 +253,10 @@ def check_installed(
     assert records[0]["flake"] == "/mnt/persist/etc/nixos#installed"
     record = json.loads(sh(machine, state, "cat /run/nixremote/state.json"))
     assert record["finished"] == ["format", "keys", "flake", "install"]
-    # known_hosts: the installer's key (the rescue's is gone) and the initrd's
+    # known_hosts: the installer's key (beside the rescue's until the reboot) and the initrd's
     kh = state["known_hosts"].read_text()
-    assert machine.host_public_key.split()[1] not in kh
+    installer = sh(machine, state, "cat /etc/ssh/ssh_host_ed25519_key.pub")
+    assert f"{machine.host}]:{machine.ssh_port} ssh-ed25519 {installer.split()[1]}" in kh
     assert f"[{machine.host}]:{machine.unlock_port} ssh-ed25519 {initrd.split()[1]}" in kh
     # the disk key is nowhere on the installer
     leftovers = sh(
@@ -289,8 +301,7 @@ def test_killed_in_the_format_phase_the_same_command_finishes(
     state["attached"] = bool(attached)
     # one run at a time: a follower of the earlier run, or that run had finished already
     assert attached or resumed[0].endswith("nothing left to do") or "going on" in resumed[0]
-    data = events[-1]["data"]
-    state["host_keys"] = {k: v for k, v in data.items() if k.endswith(".sha256")}
+    state["host_keys"] = host_keys_of(events)
     assert len(state["host_keys"]) == 3
     state["timings"]["resumed"] = time.monotonic() - started
     check_installed(machine, state, state["host_keys"])
@@ -322,9 +333,11 @@ def test_an_explicit_format_of_the_finished_install_asks_again(
     argv = command(machine, vm_artifacts, state)
     argv[argv.index("kexec,format,install")] = "format"
     proc = run(argv)
-    assert proc.returncode == 4, proc.stderr[-3000:]  # a SafetyError
-    last = proc.stderr.strip().splitlines()[-1]
-    assert "formatting again WIPES " + machine.disk_by_id in last and "--force-format" in last
+    assert proc.returncode == 4, proc.stdout[-3000:]  # a SafetyError
+    error = events_of(proc.stdout)[-1]  # under --json: the error event, stderr stays quiet
+    assert error["kind"] == "error" and error["data"]["exitCode"] == 4
+    said = error["message"] + " " + str(error["data"].get("hint"))
+    assert "formatting again WIPES " + machine.disk_by_id in said and "--force-format" in said
     assert pool_guid(machine, state) == state["guid"]
     assert len(install_records(machine, state)) == 1
 
@@ -388,8 +401,30 @@ def test_cut_then_the_phase_killed_on_the_target_the_same_command_finishes(
         )
         assert not [e for e in events if e["message"].startswith("re-attached")]
         assert any(e.get("phase") == "format" and e["kind"] == "start" for e in events)
-        state["host_keys"] = {k: v for k, v in events[-1]["data"].items() if k.endswith(".sha256")}
+        state["host_keys"] = host_keys_of(events)
         assert pool_guid(machine, state) != state["guid"]  # formatted anew, as forced
         check_installed(machine, state)
     finally:
         proxy.close()
+
+
+def test_reset_into_rescue_during_the_format_the_same_command_finishes(
+    machine: RescueVm, vm_artifacts: VmArtifacts, state: dict[str, Any]
+) -> None:
+    machine.power_cycle()  # from the installed state of step 4: the rescue system again
+    argv = command(machine, vm_artifacts, state)
+    before = kill_when(argv, "pool rpool on")
+    assert any(e.get("phase") == "kexec" and e["kind"] == "start" for e in before)
+    machine.power_cycle()  # the detached format dies with the machine, half-done
+    assert sh(machine, state, "hostname").strip() == "rescue"  # verified by its pinned key
+
+    again = run(argv)
+    assert again.returncode == 0, again.stderr[-3000:] + again.stdout[-2000:]
+    events = events_of(again.stdout)
+    assert not [e for e in events if "runs the nixremote installer" in e["message"]]
+    assert any(e.get("phase") == "kexec" and e["kind"] == "start" for e in events)
+    assert any(e.get("phase") == "format" and e["kind"] == "start" for e in events)
+    state["host_keys"] = host_keys_of(events)
+    guid = pool_guid(machine, state)
+    check_installed(machine, state)
+    assert guid != state["guid"]

@@ -255,6 +255,14 @@ def held_plan(run: Run, installer: Transport) -> Plan:
     return loads_plan(result.stdout, source=f"{run.target.host}:{handoff.PLAN_PATH}")
 
 
+def _send_archive(run: Run, installer: Transport, data: bytes, remote: str, said: str) -> None:
+    """Write ``data`` to ``remote`` on the installer's tmpfs (0600, over stdin), count it as
+    uploaded and say ``said``."""
+    installer.run(["sh", "-c", _WRITE_STDIN, "archive", remote], stdin=data, timeout=600)
+    run.uploaded += len(data)
+    report(run.reporter, "step", said, phase="install")
+
+
 def send_extra_files(run: Run, installer: Transport) -> None:
     """Put the plan's ``--extra-files`` tree, read again and checked against the plan, as a
     tar archive into the installer's tmpfs (0600: it may hold keys); the installer's ``keys``
@@ -266,15 +274,12 @@ def send_extra_files(run: Run, installer: Transport) -> None:
     if tree is None:
         return
     data = pack_tree(tree)
-    installer.run(
-        ["sh", "-c", _WRITE_STDIN, "extra-files", EXTRA_FILES_ARCHIVE], stdin=data, timeout=600
-    )
-    run.uploaded += len(data)
-    report(
-        run.reporter,
-        "step",
+    _send_archive(
+        run,
+        installer,
+        data,
+        EXTRA_FILES_ARCHIVE,
         f"sent {len(tree.entries)} extra files ({len(data)} bytes) for {tree.destination}",
-        phase="install",
     )
 
 
@@ -290,15 +295,12 @@ def send_user_flake(run: Run, installer: Transport) -> None:
     if flake is None or flake.tree is None:
         return
     data = pack_tree(flake.tree, what="--flake", keep_owner=False, skip=SKIPPED)
-    installer.run(
-        ["sh", "-c", _WRITE_STDIN, "user-flake", USER_FLAKE_ARCHIVE], stdin=data, timeout=600
-    )
-    run.uploaded += len(data)
-    report(
-        run.reporter,
-        "step",
+    _send_archive(
+        run,
+        installer,
+        data,
+        USER_FLAKE_ARCHIVE,
         f"sent the flake {flake.ref} ({len(flake.tree.entries)} entries, {len(data)} bytes)",
-        phase="install",
     )
 
 
