@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from helpers.httpserve import serve
+from helpers.nixremote_cli import events
 from nixremote.testing.vm import RescueVm, VmArtifacts, sampled_argv
 
 pytestmark = pytest.mark.vm
@@ -148,16 +149,6 @@ def target_args(vm: RescueVm, known_hosts: Path, user: str = "root") -> list[str
         "--known-hosts",
         str(known_hosts),
     ]
-
-
-def events(proc: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
-    out = []
-    for line in proc.stdout.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
 
 
 def test_a_wrong_sha256_is_refused_before_kexec(
